@@ -1,0 +1,45 @@
+# Thin front door over CMake. Two targets matter to a newcomer:
+#   make demo  - install missing Debian packages, build (Release), run the main job
+#   make test  - install missing Debian packages, build with -Werror, run ctest
+#                normally and under AddressSanitizer + UndefinedBehaviorSanitizer
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+DEMO_CORPUS ?= data/synth-default
+DEMO_OUT ?= runs/demo
+
+.PHONY: all deps build build-asan demo test test-release test-asan bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DVEIL_WERROR=ON >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVEIL_SANITIZE=ON -DVEIL_WERROR=ON >/dev/null
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+demo: build
+	@scripts/demo.sh $(BUILD)/veil $(DEMO_CORPUS) $(DEMO_OUT)
+
+test-release: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-asan: build-asan
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Both suites run; the summary of each is printed, the exit status fails if either failed.
+test: build build-asan
+	@scripts/run-tests.sh $(BUILD) $(ASAN_BUILD) $(JOBS)
+
+bench: build
+	@scripts/install-deps.sh --bench
+	bench/run-all.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,10 @@
+/* veil attack: placeholder until its issue lands; replaced by the real command. */
+#include <stdio.h>
+#include "cli.h"
+int cmd_attack(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "veil attack: not built yet\n");
+    return 1;
+}

@@ -1,0 +1,10 @@
+/* veil corpus: placeholder until its issue lands; replaced by the real command. */
+#include <stdio.h>
+#include "cli.h"
+int cmd_corpus(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "veil corpus: not built yet\n");
+    return 1;
+}

@@ -1,0 +1,10 @@
+/* veil extract: placeholder until its issue lands; replaced by the real command. */
+#include <stdio.h>
+#include "cli.h"
+int cmd_extract(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "veil extract: not built yet\n");
+    return 1;
+}

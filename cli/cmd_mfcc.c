@@ -1,0 +1,10 @@
+/* veil mfcc: placeholder until its issue lands; replaced by the real command. */
+#include <stdio.h>
+#include "cli.h"
+int cmd_mfcc(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "veil mfcc: not built yet\n");
+    return 1;
+}

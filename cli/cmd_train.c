@@ -1,0 +1,10 @@
+/* veil train: placeholder until its issue lands; replaced by the real command. */
+#include <stdio.h>
+#include "cli.h"
+int cmd_train(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "veil train: not built yet\n");
+    return 1;
+}

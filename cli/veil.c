@@ -1,0 +1,80 @@
+/* veil: privacy-preserving speech features (Nelus et al., Interspeech 2019). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "veil/common.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} commands[] = {
+    {"experiment", cmd_experiment, "run the paper's experiment grid (methods x G x CV iterations)"},
+    {"train", cmd_train, "train one extractor (siamese | reference) and save it"},
+    {"extract", cmd_extract, "privacy-preserving features of audio files with a trained model"},
+    {"attack", cmd_attack, "speaker-identification attack on a trained extractor"},
+    {"corpus", cmd_corpus, "corpus info | synth | features"},
+    {"mfcc", cmd_mfcc, "MFCC frames or patches of one audio file as .npy"},
+    {"bench", cmd_bench, "speed of training and extraction"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "veil %s - privacy-preserving speech features\n\nusage: veil COMMAND [options]\n\n",
+            VEIL_VERSION);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\n'veil COMMAND --help' describes each command.\n");
+}
+
+int cli_fail(void)
+{
+    fprintf(stderr, "veil: %s\n", veil_last_error());
+    return 1;
+}
+
+int cli_parse_int(const char *opt, const char *value, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = value ? strtol(value, &end, 10) : 0;
+    if (!value || errno || *end || end == value || v < lo || v > hi) {
+        veil_error("%s: expected an integer in %ld..%ld, got '%s'", opt, lo, hi, value ? value : "");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_parse_double(const char *opt, const char *value, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = value ? strtod(value, &end) : 0;
+    if (!value || errno || *end || end == value) {
+        veil_error("%s: expected a number, got '%s'", opt, value ? value : "");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("veil %s\n", VEIL_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "veil: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

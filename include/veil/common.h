@@ -1,0 +1,80 @@
+/* veil: shared basics used by every module (errors, files, random numbers, progress).
+ *
+ * Errors: functions that can fail return 0 (or a valid pointer) on success and
+ * -1 (or NULL) on failure, after calling veil_error() with a message that names
+ * the file or object and the problem. The message is thread-local.            */
+#ifndef VEIL_COMMON_H
+#define VEIL_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifndef VEIL_VERSION
+#define VEIL_VERSION "0.1.0"
+#endif
+
+/* ---- errors ---- */
+void veil_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prefix the current error message, e.g. veil_error_prefix("%s", path). */
+void veil_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *veil_last_error(void);
+void veil_error_clear(void);
+
+/* ---- memory: abort with a message when the machine is out of memory ---- */
+void *veil_malloc(size_t n);
+void *veil_calloc(size_t count, size_t size);
+void *veil_realloc(void *p, size_t n);
+char *veil_strdup(const char *s);
+/* 64-byte aligned, for SIMD and oneDNN buffers; free with free(). */
+void *veil_aligned_alloc(size_t n);
+
+/* ---- files ---- */
+/* Write a whole file atomically: write to PATH.tmp.PID, fsync, rename over PATH.
+ * The callback writes to f and returns 0 on success. */
+typedef int (*veil_write_fn)(FILE *f, void *ctx);
+int veil_write_atomic(const char *path, veil_write_fn fn, void *ctx);
+/* Read a whole file into memory (NUL-terminated). */
+int veil_read_file(const char *path, char **data, size_t *size);
+/* mkdir -p */
+int veil_mkdirs(const char *path);
+int veil_path_exists(const char *path);
+int veil_is_dir(const char *path);
+
+/* ---- random numbers: xoshiro256** seeded by splitmix64; same seed, same stream ---- */
+typedef struct veil_rng {
+    uint64_t s[4];
+} veil_rng;
+void veil_rng_seed(veil_rng *r, uint64_t seed);
+uint64_t veil_rng_u64(veil_rng *r);
+double veil_rng_uniform(veil_rng *r);           /* [0, 1) */
+double veil_rng_normal(veil_rng *r);            /* N(0, 1) */
+uint64_t veil_rng_below(veil_rng *r, uint64_t n); /* uniform in [0, n) */
+void veil_rng_shuffle_int(veil_rng *r, int *a, size_t n);
+/* Derive an independent seed from a base seed and a tag/index (for jobs, iterations). */
+uint64_t veil_seed_mix(uint64_t seed, uint64_t a, uint64_t b);
+
+/* ---- time and progress ---- */
+double veil_now(void); /* monotonic seconds */
+/* Progress lines: on a terminal, one line rewritten in place with rate and time
+ * left; in a log (not a tty), nothing until veil_progress_end prints one line. */
+typedef struct veil_progress {
+    const char *label;
+    double start, last_draw;
+    long total;
+    int tty;
+} veil_progress;
+void veil_progress_begin(veil_progress *p, const char *label, long total);
+/* done: units finished so far; extra: free text (e.g. "loss 0.123 acc 91.0%") */
+void veil_progress_update(veil_progress *p, long done, const char *extra);
+void veil_progress_end(veil_progress *p, const char *summary);
+/* Global verbosity: 0 quiet, 1 normal (default), 2 verbose. */
+extern int veil_verbosity;
+void veil_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- threads ---- */
+/* Number of worker threads veil uses (default: online CPUs); oneDNN follows it. */
+int veil_threads(void);
+void veil_set_threads(int n);
+
+#endif

@@ -1,0 +1,27 @@
+/* veil model files: .safetensors with the architecture, MFCC settings, class names,
+ * method and precision in the metadata; tensors in PyTorch's standard layouts.
+ * Loading validates everything; files are written to a temporary name and renamed. */
+#ifndef VEIL_MODEL_H
+#define VEIL_MODEL_H
+
+#include "veil/mfcc.h"
+#include "veil/nn.h"
+
+typedef struct veil_model {
+    veil_extractor_config arch;
+    veil_mfcc_config mfcc;
+    char method[32];            /* "siamese", "reference", ... */
+    veil_precision trained_precision;
+    veil_extractor *f;          /* always present */
+    veil_head *g;               /* optional head (gender recognizer), NULL if none */
+    int n_classes;              /* class names of g */
+    char **class_names;
+} veil_model;
+
+int veil_model_save(const char *path, const veil_model *m);
+/* Loads and builds f (and g) for inference at the given precision with max_batch. */
+int veil_model_load(const char *path, veil_precision precision, int max_batch, veil_model **out);
+/* Frees f, g and class names too. */
+void veil_model_free(veil_model *m);
+
+#endif

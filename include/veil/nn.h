@@ -1,0 +1,107 @@
+/* veil nn: the paper's fixed network family, forward and backward.
+ *   extractor f: G groups; group j = BatchNorm2d -> 3 x (Conv2d F_j x F'_j x F'_j,
+ *                'same', ReLU) -> MaxPool 2x2/2; output flattened (C,H,W order).
+ *   head g / a:  Linear(dim,1024) -> ReLU -> Dropout(0.5) -> Linear(1024,C).
+ * oneDNN does the heavy work (fp32, or bf16 compute with fp32 master weights); a
+ * plain-C reference of every layer lives in src/nn_ref.h for the tests.
+ * See docs/network.md for layouts, initialisation and every choice. */
+#ifndef VEIL_NN_H
+#define VEIL_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define VEIL_MAX_GROUPS 5
+
+/* ---- precision ---- */
+typedef enum { VEIL_PREC_FP32 = 0, VEIL_PREC_BF16 = 1, VEIL_PREC_AUTO = 2 } veil_precision;
+int veil_precision_parse(const char *s, veil_precision *out); /* "fp32" | "bf16" | "auto" */
+const char *veil_precision_name(veil_precision p);
+/* auto -> bf16 where the CPU has native bf16 (AVX512-BF16 or AMX), else fp32; bf16 on a
+ * CPU without it is an error (message says why). Also says what it picked on request. */
+int veil_precision_resolve(veil_precision requested, veil_precision *resolved);
+int veil_cpu_has_bf16(void);
+
+/* ---- parameters: fp32 master values, gradients and Adam state, all in the same layout ---- */
+typedef struct veil_param {
+    char name[64];     /* e.g. "f.g1.conv1.weight", "head.fc1.bias" (docs/network.md) */
+    int ndim;
+    int64_t shape[4];  /* standard (PyTorch) shape: OIHW, [out,in], [C] */
+    size_t size;       /* number of values */
+    float *data;       /* master values (fp32), standard layout */
+    float *grad;       /* gradient of the last backward (overwritten, not accumulated) */
+    float *adam_m, *adam_v;
+    int is_buffer;     /* 1 for BatchNorm running mean/var: saved, not trained */
+} veil_param;
+
+/* ---- extractor f ---- */
+typedef struct veil_extractor_config {
+    int groups;                      /* G = 1..5 */
+    int in_h, in_w;                  /* 32 x 32 */
+    int convs_per_group;             /* 3 */
+    int filters[VEIL_MAX_GROUPS];    /* 64, 128, 256, 512, 512 */
+    int kernels[VEIL_MAX_GROUPS];    /* 5, 3, 3, 2, 2 */
+} veil_extractor_config;
+void veil_extractor_config_paper(veil_extractor_config *c, int groups);
+int veil_extractor_config_validate(const veil_extractor_config *c);
+int veil_extractor_config_dim(const veil_extractor_config *c); /* flattened output size */
+
+typedef struct veil_extractor veil_extractor;
+/* max_batch: the largest n passed to forward. seed: initialisation (PyTorch's defaults). */
+veil_extractor *veil_extractor_new(const veil_extractor_config *c, int max_batch,
+                                   veil_precision precision, uint64_t seed);
+void veil_extractor_free(veil_extractor *f);
+const veil_extractor_config *veil_extractor_config_of(const veil_extractor *f);
+int veil_extractor_dim(const veil_extractor *f);
+veil_precision veil_extractor_precision(const veil_extractor *f);
+/* x: n x 1 x in_h x in_w (row-major), z: n x dim. train=1: BatchNorm uses batch
+ * statistics and updates its running statistics; train=0: running statistics. */
+int veil_extractor_forward(veil_extractor *f, const float *x, int n, int train, float *z);
+/* After a train=1 forward of the same n: sets every parameter gradient from dz (n x dim). */
+int veil_extractor_backward(veil_extractor *f, const float *dz);
+/* Parameters and buffers (BatchNorm running statistics), in a fixed documented order. */
+veil_param *veil_extractor_params(veil_extractor *f, int *count);
+/* Call after changing param->data from outside (loading a model, a test). */
+void veil_extractor_params_changed(veil_extractor *f);
+
+/* ---- MLP head g (gender) / a (attacker) ---- */
+typedef struct veil_head_config {
+    int in_dim;
+    int hidden;     /* 1024 */
+    int classes;    /* 2 for gender, St for the attacker */
+    float dropout;  /* 0.5 */
+} veil_head_config;
+
+typedef struct veil_head veil_head;
+veil_head *veil_head_new(const veil_head_config *c, int max_batch, veil_precision precision,
+                         uint64_t seed);
+void veil_head_free(veil_head *h);
+const veil_head_config *veil_head_config_of(const veil_head *h);
+/* x: n x in_dim, logits: n x classes. train=1 applies dropout (inverted scaling). */
+int veil_head_forward(veil_head *h, const float *x, int n, int train, float *logits);
+/* After a train=1 forward: sets parameter gradients; writes dx (n x in_dim) if not NULL. */
+int veil_head_backward(veil_head *h, const float *dlogits, float *dx);
+veil_param *veil_head_params(veil_head *h, int *count);
+void veil_head_params_changed(veil_head *h);
+
+/* ---- losses (plain C; means over the batch) ---- */
+/* Softmax cross-entropy. dlogits (n x classes) may be NULL. Returns the mean loss. */
+float veil_softmax_xent(const float *logits, const int *labels, int n, int classes, float *dlogits);
+/* Contrastive loss of the paper: y=0 similar, y=1 dissimilar;
+ * (1-y) d^2 + y max(0, m-d)^2 with d = ||z1-z2||_2. dz1, dz2, dist may be NULL.
+ * The gradient of d at d = 0 is taken as 0 (the loss terms are smooth there). */
+float veil_contrastive(const float *z1, const float *z2, const int *y, int n, int dim, float margin,
+                       float *dz1, float *dz2, float *dist);
+
+/* ---- Adam ---- */
+typedef struct veil_adam {
+    float lr, beta1, beta2, eps;
+    long step;
+} veil_adam;
+void veil_adam_init(veil_adam *a, float lr); /* beta1 .9, beta2 .999, eps 1e-8 */
+/* One update of every non-buffer parameter from its grad (allocates adam_m/v on first use). */
+void veil_adam_step(veil_adam *a, veil_param *params, int count);
+
+/* ---- threads: oneDNN follows veil_set_threads() (common.h) ---- */
+
+#endif

@@ -1,0 +1,13 @@
+/* veil npy: NumPy .npy files (format 1.0, little-endian float32, C order). */
+#ifndef VEIL_NPY_H
+#define VEIL_NPY_H
+
+#include <stddef.h>
+
+/* Write atomically (temporary file, then rename). ndim 1..4. */
+int veil_npy_write_f32(const char *path, const float *data, int ndim, const size_t *shape);
+/* Read a float32 .npy written by veil or numpy ('<f4', C order). Malformed files get a
+ * message naming the file and the problem. *data is malloc'd. */
+int veil_npy_read_f32(const char *path, float **data, int *ndim, size_t shape[4]);
+
+#endif

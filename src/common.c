@@ -1,0 +1,335 @@
+/* Shared basics: error messages, memory, atomic files, random numbers, progress. */
+#include "veil/common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---------------- errors ---------------- */
+static _Thread_local char error_buf[2048];
+
+void veil_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(error_buf, sizeof error_buf, fmt, ap);
+    va_end(ap);
+}
+
+void veil_error_prefix(const char *fmt, ...)
+{
+    char prefix[1024], old[sizeof error_buf];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(old, error_buf, sizeof old);
+    size_t n = strlen(prefix);
+    if (n > sizeof error_buf - 3) n = sizeof error_buf - 3;
+    memcpy(error_buf, prefix, n);
+    memcpy(error_buf + n, ": ", 2);
+    size_t rest = sizeof error_buf - n - 3;
+    size_t m = strlen(old);
+    if (m > rest) m = rest;
+    memcpy(error_buf + n + 2, old, m);
+    error_buf[n + 2 + m] = 0;
+}
+
+const char *veil_last_error(void) { return error_buf[0] ? error_buf : "unknown error"; }
+void veil_error_clear(void) { error_buf[0] = 0; }
+
+/* ---------------- memory ---------------- */
+static void out_of_memory(size_t n)
+{
+    fprintf(stderr, "veil: out of memory (asked for %zu bytes)\n", n);
+    abort();
+}
+
+void *veil_malloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) out_of_memory(n);
+    return p;
+}
+
+void *veil_calloc(size_t count, size_t size)
+{
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p) out_of_memory(count * size);
+    return p;
+}
+
+void *veil_realloc(void *q, size_t n)
+{
+    void *p = realloc(q, n ? n : 1);
+    if (!p) out_of_memory(n);
+    return p;
+}
+
+char *veil_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = veil_malloc(n);
+    memcpy(p, s, n);
+    return p;
+}
+
+void *veil_aligned_alloc(size_t n)
+{
+    size_t rounded = (n + 63) / 64 * 64;
+    void *p = aligned_alloc(64, rounded ? rounded : 64);
+    if (!p) out_of_memory(n);
+    return p;
+}
+
+/* ---------------- files ---------------- */
+int veil_write_atomic(const char *path, veil_write_fn fn, void *ctx)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        veil_error("%s: cannot create: %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = fn(f, ctx);
+    if (rc == 0 && fflush(f) != 0) {
+        veil_error("%s: write failed: %s", path, strerror(errno));
+        rc = -1;
+    }
+    if (rc == 0 && fsync(fileno(f)) != 0 && errno != EINVAL) {
+        veil_error("%s: fsync failed: %s", path, strerror(errno));
+        rc = -1;
+    }
+    if (fclose(f) != 0 && rc == 0) {
+        veil_error("%s: close failed: %s", path, strerror(errno));
+        rc = -1;
+    }
+    if (rc == 0 && rename(tmp, path) != 0) {
+        veil_error("%s: cannot rename from temporary file: %s", path, strerror(errno));
+        rc = -1;
+    }
+    if (rc != 0) unlink(tmp);
+    return rc;
+}
+
+int veil_read_file(const char *path, char **data, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        veil_error("%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = veil_malloc(cap + 1);
+    for (;;) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (n < cap) break;
+        cap *= 2;
+        buf = veil_realloc(buf, cap + 1);
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (err) {
+        free(buf);
+        veil_error("%s: read error", path);
+        return -1;
+    }
+    buf[n] = 0;
+    *data = buf;
+    if (size) *size = n;
+    return 0;
+}
+
+int veil_mkdirs(const char *path)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf) {
+        veil_error("%s: bad directory path", path);
+        return -1;
+    }
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == 0) {
+            char c = buf[i];
+            buf[i] = 0;
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+                veil_error("%s: cannot create directory: %s", buf, strerror(errno));
+                return -1;
+            }
+            buf[i] = c;
+        }
+    }
+    if (!veil_is_dir(path)) {
+        veil_error("%s: exists and is not a directory", path);
+        return -1;
+    }
+    return 0;
+}
+
+int veil_path_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+int veil_is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* ---------------- random numbers ---------------- */
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+void veil_rng_seed(veil_rng *r, uint64_t seed)
+{
+    uint64_t x = seed;
+    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t veil_rng_u64(veil_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+double veil_rng_uniform(veil_rng *r) { return (double)(veil_rng_u64(r) >> 11) * 0x1.0p-53; }
+
+double veil_rng_normal(veil_rng *r)
+{
+    /* Box-Muller; one value per call keeps the stream simple to reason about. */
+    double u1 = veil_rng_uniform(r), u2 = veil_rng_uniform(r);
+    if (u1 < 1e-300) u1 = 1e-300;
+    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+uint64_t veil_rng_below(veil_rng *r, uint64_t n)
+{
+    if (n == 0) return 0;
+    /* rejection sampling removes modulo bias */
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+    uint64_t x;
+    do x = veil_rng_u64(r);
+    while (x >= limit);
+    return x % n;
+}
+
+void veil_rng_shuffle_int(veil_rng *r, int *a, size_t n)
+{
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)veil_rng_below(r, i);
+        int t = a[i - 1];
+        a[i - 1] = a[j];
+        a[j] = t;
+    }
+}
+
+uint64_t veil_seed_mix(uint64_t seed, uint64_t a, uint64_t b)
+{
+    uint64_t x = seed ^ (a * 0xd1b54a32d192ed03ULL);
+    uint64_t h = splitmix64(&x);
+    x = h ^ (b * 0x8cb92ba72f3d8dd7ULL);
+    return splitmix64(&x);
+}
+
+/* ---------------- time and progress ---------------- */
+double veil_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int veil_verbosity = 1;
+
+void veil_log(const char *fmt, ...)
+{
+    if (veil_verbosity < 1) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void format_duration(double s, char *buf, size_t n)
+{
+    if (s < 0 || !isfinite(s)) snprintf(buf, n, "?");
+    else if (s < 60) snprintf(buf, n, "%.0fs", s);
+    else if (s < 3600) snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
+    else snprintf(buf, n, "%dh%02dm", (int)(s / 3600), ((int)s % 3600) / 60);
+}
+
+void veil_progress_begin(veil_progress *p, const char *label, long total)
+{
+    p->label = label;
+    p->start = veil_now();
+    p->last_draw = 0;
+    p->total = total;
+    p->tty = isatty(fileno(stderr)) && veil_verbosity >= 1;
+}
+
+void veil_progress_update(veil_progress *p, long done, const char *extra)
+{
+    if (!p->tty) return;
+    double now = veil_now();
+    if (now - p->last_draw < 0.2 && done < p->total) return;
+    p->last_draw = now;
+    double el = now - p->start;
+    double rate = el > 0 ? done / el : 0;
+    char left[32];
+    format_duration(rate > 0 && p->total > 0 ? (p->total - done) / rate : -1, left, sizeof left);
+    fprintf(stderr, "\r\033[K%s %ld/%ld  %.1f/s  left %s  %s", p->label, done, p->total, rate, left,
+            extra ? extra : "");
+    fflush(stderr);
+}
+
+void veil_progress_end(veil_progress *p, const char *summary)
+{
+    char el[32];
+    format_duration(veil_now() - p->start, el, sizeof el);
+    if (p->tty) fprintf(stderr, "\r\033[K");
+    if (veil_verbosity >= 1) fprintf(stderr, "%s: %s (%s)\n", p->label, summary ? summary : "done", el);
+}
+
+/* ---------------- threads ---------------- */
+static int thread_count = 0;
+
+int veil_threads(void)
+{
+    if (thread_count > 0) return thread_count;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+void veil_set_threads(int n)
+{
+    thread_count = n > 0 ? n : 0;
+    omp_set_num_threads(veil_threads());
+}
