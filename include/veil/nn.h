@@ -12,6 +12,10 @@
 #include <stdint.h>
 
 #define VEIL_MAX_GROUPS 5
+/* BatchNorm constants, defined once (PyTorch's defaults). Running statistics:
+ * running = (1 - momentum) * running + momentum * batch (unbiased variance). */
+#define VEIL_BN_EPS 1e-5f
+#define VEIL_BN_MOMENTUM 0.1f
 
 /* ---- precision ---- */
 typedef enum { VEIL_PREC_FP32 = 0, VEIL_PREC_BF16 = 1, VEIL_PREC_AUTO = 2 } veil_precision;
@@ -59,7 +63,11 @@ veil_precision veil_extractor_precision(const veil_extractor *f);
 int veil_extractor_forward(veil_extractor *f, const float *x, int n, int train, float *z);
 /* After a train=1 forward of the same n: sets every parameter gradient from dz (n x dim). */
 int veil_extractor_backward(veil_extractor *f, const float *dz);
-/* Parameters and buffers (BatchNorm running statistics), in a fixed documented order. */
+/* Parameters and buffers, in this fixed order, for j = 1..G:
+ *   f.g{j}.bn.weight [Cin], f.g{j}.bn.bias [Cin], f.g{j}.bn.running_mean [Cin] (buffer),
+ *   f.g{j}.bn.running_var [Cin] (buffer), then for k = 1..3:
+ *   f.g{j}.conv{k}.weight [F_j, Cin_k, F'_j, F'_j] (OIHW), f.g{j}.conv{k}.bias [F_j]
+ * where Cin is 1 for j = 1, else F_{j-1}; Cin_1 = Cin, Cin_2 = Cin_3 = F_j. */
 veil_param *veil_extractor_params(veil_extractor *f, int *count);
 /* Call after changing param->data from outside (loading a model, a test). */
 void veil_extractor_params_changed(veil_extractor *f);
@@ -81,6 +89,8 @@ const veil_head_config *veil_head_config_of(const veil_head *h);
 int veil_head_forward(veil_head *h, const float *x, int n, int train, float *logits);
 /* After a train=1 forward: sets parameter gradients; writes dx (n x in_dim) if not NULL. */
 int veil_head_backward(veil_head *h, const float *dlogits, float *dx);
+/* head.fc1.weight [hidden, in_dim], head.fc1.bias [hidden],
+ * head.fc2.weight [classes, hidden], head.fc2.bias [classes]. */
 veil_param *veil_head_params(veil_head *h, int *count);
 void veil_head_params_changed(veil_head *h);
 
