@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: synthesize the default corpus (once), then
-# run the quick experiment on it and show where the results are.
+# The main job on the embedded default: synthesize the default corpus (once; a no-op when
+# it is complete), run the quick experiment on it (resumes if interrupted) and show where
+# the results are. Usage: demo.sh VEIL_BINARY CORPUS_DIR OUT_DIR
 set -euo pipefail
-veil=$1; corpus=$2; out=$3
-if [ ! -f "$corpus/synth.json" ]; then
-  "$veil" corpus synth --out "$corpus"
+if [ $# -ne 3 ]; then
+  echo "usage: $0 VEIL_BINARY CORPUS_DIR OUT_DIR" >&2
+  exit 2
 fi
+veil=$1; corpus=$2; out=$3
+"$veil" corpus synth --out "$corpus"
 "$veil" corpus info "$corpus"
-"$veil" corpus features "$corpus"
+# prints the summary table and the paths of the report and the figure at the end
+"$veil" experiment --corpus "$corpus" --out "$out" --preset quick
+echo
+echo "report: $out/report.md"
+echo "figure: $out/figure3.png"

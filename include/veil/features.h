@@ -16,6 +16,12 @@ typedef struct veil_patch_set {
     int32_t *patch_utt;     /* utterance index of each patch */
     size_t n_patches;
     float *patches;         /* n_patches x patch_h x patch_w, row-major (frames x coeffs) */
+    /* how the set was obtained, for reports */
+    int n_utts;             /* == corpus->n_utts */
+    int n_short_utts;       /* utterances shorter than one patch (they give no patches) */
+    int from_cache;         /* 1: read from the cache file; 0: computed now */
+    char *cache_path;       /* cache file read or written; NULL when none could be used */
+    double seconds;         /* wall time of veil_features_load */
 } veil_patch_set;
 
 /* Patch i of the set. */
@@ -30,7 +36,8 @@ static inline size_t veil_speaker_patches(const veil_patch_set *p, int s)
 
 /* Load the cached patches of corpus C, or compute and cache them. cache_dir NULL
  * means the default (<corpus root>/.veil-cache if writable, else $XDG_CACHE_HOME/veil
- * or ~/.cache/veil). threads 0 = all cores. */
+ * or ~/.cache/veil). threads 0 = all cores. A stale or damaged cache is recomputed;
+ * a cache that cannot be written is only a warning. See docs/corpora.md. */
 int veil_features_load(const veil_corpus *c, const veil_mfcc_config *m, const char *cache_dir,
                        int threads, veil_patch_set **out);
 void veil_patch_set_free(veil_patch_set *p);

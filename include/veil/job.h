@@ -4,6 +4,7 @@
 #define VEIL_JOB_H
 
 #include <stdint.h>
+#include "veil/common.h"
 #include "veil/corpus.h"
 #include "veil/features.h"
 #include "veil/model.h"
@@ -34,6 +35,11 @@ typedef struct veil_split {
 /* Draw a split from seed. Refuses (clear message) a corpus that cannot fill it. */
 int veil_split_make(const veil_corpus *c, const veil_patch_set *p, const veil_protocol_config *pc,
                     uint64_t seed, veil_split *out);
+/* Attacker groups only (the `veil attack` command): n_groups groups of st speakers drawn
+ * from the whole corpus regardless of gender (0 = as many as fit), each speaker split
+ * fraction / 1 - fraction into attacker-training/evaluation; no gender sets. */
+int veil_split_make_attack(const veil_corpus *c, const veil_patch_set *p, int st, int n_groups,
+                           double fraction, uint64_t seed, veil_split *out);
 void veil_split_free(veil_split *s);
 
 /* ---- trainers ---- */
@@ -60,6 +66,16 @@ typedef struct veil_train_config {
     int head_hidden;          /* 1024 */
     float dropout;            /* 0.5 */
     int extract_batch;        /* 256 */
+    /* collapse (docs/protocol.md): an evaluation epoch whose z spread falls below
+     * collapse_spread_ratio x the spread at initialisation, or whose verdict calls >95 % of
+     * pairs similar with dissimilar pairs no farther apart than similar ones, is collapsed:
+     * never kept as best. A Siamese run that ends collapsed restarts from a fresh
+     * initialisation with lr x restart_lr_factor, at most collapse_restarts times. */
+    double collapse_spread_ratio; /* 0.01 */
+    int collapse_restarts;        /* 2 */
+    float restart_lr_factor;      /* 0.5 */
+    int warmup_epochs;            /* Siamese: linear learning-rate warm-up over this many epochs */
+    int filter_divisor;           /* 1: the paper's filter counts; tests divide them (tiny nets) */
 } veil_train_config;
 void veil_train_config_paper(veil_train_config *t);
 
@@ -77,13 +93,66 @@ typedef struct veil_job_result {
     double final_loss;
     double pair_verdict_acc;    /* Siamese: on the gender-evaluation set, best epoch */
     double z_spread;            /* mean per-dimension std of z over the evaluation set */
-    int collapsed;              /* 1 if the extractor collapsed (docs/experiment.md) */
+    int collapsed;              /* 1 if the extractor collapsed (docs/protocol.md) */
     char collapse_reason[128];
     double seconds;
+    int restarts;               /* Siamese restarts after a collapse (0 normally) */
 } veil_job_result;
 void veil_job_result_free(veil_job_result *r);
-/* One line of JSON (no newline), malloc'd. */
+/* One line of JSON (no newline), malloc'd. Values that do not apply (the pair verdict of
+ * the reference) are written as null. */
 char *veil_job_result_to_json(const veil_job_result *r);
+/* The inverse: parse one such line (fields missing from older lines keep zero/NaN). */
+int veil_job_result_from_json(const char *line, veil_job_result *out);
+
+/* ---- building blocks (src/train.c, src/attack.c), usable on their own ---- */
+typedef struct veil_labelled {  /* patches of a patch set with a label each */
+    size_t n;
+    const size_t *idx;
+    const int *label;
+} veil_labelled;
+/* Siamese partners for every x1 = set[i]: partner[i] (a position in the set) and y[i]
+ * (0 similar = same label, 1 dissimilar). Similar with probability similar_fraction;
+ * partners are uniform over the patches of the wanted label, for similar pairs from
+ * another speaker (speaker[i]) when the label has one. Fails if a label is missing. */
+int veil_pairs_draw(const veil_labelled *set, const int *speaker, double similar_fraction,
+                    veil_rng *rng, size_t *partner, int *y);
+
+typedef struct veil_train_report {
+    int epochs_run, best_epoch;   /* best_epoch 0: no epoch was acceptable */
+    double final_loss;            /* mean training loss of the last epoch */
+    double best_eval_acc;         /* pair verdict (Siamese) / gender accuracy (reference) */
+    double z_spread_init, z_spread;  /* evaluation set, before training / best epoch */
+    double d_similar, d_dissimilar;  /* mean distance of evaluation pairs, best epoch */
+    int collapsed;
+    char collapse_reason[128];
+} veil_train_report;
+/* Siamese training of f on train, early stopping on eval (keeps the best weights). */
+int veil_train_siamese(veil_extractor *f, const veil_patch_set *p, const veil_labelled *train,
+                       const veil_labelled *eval, const veil_train_config *tc, float lr,
+                       uint64_t seed, const char *name, veil_train_report *rep);
+/* f and g trained together on the labels by cross-entropy (the reference). */
+int veil_train_reference(veil_extractor *f, veil_head *g, const veil_patch_set *p,
+                         const veil_labelled *train, const veil_labelled *eval,
+                         const veil_train_config *tc, uint64_t seed, const char *name,
+                         veil_train_report *rep);
+/* Eval-mode features of patches idx[0..n) into z (n x dim), batch at a time. */
+int veil_extract_features(veil_extractor *f, const veil_patch_set *p, const size_t *idx, size_t n,
+                          int batch, float *z);
+/* A head on fixed features x (n x in_dim): epochs of shuffled batches, Adam(lr). */
+int veil_head_train(veil_head *h, const float *x, const int *labels, size_t n, int epochs,
+                    int batch, float lr, uint64_t seed, const char *name, double *final_loss);
+/* Eval-mode accuracy; pred_count (classes entries, optional) receives predictions per class. */
+double veil_head_accuracy(veil_head *h, const float *x, const int *labels, size_t n, int batch,
+                          size_t *pred_count);
+/* The attacker (src/attack.c): for each group of s, features of its speakers' patches are
+ * extracted once; a fresh head of st classes is trained on attacker-training and scored
+ * on attacker-evaluation into acc[group]. on_features (optional) sees every extracted
+ * block (the job scores the gender recognizer on the same features). */
+typedef int (*veil_features_fn)(const float *z, const size_t *idx, size_t n, void *ctx);
+int veil_attack_run(veil_extractor *f, const veil_patch_set *p, const veil_split *s,
+                    const veil_train_config *tc, uint64_t seed, const char *name, double *acc,
+                    veil_features_fn on_features, void *ctx);
 
 /* Run one job on a split: train f (Siamese or reference), train g, attack every group.
  * model_out (optional) receives the trained model. Progress goes to stderr. */

@@ -61,5 +61,8 @@ int veil_mfcc_stream_pop_frame(veil_mfcc_stream *s, float *coeffs);
 /* Pop the next finished patch (patch_frames x n_mfcc); returns 1 if one was written.
  * Frames feed patches whether or not they were popped as frames. */
 int veil_mfcc_stream_pop_patch(veil_mfcc_stream *s, float *patch);
+/* Frames are kept until popped (default on); a caller that wants only patches turns this
+ * off so memory stays bounded. */
+void veil_mfcc_stream_keep_frames(veil_mfcc_stream *s, int keep);
 
 #endif

@@ -1,0 +1,54 @@
+/* veil experiment: the paper's grid (methods x G x cross-validation iteration) over one
+ * corpus, resumable. OUT/config.json (the resolved configuration), OUT/results.jsonl (one
+ * line per finished job, appended and fsynced), then OUT/summary.csv, OUT/report.md and
+ * OUT/figure3.png|svg. See docs/experiment.md. */
+#ifndef VEIL_EXPERIMENT_H
+#define VEIL_EXPERIMENT_H
+
+#include <stdint.h>
+#include "veil/job.h"
+#include "veil/mfcc.h"
+#include "veil/nn.h"
+
+typedef struct veil_experiment_config {
+    const char *corpus;          /* corpus directory or manifest */
+    const char *out;             /* results directory */
+    const char *cache;           /* patch cache directory, NULL = default */
+    veil_mfcc_config mfcc;
+    veil_protocol_config protocol;
+    veil_train_config train;
+    int with_reference, with_siamese; /* methods; the reference runs at G = 1 only */
+    int groups[VEIL_MAX_GROUPS]; /* Siamese G values, ascending, no repeats */
+    int n_groups;
+    int cv;                      /* cross-validation iterations */
+    veil_precision precision;    /* requested */
+    int threads;                 /* 0 = all cores */
+    uint64_t seed;
+    long max_jobs;               /* stop after this many new jobs (0 = all): work in chunks */
+} veil_experiment_config;
+
+/* "paper" (the paper's numbers) or "quick" (scaled down, minutes on 2 cores). */
+int veil_experiment_preset(veil_experiment_config *c, const char *name);
+/* "1-5", "1,3,5" -> groups (validated, sorted, unique). */
+int veil_experiment_parse_groups(const char *s, veil_experiment_config *c);
+/* "reference,siamese" (either or both). */
+int veil_experiment_parse_methods(const char *s, veil_experiment_config *c);
+
+/* Jobs of the grid, in the order they run: iteration, then reference, then Siamese G. */
+typedef struct veil_job_id {
+    veil_method method;
+    int groups, iteration;
+} veil_job_id;
+/* malloc'd list; *n receives its length. */
+veil_job_id *veil_experiment_jobs(const veil_experiment_config *c, size_t *n);
+/* The seeds: iteration i's split (shared by every method), and one job's own seed. */
+uint64_t veil_experiment_split_seed(uint64_t seed, int iteration);
+uint64_t veil_experiment_job_seed(uint64_t seed, veil_method m, int groups, int iteration);
+
+/* Run (or resume) the grid, then write the summary, report and figure. Refuses an OUT
+ * whose config.json differs in a field that changes results (the message names them). */
+int veil_experiment_run(const veil_experiment_config *c);
+/* Summary, report and figure from OUT's config.json and results.jsonl alone. */
+int veil_experiment_report(const char *out_dir, int print_table);
+
+#endif

@@ -1,0 +1,637 @@
+/* The experiment grid: configuration, resume from results.jsonl, one job after another,
+ * then the summary, report and Figure 3. docs/experiment.md. */
+#include "veil/experiment.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "veil/common.h"
+#include "veil/corpus.h"
+#include "veil/features.h"
+#include "veil/report.h"
+
+/* ---------------- presets and option values ---------------- */
+int veil_experiment_preset(veil_experiment_config *c, const char *name)
+{
+    const char *corpus = c->corpus, *out = c->out, *cache = c->cache;
+    memset(c, 0, sizeof *c);
+    c->corpus = corpus;
+    c->out = out;
+    c->cache = cache;
+    veil_mfcc_config_default(&c->mfcc);
+    veil_protocol_config_paper(&c->protocol);
+    veil_train_config_paper(&c->train);
+    c->with_reference = c->with_siamese = 1;
+    c->precision = VEIL_PREC_AUTO;
+    c->seed = 1;
+    if (!strcmp(name, "paper")) {
+        for (int g = 1; g <= VEIL_MAX_GROUPS; g++) c->groups[c->n_groups++] = g;
+        c->cv = 10;
+        return 0;
+    }
+    if (!strcmp(name, "quick")) {
+        /* Scaled down to minutes on 2 cores (docs/experiment.md has the measured time):
+         * one iteration, G = 1 and 5, fewer epochs, three attacker groups. */
+        c->groups[c->n_groups++] = 1;
+        c->groups[c->n_groups++] = 5;
+        c->cv = 1;
+        c->protocol.attack_groups = 3;
+        c->train.siamese_epochs = 10;
+        c->train.patience = 4;
+        c->train.gender_epochs = 5;
+        c->train.reference_epochs = 6;
+        c->train.attack_epochs = 25;
+        return 0;
+    }
+    veil_error("unknown preset '%s' (expected quick or paper)", name);
+    return -1;
+}
+
+int veil_experiment_parse_groups(const char *s, veil_experiment_config *c)
+{
+    int have[VEIL_MAX_GROUPS + 1] = {0};
+    const char *p = s;
+    while (*p) {
+        char *end;
+        long a = strtol(p, &end, 10), b = a;
+        if (end == p) goto bad;
+        p = end;
+        if (*p == '-') {
+            b = strtol(p + 1, &end, 10);
+            if (end == p + 1) goto bad;
+            p = end;
+        }
+        if (a < 1 || b > VEIL_MAX_GROUPS || a > b) goto bad;
+        for (long g = a; g <= b; g++) have[g] = 1;
+        if (*p == ',') p++;
+        else if (*p) goto bad;
+    }
+    c->n_groups = 0;
+    for (int g = 1; g <= VEIL_MAX_GROUPS; g++)
+        if (have[g]) c->groups[c->n_groups++] = g;
+    if (c->n_groups) return 0;
+bad:
+    veil_error("--groups: expected values in 1..%d like '1-5' or '1,3,5', got '%s'", VEIL_MAX_GROUPS, s);
+    return -1;
+}
+
+int veil_experiment_parse_methods(const char *s, veil_experiment_config *c)
+{
+    int ref = 0, sia = 0;
+    char *copy = veil_strdup(s), *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        veil_method m;
+        if (veil_method_parse(t, &m) != 0) {
+            free(copy);
+            veil_error_prefix("--methods");
+            return -1;
+        }
+        if (m == VEIL_METHOD_REFERENCE) ref = 1;
+        else sia = 1;
+    }
+    free(copy);
+    if (!ref && !sia) {
+        veil_error("--methods: expected reference, siamese or both, got '%s'", s);
+        return -1;
+    }
+    c->with_reference = ref;
+    c->with_siamese = sia;
+    return 0;
+}
+
+/* ---------------- the grid and its seeds ---------------- */
+enum { TAG_SPLIT = 0x5350u, TAG_JOB = 0x4a42u };
+
+uint64_t veil_experiment_split_seed(uint64_t seed, int iteration)
+{
+    return veil_seed_mix(seed, (uint64_t)iteration, TAG_SPLIT);
+}
+
+uint64_t veil_experiment_job_seed(uint64_t seed, veil_method m, int groups, int iteration)
+{
+    return veil_seed_mix(veil_seed_mix(seed, TAG_JOB, (uint64_t)m * 16 + (uint64_t)groups),
+                         (uint64_t)iteration, TAG_JOB);
+}
+
+veil_job_id *veil_experiment_jobs(const veil_experiment_config *c, size_t *n)
+{
+    size_t per = (size_t)(c->with_reference ? 1 : 0) + (size_t)(c->with_siamese ? c->n_groups : 0);
+    veil_job_id *j = veil_malloc((per * (size_t)(c->cv > 0 ? c->cv : 0) + 1) * sizeof *j);
+    *n = 0;
+    for (int i = 0; i < c->cv; i++) {
+        if (c->with_reference) j[(*n)++] = (veil_job_id){VEIL_METHOD_REFERENCE, 1, i};
+        if (c->with_siamese)
+            for (int k = 0; k < c->n_groups; k++) j[(*n)++] = (veil_job_id){VEIL_METHOD_SIAMESE, c->groups[k], i};
+    }
+    return j;
+}
+
+/* ---------------- config.json ---------------- */
+static cJSON *train_json(const veil_train_config *t)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "lr", t->lr);
+    cJSON_AddNumberToObject(o, "siamese_epochs", t->siamese_epochs);
+    cJSON_AddNumberToObject(o, "siamese_batch_pairs", t->siamese_batch_pairs);
+    cJSON_AddNumberToObject(o, "margin", t->margin);
+    cJSON_AddNumberToObject(o, "similar_fraction", t->similar_fraction);
+    cJSON_AddNumberToObject(o, "patience", t->patience);
+    cJSON_AddNumberToObject(o, "ties_improve", t->ties_improve);
+    cJSON_AddNumberToObject(o, "gender_epochs", t->gender_epochs);
+    cJSON_AddNumberToObject(o, "gender_batch", t->gender_batch);
+    cJSON_AddNumberToObject(o, "reference_epochs", t->reference_epochs);
+    cJSON_AddNumberToObject(o, "attack_epochs", t->attack_epochs);
+    cJSON_AddNumberToObject(o, "attack_batch", t->attack_batch);
+    cJSON_AddNumberToObject(o, "head_hidden", t->head_hidden);
+    cJSON_AddNumberToObject(o, "dropout", t->dropout);
+    cJSON_AddNumberToObject(o, "extract_batch", t->extract_batch);
+    cJSON_AddNumberToObject(o, "collapse_spread_ratio", t->collapse_spread_ratio);
+    cJSON_AddNumberToObject(o, "collapse_restarts", t->collapse_restarts);
+    cJSON_AddNumberToObject(o, "restart_lr_factor", t->restart_lr_factor);
+    cJSON_AddNumberToObject(o, "warmup_epochs", t->warmup_epochs);
+    cJSON_AddNumberToObject(o, "filter_divisor", t->filter_divisor);
+    return o;
+}
+
+static cJSON *config_json(const veil_experiment_config *c, const veil_corpus *corpus,
+                          const veil_patch_set *patches, veil_precision resolved)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "veil_version", VEIL_VERSION);
+    cJSON *cj = cJSON_AddObjectToObject(o, "corpus");
+    char *abs = realpath(c->corpus, NULL);
+    cJSON_AddStringToObject(cj, "path", abs ? abs : c->corpus);
+    free(abs);
+    cJSON_AddStringToObject(cj, "layout", veil_layout_name(corpus->layout));
+    cJSON_AddNumberToObject(cj, "speakers", corpus->n_speakers);
+    cJSON_AddNumberToObject(cj, "female", veil_corpus_count_gender(corpus, 'F'));
+    cJSON_AddNumberToObject(cj, "male", veil_corpus_count_gender(corpus, 'M'));
+    cJSON_AddNumberToObject(cj, "utterances", corpus->n_utts);
+    cJSON_AddNumberToObject(cj, "patches", (double)patches->n_patches);
+    char *mfcc = veil_mfcc_config_to_json(&c->mfcc);
+    cJSON *mj = mfcc ? cJSON_Parse(mfcc) : NULL;
+    free(mfcc);
+    cJSON_AddItemToObject(o, "mfcc", mj ? mj : cJSON_CreateNull());
+    cJSON *pj = cJSON_AddObjectToObject(o, "protocol");
+    cJSON_AddNumberToObject(pj, "train_speakers", c->protocol.train_speakers);
+    cJSON_AddNumberToObject(pj, "train_fraction", c->protocol.train_fraction);
+    cJSON_AddNumberToObject(pj, "attack_fraction", c->protocol.attack_fraction);
+    cJSON_AddNumberToObject(pj, "attack_groups", c->protocol.attack_groups);
+    cJSON_AddItemToObject(o, "train", train_json(&c->train));
+    cJSON *ms = cJSON_AddArrayToObject(o, "methods");
+    if (c->with_reference) cJSON_AddItemToArray(ms, cJSON_CreateString("reference"));
+    if (c->with_siamese) cJSON_AddItemToArray(ms, cJSON_CreateString("siamese"));
+    cJSON_AddItemToObject(o, "groups", cJSON_CreateIntArray(c->groups, c->n_groups));
+    cJSON_AddNumberToObject(o, "cv", c->cv);
+    cJSON *pr = cJSON_AddObjectToObject(o, "precision");
+    cJSON_AddStringToObject(pr, "requested", veil_precision_name(c->precision));
+    cJSON_AddStringToObject(pr, "resolved", veil_precision_name(resolved));
+    cJSON_AddNumberToObject(o, "threads", veil_threads());
+    cJSON_AddNumberToObject(o, "seed", (double)c->seed);
+    return o;
+}
+
+/* The fields whose change changes results; the grid (methods, groups, cv), threads, the
+ * requested precision and the version may change between runs of the same OUT. */
+static const char *const result_fields[] = {"corpus", "mfcc", "protocol", "train", "seed", "precision.resolved"};
+
+static cJSON *get_path(const cJSON *o, const char *path)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", path);
+    char *dot = strchr(buf, '.');
+    if (dot) *dot = 0;
+    cJSON *x = cJSON_GetObjectItemCaseSensitive(o, buf);
+    return dot && x ? cJSON_GetObjectItemCaseSensitive(x, dot + 1) : x;
+}
+
+typedef struct diffbuf {
+    char text[2048];
+    size_t len;
+    int count;
+} diffbuf;
+
+static void diff_add(diffbuf *d, const char *name, const cJSON *was, const cJSON *now)
+{
+    char *a = was ? cJSON_PrintUnformatted(was) : NULL, *b = now ? cJSON_PrintUnformatted(now) : NULL;
+    if (d->len < sizeof d->text)
+        d->len += (size_t)snprintf(d->text + d->len, sizeof d->text - d->len, "%s%s (was %s, now %s)",
+                                   d->count ? "; " : "", name, a ? a : "absent", b ? b : "absent");
+    d->count++;
+    free(a);
+    free(b);
+}
+
+static void diff_json(diffbuf *d, const char *name, const cJSON *was, const cJSON *now)
+{
+    if (was && now && cJSON_IsObject(was) && cJSON_IsObject(now)) {
+        const cJSON *x;
+        char sub[256];
+        cJSON_ArrayForEach(x, was) {
+            snprintf(sub, sizeof sub, "%s.%s", name, x->string);
+            diff_json(d, sub, x, cJSON_GetObjectItemCaseSensitive(now, x->string));
+        }
+        cJSON_ArrayForEach(x, now) {
+            if (cJSON_GetObjectItemCaseSensitive(was, x->string)) continue;
+            snprintf(sub, sizeof sub, "%s.%s", name, x->string);
+            diff_add(d, sub, NULL, x);
+        }
+        return;
+    }
+    if (!was || !now || !cJSON_Compare(was, now, 1)) diff_add(d, name, was, now);
+}
+
+/* 0: no config.json yet or the same results-relevant fields; -1: refused or unreadable. */
+static int check_existing_config(const char *path, const cJSON *now)
+{
+    if (!veil_path_exists(path)) return 0;
+    char *text;
+    if (veil_read_file(path, &text, NULL) != 0) return -1;
+    cJSON *was = cJSON_Parse(text);
+    free(text);
+    if (!was) {
+        veil_error("%s: not valid JSON; move it away (and results.jsonl with it) to start afresh", path);
+        return -1;
+    }
+    diffbuf d = {.len = 0, .count = 0};
+    d.text[0] = 0;
+    for (size_t i = 0; i < sizeof result_fields / sizeof result_fields[0]; i++)
+        diff_json(&d, result_fields[i], get_path(was, result_fields[i]), get_path(now, result_fields[i]));
+    cJSON_Delete(was);
+    if (d.count) {
+        veil_error("%s: this output directory holds results of another configuration; %d field%s "
+                   "differ%s: %s. Use another --out, or the same options as before",
+                   path, d.count, d.count == 1 ? "" : "s", d.count == 1 ? "s" : "", d.text);
+        return -1;
+    }
+    return 0;
+}
+
+static int write_json(FILE *f, void *ctx)
+{
+    char *s = cJSON_Print((const cJSON *)ctx);
+    int rc = s && fputs(s, f) >= 0 && fputc('\n', f) != EOF ? 0 : -1;
+    free(s);
+    if (rc) veil_error("write failed");
+    return rc;
+}
+
+/* ---------------- results.jsonl ---------------- */
+static int append_line(const char *path, const char *json)
+{
+    size_t n = strlen(json);
+    char *line = veil_malloc(n + 2);
+    memcpy(line, json, n);
+    line[n] = '\n';
+    line[n + 1] = 0;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        veil_error("%s: cannot open for appending: %s", path, strerror(errno));
+        free(line);
+        return -1;
+    }
+    /* one write() of the whole line: a crash leaves the line whole or torn, never mixed */
+    ssize_t w = write(fd, line, n + 1);
+    int rc = 0;
+    if (w != (ssize_t)(n + 1)) {
+        veil_error("%s: append failed: %s", path, w < 0 ? strerror(errno) : "short write");
+        rc = -1;
+    } else if (fsync(fd) != 0) {
+        veil_error("%s: fsync failed: %s", path, strerror(errno));
+        rc = -1;
+    }
+    close(fd);
+    free(line);
+    return rc;
+}
+
+static int job_done(const veil_job_result *r, size_t n, veil_job_id id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (r[i].method == id.method && r[i].groups == id.groups && r[i].iteration == id.iteration) return 1;
+    return 0;
+}
+
+/* ---------------- report from OUT ---------------- */
+static int json_int(const cJSON *o, const char *path, int fallback)
+{
+    const cJSON *x = get_path(o, path);
+    return cJSON_IsNumber(x) ? x->valueint : fallback;
+}
+static const char *json_str(const cJSON *o, const char *path)
+{
+    const cJSON *x = get_path(o, path);
+    return cJSON_IsString(x) ? x->valuestring : "?";
+}
+
+typedef struct strbuf {
+    char *s;
+    size_t len, cap;
+} strbuf;
+static void sb_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(strbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int need = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (need < 0) return;
+    if (b->len + (size_t)need + 1 > b->cap) {
+        b->cap = (b->len + (size_t)need + 1) * 2;
+        b->s = veil_realloc(b->s, b->cap);
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)need;
+}
+
+static char *config_markdown(const cJSON *c)
+{
+    strbuf b = {0};
+    char *methods = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(c, "methods"));
+    char *groups = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(c, "groups"));
+    sb_printf(&b, "- corpus: `%s` (%s layout, %d speakers: %d F / %d M, %d utterances, %d patches)\n",
+              json_str(c, "corpus.path"), json_str(c, "corpus.layout"), json_int(c, "corpus.speakers", 0),
+              json_int(c, "corpus.female", 0), json_int(c, "corpus.male", 0),
+              json_int(c, "corpus.utterances", 0), json_int(c, "corpus.patches", 0));
+    int ag = json_int(c, "protocol.attack_groups", 0);
+    char agtext[32];
+    if (ag) snprintf(agtext, sizeof agtext, "%d", ag);
+    else snprintf(agtext, sizeof agtext, "as many as fit");
+    sb_printf(&b, "- protocol: St = %d training speakers, attacker groups of St speakers: %s\n",
+              json_int(c, "protocol.train_speakers", 0), agtext);
+    sb_printf(&b, "- grid: methods %s, Siamese G %s, %d cross-validation iteration(s), seed %.0f\n",
+              methods ? methods : "?", groups ? groups : "?", json_int(c, "cv", 0),
+              cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "seed")));
+    sb_printf(&b, "- epochs (at most): Siamese %d (batch %d pairs, patience %d), gender g %d (batch %d), "
+                  "reference %d, attacker %d (batch %d); filter divisor %d\n",
+              json_int(c, "train.siamese_epochs", 0), json_int(c, "train.siamese_batch_pairs", 0),
+              json_int(c, "train.patience", 0), json_int(c, "train.gender_epochs", 0),
+              json_int(c, "train.gender_batch", 0), json_int(c, "train.reference_epochs", 0),
+              json_int(c, "train.attack_epochs", 0), json_int(c, "train.attack_batch", 0),
+              json_int(c, "train.filter_divisor", 1));
+    sb_printf(&b, "- precision: %s requested, %s used; %d threads; veil %s\n",
+              json_str(c, "precision.requested"), json_str(c, "precision.resolved"), json_int(c, "threads", 0),
+              json_str(c, "veil_version"));
+    sb_printf(&b, "- full configuration: `config.json`; one line per job: `results.jsonl`\n");
+    free(methods);
+    free(groups);
+    return b.s;
+}
+
+static int report_from(const char *out, const cJSON *config, int print_table)
+{
+    char path[4096], png[4096], svg[4096];
+    snprintf(path, sizeof path, "%s/results.jsonl", out);
+    veil_job_result *r;
+    size_t n;
+    if (veil_results_load(path, &r, &n, NULL, NULL) != 0) return -1;
+    veil_summary s;
+    veil_summary_make(r, n, &s);
+    int st = json_int(config, "protocol.train_speakers", 20);
+    int rc = 0;
+    snprintf(path, sizeof path, "%s/summary.csv", out);
+    if (veil_summary_write_csv(path, &s) != 0) rc = -1;
+    snprintf(png, sizeof png, "%s/figure3.png", out);
+    snprintf(svg, sizeof svg, "%s/figure3.svg", out);
+    if (rc == 0 && veil_plot_figure3(&s, st, png, svg) != 0) rc = -1;
+    char *md = config_markdown(config);
+    veil_report_info info = {md, st, "figure3.png"};
+    snprintf(path, sizeof path, "%s/report.md", out);
+    if (rc == 0 && veil_report_write_md(path, &info, &s, r, n) != 0) rc = -1;
+    free(md);
+    if (rc == 0 && print_table) {
+        char *t = veil_summary_table(&s);
+        printf("\n%s", t);
+        free(t);
+        printf("\nchance: 1/St = %.1f %%, knowing gender 2/St = %.1f %%\n", 100.0 / st, 200.0 / st);
+        printf("results: %s/results.jsonl\nsummary: %s/summary.csv\nreport:  %s/report.md\n"
+               "figure:  %s/figure3.png (and .svg)\n", out, out, out, out);
+        fflush(stdout);
+    }
+    veil_summary_free(&s);
+    veil_results_free(r, n);
+    return rc;
+}
+
+int veil_experiment_report(const char *out_dir, int print_table)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", out_dir);
+    char *text;
+    if (veil_read_file(path, &text, NULL) != 0) return -1;
+    cJSON *config = cJSON_Parse(text);
+    free(text);
+    if (!config) {
+        veil_error("%s: not valid JSON", path);
+        return -1;
+    }
+    int rc = report_from(out_dir, config, print_table);
+    cJSON_Delete(config);
+    return rc;
+}
+
+/* ---------------- the run ---------------- */
+static int check_config(const veil_experiment_config *c)
+{
+    if (!c->corpus || !c->out) {
+        veil_error("experiment: both a corpus and an output directory are needed");
+        return -1;
+    }
+    if (c->cv < 1) {
+        veil_error("experiment: --cv must be at least 1 (got %d)", c->cv);
+        return -1;
+    }
+    if (!c->with_reference && !c->with_siamese) {
+        veil_error("experiment: no method selected");
+        return -1;
+    }
+    if (c->with_siamese && c->n_groups < 1) {
+        veil_error("experiment: the Siamese method needs at least one G (--groups)");
+        return -1;
+    }
+    for (int i = 0; i < c->n_groups; i++)
+        if (c->groups[i] < 1 || c->groups[i] > VEIL_MAX_GROUPS) {
+            veil_error("experiment: G = %d outside 1..%d", c->groups[i], VEIL_MAX_GROUPS);
+            return -1;
+        }
+    return veil_mfcc_config_validate(&c->mfcc);
+}
+
+/* OUT must be creatable and writable; checked before any long work. */
+static int check_out_writable(const char *out)
+{
+    if (veil_path_exists(out)) {
+        if (!veil_is_dir(out)) {
+            veil_error("%s: exists and is not a directory", out);
+            return -1;
+        }
+        if (access(out, W_OK | X_OK) != 0) {
+            veil_error("%s: output directory not writable: %s", out, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    char *parent = veil_strdup(out);
+    size_t n = strlen(parent);
+    while (n > 1 && parent[n - 1] == '/') parent[--n] = 0;
+    char *slash = strrchr(parent, '/');
+    /* the nearest existing ancestor must be writable */
+    if (!slash) snprintf(parent, n + 1, ".");
+    else if (slash == parent) slash[1] = 0;
+    else *slash = 0;
+    while (!veil_path_exists(parent) && strcmp(parent, ".") && strcmp(parent, "/")) {
+        slash = strrchr(parent, '/');
+        if (!slash) snprintf(parent, n + 1, ".");
+        else if (slash == parent) slash[1] = 0;
+        else *slash = 0;
+    }
+    int rc = 0;
+    if (access(parent, W_OK | X_OK) != 0) {
+        veil_error("%s: cannot create the output directory (%s: %s)", out, parent, strerror(errno));
+        rc = -1;
+    }
+    free(parent);
+    return rc;
+}
+
+static void progress_line(size_t k, size_t total, const veil_job_result *r)
+{
+    if (veil_verbosity < 1) return;
+    fprintf(stderr, "job %zu/%zu %s G=%d iteration %d: gender eval %.1f %%, gender test %.1f %%, "
+                    "attacker %.1f %%, %d epochs, %.0f s%s\n",
+            k, total, veil_method_name(r->method), r->groups, r->iteration, 100 * r->gender_eval_acc,
+            100 * r->gender_test_acc, 100 * r->attack_acc_mean, r->epochs_run, r->seconds,
+            r->collapsed ? "  COLLAPSED" : "");
+    fflush(stderr);
+}
+
+int veil_experiment_run(const veil_experiment_config *c)
+{
+    if (check_config(c) != 0 || check_out_writable(c->out) != 0) return -1;
+    if (c->threads > 0) veil_set_threads(c->threads);
+    veil_precision resolved;
+    if (veil_precision_resolve(c->precision, &resolved) != 0) return -1;
+
+    int rc = -1, lock_fd = -1;
+    veil_corpus *corpus = NULL;
+    veil_patch_set *patches = NULL;
+    veil_split split;
+    int have_split = 0, split_iter = -1;
+    cJSON *config = NULL;
+    veil_job_result *done = NULL;
+    size_t n_done = 0, n_jobs = 0;
+    veil_job_id *jobs = NULL;
+    char path[4096], results[4096];
+
+    if (veil_corpus_load(c->corpus, &corpus) != 0) goto out;
+    if (veil_features_load(corpus, &c->mfcc, c->cache, c->threads, &patches) != 0) goto out;
+    /* the protocol must fit this corpus before anything is written */
+    if (veil_split_make(corpus, patches, &c->protocol, veil_experiment_split_seed(c->seed, 0), &split) != 0) {
+        veil_error_prefix("%s", c->corpus);
+        goto out;
+    }
+    have_split = 1;
+    split_iter = 0;
+
+    if (veil_mkdirs(c->out) != 0) goto out;
+    snprintf(path, sizeof path, "%s/.lock", c->out);
+    lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd < 0) {
+        veil_error("%s: cannot create: %s", path, strerror(errno));
+        goto out;
+    }
+    if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        veil_error("%s: another veil experiment is writing to this directory", c->out);
+        goto out;
+    }
+    config = config_json(c, corpus, patches, resolved);
+    snprintf(path, sizeof path, "%s/config.json", c->out);
+    if (check_existing_config(path, config) != 0) goto out;
+    if (veil_write_atomic(path, write_json, config) != 0) goto out;
+
+    /* resume: what is done already; cut a torn tail so the next line starts clean */
+    snprintf(results, sizeof results, "%s/results.jsonl", c->out);
+    size_t good = 0;
+    int bad = 0;
+    if (veil_results_load(results, &done, &n_done, &good, &bad) != 0) goto out;
+    if (bad && veil_path_exists(results)) {
+        char *data;
+        size_t size;
+        if (veil_read_file(results, &data, &size) != 0) goto out;
+        free(data);
+        if (good < size) {
+            fprintf(stderr, "veil: warning: %s: dropping %zu bytes of an unfinished line\n", results, size - good);
+            if (truncate(results, (off_t)good) != 0) {
+                veil_error("%s: cannot cut the torn last line: %s", results, strerror(errno));
+                goto out;
+            }
+        }
+    }
+
+    jobs = veil_experiment_jobs(c, &n_jobs);
+    size_t todo = 0, k = 0;
+    for (size_t i = 0; i < n_jobs; i++) todo += !job_done(done, n_done, jobs[i]);
+    if (veil_verbosity >= 1) {
+        if (todo) fprintf(stderr, "experiment: %zu jobs, %zu done, %zu to run; results in %s\n", n_jobs,
+                          n_jobs - todo, todo, results);
+        else fprintf(stderr, "experiment: all %zu jobs done already; results in %s\n", n_jobs, results);
+    }
+    int tty = isatty(fileno(stderr));
+    long ran = 0;
+    for (size_t i = 0; i < n_jobs; i++) {
+        veil_job_id id = jobs[i];
+        if (job_done(done, n_done, id)) continue;
+        k++;
+        if (c->max_jobs > 0 && ran >= c->max_jobs) {
+            if (veil_verbosity >= 1)
+                fprintf(stderr, "experiment: stopping after %ld job(s) (--max-jobs); run again to go on\n", ran);
+            break;
+        }
+        if (split_iter != id.iteration) {
+            if (have_split) veil_split_free(&split);
+            have_split = 0;
+            if (veil_split_make(corpus, patches, &c->protocol, veil_experiment_split_seed(c->seed, id.iteration),
+                                &split) != 0)
+                goto out;
+            have_split = 1;
+            split_iter = id.iteration;
+        }
+        if (tty && veil_verbosity >= 1)
+            fprintf(stderr, "[job %zu/%zu] %s G=%d iteration %d\n", k, todo, veil_method_name(id.method),
+                    id.groups, id.iteration);
+        veil_job_result r;
+        uint64_t seed = veil_experiment_job_seed(c->seed, id.method, id.groups, id.iteration);
+        if (veil_job_run(id.method, id.groups, id.iteration, &split, patches, &c->train, resolved, seed, &r,
+                         NULL) != 0) {
+            veil_error_prefix("job %s G=%d iteration %d", veil_method_name(id.method), id.groups, id.iteration);
+            goto out;
+        }
+        char *line = veil_job_result_to_json(&r);
+        int arc = line ? append_line(results, line) : -1;
+        free(line);
+        if (arc == 0) progress_line(k, todo, &r);
+        veil_job_result_free(&r);
+        if (arc != 0) goto out;
+        ran++;
+    }
+    rc = report_from(c->out, config, 1);
+
+out:
+    if (have_split) veil_split_free(&split);
+    free(jobs);
+    veil_results_free(done, n_done);
+    cJSON_Delete(config);
+    veil_patch_set_free(patches);
+    veil_corpus_free(corpus);
+    if (lock_fd >= 0) close(lock_fd);
+    return rc;
+}

@@ -1,0 +1,355 @@
+/* One job of the experiment grid: train f (Siamese with collapse restarts, or the
+ * reference), train g on frozen features, score g on the testing speakers and attack
+ * every group; and the job's one-line JSON result. docs/protocol.md. */
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "veil/common.h"
+#include "veil/job.h"
+
+void veil_job_result_free(veil_job_result *r)
+{
+    if (!r) return;
+    free(r->attack_acc);
+    r->attack_acc = NULL;
+    r->n_attack_groups = 0;
+}
+
+static int max_int(int a, int b) { return a > b ? a : b; }
+
+/* Gender recognizer scored on the testing speakers' features as they are extracted. */
+typedef struct gender_test {
+    veil_head *g;
+    const signed char *label; /* per patch: 0/1 for gender-testing patches, -1 otherwise */
+    char *seen;
+    int batch;
+    size_t total, correct, pred[2], truth[2];
+} gender_test;
+
+static int gender_test_block(const float *z, const size_t *idx, size_t n, void *ctx)
+{
+    gender_test *t = ctx;
+    size_t dim = (size_t)veil_head_config_of(t->g)->in_dim;
+    int *lab = veil_malloc((n ? n : 1) * sizeof(int));
+    size_t *row = veil_malloc((n ? n : 1) * sizeof(size_t)), m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (t->label[idx[i]] < 0 || t->seen[idx[i]]) continue;
+        t->seen[idx[i]] = 1;
+        lab[m] = t->label[idx[i]];
+        row[m++] = i;
+    }
+    int rc = 0;
+    if (m) {
+        /* rows of z that are gender-testing patches, contiguous for the head */
+        float *zz = veil_aligned_alloc(m * dim * sizeof(float));
+        for (size_t i = 0; i < m; i++) memcpy(zz + i * dim, z + row[i] * dim, dim * sizeof(float));
+        size_t pred[2];
+        double acc = veil_head_accuracy(t->g, zz, lab, m, t->batch, pred);
+        if (isnan(acc)) rc = -1;
+        else {
+            t->correct += (size_t)llround(acc * (double)m);
+            t->total += m;
+            t->pred[0] += pred[0];
+            t->pred[1] += pred[1];
+            for (size_t i = 0; i < m; i++) t->truth[lab[i]]++;
+        }
+        free(zz);
+    }
+    free(lab);
+    free(row);
+    return rc;
+}
+
+/* Gender-testing patches outside every attacker group, in chunks. */
+static int gender_test_rest(veil_extractor *f, const veil_patch_set *p, const veil_split *s,
+                            const veil_train_config *tc, gender_test *t)
+{
+    size_t dim = (size_t)veil_extractor_dim(f), chunk = 4096, n = 0;
+    size_t *rest = veil_malloc((s->n_gtest ? s->n_gtest : 1) * sizeof(size_t));
+    for (size_t i = 0; i < s->n_gtest; i++)
+        if (!t->seen[s->gtest[i]]) rest[n++] = s->gtest[i];
+    float *z = veil_aligned_alloc(chunk * dim * sizeof(float));
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i += chunk) {
+        size_t k = n - i < chunk ? n - i : chunk;
+        rc = veil_extract_features(f, p, rest + i, k, tc->extract_batch, z);
+        if (rc == 0) rc = gender_test_block(z, rest + i, k, t);
+    }
+    free(z);
+    free(rest);
+    return rc;
+}
+
+static veil_extractor *new_extractor(const veil_extractor_config *arch, const veil_train_config *tc,
+                                     veil_precision prec, uint64_t seed)
+{
+    int max_batch = max_int(max_int(2 * tc->siamese_batch_pairs, tc->extract_batch), tc->gender_batch);
+    return veil_extractor_new(arch, max_batch, prec, seed);
+}
+
+int veil_job_run(veil_method method, int groups, int iteration, const veil_split *split,
+                 const veil_patch_set *patches, const veil_train_config *tc,
+                 veil_precision precision, uint64_t seed, veil_job_result *out,
+                 veil_model **model_out)
+{
+    double t0 = veil_now();
+    memset(out, 0, sizeof *out);
+    out->method = method;
+    out->groups = groups;
+    out->iteration = iteration;
+    out->seed = seed;
+    out->pair_verdict_acc = NAN;
+    out->final_loss = NAN;
+    if (model_out) *model_out = NULL;
+    char name[96];
+    snprintf(name, sizeof name, "job %s G=%d iteration %d", veil_method_name(method), groups, iteration);
+    if (veil_precision_resolve(precision, &out->precision)) {
+        veil_error_prefix("%s", name);
+        return -1;
+    }
+    if (split->n_gtrain == 0 || split->n_geval == 0) {
+        veil_error("%s: the split has no gender-training or gender-evaluation patches", name);
+        return -1;
+    }
+    veil_extractor_config arch;
+    veil_extractor_config_paper(&arch, groups);
+    arch.in_h = patches->patch_h;
+    arch.in_w = patches->patch_w;
+    int div = tc->filter_divisor > 1 ? tc->filter_divisor : 1;
+    for (int j = 0; j < VEIL_MAX_GROUPS; j++) arch.filters[j] = max_int(1, arch.filters[j] / div);
+    if (veil_extractor_config_validate(&arch)) {
+        veil_error_prefix("%s", name);
+        return -1;
+    }
+    int dim = veil_extractor_config_dim(&arch);
+    veil_labelled train = {split->n_gtrain, split->gtrain, split->gtrain_label};
+    veil_labelled eval = {split->n_geval, split->geval, split->geval_label};
+    veil_head_config hc = {dim, tc->head_hidden, 2, tc->dropout};
+    int head_batch = max_int(tc->gender_batch, tc->extract_batch);
+    veil_extractor *f = NULL;
+    veil_head *g = NULL;
+    float *ztrain = NULL, *zeval = NULL;
+    signed char *label = NULL;
+    char *seen = NULL;
+    int rc = -1;
+    veil_train_report rep;
+    out->n_attack_groups = split->n_groups;
+    out->attack_acc = veil_calloc((size_t)(split->n_groups ? split->n_groups : 1), sizeof(double));
+
+    if (method == VEIL_METHOD_SIAMESE) {
+        float lr = tc->lr;
+        for (int attempt = 0;; attempt++) {
+            f = new_extractor(&arch, tc, out->precision, veil_seed_mix(seed, 0x696e6974, (uint64_t)attempt));
+            if (!f) goto fail;
+            if (veil_train_siamese(f, patches, &train, &eval, tc, lr,
+                                   veil_seed_mix(seed, 0x7369616d, (uint64_t)attempt), name, &rep))
+                goto fail;
+            out->restarts = attempt;
+            if (!rep.collapsed || attempt >= tc->collapse_restarts) break;
+            lr *= tc->restart_lr_factor;
+            veil_log("%s: the extractor collapsed (%s); restarting from a new initialisation "
+                     "with learning rate %.3g", name, rep.collapse_reason, (double)lr);
+            veil_extractor_free(f);
+            f = NULL;
+        }
+        out->pair_verdict_acc = rep.best_eval_acc;
+        g = veil_head_new(&hc, head_batch, out->precision, veil_seed_mix(seed, 0x67656e64, 0));
+        if (!g) goto fail;
+        ztrain = veil_aligned_alloc(split->n_gtrain * (size_t)dim * sizeof(float));
+        if (veil_extract_features(f, patches, split->gtrain, split->n_gtrain, tc->extract_batch, ztrain))
+            goto fail;
+        char glabel[160];
+        snprintf(glabel, sizeof glabel, "%s: g (gender)", name);
+        if (veil_head_train(g, ztrain, split->gtrain_label, split->n_gtrain, tc->gender_epochs,
+                            tc->gender_batch, tc->lr, veil_seed_mix(seed, 0x67656e64, 1), glabel, NULL))
+            goto fail;
+        free(ztrain);
+        ztrain = NULL;
+    } else {
+        f = new_extractor(&arch, tc, out->precision, veil_seed_mix(seed, 0x696e6974, 0));
+        g = veil_head_new(&hc, head_batch, out->precision, veil_seed_mix(seed, 0x67656e64, 0));
+        if (!f || !g) goto fail;
+        if (veil_train_reference(f, g, patches, &train, &eval, tc, veil_seed_mix(seed, 0x72656600, 0),
+                                 name, &rep))
+            goto fail;
+    }
+    out->epochs_run = rep.epochs_run;
+    out->final_loss = rep.final_loss;
+    out->z_spread = rep.z_spread;
+    out->collapsed = rep.collapsed;
+    memcpy(out->collapse_reason, rep.collapse_reason, sizeof out->collapse_reason);
+
+    zeval = veil_aligned_alloc(split->n_geval * (size_t)dim * sizeof(float));
+    if (veil_extract_features(f, patches, split->geval, split->n_geval, tc->extract_batch, zeval))
+        goto fail;
+    out->gender_eval_acc = veil_head_accuracy(g, zeval, split->geval_label, split->n_geval, head_batch, NULL);
+    free(zeval);
+    zeval = NULL;
+
+    /* the attacker groups and the gender test share one extraction of each patch */
+    label = veil_malloc(patches->n_patches ? patches->n_patches : 1);
+    seen = veil_calloc(patches->n_patches ? patches->n_patches : 1, 1);
+    memset(label, -1, patches->n_patches);
+    for (size_t i = 0; i < split->n_gtest; i++) label[split->gtest[i]] = (signed char)split->gtest_label[i];
+    gender_test gt = {g, label, seen, head_batch, 0, 0, {0, 0}, {0, 0}};
+    if (veil_attack_run(f, patches, split, tc, veil_seed_mix(seed, 0x61747461, 0), name,
+                        out->attack_acc, gender_test_block, &gt))
+        goto fail;
+    if (gender_test_rest(f, patches, split, tc, &gt)) goto fail;
+    out->gender_test_acc = gt.total ? (double)gt.correct / (double)gt.total : NAN;
+    double sum = 0;
+    for (int i = 0; i < split->n_groups; i++) sum += out->attack_acc[i];
+    out->attack_acc_mean = split->n_groups ? sum / split->n_groups : NAN;
+
+    /* a gender head answering one class almost always, on a test set that is not itself
+     * that one-sided, means the features carry no gender: report it, never silently */
+    if (gt.total) {
+        int major = gt.pred[1] > gt.pred[0];
+        double share = (double)gt.pred[major] / (double)gt.total;
+        double truth_share = (double)gt.truth[major] / (double)gt.total;
+        if (share > 0.95 && truth_share < 0.9 && !out->collapsed) {
+            out->collapsed = 1;
+            snprintf(out->collapse_reason, sizeof out->collapse_reason,
+                     "gender head answers '%s' on %.1f%% of the test set (truth %.1f%%)",
+                     major ? "male" : "female", 100 * share, 100 * truth_share);
+        }
+    }
+    if (out->collapsed) veil_log("%s: collapsed: %s", name, out->collapse_reason);
+
+    if (model_out) {
+        veil_model *m = veil_calloc(1, sizeof *m);
+        m->arch = arch;
+        m->mfcc = patches->mfcc;
+        snprintf(m->method, sizeof m->method, "%s", veil_method_name(method));
+        m->trained_precision = out->precision;
+        m->f = f;
+        m->g = g;
+        m->n_classes = 2;
+        m->class_names = veil_malloc(2 * sizeof(char *));
+        m->class_names[0] = veil_strdup("female");
+        m->class_names[1] = veil_strdup("male");
+        *model_out = m;
+        f = NULL;
+        g = NULL;
+    }
+    out->seconds = veil_now() - t0;
+    rc = 0;
+fail:
+    if (rc) veil_job_result_free(out);
+    veil_extractor_free(f);
+    veil_head_free(g);
+    free(ztrain);
+    free(zeval);
+    free(label);
+    free(seen);
+    return rc;
+}
+
+/* ---------------- JSON ---------------- */
+static void add_num(cJSON *o, const char *key, double v)
+{
+    if (isfinite(v)) cJSON_AddNumberToObject(o, key, v);
+    else cJSON_AddNullToObject(o, key);
+}
+
+char *veil_job_result_to_json(const veil_job_result *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "method", veil_method_name(r->method));
+    cJSON_AddNumberToObject(o, "groups", r->groups);
+    cJSON_AddNumberToObject(o, "iteration", r->iteration);
+    char seed[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)r->seed); /* exact: beyond 2^53 */
+    cJSON_AddRawToObject(o, "seed", seed);
+    cJSON_AddStringToObject(o, "precision", veil_precision_name(r->precision));
+    add_num(o, "gender_eval_acc", r->gender_eval_acc);
+    add_num(o, "gender_test_acc", r->gender_test_acc);
+    cJSON *a = cJSON_AddArrayToObject(o, "attack_acc");
+    for (int i = 0; i < r->n_attack_groups; i++)
+        cJSON_AddItemToArray(a, isfinite(r->attack_acc[i]) ? cJSON_CreateNumber(r->attack_acc[i])
+                                                           : cJSON_CreateNull());
+    add_num(o, "attack_acc_mean", r->attack_acc_mean);
+    cJSON_AddNumberToObject(o, "epochs_run", r->epochs_run);
+    add_num(o, "final_loss", r->final_loss);
+    add_num(o, "pair_verdict_acc", r->pair_verdict_acc);
+    add_num(o, "z_spread", r->z_spread);
+    cJSON_AddBoolToObject(o, "collapsed", r->collapsed);
+    cJSON_AddStringToObject(o, "collapse_reason", r->collapse_reason);
+    cJSON_AddNumberToObject(o, "restarts", r->restarts);
+    add_num(o, "seconds", r->seconds);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    char *copy = veil_strdup(s);
+    cJSON_free(s);
+    return copy;
+}
+
+static double get_num(const cJSON *o, const char *key)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(it) ? it->valuedouble : NAN;
+}
+
+int veil_job_result_from_json(const char *line, veil_job_result *out)
+{
+    memset(out, 0, sizeof *out);
+    cJSON *o = cJSON_Parse(line);
+    if (!o || !cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        veil_error("job result: not a JSON object: %.80s", line);
+        return -1;
+    }
+    int rc = -1;
+    const cJSON *method = cJSON_GetObjectItemCaseSensitive(o, "method");
+    const cJSON *prec = cJSON_GetObjectItemCaseSensitive(o, "precision");
+    const cJSON *acc = cJSON_GetObjectItemCaseSensitive(o, "attack_acc");
+    const cJSON *seed = cJSON_GetObjectItemCaseSensitive(o, "seed");
+    if (!cJSON_IsString(method) || veil_method_parse(method->valuestring, &out->method)) {
+        veil_error("job result: missing or unknown \"method\": %.80s", line);
+        goto done;
+    }
+    if (!cJSON_IsString(prec) || veil_precision_parse(prec->valuestring, &out->precision)) {
+        veil_error("job result: missing or unknown \"precision\": %.80s", line);
+        goto done;
+    }
+    if (!cJSON_IsNumber(seed) || !cJSON_IsArray(acc)) {
+        veil_error("job result: \"seed\" or \"attack_acc\" missing: %.80s", line);
+        goto done;
+    }
+    /* the seed is read from the text itself: a double cannot hold every 64-bit value */
+    const char *p = strstr(line, "\"seed\"");
+    p += 6;
+    while (*p && (isspace((unsigned char)*p) || *p == ':')) p++;
+    out->seed = strtoull(p, NULL, 10);
+    out->groups = (int)get_num(o, "groups");
+    out->iteration = (int)get_num(o, "iteration");
+    out->gender_eval_acc = get_num(o, "gender_eval_acc");
+    out->gender_test_acc = get_num(o, "gender_test_acc");
+    out->n_attack_groups = cJSON_GetArraySize(acc);
+    out->attack_acc = veil_calloc((size_t)(out->n_attack_groups ? out->n_attack_groups : 1), sizeof(double));
+    for (int i = 0; i < out->n_attack_groups; i++) {
+        const cJSON *v = cJSON_GetArrayItem(acc, i);
+        out->attack_acc[i] = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+    }
+    out->attack_acc_mean = get_num(o, "attack_acc_mean");
+    double e = get_num(o, "epochs_run");
+    out->epochs_run = isfinite(e) ? (int)e : 0;
+    out->final_loss = get_num(o, "final_loss");
+    out->pair_verdict_acc = get_num(o, "pair_verdict_acc");
+    out->z_spread = get_num(o, "z_spread");
+    out->collapsed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "collapsed"));
+    const cJSON *reason = cJSON_GetObjectItemCaseSensitive(o, "collapse_reason");
+    if (cJSON_IsString(reason))
+        snprintf(out->collapse_reason, sizeof out->collapse_reason, "%s", reason->valuestring);
+    double rs = get_num(o, "restarts");
+    out->restarts = isfinite(rs) ? (int)rs : 0;
+    out->seconds = get_num(o, "seconds");
+    rc = 0;
+done:
+    cJSON_Delete(o);
+    return rc;
+}

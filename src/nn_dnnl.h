@@ -1,0 +1,136 @@
+/* Internal: the oneDNN 2.6 plumbing shared by the extractor and the heads.
+ *
+ * A "net" is everything one (batch size, train/eval) shape needs: primitive
+ * descriptors, primitives, memory objects and three step lists (forward,
+ * backward, weight sync). Activations live in one arena owned by the model
+ * (vd_arena), shared by all its nets, since they run one at a time:
+ *   - kept tensors (VD_SEQ) get their own offset: forward activations of a
+ *     training net, pooling workspaces, BatchNorm statistics;
+ *   - slots 0/1 alternate along the layer chain (gradients of a training net,
+ *     activations of an evaluation net), slots 2..VD_SLOTS-1 hold temporary
+ *     copies in another layout; a slot is as large as its largest user.
+ * Layers (nn_extractor.c, nn_head.c) append their forward and backward steps
+ * side by side; the backward list runs layer blocks in reverse order. */
+#ifndef VEIL_NN_DNNL_H
+#define VEIL_NN_DNNL_H
+
+#include <oneapi/dnnl/dnnl.h>
+#include <stddef.h>
+
+#include "veil/common.h"
+#include "veil/nn.h"
+
+dnnl_engine_t vd_engine(void); /* NULL (with veil_error) when oneDNN fails */
+dnnl_stream_t vd_stream(void);
+int vd_check(dnnl_status_t s, const char *what); /* 0, or -1 after veil_error */
+dnnl_data_type_t vd_act_type(veil_precision p);  /* bf16 or f32 activations */
+
+enum { VD_SEQ = -1, VD_SLOTS = 6 };
+enum { VD_FWD = 0, VD_BWD = 1, VD_WSYNC = 2 };
+
+typedef void (*vd_fn)(void *ctx, int dir);
+
+typedef struct vd_step {
+    dnnl_primitive_t prim; /* or fn(ctx) */
+    vd_fn fn;
+    void *ctx;
+    int block, dx_only, nargs;
+    dnnl_exec_arg_t args[12];
+} vd_step;
+
+/* A tensor of the layer chain: value, gradient (training nets), chain index. */
+typedef struct vd_tensor {
+    dnnl_memory_desc_t md;
+    dnnl_memory_t mem, dmem;
+    int chain;
+} vd_tensor;
+
+typedef struct vd_net {
+    int n, train;
+    dnnl_data_type_t act;
+    vd_step *steps[3];
+    int nsteps[3], capsteps[3];
+    int block, dx_only;
+    int input_grad_optional; /* next layer's input gradient steps run only when dx is asked */
+    struct vd_bind { dnnl_memory_t mem; int slot; size_t off, size; } *binds;
+    int nbinds, capbinds;
+    void **owned; /* pds, prims, memories, contexts: freed with the net */
+    int *owned_kind, nowned, capowned;
+    size_t slot_size[VD_SLOTS], slot_off[VD_SLOTS], bytes;
+    unsigned long wver; /* weights version last synced */
+} vd_net;
+
+void vd_net_init(vd_net *net, int n, int train, dnnl_data_type_t act);
+void vd_net_free(vd_net *net);
+/* Memory in the arena (slot VD_SEQ or 0..VD_SLOTS-1). */
+dnnl_memory_t vd_mem(vd_net *net, const dnnl_memory_desc_t *md, int slot);
+/* Memory on a caller's buffer (ptr NULL: set later with dnnl_memory_set_data_handle). */
+dnnl_memory_t vd_user(vd_net *net, const dnnl_memory_desc_t *md, void *ptr);
+dnnl_memory_t vd_owned_mem(vd_net *net, const dnnl_memory_desc_t *md); /* oneDNN allocates */
+void *vd_own(vd_net *net, size_t bytes);                                 /* zeroed, freed with net */
+dnnl_primitive_t vd_prim(vd_net *net, dnnl_primitive_desc_t *pd, const void *op_desc,
+                         const_dnnl_primitive_attr_t attr, const_dnnl_primitive_desc_t hint,
+                         const char *what);
+const dnnl_memory_desc_t *vd_pd_md(const_dnnl_primitive_desc_t pd, int arg);
+const dnnl_memory_desc_t *vd_mem_md(const_dnnl_memory_t m);
+int vd_step_add(vd_net *net, int list, dnnl_primitive_t prim, int nargs, const dnnl_exec_arg_t *args);
+int vd_fn_add(vd_net *net, int list, vd_fn fn, void *ctx);
+int vd_reorder_add(vd_net *net, int list, dnnl_memory_t src, dnnl_memory_t dst);
+/* out = src if it has layout `want`, else a copy in `slot` made by a reorder step. */
+int vd_adapt(vd_net *net, int list, dnnl_memory_t src, const dnnl_memory_desc_t *want, int slot,
+             dnnl_memory_t *out);
+/* A chain tensor: value in the arena (kept if training, else slot chain%2), gradient in slot chain%2. */
+int vd_tensor_new(vd_net *net, const dnnl_memory_desc_t *md, int chain, vd_tensor *t);
+void vd_md_plain(dnnl_memory_desc_t *md, int ndims, const int64_t *dims, dnnl_data_type_t dt);
+void vd_md_any(dnnl_memory_desc_t *md, int ndims, const int64_t *dims, dnnl_data_type_t dt);
+/* Sort the backward list into reverse block order, lay out the slots. */
+void vd_net_finalize(vd_net *net);
+void vd_net_bind(vd_net *net, void *base);
+int vd_net_run(vd_net *net, int list, int with_dx);
+
+/* The arena and the per-shape nets of one model. */
+typedef struct vd_arena {
+    void *base;
+    size_t size;
+} vd_arena;
+enum { VD_MAX_NETS = 6 };
+typedef struct vd_nets {
+    vd_net *net[VD_MAX_NETS];
+    unsigned long used[VD_MAX_NETS], clock;
+    vd_arena arena;
+} vd_nets;
+/* The cached net for (n, train), or NULL. */
+vd_net *vd_nets_find(vd_nets *s, int n, int train);
+/* Adopt a finalized net (evicting the least recently used one), grow the arena. */
+int vd_nets_add(vd_nets *s, vd_net *net);
+void vd_nets_free(vd_nets *s);
+
+/* Standard parameter setup (PyTorch defaults). */
+void vd_param_init(veil_param *p, const char *name, int ndim, const int64_t *shape, int is_buffer);
+void vd_param_uniform(veil_param *p, veil_rng *rng, double bound);
+void vd_param_fill(veil_param *p, float v);
+void vd_params_free(veil_param *p, int count);
+
+/* ---- per-layer test entry points (plain NCHW / [n][in] float buffers) ---- */
+typedef enum { VD_TEST_CONV, VD_TEST_CONV_RELU, VD_TEST_BN, VD_TEST_POOL, VD_TEST_LINEAR } vd_test_kind;
+typedef struct vd_layer_test {
+    vd_test_kind kind;
+    veil_precision precision;
+    int n, c, h, w;     /* input shape (linear: c = in features, h = w = 1) */
+    int train;          /* BatchNorm: batch statistics (1) or running ones (0) */
+    veil_param *params; /* conv/linear: weight, bias; BatchNorm: weight, bias, mean, var */
+} vd_layer_test;
+/* y: forward output; with dy, backward: dx (may be NULL) and the params' grads. */
+int vd_layer_test_run(const vd_layer_test *t, const float *x, float *y, const float *dy, float *dx);
+
+/* Layer builders shared by the models and the tests. */
+int vd_bn_build(vd_net *net, vd_tensor *in, veil_param *bn4, vd_tensor *out);
+int vd_conv_build(vd_net *net, vd_tensor *in, veil_param *w, veil_param *b, int relu, vd_tensor *out);
+int vd_pool_build(vd_net *net, vd_tensor *in, vd_tensor *out);
+int vd_linear_build(vd_net *net, vd_tensor *in, veil_param *w, veil_param *b, int relu,
+                    dnnl_data_type_t dst_type, vd_tensor *out);
+
+/* The dropout mask of the head's last training forward (n x hidden, 1 keep). */
+const unsigned char *vd_head_last_mask(const veil_head *h);
+
+#endif

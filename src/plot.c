@@ -1,0 +1,312 @@
+/* Figure 3 with cairo: one drawing routine, rendered to a PNG image surface and to an
+ * SVG surface. Both go through veil_write_atomic (temporary file, then rename). */
+#include <cairo-svg.h>
+#include <cairo.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "veil/common.h"
+#include "veil/report.h"
+
+#define FIG_W 900.0
+#define FIG_H 560.0
+/* plot area */
+#define PX0 80.0
+#define PX1 640.0
+#define PY0 60.0
+#define PY1 490.0
+#define FONT "DejaVu Sans"
+
+typedef struct rgb {
+    double r, g, b;
+} rgb;
+static const rgb C_GENDER = {0.12, 0.40, 0.75};
+static const rgb C_ATTACK = {0.84, 0.20, 0.16};
+static const rgb C_CHANCE = {0.35, 0.35, 0.35};
+static const rgb C_AXIS = {0.1, 0.1, 0.1};
+
+static double x_of(double g) { return PX0 + (g - 0.5) / 5.0 * (PX1 - PX0); }
+static double y_of(double pct)
+{
+    if (pct < 0) pct = 0;
+    if (pct > 100) pct = 100;
+    return PY1 - pct / 100.0 * (PY1 - PY0);
+}
+
+static void set_color(cairo_t *cr, rgb c) { cairo_set_source_rgb(cr, c.r, c.g, c.b); }
+
+typedef enum { LINE_SOLID, LINE_DASHED, LINE_DOTTED, LINE_DASHDOT } line_style;
+static void set_line(cairo_t *cr, line_style s, double width)
+{
+    static const double dash[] = {9, 5}, dot[] = {2, 4}, dashdot[] = {8, 4, 2, 4};
+    cairo_set_line_width(cr, width);
+    cairo_set_line_cap(cr, s == LINE_DOTTED ? CAIRO_LINE_CAP_ROUND : CAIRO_LINE_CAP_BUTT);
+    if (s == LINE_DASHED) cairo_set_dash(cr, dash, 2, 0);
+    else if (s == LINE_DOTTED) cairo_set_dash(cr, dot, 2, 0);
+    else if (s == LINE_DASHDOT) cairo_set_dash(cr, dashdot, 4, 0);
+    else cairo_set_dash(cr, NULL, 0, 0);
+}
+
+typedef enum { MARK_NONE, MARK_CIRCLE, MARK_SQUARE } marker;
+static void draw_marker(cairo_t *cr, marker m, double x, double y, rgb c)
+{
+    if (m == MARK_NONE) return;
+    set_line(cr, LINE_SOLID, 1.5);
+    if (m == MARK_CIRCLE) cairo_arc(cr, x, y, 5, 0, 2 * M_PI);
+    else cairo_rectangle(cr, x - 4.5, y - 4.5, 9, 9);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_fill_preserve(cr);
+    set_color(cr, c);
+    cairo_stroke(cr);
+}
+
+/* align: 0 left, 0.5 centre, 1 right; valign likewise for the text's ink height */
+static void text_at(cairo_t *cr, const char *s, double x, double y, double size, double align,
+                    double valign, int bold)
+{
+    cairo_select_font_face(cr, FONT, CAIRO_FONT_SLANT_NORMAL,
+                           bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, size);
+    cairo_text_extents_t e;
+    cairo_text_extents(cr, s, &e);
+    cairo_move_to(cr, x - align * e.x_advance, y + valign * size * 0.72);
+    cairo_show_text(cr, s);
+}
+
+static void hline(cairo_t *cr, double pct, rgb c, line_style s, double width)
+{
+    set_color(cr, c);
+    set_line(cr, s, width);
+    cairo_move_to(cr, PX0, y_of(pct));
+    cairo_line_to(cr, PX1, y_of(pct));
+    cairo_stroke(cr);
+}
+
+typedef enum { SERIES_GENDER, SERIES_ATTACK } series;
+static veil_stat row_stat(const veil_summary_row *r, series s)
+{
+    return s == SERIES_GENDER ? r->gender_test : r->attack;
+}
+
+static void draw_series(cairo_t *cr, const veil_summary *s, series which, rgb c, marker m)
+{
+    /* error bars */
+    set_color(cr, c);
+    for (int g = 1; g <= 5; g++) {
+        const veil_summary_row *r = veil_summary_find(s, VEIL_METHOD_SIAMESE, g);
+        if (!r || r->runs < 2) continue;
+        veil_stat st = row_stat(r, which);
+        double x = x_of(g), lo = y_of(st.mean - st.std), hi = y_of(st.mean + st.std);
+        set_line(cr, LINE_SOLID, 1.3);
+        cairo_move_to(cr, x, lo);
+        cairo_line_to(cr, x, hi);
+        cairo_move_to(cr, x - 6, lo);
+        cairo_line_to(cr, x + 6, lo);
+        cairo_move_to(cr, x - 6, hi);
+        cairo_line_to(cr, x + 6, hi);
+        cairo_stroke(cr);
+    }
+    /* the line through the means */
+    set_color(cr, c);
+    set_line(cr, LINE_SOLID, 2.2);
+    int started = 0;
+    for (int g = 1; g <= 5; g++) {
+        const veil_summary_row *r = veil_summary_find(s, VEIL_METHOD_SIAMESE, g);
+        if (!r) continue;
+        double x = x_of(g), y = y_of(row_stat(r, which).mean);
+        if (started) cairo_line_to(cr, x, y);
+        else cairo_move_to(cr, x, y);
+        started = 1;
+    }
+    cairo_stroke(cr);
+    for (int g = 1; g <= 5; g++) {
+        const veil_summary_row *r = veil_summary_find(s, VEIL_METHOD_SIAMESE, g);
+        if (!r) continue;
+        double x = x_of(g), y = y_of(row_stat(r, which).mean);
+        draw_marker(cr, m, x, y, c);
+        if (r->collapsed) { /* a collapsed run inside this mean: say so on the figure */
+            set_color(cr, C_ATTACK);
+            text_at(cr, "!", x + 8, y - 6, 14, 0, 0, 1);
+        }
+    }
+}
+
+typedef struct legend_item {
+    const char *label;
+    rgb color;
+    line_style style;
+    marker mark;
+} legend_item;
+
+static void draw(cairo_t *cr, const veil_summary *s, int st)
+{
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+
+    /* grid and ticks */
+    for (int p = 0; p <= 100; p += 10) {
+        cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
+        set_line(cr, LINE_SOLID, 1);
+        cairo_move_to(cr, PX0, y_of(p));
+        cairo_line_to(cr, PX1, y_of(p));
+        cairo_stroke(cr);
+        set_color(cr, C_AXIS);
+        cairo_move_to(cr, PX0 - 5, y_of(p));
+        cairo_line_to(cr, PX0, y_of(p));
+        cairo_stroke(cr);
+        char lab[16];
+        snprintf(lab, sizeof lab, "%d", p);
+        text_at(cr, lab, PX0 - 9, y_of(p), 13, 1, 0.5, 0);
+    }
+    for (int g = 1; g <= 5; g++) {
+        set_color(cr, C_AXIS);
+        set_line(cr, LINE_SOLID, 1);
+        cairo_move_to(cr, x_of(g), PY1);
+        cairo_line_to(cr, x_of(g), PY1 + 5);
+        cairo_stroke(cr);
+        char lab[16];
+        snprintf(lab, sizeof lab, "%d", g);
+        text_at(cr, lab, x_of(g), PY1 + 20, 13, 0.5, 0, 0);
+    }
+    set_color(cr, C_AXIS);
+    set_line(cr, LINE_SOLID, 1.2);
+    cairo_rectangle(cr, PX0, PY0, PX1 - PX0, PY1 - PY0);
+    cairo_stroke(cr);
+    text_at(cr, "number of CNN groups G", (PX0 + PX1) / 2, PY1 + 48, 15, 0.5, 0, 0);
+    cairo_save(cr);
+    cairo_translate(cr, PX0 - 48, (PY0 + PY1) / 2);
+    cairo_rotate(cr, -M_PI / 2);
+    text_at(cr, "accuracy (%)", 0, 0, 15, 0.5, 0, 0);
+    cairo_restore(cr);
+    char title[160];
+    snprintf(title, sizeof title, "Gender recognition vs. speaker identification (St = %d)", st);
+    set_color(cr, C_AXIS);
+    text_at(cr, title, FIG_W / 2, 34, 18, 0.5, 0, 1);
+
+    /* chance levels, then the reference, then the Siamese series on top */
+    cairo_save(cr);
+    cairo_rectangle(cr, PX0, PY0, PX1 - PX0, PY1 - PY0);
+    cairo_clip(cr);
+    hline(cr, 100.0 / st, C_CHANCE, LINE_DOTTED, 1.8);
+    hline(cr, 200.0 / st, C_CHANCE, LINE_DASHDOT, 1.4);
+    const veil_summary_row *ref = veil_summary_find(s, VEIL_METHOD_REFERENCE, 1);
+    if (ref) {
+        hline(cr, ref->gender_test.mean, C_GENDER, LINE_DASHED, 2);
+        hline(cr, ref->attack.mean, C_ATTACK, LINE_DASHED, 2);
+    }
+    draw_series(cr, s, SERIES_GENDER, C_GENDER, MARK_CIRCLE);
+    draw_series(cr, s, SERIES_ATTACK, C_ATTACK, MARK_SQUARE);
+    cairo_restore(cr);
+
+    /* legend, right of the plot area */
+    char chance1[64], chance2[64];
+    snprintf(chance1, sizeof chance1, "chance 1/St = %.1f %%", 100.0 / st);
+    snprintf(chance2, sizeof chance2, "chance knowing gender 2/St = %.1f %%", 200.0 / st);
+    legend_item items[6];
+    int n = 0;
+    if (veil_summary_find(s, VEIL_METHOD_SIAMESE, 1) || s->n_rows > (ref ? 1 : 0)) {
+        items[n++] = (legend_item){"Gender test (Siamese)", C_GENDER, LINE_SOLID, MARK_CIRCLE};
+        items[n++] = (legend_item){"Attacker test (Siamese)", C_ATTACK, LINE_SOLID, MARK_SQUARE};
+    }
+    if (ref) {
+        items[n++] = (legend_item){"Gender reference", C_GENDER, LINE_DASHED, MARK_NONE};
+        items[n++] = (legend_item){"Attacker reference", C_ATTACK, LINE_DASHED, MARK_NONE};
+    }
+    items[n++] = (legend_item){chance1, C_CHANCE, LINE_DOTTED, MARK_NONE};
+    items[n++] = (legend_item){chance2, C_CHANCE, LINE_DASHDOT, MARK_NONE};
+    double lx = PX1 + 18, ly = PY0 + 12;
+    for (int i = 0; i < n; i++) {
+        double y = ly + i * 26;
+        set_color(cr, items[i].color);
+        set_line(cr, items[i].style, items[i].style == LINE_SOLID ? 2.2 : 2);
+        cairo_move_to(cr, lx, y);
+        cairo_line_to(cr, lx + 36, y);
+        cairo_stroke(cr);
+        draw_marker(cr, items[i].mark, lx + 18, y, items[i].color);
+        set_color(cr, C_AXIS);
+        /* the long chance label wraps after its first words */
+        const char *lab = items[i].label;
+        const char *split = strstr(lab, " 2/St");
+        if (split) {
+            char first[64];
+            snprintf(first, sizeof first, "%.*s", (int)(split - lab), lab);
+            text_at(cr, first, lx + 44, y, 12.5, 0, 0.5, 0);
+            text_at(cr, split + 1, lx + 44, y + 16, 12.5, 0, 0.5, 0);
+        } else {
+            text_at(cr, lab, lx + 44, y, 12.5, 0, 0.5, 0);
+        }
+    }
+    int runs = 0;
+    for (int i = 0; i < s->n_rows; i++)
+        if (s->rows[i].runs > runs) runs = s->rows[i].runs;
+    char note[96];
+    snprintf(note, sizeof note, "mean ± std over %d iteration%s", runs, runs == 1 ? "" : "s");
+    text_at(cr, note, lx, ly + n * 26 + 26, 12, 0, 0.5, 0);
+    int collapsed = 0;
+    for (int i = 0; i < s->n_rows; i++) collapsed += s->rows[i].collapsed;
+    if (collapsed) {
+        set_color(cr, C_ATTACK);
+        text_at(cr, "! = a collapsed run is in this mean", lx, ly + n * 26 + 46, 12, 0, 0.5, 1);
+    }
+}
+
+static cairo_status_t to_file(void *closure, const unsigned char *data, unsigned int length)
+{
+    return fwrite(data, 1, length, (FILE *)closure) == length ? CAIRO_STATUS_SUCCESS
+                                                                : CAIRO_STATUS_WRITE_ERROR;
+}
+
+typedef struct plot_ctx {
+    const veil_summary *s;
+    int st;
+} plot_ctx;
+
+static int write_png(FILE *f, void *ctx)
+{
+    plot_ctx *p = ctx;
+    cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)FIG_W, (int)FIG_H);
+    cairo_t *cr = cairo_create(surf);
+    draw(cr, p->s, p->st);
+    cairo_status_t st = cairo_status(cr);
+    cairo_destroy(cr);
+    if (st == CAIRO_STATUS_SUCCESS) st = cairo_surface_write_to_png_stream(surf, to_file, f);
+    cairo_surface_destroy(surf);
+    if (st != CAIRO_STATUS_SUCCESS) {
+        veil_error("cairo: %s", cairo_status_to_string(st));
+        return -1;
+    }
+    return 0;
+}
+
+static int write_svg(FILE *f, void *ctx)
+{
+    plot_ctx *p = ctx;
+    cairo_surface_t *surf = cairo_svg_surface_create_for_stream(to_file, f, FIG_W, FIG_H);
+    cairo_t *cr = cairo_create(surf);
+    draw(cr, p->s, p->st);
+    cairo_status_t st = cairo_status(cr);
+    cairo_destroy(cr);
+    cairo_surface_finish(surf); /* writes the document */
+    if (st == CAIRO_STATUS_SUCCESS) st = cairo_surface_status(surf);
+    cairo_surface_destroy(surf);
+    if (st != CAIRO_STATUS_SUCCESS) {
+        veil_error("cairo: %s", cairo_status_to_string(st));
+        return -1;
+    }
+    return 0;
+}
+
+int veil_plot_figure3(const veil_summary *s, int st, const char *png_path, const char *svg_path)
+{
+    plot_ctx p = {s, st > 0 ? st : 20};
+    if (png_path && veil_write_atomic(png_path, write_png, &p) != 0) {
+        veil_error_prefix("figure %s", png_path);
+        return -1;
+    }
+    if (svg_path && veil_write_atomic(svg_path, write_svg, &p) != 0) {
+        veil_error_prefix("figure %s", svg_path);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,319 @@
+/* Summary of job results: statistics, terminal table, summary.csv and report.md. */
+#include "veil/report.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "veil/common.h"
+
+int veil_results_load(const char *path, veil_job_result **out, size_t *n, size_t *good_bytes,
+                      int *bad)
+{
+    *out = NULL;
+    *n = 0;
+    if (good_bytes) *good_bytes = 0;
+    if (bad) *bad = 0;
+    if (!veil_path_exists(path)) return 0;
+    char *data;
+    size_t size;
+    if (veil_read_file(path, &data, &size) != 0) return -1;
+    size_t cap = 0, lineno = 0;
+    for (char *line = data; line < data + size;) {
+        char *nl = memchr(line, '\n', (size_t)(data + size - line));
+        char *end = nl ? nl : data + size;
+        lineno++;
+        *end = 0;
+        int blank = strspn(line, " \t\r") == (size_t)(end - line);
+        if (!blank) {
+            veil_job_result r;
+            if (nl && veil_job_result_from_json(line, &r) == 0) {
+                if (*n == cap) {
+                    cap = cap ? 2 * cap : 16;
+                    *out = veil_realloc(*out, cap * sizeof **out);
+                }
+                (*out)[(*n)++] = r;
+                if (good_bytes) *good_bytes = (size_t)(end + 1 - data);
+            } else {
+                if (bad) (*bad)++;
+                fprintf(stderr, "veil: warning: %s line %zu: %s, ignored\n", path, lineno,
+                        nl ? veil_last_error() : "incomplete last line (a run killed while writing)");
+            }
+        } else if (nl && good_bytes && *good_bytes == (size_t)(line - data)) {
+            *good_bytes = (size_t)(end + 1 - data);
+        }
+        line = end + 1;
+    }
+    free(data);
+    return 0;
+}
+
+void veil_results_free(veil_job_result *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) veil_job_result_free(&r[i]);
+    free(r);
+}
+
+veil_stat veil_stat_of(const double *x, int n)
+{
+    veil_stat s = {0, 0};
+    if (n <= 0) return s;
+    double sum = 0;
+    for (int i = 0; i < n; i++) sum += x[i];
+    s.mean = sum / n;
+    if (n > 1) {
+        double ss = 0;
+        for (int i = 0; i < n; i++) ss += (x[i] - s.mean) * (x[i] - s.mean);
+        s.std = sqrt(ss / (n - 1));
+    }
+    return s;
+}
+
+static int row_order(const void *a, const void *b)
+{
+    const veil_summary_row *x = a, *y = b;
+    if (x->method != y->method) return (int)x->method - (int)y->method;
+    return x->groups - y->groups;
+}
+
+int veil_summary_make(const veil_job_result *r, size_t n, veil_summary *out)
+{
+    out->n_rows = 0;
+    out->rows = NULL;
+    double *buf = veil_malloc(5 * (n ? n : 1) * sizeof *buf);
+    for (size_t i = 0; i < n; i++) {
+        if (veil_summary_find(out, r[i].method, r[i].groups)) continue;
+        /* a new (method, G): gather its runs */
+        double *ge = buf, *gt = buf + n, *at = buf + 2 * n, *ep = buf + 3 * n, *se = buf + 4 * n;
+        int k = 0, collapsed = 0;
+        for (size_t j = i; j < n; j++) {
+            if (r[j].method != r[i].method || r[j].groups != r[i].groups) continue;
+            ge[k] = 100.0 * r[j].gender_eval_acc;
+            gt[k] = 100.0 * r[j].gender_test_acc;
+            at[k] = 100.0 * r[j].attack_acc_mean;
+            ep[k] = r[j].epochs_run;
+            se[k] = r[j].seconds;
+            collapsed += r[j].collapsed != 0;
+            k++;
+        }
+        out->rows = veil_realloc(out->rows, (size_t)(out->n_rows + 1) * sizeof *out->rows);
+        veil_summary_row *row = &out->rows[out->n_rows++];
+        row->method = r[i].method;
+        row->groups = r[i].groups;
+        row->runs = k;
+        row->collapsed = collapsed;
+        row->gender_eval = veil_stat_of(ge, k);
+        row->gender_test = veil_stat_of(gt, k);
+        row->attack = veil_stat_of(at, k);
+        row->epochs = veil_stat_of(ep, k);
+        row->seconds = veil_stat_of(se, k);
+    }
+    free(buf);
+    if (out->n_rows) qsort(out->rows, (size_t)out->n_rows, sizeof *out->rows, row_order);
+    return 0;
+}
+
+void veil_summary_free(veil_summary *s)
+{
+    free(s->rows);
+    s->rows = NULL;
+    s->n_rows = 0;
+}
+
+const veil_summary_row *veil_summary_find(const veil_summary *s, veil_method m, int groups)
+{
+    for (int i = 0; i < s->n_rows; i++)
+        if (s->rows[i].method == m && s->rows[i].groups == groups) return &s->rows[i];
+    return NULL;
+}
+
+/* ---- a growing string ---- */
+typedef struct strbuf {
+    char *s;
+    size_t len, cap;
+} strbuf;
+
+static void sb_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(strbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int need = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (need < 0) return;
+    if (b->len + (size_t)need + 1 > b->cap) {
+        b->cap = (b->len + (size_t)need + 1) * 2;
+        b->s = veil_realloc(b->s, b->cap);
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)need;
+}
+
+static const char *stat_text(veil_stat s, int decimals, char *buf, size_t n)
+{
+    snprintf(buf, n, "%.*f ± %.*f", decimals, s.mean, decimals, s.std);
+    return buf;
+}
+
+char *veil_summary_table(const veil_summary *s)
+{
+    strbuf b = {0};
+    sb_printf(&b, "%-10s %2s %4s  %-13s  %-13s  %-13s  %-11s  %-11s  %s\n", "method", "G", "runs",
+              "gender eval%", "gender test%", "attacker%", "epochs", "seconds", "collapsed");
+    for (int i = 0; i < s->n_rows; i++) {
+        const veil_summary_row *r = &s->rows[i];
+        char a[48], c[48], d[48], e[48], f[48];
+        /* "±" is two bytes in UTF-8 and one column: widen the fields by one */
+        sb_printf(&b, "%-10s %2d %4d  %-14s  %-14s  %-14s  %-12s  %-12s  %s\n",
+                  veil_method_name(r->method), r->groups, r->runs,
+                  stat_text(r->gender_eval, 1, a, sizeof a), stat_text(r->gender_test, 1, c, sizeof c),
+                  stat_text(r->attack, 1, d, sizeof d), stat_text(r->epochs, 1, e, sizeof e),
+                  stat_text(r->seconds, 1, f, sizeof f), r->collapsed ? "" : "0");
+        if (r->collapsed) {
+            b.len--; /* replace the newline: the flag goes on the same line */
+            sb_printf(&b, "%d of %d COLLAPSED (!)\n", r->collapsed, r->runs);
+        }
+    }
+    if (!b.s) sb_printf(&b, "%s", "");
+    return b.s;
+}
+
+static int write_text(FILE *f, void *ctx)
+{
+    const char *s = ctx;
+    return fputs(s, f) < 0 ? -1 : 0;
+}
+
+int veil_summary_write_csv(const char *path, const veil_summary *s)
+{
+    strbuf b = {0};
+    sb_printf(&b, "method,groups,runs,collapsed,gender_eval_pct_mean,gender_eval_pct_std,"
+                  "gender_test_pct_mean,gender_test_pct_std,attack_pct_mean,attack_pct_std,"
+                  "epochs_mean,epochs_std,seconds_mean,seconds_std\n");
+    for (int i = 0; i < s->n_rows; i++) {
+        const veil_summary_row *r = &s->rows[i];
+        sb_printf(&b, "%s,%d,%d,%d,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,%.3f,%.3f\n",
+                  veil_method_name(r->method), r->groups, r->runs, r->collapsed, r->gender_eval.mean,
+                  r->gender_eval.std, r->gender_test.mean, r->gender_test.std, r->attack.mean,
+                  r->attack.std, r->epochs.mean, r->epochs.std, r->seconds.mean, r->seconds.std);
+    }
+    int rc = veil_write_atomic(path, write_text, b.s);
+    free(b.s);
+    return rc;
+}
+
+/* The paper's numbers as stated in its text (Section 5.4); NAN where it gives none. */
+static void paper_numbers(veil_method m, int groups, double *gender, double *attack)
+{
+    *gender = NAN;
+    *attack = NAN;
+    if (m == VEIL_METHOD_REFERENCE && groups == 1) {
+        *gender = 95;
+        *attack = 65;
+    } else if (m == VEIL_METHOD_SIAMESE && groups == 1) {
+        *attack = 33;
+    } else if (m == VEIL_METHOD_SIAMESE && groups == 5) {
+        *gender = 94;
+        *attack = 11;
+    }
+}
+
+static int run_order(const void *a, const void *b)
+{
+    const veil_job_result *x = *(const veil_job_result *const *)a, *y = *(const veil_job_result *const *)b;
+    if (x->method != y->method) return (int)x->method - (int)y->method;
+    if (x->groups != y->groups) return x->groups - y->groups;
+    return x->iteration - y->iteration;
+}
+
+static const char *num_or_dash(double x, char *buf, size_t n)
+{
+    if (isnan(x)) snprintf(buf, n, "–");
+    else snprintf(buf, n, "%.0f", x);
+    return buf;
+}
+
+int veil_report_write_md(const char *path, const veil_report_info *info, const veil_summary *s,
+                         const veil_job_result *r, size_t n)
+{
+    strbuf b = {0};
+    int st = info->st > 0 ? info->st : 20;
+    sb_printf(&b, "# veil experiment report\n\n");
+    sb_printf(&b, "Reproduction of Nelus et al., \"Privacy-preserving Siamese feature extraction for "
+                  "gender recognition versus speaker identification\" (Interspeech 2019), "
+                  "Figure 3. veil %s.\n\n", VEIL_VERSION);
+    if (info->config_markdown) sb_printf(&b, "## Configuration\n\n%s\n", info->config_markdown);
+
+    int total_collapsed = 0;
+    for (size_t i = 0; i < n; i++) total_collapsed += r[i].collapsed != 0;
+    sb_printf(&b, "## Summary\n\nMean ± standard deviation over the cross-validation iterations "
+                  "(\"runs\"). Accuracies in %%; \"paper\" columns are the numbers stated in the "
+                  "paper's text (– where it gives a number only in its figure).\n\n");
+    if (total_collapsed)
+        sb_printf(&b, "**WARNING: %d run(s) collapsed** (the extractor mapped every input to nearly "
+                      "the same point). They are averaged into their rows, which are marked "
+                      "⚠ below; see \"Collapsed runs\".\n\n", total_collapsed);
+    sb_printf(&b, "| method | G | runs | gender eval | gender test | paper gender | attacker | "
+                  "paper attacker | epochs | seconds | collapsed |\n");
+    sb_printf(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    for (int i = 0; i < s->n_rows; i++) {
+        const veil_summary_row *w = &s->rows[i];
+        double pg, pa;
+        paper_numbers(w->method, w->groups, &pg, &pa);
+        char a[48], c[48], d[48], e[48], f[48], g[16], h[16];
+        sb_printf(&b, "| %s%s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s",
+                  w->collapsed ? "⚠ " : "", veil_method_name(w->method), w->groups, w->runs,
+                  stat_text(w->gender_eval, 1, a, sizeof a), stat_text(w->gender_test, 1, c, sizeof c),
+                  num_or_dash(pg, g, sizeof g), stat_text(w->attack, 1, d, sizeof d),
+                  num_or_dash(pa, h, sizeof h), stat_text(w->epochs, 1, e, sizeof e),
+                  stat_text(w->seconds, 1, f, sizeof f), w->collapsed ? "" : "0 |\n");
+        if (w->collapsed) sb_printf(&b, "**%d of %d COLLAPSED** |\n", w->collapsed, w->runs);
+    }
+    sb_printf(&b, "\nChance levels with St = %d speakers per attacker group: an attacker guessing "
+                  "at random scores 1/St = %.1f %%; one who knows the gender and guesses among "
+                  "that gender's St/2 speakers, 2/St = %.1f %%. Gender chance: 50 %% on balanced "
+                  "data. The paper reports the reference at 95 %% gender / 65 %% attacker, the "
+                  "Siamese extractor at G = 1 with a 33 %% attacker, and at G = 5 with 94 %% "
+                  "gender / 11 %% attacker (TIMIT, St = 20).\n\n",
+              st, 100.0 / st, 200.0 / st);
+
+    if (info->figure)
+        sb_printf(&b, "## Figure 3\n\nGender test and attacker accuracy vs. the number of CNN groups "
+                      "G for the Siamese extractor (± std), the reference (G = 1, no Siamese "
+                      "training) as dashed lines, chance levels dotted.\n\n![](%s)\n\n",
+                  info->figure);
+
+    sb_printf(&b, "## Runs\n\nOne row per job; \"attacker per group\" lists the attacker's accuracy "
+                  "on each group of St speakers (the attacker column is their mean).\n\n");
+    sb_printf(&b, "| method | G | iteration | gender eval | gender test | attacker | attacker per "
+                  "group | epochs | final loss | z spread | seconds | collapsed |\n");
+    sb_printf(&b, "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|\n");
+    const veil_job_result **sorted = veil_malloc((n ? n : 1) * sizeof *sorted);
+    for (size_t i = 0; i < n; i++) sorted[i] = &r[i];
+    qsort(sorted, n, sizeof *sorted, run_order);
+    for (size_t i = 0; i < n; i++) {
+        const veil_job_result *j = sorted[i];
+        sb_printf(&b, "| %s%s | %d | %d | %.1f | %.1f | %.1f | ", j->collapsed ? "⚠ " : "",
+                  veil_method_name(j->method), j->groups, j->iteration, 100 * j->gender_eval_acc,
+                  100 * j->gender_test_acc, 100 * j->attack_acc_mean);
+        for (int k = 0; k < j->n_attack_groups; k++)
+            sb_printf(&b, "%s%.1f", k ? " " : "", 100 * j->attack_acc[k]);
+        sb_printf(&b, " | %d | %.4g | %.4g | %.1f | %s |\n", j->epochs_run, j->final_loss, j->z_spread,
+                  j->seconds, j->collapsed ? "**COLLAPSED**" : "");
+    }
+    free(sorted);
+    sb_printf(&b, "\n## Collapsed runs\n\n");
+    if (!total_collapsed) sb_printf(&b, "None.\n");
+    for (size_t i = 0; i < n; i++)
+        if (r[i].collapsed)
+            sb_printf(&b, "- %s G=%d iteration %d: %s (gender test %.1f %%, attacker %.1f %%)\n",
+                      veil_method_name(r[i].method), r[i].groups, r[i].iteration,
+                      r[i].collapse_reason[0] ? r[i].collapse_reason : "no reason recorded",
+                      100 * r[i].gender_test_acc, 100 * r[i].attack_acc_mean);
+    int rc = veil_write_atomic(path, write_text, b.s);
+    free(b.s);
+    return rc;
+}

@@ -1,0 +1,280 @@
+/* The paper's data protocol (Table 1): St gender-training speakers (half F, half M),
+ * each split 70/30 into gender-training/evaluation; every other speaker is
+ * gender-testing, and the same others form attacker groups of St speakers, each
+ * speaker split 70/30 into attacker-training/evaluation. docs/protocol.md. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "veil/common.h"
+#include "veil/job.h"
+
+void veil_protocol_config_paper(veil_protocol_config *p)
+{
+    p->train_speakers = 20;
+    p->train_fraction = 0.7;
+    p->attack_fraction = 0.7;
+    p->attack_groups = 0;
+}
+
+/* Patches of one speaker on the training side of a fraction split: rounded to the
+ * nearest, then kept inside 1..n-1 so both sides are non-empty (n >= 2 checked). */
+static size_t train_count(size_t n, double fraction)
+{
+    size_t k = (size_t)llround(fraction * (double)n);
+    if (k < 1) k = 1;
+    if (k > n - 1) k = n - 1;
+    return k;
+}
+
+/* Shuffle the patches of speaker s and append them: the first k (rounded fraction) to
+ * a, the rest to b, with the given label. A NULL b takes everything into a. */
+static void split_speaker(const veil_patch_set *p, int s, double fraction, int label,
+                          veil_rng *rng, size_t *a, int *alab, size_t *na, size_t *b,
+                          int *blab, size_t *nb)
+{
+    size_t base = p->speaker_offset[s], n = veil_speaker_patches(p, s);
+    int *order = veil_malloc(n * sizeof *order);
+    for (size_t i = 0; i < n; i++) order[i] = (int)i;
+    size_t k = n;
+    if (b) {
+        veil_rng_shuffle_int(rng, order, n);
+        k = train_count(n, fraction);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (i < k) {
+            a[*na] = base + (size_t)order[i];
+            alab[(*na)++] = label;
+        } else {
+            b[*nb] = base + (size_t)order[i];
+            blab[(*nb)++] = label;
+        }
+    }
+    free(order);
+}
+
+/* Shuffle the candidate speakers, take groups runs of st, split each speaker. */
+static void make_groups(const veil_patch_set *p, int *cand, int n_cand,
+                        int st, int groups, double fraction, veil_rng *pick, veil_rng *divide,
+                        veil_split *out)
+{
+    veil_rng_shuffle_int(pick, cand, (size_t)n_cand);
+    out->n_groups = groups;
+    out->group_speakers = veil_malloc((size_t)groups * st * sizeof(int));
+    out->n_atrain = veil_calloc((size_t)groups, sizeof(size_t));
+    out->n_aeval = veil_calloc((size_t)groups, sizeof(size_t));
+    out->atrain = veil_calloc((size_t)groups, sizeof(size_t *));
+    out->aeval = veil_calloc((size_t)groups, sizeof(size_t *));
+    out->atrain_label = veil_calloc((size_t)groups, sizeof(int *));
+    out->aeval_label = veil_calloc((size_t)groups, sizeof(int *));
+    for (int g = 0; g < groups; g++) {
+        size_t total = 0;
+        for (int k = 0; k < st; k++) {
+            int s = cand[g * st + k];
+            out->group_speakers[g * st + k] = s;
+            total += veil_speaker_patches(p, s);
+        }
+        out->atrain[g] = veil_malloc(total * sizeof(size_t));
+        out->aeval[g] = veil_malloc(total * sizeof(size_t));
+        out->atrain_label[g] = veil_malloc(total * sizeof(int));
+        out->aeval_label[g] = veil_malloc(total * sizeof(int));
+        for (int k = 0; k < st; k++)
+            split_speaker(p, out->group_speakers[g * st + k], fraction, k, divide, out->atrain[g],
+                          out->atrain_label[g], &out->n_atrain[g], out->aeval[g],
+                          out->aeval_label[g], &out->n_aeval[g]);
+    }
+}
+
+static int gender_label(const veil_corpus *c, int s) { return c->speakers[s].gender == 'M'; }
+
+static int check_speakers(const veil_corpus *c, const veil_patch_set *p)
+{
+    if (p->n_speakers != c->n_speakers) {
+        veil_error("protocol: the patch set has %d speakers but the corpus %s has %d",
+                   p->n_speakers, c->root ? c->root : "", c->n_speakers);
+        return -1;
+    }
+    for (int s = 0; s < c->n_speakers; s++) {
+        char g = c->speakers[s].gender;
+        if (g != 'F' && g != 'M') {
+            veil_error("protocol: speaker %s has no gender (F or M)", c->speakers[s].id);
+            return -1;
+        }
+        size_t n = veil_speaker_patches(p, s);
+        if (n < 2) {
+            veil_error("protocol: speaker %s has %zu patch%s; every speaker needs at least 2 "
+                       "for the 70/30 splits (remove the speaker or add audio)",
+                       c->speakers[s].id, n, n == 1 ? "" : "es");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_inputs(const veil_corpus *c, const veil_patch_set *p, const veil_protocol_config *pc)
+{
+    int st = pc->train_speakers;
+    if (st < 2 || st % 2) {
+        veil_error("protocol: St (training speakers) must be even and at least 2, got %d", st);
+        return -1;
+    }
+    if (!(pc->train_fraction > 0 && pc->train_fraction < 1) ||
+        !(pc->attack_fraction > 0 && pc->attack_fraction < 1)) {
+        veil_error("protocol: the training fractions must lie strictly between 0 and 1 "
+                   "(gender %.3g, attacker %.3g)", pc->train_fraction, pc->attack_fraction);
+        return -1;
+    }
+    if (pc->attack_groups < 0) {
+        veil_error("protocol: attack_groups must be 0 (as many as fit) or positive, got %d",
+                   pc->attack_groups);
+        return -1;
+    }
+    if (check_speakers(c, p) != 0) return -1;
+    int nf = 0, nm = 0;
+    for (int s = 0; s < c->n_speakers; s++) {
+        if (c->speakers[s].gender == 'F') nf++;
+        else nm++;
+    }
+    if (nf < st / 2 || nm < st / 2) {
+        veil_error("protocol: St = %d needs %d female and %d male training speakers; the corpus "
+                   "has %d female and %d male", st, st / 2, st / 2, nf, nm);
+        return -1;
+    }
+    int others = c->n_speakers - st;
+    if (others < st) {
+        veil_error("protocol: one attacker group needs St = %d speakers besides the %d training "
+                   "speakers, but only %d remain (corpus of %d speakers)",
+                   st, st, others, c->n_speakers);
+        return -1;
+    }
+    if (pc->attack_groups > 0 && (long)pc->attack_groups * st > others) {
+        veil_error("protocol: %d attacker groups of %d speakers need %ld speakers besides the "
+                   "training speakers, but only %d remain", pc->attack_groups, st,
+                   (long)pc->attack_groups * st, others);
+        return -1;
+    }
+    return 0;
+}
+
+int veil_split_make(const veil_corpus *c, const veil_patch_set *p, const veil_protocol_config *pc,
+                    uint64_t seed, veil_split *out)
+{
+    memset(out, 0, sizeof *out);
+    if (check_inputs(c, p, pc) != 0) return -1;
+    int st = pc->train_speakers, ns = c->n_speakers;
+    /* independent streams: which speakers, then how their patches are divided */
+    veil_rng pick, divide;
+    veil_rng_seed(&pick, veil_seed_mix(seed, 0x5e1ec7, 1));
+    veil_rng_seed(&divide, veil_seed_mix(seed, 0x5e1ec7, 2));
+
+    int *female = veil_malloc((size_t)ns * sizeof *female), nf = 0;
+    int *male = veil_malloc((size_t)ns * sizeof *male), nm = 0;
+    for (int s = 0; s < ns; s++) {
+        if (c->speakers[s].gender == 'F') female[nf++] = s;
+        else male[nm++] = s;
+    }
+    veil_rng_shuffle_int(&pick, female, (size_t)nf);
+    veil_rng_shuffle_int(&pick, male, (size_t)nm);
+    char *is_train = veil_calloc((size_t)ns, 1);
+    for (int i = 0; i < st / 2; i++) is_train[female[i]] = is_train[male[i]] = 1;
+    free(female);
+    free(male);
+
+    /* training speakers in corpus order: the split reads the same for a given draw */
+    out->st = st;
+    out->n_train_speakers = st;
+    out->train_speakers = veil_malloc((size_t)st * sizeof(int));
+    int *others = veil_malloc((size_t)(ns - st) * sizeof *others), no = 0, nt = 0;
+    size_t train_patches = 0;
+    for (int s = 0; s < ns; s++) {
+        if (is_train[s]) {
+            out->train_speakers[nt++] = s;
+            train_patches += veil_speaker_patches(p, s);
+        } else {
+            others[no++] = s;
+        }
+    }
+    free(is_train);
+
+    out->gtrain = veil_malloc(train_patches * sizeof(size_t));
+    out->geval = veil_malloc(train_patches * sizeof(size_t));
+    out->gtrain_label = veil_malloc(train_patches * sizeof(int));
+    out->geval_label = veil_malloc(train_patches * sizeof(int));
+    for (int i = 0; i < st; i++) {
+        int s = out->train_speakers[i];
+        split_speaker(p, s, pc->train_fraction, gender_label(c, s), &divide, out->gtrain,
+                      out->gtrain_label, &out->n_gtrain, out->geval, out->geval_label,
+                      &out->n_geval);
+    }
+    size_t test_patches = p->n_patches - train_patches;
+    out->gtest = veil_malloc((test_patches ? test_patches : 1) * sizeof(size_t));
+    out->gtest_label = veil_malloc((test_patches ? test_patches : 1) * sizeof(int));
+    for (int i = 0; i < no; i++)
+        split_speaker(p, others[i], 1.0, gender_label(c, others[i]), &divide, out->gtest,
+                      out->gtest_label, &out->n_gtest, NULL, NULL, NULL);
+
+    /* attacker groups: the others shuffled, then consecutive runs of St, regardless of
+     * gender (as the paper); speakers that do not fill a whole group stay out */
+    make_groups(p, others, no, st, pc->attack_groups > 0 ? pc->attack_groups : no / st,
+                pc->attack_fraction, &pick, &divide, out);
+    free(others);
+    return 0;
+}
+
+void veil_split_free(veil_split *s)
+{
+    if (!s) return;
+    free(s->train_speakers);
+    free(s->gtrain);
+    free(s->geval);
+    free(s->gtest);
+    free(s->gtrain_label);
+    free(s->geval_label);
+    free(s->gtest_label);
+    for (int g = 0; g < s->n_groups; g++) {
+        if (s->atrain) free(s->atrain[g]);
+        if (s->aeval) free(s->aeval[g]);
+        if (s->atrain_label) free(s->atrain_label[g]);
+        if (s->aeval_label) free(s->aeval_label[g]);
+    }
+    free(s->group_speakers);
+    free(s->n_atrain);
+    free(s->n_aeval);
+    free(s->atrain);
+    free(s->aeval);
+    free(s->atrain_label);
+    free(s->aeval_label);
+    memset(s, 0, sizeof *s);
+}
+
+int veil_split_make_attack(const veil_corpus *c, const veil_patch_set *p, int st, int n_groups,
+                           double fraction, uint64_t seed, veil_split *out)
+{
+    memset(out, 0, sizeof *out);
+    if (st < 2) {
+        veil_error("attack: groups need at least 2 speakers, got St = %d", st);
+        return -1;
+    }
+    if (!(fraction > 0 && fraction < 1)) {
+        veil_error("attack: the training fraction must lie strictly between 0 and 1, got %.3g",
+                   fraction);
+        return -1;
+    }
+    if (check_speakers(c, p) != 0) return -1;
+    int ns = c->n_speakers, groups = n_groups > 0 ? n_groups : ns / st;
+    if (groups < 1 || (long)groups * st > ns) {
+        veil_error("attack: %d group%s of St = %d speakers need %ld speakers; the corpus %s has %d",
+                   groups < 1 ? 1 : groups, groups > 1 ? "s" : "", st,
+                   (long)(groups < 1 ? 1 : groups) * st, c->root ? c->root : "", ns);
+        return -1;
+    }
+    veil_rng pick, divide;
+    veil_rng_seed(&pick, veil_seed_mix(seed, 0xa77ac4, 1));
+    veil_rng_seed(&divide, veil_seed_mix(seed, 0xa77ac4, 2));
+    int *cand = veil_malloc((size_t)ns * sizeof *cand);
+    for (int s = 0; s < ns; s++) cand[s] = s;
+    out->st = st;
+    make_groups(p, cand, ns, st, groups, fraction, &pick, &divide, out);
+    free(cand);
+    return 0;
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# veil mfcc: exit codes and messages, and numpy.load reads the .npy files it writes.
+# $1 = the veil binary, $2 = a scratch directory
+set -u
+VEIL=$1
+DIR=$2
+rm -rf "$DIR" && mkdir -p "$DIR"
+fail=0
+check() { # description, then a command that must succeed
+    local what=$1; shift
+    if "$@"; then echo "ok: $what"; else echo "FAILED: $what"; fail=1; fi
+}
+
+# errors that need no fixtures
+"$VEIL" mfcc "$DIR/missing.wav" -o "$DIR/out.npy" 2>"$DIR/err"; rc=$?
+check "missing file exits 1" test $rc -eq 1
+check "missing file is named" grep -q "missing.wav" "$DIR/err"
+check "no output left after a failure" test ! -e "$DIR/out.npy"
+"$VEIL" mfcc 2>/dev/null; rc=$?
+check "no arguments exits 2" test $rc -eq 2
+"$VEIL" mfcc "$DIR/x.wav" -o "$DIR/out.npy" --bogus 2>/dev/null; rc=$?
+check "unknown option exits 2" test $rc -eq 2
+"$VEIL" mfcc "$DIR/x.wav" -o "$DIR/out.npy" --n-mfcc 80 2>"$DIR/err"; rc=$?
+check "n_mfcc > n_mels exits 2" test $rc -eq 2
+check "n_mfcc > n_mels is named" grep -q "n_mfcc" "$DIR/err"
+check "--help exits 0" "$VEIL" mfcc --help >/dev/null
+
+PY=""
+for p in /usr/bin/python3 python3; do
+    if command -v "$p" >/dev/null 2>&1 && "$p" -c "import numpy" 2>/dev/null; then PY=$p; break; fi
+done
+if [ -z "$PY" ]; then
+    echo "skipped: the numpy part (no python3 with numpy)"
+    exit $fail
+fi
+
+# fixtures: 1 s and 0.3 s of 16 kHz 16-bit mono WAV
+"$PY" - "$DIR" <<'PYEOF'
+import sys, wave
+import numpy as np
+d = sys.argv[1]
+def write(name, secs):
+    t = np.arange(int(secs * 16000)) / 16000
+    x = 0.3 * np.sin(2 * np.pi * 440 * t) + 0.01 * np.random.default_rng(1).standard_normal(t.size)
+    with wave.open(f"{d}/{name}", "wb") as w:
+        w.setnchannels(1); w.setsampwidth(2); w.setframerate(16000)
+        w.writeframes((x * 32767).astype("<i2").tobytes())
+write("one_second.wav", 1.0)
+write("short.wav", 0.3)
+PYEOF
+
+check "frames" "$VEIL" mfcc -q "$DIR/one_second.wav" -o "$DIR/frames.npy"
+check "patches" "$VEIL" mfcc -q "$DIR/one_second.wav" -o "$DIR/patches.npy" --patches
+check "numpy reads both" "$PY" - "$DIR" <<'PYEOF'
+import sys
+import numpy as np
+d = sys.argv[1]
+f = np.load(f"{d}/frames.npy")
+p = np.load(f"{d}/patches.npy")
+assert f.dtype == np.float32 and p.dtype == np.float32, (f.dtype, p.dtype)
+assert f.shape == (1 + (16000 - 416) // 208, 32), f.shape   # 75 frames
+assert p.shape == (2, 32, 32), p.shape                       # 75 // 32 patches
+assert np.isfinite(f).all()
+assert np.array_equal(p, f[:64].reshape(2, 32, 32)), "patches are not the frames grouped"
+# frame 10 recomputed with numpy from the WAV's samples (the paper's defaults)
+import wave
+with wave.open(f"{d}/one_second.wav") as w:
+    x = np.frombuffer(w.readframes(w.getnframes()), "<i2") / 32768.0
+win = 0.54 - 0.46 * np.cos(2 * np.pi * np.arange(416) / 416)
+pw = np.abs(np.fft.rfft(x[10 * 208:10 * 208 + 416] * win, 512)) ** 2
+mel = lambda f: 2595 * np.log10(1 + f / 700)
+pts = 700 * (10 ** (np.linspace(0, mel(8000), 66) / 2595) - 1)
+hz = np.arange(257) * 16000 / 512
+fb = np.array([np.clip(np.minimum((hz - pts[j]) / (pts[j + 1] - pts[j]),
+                                  (pts[j + 2] - hz) / (pts[j + 2] - pts[j + 1])), 0, None) for j in range(64)])
+lm = np.log(np.maximum(fb @ pw, 1e-10))
+k = np.arange(32)[:, None]
+dct = np.cos(np.pi * k * (2 * np.arange(64) + 1) / 128) * np.where(k == 0, np.sqrt(1 / 64), np.sqrt(2 / 64))
+ref = dct @ lm
+err = np.abs(f[10] - ref).max() / np.abs(ref).max()
+assert err < 1e-4, (err, f[10], ref)
+PYEOF
+"$VEIL" mfcc "$DIR/short.wav" -o "$DIR/short.npy" --patches 2>"$DIR/err"; rc=$?
+check "audio shorter than a patch exits 1" test $rc -eq 1
+check "... and says so, naming the file" grep -q "short.wav: audio is 0.300 s long, shorter than one patch" "$DIR/err"
+check "short audio still gives frames" "$VEIL" mfcc -q "$DIR/short.wav" -o "$DIR/short.npy"
+exit $fail

@@ -1,0 +1,200 @@
+/* job: a whole veil_job_run (Siamese and reference) on tiny structured patches: every
+ * result field filled sanely, deterministic, JSON round trip, and the saved model gives
+ * the features the job's extractor gave. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "veil/common.h"
+#include "veil/job.h"
+
+#define SIDE 8
+#define NS 12
+#define NP 16
+
+typedef struct {
+    veil_corpus c;
+    veil_patch_set p;
+    char ids[NS][8];
+} fixture;
+
+/* gender pattern (stripes) + speaker offset + noise; first half of speakers female */
+static void fixture_make(fixture *f)
+{
+    memset(f, 0, sizeof *f);
+    f->c.n_speakers = NS;
+    f->c.speakers = calloc(NS, sizeof(veil_speaker));
+    f->c.root = "memory";
+    veil_patch_set *p = &f->p;
+    veil_mfcc_config_default(&p->mfcc);
+    p->mfcc.patch_frames = p->mfcc.n_mfcc = SIDE;
+    p->patch_h = p->patch_w = SIDE;
+    p->n_speakers = NS;
+    p->n_patches = (size_t)NS * NP;
+    p->speaker_offset = calloc(NS + 1, sizeof(size_t));
+    p->patches = calloc(p->n_patches * SIDE * SIDE, sizeof(float));
+    veil_rng r;
+    veil_rng_seed(&r, 77);
+    for (int s = 0; s < NS; s++) {
+        int male = s >= NS / 2;
+        snprintf(f->ids[s], sizeof f->ids[s], "%c%02d", male ? 'M' : 'F', s);
+        f->c.speakers[s].id = f->ids[s];
+        f->c.speakers[s].gender = male ? 'M' : 'F';
+        p->speaker_offset[s + 1] = p->speaker_offset[s] + NP;
+        float offset[SIDE * SIDE];
+        for (int k = 0; k < SIDE * SIDE; k++) offset[k] = (float)(0.7 * veil_rng_normal(&r));
+        for (int i = 0; i < NP; i++) {
+            float *x = p->patches + ((size_t)s * NP + i) * SIDE * SIDE;
+            for (int a = 0; a < SIDE; a++)
+                for (int b = 0; b < SIDE; b++)
+                    x[a * SIDE + b] = (float)(((male ? b : a) % 2) * 2.0 - 1.0) + offset[a * SIDE + b] +
+                                      (float)(0.5 * veil_rng_normal(&r));
+        }
+    }
+}
+
+static void tiny_config(veil_train_config *tc)
+{
+    veil_train_config_paper(tc);
+    tc->siamese_epochs = 4;
+    tc->siamese_batch_pairs = 16;
+    tc->gender_epochs = 30;
+    tc->gender_batch = 10;
+    tc->reference_epochs = 15;
+    tc->attack_epochs = 5;
+    tc->attack_batch = 10;
+    tc->head_hidden = 16;
+    tc->extract_batch = 32;
+    tc->filter_divisor = 16; /* 4 filters */
+    tc->lr = 2e-3f;
+}
+
+static void check_result(const veil_job_result *r, const veil_split *s, veil_method m)
+{
+    CHECK(r->method == m && r->groups == 1 && r->iteration == 3 && r->seed == 0xfedcba9876543210ULL);
+    CHECK(r->precision == VEIL_PREC_FP32);
+    CHECK(r->gender_eval_acc >= 0 && r->gender_eval_acc <= 1);
+    CHECK(r->gender_test_acc >= 0 && r->gender_test_acc <= 1);
+    CHECK(r->n_attack_groups == s->n_groups && r->n_attack_groups == 2);
+    double sum = 0;
+    int in_range = 1;
+    for (int i = 0; i < r->n_attack_groups; i++) {
+        sum += r->attack_acc[i];
+        in_range &= r->attack_acc[i] >= 0 && r->attack_acc[i] <= 1;
+    }
+    CHECK(in_range);
+    CHECK_NEAR(r->attack_acc_mean, sum / r->n_attack_groups, 1e-12);
+    CHECK(r->epochs_run >= 1);
+    CHECK(isfinite(r->final_loss) && r->final_loss >= 0);
+    if (m == VEIL_METHOD_SIAMESE) CHECK(r->pair_verdict_acc >= 0 && r->pair_verdict_acc <= 1);
+    else CHECK(isnan(r->pair_verdict_acc));
+    CHECK(r->z_spread > 0);
+    CHECK(r->collapsed == 0 || strlen(r->collapse_reason) > 0);
+    CHECK(r->seconds > 0);
+    /* the gender patterns are easy: the recognizer must beat chance clearly */
+    CHECK_MSG(r->gender_test_acc > 0.8, "gender test accuracy %.3f", r->gender_test_acc);
+}
+
+/* JSON without the "seconds" field, to compare runs */
+static char *json_without_seconds(const veil_job_result *r)
+{
+    veil_job_result c = *r;
+    c.seconds = 0;
+    return veil_job_result_to_json(&c);
+}
+
+static void test_json(const veil_job_result *r)
+{
+    char *line = veil_job_result_to_json(r);
+    CHECK(line && !strchr(line, '\n'));
+    const char *keys[] = {"\"method\"", "\"groups\"", "\"iteration\"", "\"seed\"", "\"precision\"",
+                          "\"gender_eval_acc\"", "\"gender_test_acc\"", "\"attack_acc\"",
+                          "\"attack_acc_mean\"", "\"epochs_run\"", "\"final_loss\"",
+                          "\"pair_verdict_acc\"", "\"z_spread\"", "\"collapsed\"",
+                          "\"collapse_reason\"", "\"seconds\""};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        CHECK_MSG(strstr(line, keys[i]) != NULL, "%s missing from %s", keys[i], line);
+    veil_job_result back;
+    CHECK(veil_job_result_from_json(line, &back) == 0);
+    char *again = veil_job_result_to_json(&back);
+    CHECK_MSG(!strcmp(line, again), "round trip differs:\n%s\n%s", line, again);
+    CHECK(back.seed == r->seed && back.n_attack_groups == r->n_attack_groups);
+    CHECK(back.gender_test_acc == r->gender_test_acc && back.attack_acc_mean == r->attack_acc_mean);
+    free(again);
+    veil_job_result_free(&back);
+    free(line);
+    CHECK_FAILS_WITH(veil_job_result_from_json("{\"method\":\"nope\"}", &back), "method");
+    CHECK_FAILS_WITH(veil_job_result_from_json("not json", &back), "not a JSON object");
+}
+
+int main(void)
+{
+    veil_set_threads(1);
+    fixture fx;
+    fixture_make(&fx);
+    veil_protocol_config pc;
+    veil_protocol_config_paper(&pc);
+    pc.train_speakers = 4;
+    veil_split s;
+    CHECK(veil_split_make(&fx.c, &fx.p, &pc, 1, &s) == 0);
+    veil_train_config tc;
+    tiny_config(&tc);
+    const uint64_t seed = 0xfedcba9876543210ULL;
+
+    veil_job_result a, b;
+    veil_model *model = NULL;
+    CHECK(veil_job_run(VEIL_METHOD_SIAMESE, 1, 3, &s, &fx.p, &tc, VEIL_PREC_FP32, seed, &a, &model) == 0);
+    check_result(&a, &s, VEIL_METHOD_SIAMESE);
+    test_json(&a);
+    /* same seed and threads: the same result */
+    CHECK(veil_job_run(VEIL_METHOD_SIAMESE, 1, 3, &s, &fx.p, &tc, VEIL_PREC_FP32, seed, &b, NULL) == 0);
+    char *ja = json_without_seconds(&a), *jb = json_without_seconds(&b);
+    CHECK_MSG(!strcmp(ja, jb), "two runs differ:\n%s\n%s", ja, jb);
+    free(ja);
+    free(jb);
+    veil_job_result_free(&b);
+
+    /* the saved model gives the job's features */
+    CHECK(model && model->f && model->g && model->n_classes == 2 && !strcmp(model->method, "siamese"));
+    if (model) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/job.safetensors", test_tmpdir("job"));
+        CHECK(veil_model_save(path, model) == 0);
+        veil_model *loaded = NULL;
+        CHECK(veil_model_load(path, VEIL_PREC_FP32, 64, &loaded) == 0);
+        if (loaded) {
+            int dim = veil_extractor_dim(model->f);
+            CHECK(veil_extractor_dim(loaded->f) == dim);
+            size_t n = 40;
+            float *z1 = malloc(n * dim * sizeof(float)), *z2 = malloc(n * dim * sizeof(float));
+            CHECK(veil_extract_features(model->f, &fx.p, s.gtest, n, 32, z1) == 0);
+            CHECK(veil_extract_features(loaded->f, &fx.p, s.gtest, n, 32, z2) == 0);
+            CHECK(!memcmp(z1, z2, n * dim * sizeof(float)));
+            CHECK(!strcmp(loaded->class_names[0], "female") && !strcmp(loaded->class_names[1], "male"));
+            free(z1);
+            free(z2);
+            veil_model_free(loaded);
+        }
+        veil_model_free(model);
+    }
+
+    /* the reference */
+    CHECK(veil_job_run(VEIL_METHOD_REFERENCE, 1, 3, &s, &fx.p, &tc, VEIL_PREC_FP32, seed, &b, NULL) == 0);
+    check_result(&b, &s, VEIL_METHOD_REFERENCE);
+    test_json(&b);
+    veil_job_result_free(&b);
+
+    /* a NaN-producing learning rate stops with a message naming the job and epoch */
+    tc.lr = INFINITY;
+    veil_job_result c;
+    CHECK_FAILS_WITH(veil_job_run(VEIL_METHOD_REFERENCE, 1, 3, &s, &fx.p, &tc, VEIL_PREC_FP32, seed, &c, NULL),
+                     "job reference G=1 iteration 3");
+
+    veil_job_result_free(&a);
+    veil_split_free(&s);
+    free(fx.c.speakers);
+    free(fx.p.speaker_offset);
+    free(fx.p.patches);
+    return test_finish("test_job");
+}

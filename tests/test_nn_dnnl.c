@@ -1,0 +1,395 @@
+/* nn engine on oneDNN: every layer forward and backward against the double-precision
+ * reference (src/nn_ref.c), the whole extractor and head, determinism, precision.
+ * Tolerances: error / max|reference| <= 1e-4 in fp32, 2e-2 in bf16. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn_dnnl.h"
+#include "nn_ref.h"
+#include "testutil.h"
+#include "veil/common.h"
+#include "veil/nn.h"
+
+static veil_rng rng;
+
+static float *rnd(size_t count, double scale)
+{
+    float *p = veil_malloc(count * sizeof *p);
+    for (size_t i = 0; i < count; i++) p[i] = (float)((2 * veil_rng_uniform(&rng) - 1) * scale);
+    return p;
+}
+static double *dbl(const float *p, size_t count)
+{
+    double *d = veil_malloc((count ? count : 1) * sizeof *d);
+    for (size_t i = 0; i < count; i++) d[i] = p[i];
+    return d;
+}
+/* max |a - b| relative to max |b| */
+static double relerr(const float *a, const double *b, size_t count)
+{
+    double e = 0, m = 1e-6;
+    size_t at = 0;
+    for (size_t i = 0; i < count; i++) {
+        double d = fabs(a[i] - b[i]);
+        if (!(d <= e)) e = d, at = i; /* NaN counts as error */
+        if (fabs(b[i]) > m) m = fabs(b[i]);
+    }
+    if (e / m > 1e-2 && getenv("DBG")) fprintf(stderr, "  worst [%zu] %g vs %g (max %g)\n", at, a[at], b[at], m);
+    return e / m;
+}
+#define CHECK_REL(a, b, count, tol, what)                                                       \
+    do {                                                                                        \
+        double e_ = relerr(a, b, count);                                                        \
+        CHECK_MSG(e_ <= (tol), "%s: relative error %.3g > %.3g", what, e_, (double)(tol));       \
+    } while (0)
+
+static void param(veil_param *p, const char *name, int ndim, int64_t a, int64_t b, int64_t c, int64_t d,
+                  double scale)
+{
+    int64_t shape[4] = {a, b, c, d};
+    vd_param_init(p, name, ndim, shape, 0);
+    for (size_t i = 0; i < p->size; i++) p->data[i] = (float)((2 * veil_rng_uniform(&rng) - 1) * scale);
+}
+
+static void test_conv(veil_precision prec, int n, int cin, int cout, int h, int k, int relu, double tol)
+{
+    veil_param p[2];
+    param(&p[0], "w", 4, cout, cin, k, k, 1.0 / sqrt(cin * k * k));
+    param(&p[1], "b", 1, cout, 0, 0, 0, 0.5);
+    size_t xs = (size_t)n * cin * h * h, ys = (size_t)n * cout * h * h;
+    float *x = rnd(xs, 1), *dy = rnd(ys, 1), *y = veil_malloc(ys * 4), *dx = veil_malloc(xs * 4);
+    vd_layer_test t = {relu ? VD_TEST_CONV_RELU : VD_TEST_CONV, prec, n, cin, h, h, 1, p};
+    int rc = vd_layer_test_run(&t, x, y, dy, dx);
+    CHECK_MSG(rc == 0, "conv run: %s", veil_last_error());
+    double *xd = dbl(x, xs), *wd = dbl(p[0].data, p[0].size), *bd = dbl(p[1].data, p[1].size), *dyd = dbl(dy, ys);
+    double *yr = veil_malloc(ys * 8), *dxr = veil_malloc(xs * 8), *dwr = veil_malloc(p[0].size * 8),
+           *dbr = veil_malloc(p[1].size * 8);
+    ref_conv2d_forward(xd, n, cin, h, h, wd, bd, cout, k, yr);
+    if (relu) {
+        /* the ReLU mask from the engine's output: in bf16 a value near 0 may flip sign */
+        double *yd = dbl(y, ys);
+        ref_relu_backward(rc == 0 ? yd : yr, dyd, ys, dyd);
+        ref_relu_forward(yr, ys, yr);
+        free(yd);
+    }
+    ref_conv2d_backward(xd, n, cin, h, h, wd, cout, k, dyd, dxr, dwr, dbr);
+    char what[128];
+    snprintf(what, sizeof what, "conv%s %s n%d %d->%d %dx%d k%d", relu ? "+relu" : "", veil_precision_name(prec), n,
+             cin, cout, h, h, k);
+    if (rc == 0) {
+        CHECK_REL(y, yr, ys, tol, what);
+        CHECK_REL(dx, dxr, xs, tol, what);
+        CHECK_REL(p[0].grad, dwr, p[0].size, tol, what);
+        CHECK_REL(p[1].grad, dbr, p[1].size, tol, what);
+    }
+    free(x), free(dy), free(y), free(dx), free(xd), free(wd), free(bd), free(dyd);
+    free(yr), free(dxr), free(dwr), free(dbr);
+    vd_params_free(p, 2);
+}
+
+static void test_bn(veil_precision prec, int n, int c, int h, int train, double tol)
+{
+    veil_param p[4];
+    param(&p[0], "g", 1, c, 0, 0, 0, 1);
+    param(&p[1], "b", 1, c, 0, 0, 0, 1);
+    param(&p[2], "m", 1, c, 0, 0, 0, 0.3);
+    param(&p[3], "v", 1, c, 0, 0, 0, 0.3);
+    for (int i = 0; i < c; i++) p[3].data[i] += 1.0f;
+    float rm0 = p[2].data[0], rv0 = p[3].data[0];
+    size_t xs = (size_t)n * c * h * h, hw = (size_t)h * h;
+    float *x = rnd(xs, 2), *dy = rnd(xs, 1), *y = veil_malloc(xs * 4), *dx = veil_malloc(xs * 4);
+    for (size_t i = 0; i < xs; i++) x[i] += 0.5f;
+    vd_layer_test t = {VD_TEST_BN, prec, n, c, h, h, train, p};
+    int rc = vd_layer_test_run(&t, x, y, train ? dy : NULL, dx);
+    CHECK_MSG(rc == 0, "bn run: %s", veil_last_error());
+    double *xd = dbl(x, xs), *g = dbl(p[0].data, c), *b = dbl(p[1].data, c), *dyd = dbl(dy, xs);
+    double *yr = veil_malloc(xs * 8), *dxr = veil_malloc(xs * 8), *dg = veil_malloc(c * 8), *db = veil_malloc(c * 8);
+    double *mean = veil_malloc(c * 8), *var = veil_malloc(c * 8);
+    char what[96];
+    snprintf(what, sizeof what, "batchnorm %s %s n%d c%d %dx%d", train ? "train" : "eval",
+             veil_precision_name(prec), n, c, h, h);
+    if (train) {
+        ref_batchnorm_forward_train(xd, n, c, (int)hw, g, b, VEIL_BN_EPS, yr, mean, var);
+        ref_batchnorm_backward(xd, n, c, (int)hw, g, mean, var, VEIL_BN_EPS, dyd, dxr, dg, db);
+        if (rc == 0) {
+            CHECK_REL(dx, dxr, xs, tol, what);
+            CHECK_REL(p[0].grad, dg, c, tol, what);
+            CHECK_REL(p[1].grad, db, c, tol, what);
+            /* running statistics: momentum 0.1, unbiased variance */
+            double cnt = (double)n * hw;
+            CHECK_NEAR(p[2].data[0], 0.9 * rm0 + 0.1 * mean[0], 1e-4);
+            CHECK_NEAR(p[3].data[0], 0.9 * rv0 + 0.1 * var[0] * cnt / (cnt - 1), 1e-4);
+        }
+    } else {
+        double *rm = dbl(p[2].data, c), *rv = dbl(p[3].data, c);
+        ref_batchnorm_forward_eval(xd, n, c, (int)hw, g, b, rm, rv, VEIL_BN_EPS, yr);
+        free(rm), free(rv);
+    }
+    if (rc == 0) CHECK_REL(y, yr, xs, tol, what);
+    free(x), free(dy), free(y), free(dx), free(xd), free(g), free(b), free(dyd);
+    free(yr), free(dxr), free(dg), free(db), free(mean), free(var);
+    vd_params_free(p, 4);
+}
+
+static void test_pool(veil_precision prec, int n, int c, int h, double tol)
+{
+    size_t xs = (size_t)n * c * h * h, ys = xs / 4;
+    float *x = rnd(xs, 1), *dy = rnd(ys, 1), *y = veil_malloc(ys * 4), *dx = veil_malloc(xs * 4);
+    if (prec == VEIL_PREC_BF16) /* exact in bf16 and distinct within each 2x2 window */
+        for (size_t i = 0; i < xs; i++)
+            x[i] = (float)((int)(x[i] * 16)) / 16 + (float)((i % 2) + 2 * ((i / h) % 2)) / 64;
+    vd_layer_test t = {VD_TEST_POOL, prec, n, c, h, h, 1, NULL};
+    int rc = vd_layer_test_run(&t, x, y, dy, dx);
+    CHECK_MSG(rc == 0, "pool run: %s", veil_last_error());
+    double *xd = dbl(x, xs), *dyd = dbl(dy, ys), *yr = veil_malloc(ys * 8), *dxr = veil_malloc(xs * 8);
+    ref_maxpool2_forward(xd, n, c, h, h, yr);
+    ref_maxpool2_backward(xd, n, c, h, h, dyd, dxr);
+    if (rc == 0) {
+        CHECK_REL(y, yr, ys, tol, "maxpool forward");
+        CHECK_REL(dx, dxr, xs, tol, "maxpool backward");
+    }
+    free(x), free(dy), free(y), free(dx), free(xd), free(dyd), free(yr), free(dxr);
+}
+
+static void test_linear(veil_precision prec, int n, int in, int out, double tol)
+{
+    veil_param p[2];
+    param(&p[0], "w", 2, out, in, 0, 0, 1.0 / sqrt(in));
+    param(&p[1], "b", 1, out, 0, 0, 0, 0.5);
+    size_t xs = (size_t)n * in, ys = (size_t)n * out;
+    float *x = rnd(xs, 1), *dy = rnd(ys, 1), *y = veil_malloc(ys * 4), *dx = veil_malloc(xs * 4);
+    vd_layer_test t = {VD_TEST_LINEAR, prec, n, in, 1, 1, 1, p};
+    int rc = vd_layer_test_run(&t, x, y, dy, dx);
+    CHECK_MSG(rc == 0, "linear run: %s", veil_last_error());
+    double *xd = dbl(x, xs), *wd = dbl(p[0].data, p[0].size), *bd = dbl(p[1].data, out), *dyd = dbl(dy, ys);
+    double *yr = veil_malloc(ys * 8), *dxr = veil_malloc(xs * 8), *dwr = veil_malloc(p[0].size * 8),
+           *dbr = veil_malloc(out * 8);
+    ref_linear_forward(xd, n, in, wd, bd, out, yr);
+    ref_linear_backward(xd, n, in, wd, out, dyd, dxr, dwr, dbr);
+    if (rc == 0) {
+        CHECK_REL(y, yr, ys, tol, "linear forward");
+        CHECK_REL(dx, dxr, xs, tol, "linear dx");
+        CHECK_REL(p[0].grad, dwr, p[0].size, tol, "linear dw");
+        CHECK_REL(p[1].grad, dbr, out, tol, "linear db");
+    }
+    free(x), free(dy), free(y), free(dx), free(xd), free(wd), free(bd), free(dyd);
+    free(yr), free(dxr), free(dwr), free(dbr);
+    vd_params_free(p, 2);
+}
+
+static void test_layers(veil_precision prec, double tol)
+{
+    test_conv(prec, 2, 1, 64, 32, 5, 1, tol); /* the paper's first layer */
+    test_conv(prec, 2, 3, 5, 7, 5, 0, tol);
+    test_conv(prec, 2, 4, 6, 8, 3, 1, tol);
+    test_conv(prec, 3, 16, 32, 4, 2, 1, tol); /* even kernel: pads right/bottom */
+    test_conv(prec, 2, 32, 16, 2, 2, 0, tol);
+    test_conv(prec, 1, 5, 3, 4, 2, 0, tol);
+    test_bn(prec, 3, 1, 8, 1, tol);
+    test_bn(prec, 2, 16, 4, 1, tol);
+    test_bn(prec, 2, 16, 4, 0, tol);
+    test_pool(prec, 2, 16, 8, tol);
+    test_pool(prec, 3, 3, 4, tol);
+    test_linear(prec, 3, 37, 11, tol);
+    test_linear(prec, 5, 64, 2, tol);
+}
+
+static void test_extractor(veil_precision prec, int groups, int n, double tol)
+{
+    veil_extractor_config c;
+    veil_extractor_config_paper(&c, groups);
+    veil_extractor *f = veil_extractor_new(&c, n, prec, 7 + groups);
+    CHECK_MSG(f != NULL, "%s", veil_last_error());
+    if (!f) return;
+    int dim = veil_extractor_dim(f), count;
+    CHECK(dim == veil_extractor_config_dim(&c));
+    veil_param *p = veil_extractor_params(f, &count);
+    CHECK(count == groups * 10);
+    CHECK(!strcmp(p[4].name, "f.g1.conv1.weight") && p[4].shape[1] == 1 && p[2].is_buffer);
+    size_t xs = (size_t)n * 32 * 32, zs = (size_t)n * dim;
+    float *x = rnd(xs, 3), *z = veil_malloc(zs * 4), *dz = rnd(zs, 1);
+    double *xd = dbl(x, xs), *zr = veil_malloc(zs * 8);
+    char what[64];
+    for (int train = 1; train >= 0; train--) {
+        snprintf(what, sizeof what, "extractor G=%d %s %s", groups, train ? "train" : "eval", veil_precision_name(prec));
+        int rc = veil_extractor_forward(f, x, n, train, z);
+        CHECK_MSG(rc == 0, "%s: %s", what, veil_last_error());
+        ref_extractor_forward(&c, p, xd, n, train, zr);
+        if (rc == 0) CHECK_REL(z, zr, zs, tol, what);
+        if (train) {
+            /* running statistics moved; backward sets every trainable gradient */
+            CHECK(p[2].data[0] != 0.0f);
+            for (int i = 0; i < count; i++)
+                if (!p[i].is_buffer) memset(p[i].grad, 0xff, p[i].size * 4); /* NaN: must be overwritten */
+            CHECK_MSG(veil_extractor_backward(f, dz) == 0, "%s", veil_last_error());
+            for (int i = 0; i < count; i++) {
+                if (p[i].is_buffer) continue;
+                int finite = 1;
+                double s = 0;
+                for (size_t j = 0; j < p[i].size; j++) {
+                    finite &= isfinite(p[i].grad[j]);
+                    s += fabs(p[i].grad[j]);
+                }
+                CHECK_MSG(finite && s > 0, "%s grad", p[i].name);
+            }
+        }
+    }
+    /* a partial batch after the full one uses its own primitives */
+    if (n > 1) {
+        float *z1 = veil_malloc((size_t)dim * 4);
+        CHECK(veil_extractor_forward(f, x, 1, 0, z1) == 0);
+        CHECK(veil_extractor_forward(f, x, n, 0, z) == 0);
+        CHECK_REL(z1, zr, dim, tol, "extractor batch of 1");
+        free(z1);
+    }
+    CHECK_FAILS_WITH(veil_extractor_forward(f, x, n + 1, 0, z), "batch");
+    CHECK_FAILS_WITH(veil_extractor_backward(f, dz), "backward needs");
+    free(x), free(z), free(dz), free(xd), free(zr);
+    veil_extractor_free(f);
+}
+
+/* extractor backward against the reference: a G=1 net with one conv per group,
+ * chained by hand with the reference layers */
+static void test_extractor_grad(void)
+{
+    veil_extractor_config c;
+    veil_extractor_config_paper(&c, 1);
+    c.convs_per_group = 1;
+    c.filters[0] = 6;
+    c.kernels[0] = 3;
+    c.in_h = c.in_w = 8;
+    int n = 3, count;
+    veil_extractor *f = veil_extractor_new(&c, n, VEIL_PREC_FP32, 3);
+    CHECK(f != NULL);
+    if (!f) return;
+    veil_param *p = veil_extractor_params(f, &count);
+    p[0].data[0] = 1.3f, p[1].data[0] = -0.2f;
+    int dim = veil_extractor_dim(f);
+    size_t xs = (size_t)n * 64, ys = (size_t)n * 6 * 64, zs = (size_t)n * dim;
+    float *x = rnd(xs, 2), *z = veil_malloc(zs * 4), *dz = rnd(zs, 1);
+    CHECK(veil_extractor_forward(f, x, n, 1, z) == 0);
+    CHECK(veil_extractor_backward(f, dz) == 0);
+    double *xd = dbl(x, xs), *g = dbl(p[0].data, 1), *b = dbl(p[1].data, 1), *w = dbl(p[4].data, p[4].size),
+           *bias = dbl(p[5].data, 6), *dzd = dbl(dz, zs);
+    double *bn = veil_malloc(xs * 8), *y = veil_malloc(ys * 8), *dy = veil_malloc(ys * 8), *dbn = veil_malloc(xs * 8);
+    double mean, var, dw[6 * 9], db[6], dg, dbeta;
+    ref_batchnorm_forward_train(xd, n, 1, 64, g, b, VEIL_BN_EPS, bn, &mean, &var);
+    ref_conv2d_forward(bn, n, 1, 8, 8, w, bias, 6, 3, y);
+    ref_relu_forward(y, ys, y);
+    ref_maxpool2_backward(y, n, 6, 8, 8, dzd, dy);
+    ref_relu_backward(y, dy, ys, dy);
+    ref_conv2d_backward(bn, n, 1, 8, 8, w, 6, 3, dy, dbn, dw, db);
+    ref_batchnorm_backward(xd, n, 1, 64, g, &mean, &var, VEIL_BN_EPS, dbn, NULL, &dg, &dbeta);
+    CHECK_REL(p[4].grad, dw, 54, 1e-4, "extractor conv dw");
+    CHECK_REL(p[5].grad, db, 6, 1e-4, "extractor conv db");
+    CHECK_REL(p[0].grad, &dg, 1, 1e-4, "extractor bn dgamma");
+    CHECK_REL(p[1].grad, &dbeta, 1, 1e-4, "extractor bn dbeta");
+    free(x), free(z), free(dz), free(xd), free(g), free(b), free(w), free(bias), free(dzd);
+    free(bn), free(y), free(dy), free(dbn);
+    veil_extractor_free(f);
+}
+
+static void test_head(veil_precision prec, double tol)
+{
+    veil_head_config c = {40, 24, 3, 0.5f};
+    int n = 4, count;
+    veil_head *h = veil_head_new(&c, n, prec, 11);
+    CHECK_MSG(h != NULL, "%s", veil_last_error());
+    if (!h) return;
+    veil_param *p = veil_head_params(h, &count);
+    CHECK(count == 4 && !strcmp(p[2].name, "head.fc2.weight") && p[2].shape[0] == 3);
+    size_t xs = (size_t)n * c.in_dim, ls = (size_t)n * c.classes, hs = (size_t)n * c.hidden;
+    float *x = rnd(xs, 1), *l = veil_malloc(ls * 4), *dl = rnd(ls, 1), *dx = veil_malloc(xs * 4);
+    double *xd = dbl(x, xs), *lr = veil_malloc(ls * 8);
+    CHECK(veil_head_forward(h, x, n, 0, l) == 0);
+    ref_head_forward(&c, p, xd, n, NULL, lr);
+    CHECK_REL(l, lr, ls, tol, "head eval");
+    CHECK(veil_head_forward(h, x, n, 1, l) == 0);
+    const unsigned char *mask = vd_head_last_mask(h);
+    int kept = 0;
+    for (size_t i = 0; i < hs; i++) kept += mask[i];
+    CHECK(kept > 0 && kept < (int)hs);
+    ref_head_forward(&c, p, xd, n, mask, lr);
+    CHECK_REL(l, lr, ls, tol, "head train (dropout)");
+    CHECK(veil_head_backward(h, dl, dx) == 0);
+    /* reference backward through fc2, dropout, relu, fc1 */
+    double *w1 = dbl(p[0].data, p[0].size), *b1 = dbl(p[1].data, 24), *w2 = dbl(p[2].data, p[2].size),
+           *b2 = dbl(p[3].data, 3), *dld = dbl(dl, ls);
+    double *a = veil_malloc(hs * 8), *d = veil_malloc(hs * 8), *dxr = veil_malloc(xs * 8);
+    double *dw1 = veil_malloc(p[0].size * 8), *db1 = veil_malloc(24 * 8), *dw2 = veil_malloc(p[2].size * 8),
+           db2[3];
+    ref_linear_forward(xd, n, c.in_dim, w1, b1, c.hidden, a);
+    ref_relu_forward(a, hs, a);
+    double *ad = veil_malloc(hs * 8);
+    ref_dropout_forward(a, mask, hs, c.dropout, ad);
+    ref_linear_backward(ad, n, c.hidden, w2, c.classes, dld, d, dw2, db2);
+    ref_dropout_backward(d, mask, hs, c.dropout, d);
+    ref_relu_backward(a, d, hs, d);
+    ref_linear_backward(xd, n, c.in_dim, w1, c.hidden, d, dxr, dw1, db1);
+    CHECK_REL(dx, dxr, xs, tol, "head dx");
+    CHECK_REL(p[0].grad, dw1, p[0].size, tol, "head fc1 dw");
+    CHECK_REL(p[1].grad, db1, 24, tol, "head fc1 db");
+    CHECK_REL(p[2].grad, dw2, p[2].size, tol, "head fc2 dw");
+    CHECK_REL(p[3].grad, db2, 3, tol, "head fc2 db");
+    /* without dx the parameter gradients are the same */
+    CHECK(veil_head_forward(h, x, n, 1, l) == 0);
+    CHECK(veil_head_backward(h, dl, NULL) == 0);
+    /* changed parameters are picked up after params_changed */
+    for (size_t i = 0; i < p[3].size; i++) p[3].data[i] += 1.0f;
+    veil_head_params_changed(h);
+    CHECK(veil_head_forward(h, x, n, 0, l) == 0);
+    ref_head_forward(&c, p, xd, n, NULL, lr);
+    CHECK_REL(l, lr, ls, tol, "head after params_changed");
+    free(x), free(l), free(dl), free(dx), free(xd), free(lr), free(w1), free(b1), free(w2), free(b2), free(dld);
+    free(a), free(d), free(dxr), free(dw1), free(db1), free(dw2), free(ad);
+    veil_head_free(h);
+}
+
+static void test_determinism(void)
+{
+    veil_extractor_config c;
+    veil_extractor_config_paper(&c, 2);
+    veil_extractor *f1 = veil_extractor_new(&c, 3, VEIL_PREC_FP32, 99), *f2 = veil_extractor_new(&c, 3, VEIL_PREC_FP32, 99);
+    CHECK(f1 && f2);
+    if (!f1 || !f2) return;
+    int dim = veil_extractor_dim(f1);
+    float *x = rnd(3 * 1024, 1), *z1 = veil_malloc(3 * dim * 4), *z2 = veil_malloc(3 * dim * 4);
+    CHECK(veil_extractor_forward(f1, x, 3, 1, z1) == 0 && veil_extractor_forward(f2, x, 3, 1, z2) == 0);
+    CHECK(!memcmp(z1, z2, 3 * dim * 4));
+    CHECK(veil_extractor_backward(f1, z1) == 0 && veil_extractor_backward(f2, z1) == 0);
+    int count;
+    veil_param *p1 = veil_extractor_params(f1, &count), *p2 = veil_extractor_params(f2, &count);
+    int same = 1;
+    for (int i = 0; i < count; i++) same &= !memcmp(p1[i].grad, p2[i].grad, p1[i].size * 4);
+    CHECK(same);
+    veil_extractor *f3 = veil_extractor_new(&c, 3, VEIL_PREC_FP32, 100);
+    CHECK(f3 && memcmp(veil_extractor_params(f3, &count)[4].data, p1[4].data, p1[4].size * 4));
+    free(x), free(z1), free(z2);
+    veil_extractor_free(f1), veil_extractor_free(f2), veil_extractor_free(f3);
+}
+
+int main(void)
+{
+    veil_rng_seed(&rng, 2019);
+    veil_precision p;
+    CHECK(veil_precision_parse("bf16", &p) == 0 && p == VEIL_PREC_BF16);
+    CHECK_FAILS_WITH(veil_precision_parse("fp16", &p), "fp16");
+    CHECK(!strcmp(veil_precision_name(VEIL_PREC_AUTO), "auto"));
+    CHECK(veil_precision_resolve(VEIL_PREC_AUTO, &p) == 0 && p == (veil_cpu_has_bf16() ? VEIL_PREC_BF16 : VEIL_PREC_FP32));
+    if (!veil_cpu_has_bf16()) CHECK_FAILS_WITH(veil_precision_resolve(VEIL_PREC_BF16, &p), "no native bf16");
+
+    test_layers(VEIL_PREC_FP32, 1e-4);
+    for (int g = 1; g <= 5; g++) test_extractor(VEIL_PREC_FP32, g, g == 5 ? 4 : 2, 1e-4);
+    test_extractor_grad();
+    test_head(VEIL_PREC_FP32, 1e-4);
+    test_determinism();
+    if (veil_cpu_has_bf16()) {
+        test_layers(VEIL_PREC_BF16, 2e-2);
+        test_extractor(VEIL_PREC_BF16, 2, 2, 5e-2);
+        test_head(VEIL_PREC_BF16, 2e-2);
+    } else {
+        printf("bf16 tests skipped: no native bf16 on this CPU\n");
+    }
+    return test_finish("nn_dnnl");
+}

@@ -1,0 +1,207 @@
+/* report: summary statistics with a collapsed run, summary.csv read back, report.md rows,
+ * Figure 3 as PNG (read back by cairo) and SVG, results.jsonl with a torn last line. */
+#include <cairo.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "veil/common.h"
+#include "veil/report.h"
+
+/* fontconfig (under cairo's toy text API) keeps parts of its parsed configuration
+ * unreachable at exit; that is the library's, not ours. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) { return "leak:libfontconfig.so\n"; }
+
+static veil_job_result fake(veil_method m, int g, int it, double ge, double gt, double a1, double a2,
+                            int epochs, double secs, int collapsed)
+{
+    veil_job_result r;
+    memset(&r, 0, sizeof r);
+    r.method = m;
+    r.groups = g;
+    r.iteration = it;
+    r.seed = 1000u + (unsigned)(10 * g + it);
+    r.gender_eval_acc = ge;
+    r.gender_test_acc = gt;
+    r.n_attack_groups = 2;
+    r.attack_acc = veil_malloc(2 * sizeof(double));
+    r.attack_acc[0] = a1;
+    r.attack_acc[1] = a2;
+    r.attack_acc_mean = (a1 + a2) / 2;
+    r.epochs_run = epochs;
+    r.final_loss = 0.25;
+    r.z_spread = collapsed ? 1e-7 : 0.5;
+    r.collapsed = collapsed;
+    if (collapsed) snprintf(r.collapse_reason, sizeof r.collapse_reason, "z spread 1e-07 below 1e-4");
+    r.seconds = secs;
+    return r;
+}
+
+/* One data row of summary.csv for (method, G): the numeric fields after the method. */
+/* v: groups, runs, collapsed, then mean/std pairs */
+static int csv_row(const char *csv, const char *method, int groups, double v[13])
+{
+    const char *line = csv;
+    while (line && *line) {
+        char m[32];
+        int g;
+        if (sscanf(line, "%31[^,],%d,", m, &g) == 2 && !strcmp(m, method) && g == groups) {
+            const char *p = strchr(line, ',') + 1;
+            for (int i = 0; i < 13; i++) {
+                char *end;
+                v[i] = strtod(p, &end);
+                if (end == p) return -1;
+                p = end + (*end == ',');
+            }
+            return 0;
+        }
+        line = strchr(line, '\n');
+        if (line) line++;
+    }
+    return -1;
+}
+
+int main(void)
+{
+    const char *dir = test_tmpdir("report");
+    char path[4200];
+
+    /* ---- statistics ---- */
+    double xs[] = {1, 2, 3, 4};
+    veil_stat st = veil_stat_of(xs, 4);
+    CHECK_NEAR(st.mean, 2.5, 1e-12);
+    CHECK_NEAR(st.std, sqrt(5.0 / 3.0), 1e-12); /* sample std, n - 1 */
+    st = veil_stat_of(xs, 1);
+    CHECK(st.mean == 1 && st.std == 0);
+
+    veil_job_result r[7];
+    int n = 0;
+    r[n++] = fake(VEIL_METHOD_SIAMESE, 3, 0, 0.90, 0.92, 0.20, 0.30, 20, 100, 0);
+    r[n++] = fake(VEIL_METHOD_REFERENCE, 1, 0, 0.96, 0.95, 0.60, 0.70, 30, 50, 0);
+    r[n++] = fake(VEIL_METHOD_SIAMESE, 1, 0, 0.94, 0.93, 0.30, 0.40, 10, 60, 0);
+    r[n++] = fake(VEIL_METHOD_SIAMESE, 3, 1, 0.30, 0.30, 0.05, 0.05, 6, 40, 1);
+    r[n++] = fake(VEIL_METHOD_REFERENCE, 1, 1, 0.94, 0.93, 0.62, 0.66, 30, 52, 0);
+    r[n++] = fake(VEIL_METHOD_SIAMESE, 1, 1, 0.96, 0.95, 0.34, 0.36, 12, 64, 0);
+    r[n++] = fake(VEIL_METHOD_SIAMESE, 3, 2, 0.92, 0.94, 0.10, 0.12, 22, 110, 0);
+
+    veil_summary s;
+    CHECK(veil_summary_make(r, (size_t)n, &s) == 0);
+    CHECK(s.n_rows == 3);
+    CHECK(s.rows[0].method == VEIL_METHOD_REFERENCE && s.rows[0].groups == 1);
+    CHECK(s.rows[1].method == VEIL_METHOD_SIAMESE && s.rows[1].groups == 1);
+    CHECK(s.rows[2].method == VEIL_METHOD_SIAMESE && s.rows[2].groups == 3);
+    const veil_summary_row *s3 = veil_summary_find(&s, VEIL_METHOD_SIAMESE, 3);
+    CHECK(s3 && s3->runs == 3 && s3->collapsed == 1);
+    if (s3) {
+        /* the collapsed run is averaged in (and flagged): gender test 92, 30, 94 */
+        CHECK_NEAR(s3->gender_test.mean, 72.0, 1e-9);
+        double d[] = {92, 30, 94};
+        CHECK_NEAR(s3->gender_test.std, veil_stat_of(d, 3).std, 1e-9);
+        CHECK_NEAR(s3->attack.mean, (25.0 + 5.0 + 11.0) / 3, 1e-9);
+        CHECK_NEAR(s3->epochs.mean, 16.0, 1e-9);
+    }
+    const veil_summary_row *ref = veil_summary_find(&s, VEIL_METHOD_REFERENCE, 1);
+    CHECK(ref && ref->runs == 2 && ref->collapsed == 0);
+    if (ref) {
+        CHECK_NEAR(ref->gender_eval.mean, 95.0, 1e-9);
+        CHECK_NEAR(ref->attack.mean, 64.5, 1e-9);
+        CHECK_NEAR(ref->attack.std, sqrt(2 * 0.5 * 0.5), 1e-9);
+        CHECK_NEAR(ref->seconds.mean, 51.0, 1e-9);
+    }
+    CHECK(veil_summary_find(&s, VEIL_METHOD_SIAMESE, 5) == NULL);
+
+    char *table = veil_summary_table(&s);
+    CHECK(strstr(table, "reference") && strstr(table, "1 of 3 COLLAPSED"));
+    free(table);
+
+    /* ---- summary.csv read back ---- */
+    snprintf(path, sizeof path, "%s/summary.csv", dir);
+    CHECK(veil_summary_write_csv(path, &s) == 0);
+    char *csv;
+    CHECK(veil_read_file(path, &csv, NULL) == 0);
+    CHECK(!strncmp(csv, "method,groups,runs,collapsed,gender_eval_pct_mean", 49));
+    double v[13];
+    CHECK(csv_row(csv, "siamese", 3, v) == 0);
+    CHECK(v[1] == 3 && v[2] == 1);             /* runs, collapsed */
+    CHECK_NEAR(v[5], 72.0, 1e-3);              /* gender test mean */
+    CHECK_NEAR(v[7], 41.0 / 3, 1e-3);          /* attacker mean */
+    CHECK(csv_row(csv, "reference", 1, v) == 0);
+    CHECK(v[1] == 2 && v[2] == 0);
+    CHECK_NEAR(v[3], 95.0, 1e-3);              /* gender eval mean */
+    CHECK_NEAR(v[8], sqrt(0.5), 1e-3);         /* attacker std: runs at 65 and 64 */
+    CHECK(csv_row(csv, "siamese", 5, v) != 0);
+    free(csv);
+
+    /* ---- report.md ---- */
+    snprintf(path, sizeof path, "%s/report.md", dir);
+    veil_report_info info = {"- corpus: fake\n", 20, "figure3.png"};
+    CHECK(veil_report_write_md(path, &info, &s, r, (size_t)n) == 0);
+    char *md;
+    CHECK(veil_read_file(path, &md, NULL) == 0);
+    CHECK(strstr(md, "| reference | 1 | 2 | 95.0 ± 1.4 | 94.0 ± 1.4 | 95 | 64.5 ± 0.7 | 65 |"));
+    CHECK(strstr(md, "| siamese | 1 | 2 |"));
+    CHECK(strstr(md, "| ⚠ siamese | 3 | 3 |"));
+    CHECK(strstr(md, "**1 of 3 COLLAPSED**"));
+    CHECK(strstr(md, "- siamese G=3 iteration 1: z spread 1e-07 below 1e-4"));
+    CHECK(strstr(md, "![](figure3.png)"));
+    CHECK(strstr(md, "1/St = 5.0 %") && strstr(md, "2/St = 10.0 %"));
+    CHECK(strstr(md, "| 30.0 40.0 |")); /* per-group attacker accuracies of a run */
+    free(md);
+
+    /* ---- Figure 3 ---- */
+    char png[4200], svg[4200];
+    snprintf(png, sizeof png, "%s/figure3.png", dir);
+    snprintf(svg, sizeof svg, "%s/figure3.svg", dir);
+    CHECK(veil_plot_figure3(&s, 20, png, svg) == 0);
+    cairo_surface_t *img = cairo_image_surface_create_from_png(png);
+    CHECK(cairo_surface_status(img) == CAIRO_STATUS_SUCCESS);
+    CHECK(cairo_image_surface_get_width(img) == 900 && cairo_image_surface_get_height(img) == 560);
+    cairo_surface_destroy(img);
+    char *svgtext;
+    CHECK(veil_read_file(svg, &svgtext, NULL) == 0);
+    CHECK(!strncmp(svgtext, "<?xml", 5) && strstr(svgtext, "<svg"));
+    free(svgtext);
+    /* an unwritable destination fails with its name and leaves nothing behind */
+    CHECK_FAILS_WITH(veil_plot_figure3(&s, 20, "/nonexistent-dir/f.png", NULL), "/nonexistent-dir/f.png");
+
+    /* ---- results.jsonl: complete lines read back, a torn last line is skipped ---- */
+    snprintf(path, sizeof path, "%s/results.jsonl", dir);
+    FILE *f = fopen(path, "wb");
+    for (int i = 0; i < 3; i++) {
+        char *line = veil_job_result_to_json(&r[i]);
+        fprintf(f, "%s\n", line);
+        free(line);
+    }
+    char *last = veil_job_result_to_json(&r[3]);
+    fwrite(last, 1, strlen(last) / 2, f); /* killed in the middle of a write */
+    free(last);
+    fclose(f);
+    veil_job_result *back = NULL;
+    size_t nback = 0, good_bytes = 0;
+    int bad = 0;
+    CHECK(veil_results_load(path, &back, &nback, &good_bytes, &bad) == 0);
+    CHECK(nback == 3 && bad == 1);
+    char *whole;
+    size_t whole_size;
+    CHECK(veil_read_file(path, &whole, &whole_size) == 0);
+    CHECK(good_bytes < whole_size && whole[good_bytes - 1] == '\n');
+    free(whole);
+    for (size_t i = 0; i < nback && i < 3; i++) {
+        CHECK(back[i].method == r[i].method && back[i].groups == r[i].groups);
+        CHECK(back[i].iteration == r[i].iteration && back[i].seed == r[i].seed);
+        CHECK_NEAR(back[i].gender_test_acc, r[i].gender_test_acc, 1e-9);
+        CHECK(back[i].n_attack_groups == 2);
+        if (back[i].n_attack_groups == 2) CHECK_NEAR(back[i].attack_acc[1], r[i].attack_acc[1], 1e-9);
+    }
+    veil_results_free(back, nback);
+    /* a missing file is an empty result list */
+    snprintf(path, sizeof path, "%s/none.jsonl", dir);
+    CHECK(veil_results_load(path, &back, &nback, &good_bytes, &bad) == 0 && nback == 0);
+    veil_results_free(back, nback);
+
+    veil_summary_free(&s);
+    for (int i = 0; i < n; i++) veil_job_result_free(&r[i]);
+    cairo_debug_reset_static_data();
+    return test_finish("test_report");
+}

@@ -1,0 +1,244 @@
+/* train: Siamese pair sampling, Siamese training on a tiny separable problem, early
+ * stopping keeping the best weights, collapse reported, a head on fixed features. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "veil/common.h"
+#include "veil/job.h"
+
+#define SIDE 8
+#ifndef GENDER_AMP
+#define GENDER_AMP 0.3
+#define SPEAKER_AMP 1.0
+#define NOISE_AMP 1.0
+#endif
+
+/* ns speakers (first half female), np patches each: a gender pattern (horizontal vs
+ * vertical stripes), a per-speaker offset pattern and noise. flat: every patch equal. */
+static void make_patches(veil_patch_set *p, int ns, int np, int flat, uint64_t seed)
+{
+    memset(p, 0, sizeof *p);
+    veil_mfcc_config_default(&p->mfcc);
+    p->mfcc.patch_frames = p->mfcc.n_mfcc = SIDE;
+    p->patch_h = p->patch_w = SIDE;
+    p->n_speakers = ns;
+    p->n_patches = (size_t)ns * np;
+    p->speaker_offset = calloc((size_t)ns + 1, sizeof(size_t));
+    p->patches = calloc(p->n_patches * SIDE * SIDE, sizeof(float));
+    veil_rng r;
+    veil_rng_seed(&r, seed);
+    for (int s = 0; s < ns; s++) {
+        p->speaker_offset[s + 1] = p->speaker_offset[s] + (size_t)np;
+        float offset[SIDE * SIDE];
+        for (int k = 0; k < SIDE * SIDE; k++) offset[k] = (float)(SPEAKER_AMP * veil_rng_normal(&r));
+        int male = s >= ns / 2;
+        for (int i = 0; i < np; i++) {
+            float *x = p->patches + ((size_t)s * np + i) * SIDE * SIDE;
+            for (int a = 0; a < SIDE; a++)
+                for (int b = 0; b < SIDE; b++)
+                    x[a * SIDE + b] = flat ? 0.25f
+                                           : (float)(GENDER_AMP * ((male ? (b % 2) : (a % 2)) * 2.0 - 1.0)) +
+                                                 offset[a * SIDE + b] +
+                                                 (float)(NOISE_AMP * veil_rng_normal(&r));
+        }
+    }
+}
+
+/* 70/30 of each speaker's patches into train/eval, labels = gender */
+static void make_sets(const veil_patch_set *p, size_t *ti, int *tl, size_t *ei, int *el,
+                      veil_labelled *train, veil_labelled *eval)
+{
+    size_t nt = 0, ne = 0;
+    for (int s = 0; s < p->n_speakers; s++) {
+        size_t n = veil_speaker_patches(p, s), k = (size_t)(0.7 * (double)n + 0.5);
+        for (size_t i = 0; i < n; i++) {
+            size_t q = p->speaker_offset[s] + i;
+            if (i < k) { ti[nt] = q; tl[nt++] = s >= p->n_speakers / 2; }
+            else { ei[ne] = q; el[ne++] = s >= p->n_speakers / 2; }
+        }
+    }
+    *train = (veil_labelled){nt, ti, tl};
+    *eval = (veil_labelled){ne, ei, el};
+}
+
+static veil_extractor *tiny_extractor(uint64_t seed)
+{
+    veil_extractor_config c;
+    veil_extractor_config_paper(&c, 1);
+    c.in_h = c.in_w = SIDE;
+    c.filters[0] = 4;
+    c.kernels[0] = 3;
+    return veil_extractor_new(&c, 64, VEIL_PREC_FP32, seed);
+}
+
+static void tiny_config(veil_train_config *tc)
+{
+    veil_train_config_paper(tc);
+    tc->siamese_batch_pairs = 16;
+    tc->siamese_epochs = 20;
+    tc->patience = 100;
+    tc->extract_batch = 32;
+    tc->lr = 3e-3f;
+}
+
+static void test_pairs(void)
+{
+    enum { N = 4000 };
+    size_t *idx = malloc(N * sizeof(size_t)), *partner = malloc(N * sizeof(size_t));
+    int *label = malloc(N * sizeof(int)), *speaker = malloc(N * sizeof(int)), *y = malloc(N * sizeof(int));
+    for (int i = 0; i < N; i++) {
+        idx[i] = (size_t)i;
+        speaker[i] = i % 10;       /* 10 speakers */
+        label[i] = speaker[i] >= 7; /* 7 F speakers, 3 M: unbalanced on purpose */
+    }
+    veil_labelled set = {N, idx, label};
+    veil_rng r;
+    veil_rng_seed(&r, 3);
+    const double fractions[3] = {0.5, 0.2, 0.8};
+    for (int t = 0; t < 3; t++) {
+        CHECK(veil_pairs_draw(&set, speaker, fractions[t], &r, partner, y) == 0);
+        int similar = 0, wrong = 0, same_speaker = 0;
+        for (int i = 0; i < N; i++) {
+            size_t j = partner[i];
+            similar += y[i] == 0;
+            wrong += j >= N || (y[i] == 0) != (label[j] == label[i]);
+            same_speaker += y[i] == 0 && speaker[j] == speaker[i];
+        }
+        CHECK_NEAR((double)similar / N, fractions[t], 0.03);
+        CHECK_MSG(wrong == 0, "%d pairs with a wrong label", wrong);
+        CHECK_MSG(same_speaker == 0, "%d similar pairs within one speaker", same_speaker);
+    }
+    /* partners are spread over the other gender, not always the same patch */
+    int *hit = calloc(N, sizeof(int)), distinct = 0;
+    CHECK(veil_pairs_draw(&set, speaker, 0.0, &r, partner, y) == 0);
+    for (int i = 0; i < N; i++) distinct += hit[partner[i]]++ == 0;
+    CHECK(distinct > N / 3);
+    free(hit);
+    /* one gender missing: no dissimilar pair possible */
+    for (int i = 0; i < N; i++) label[i] = 0;
+    CHECK_FAILS_WITH(veil_pairs_draw(&set, speaker, 0.5, &r, partner, y), "no male");
+    free(idx);
+    free(partner);
+    free(label);
+    free(speaker);
+    free(y);
+}
+
+static int params_equal(veil_extractor *a, veil_extractor *b)
+{
+    int na, nb;
+    veil_param *pa = veil_extractor_params(a, &na), *pb = veil_extractor_params(b, &nb);
+    if (na != nb) return 0;
+    for (int i = 0; i < na; i++)
+        if (memcmp(pa[i].data, pb[i].data, pa[i].size * sizeof(float))) return 0;
+    return 1;
+}
+
+static void test_siamese(void)
+{
+    veil_patch_set p;
+    make_patches(&p, 6, 20, 0, 5);
+    size_t ti[120], ei[120];
+    int tl[120], el[120];
+    veil_labelled train, eval;
+    make_sets(&p, ti, tl, ei, el, &train, &eval);
+    veil_train_config tc;
+    tiny_config(&tc);
+
+    /* one epoch, then the whole run from the same initialisation and seed */
+    veil_train_report r1, r;
+    tc.siamese_epochs = 1;
+    veil_extractor *f1 = tiny_extractor(1);
+    CHECK(f1 && veil_train_siamese(f1, &p, &train, &eval, &tc, tc.lr, 9, "test", &r1) == 0);
+    tc.siamese_epochs = 20;
+    veil_extractor *f = tiny_extractor(1);
+    CHECK(f && veil_train_siamese(f, &p, &train, &eval, &tc, tc.lr, 9, "test", &r) == 0);
+    CHECK_MSG(r.final_loss < 0.7 * r1.final_loss, "loss %g after 20 epochs vs %g after 1",
+              r.final_loss, r1.final_loss);
+    CHECK_MSG(r.best_eval_acc >= 0.75 && r.best_eval_acc >= r1.best_eval_acc + 0.1,
+              "pair verdict accuracy %.3f (after one epoch %.3f)", r.best_eval_acc, r1.best_eval_acc);
+    CHECK(!r.collapsed && r.epochs_run == 20 && r.best_epoch >= 1 && r.best_epoch <= 20);
+    CHECK(r.z_spread > 0 && r.d_dissimilar > r.d_similar);
+
+    /* the kept weights are those of the best epoch: a run stopped there has the same */
+    tc.siamese_epochs = r.best_epoch;
+    veil_extractor *fb = tiny_extractor(1);
+    veil_train_report rb;
+    CHECK(fb && veil_train_siamese(fb, &p, &train, &eval, &tc, tc.lr, 9, "test", &rb) == 0);
+    CHECK(rb.best_epoch == r.best_epoch);
+    CHECK(params_equal(f, fb));
+    CHECK(rb.best_eval_acc == r.best_eval_acc);
+
+    /* early stopping: patience 1 with ties not counting stops before the end */
+    tc.siamese_epochs = 40;
+    tc.patience = 1;
+    tc.ties_improve = 0;
+    veil_extractor *fs = tiny_extractor(1);
+    veil_train_report rs;
+    CHECK(fs && veil_train_siamese(fs, &p, &train, &eval, &tc, tc.lr, 9, "test", &rs) == 0);
+    CHECK(rs.epochs_run < 40 && rs.epochs_run == rs.best_epoch + 1);
+
+    veil_extractor_free(f1);
+    veil_extractor_free(f);
+    veil_extractor_free(fb);
+    veil_extractor_free(fs);
+    free(p.speaker_offset);
+    free(p.patches);
+}
+
+static void test_collapse_reported(void)
+{
+    /* every patch the same: z has no spread, every pair looks similar */
+    veil_patch_set p;
+    make_patches(&p, 4, 10, 1, 1);
+    size_t ti[40], ei[40];
+    int tl[40], el[40];
+    veil_labelled train, eval;
+    make_sets(&p, ti, tl, ei, el, &train, &eval);
+    veil_train_config tc;
+    tiny_config(&tc);
+    tc.siamese_epochs = 2;
+    veil_extractor *f = tiny_extractor(2);
+    veil_train_report r;
+    CHECK(f && veil_train_siamese(f, &p, &train, &eval, &tc, tc.lr, 1, "flat", &r) == 0);
+    CHECK(r.collapsed && r.best_epoch == 0);
+    CHECK_MSG(strlen(r.collapse_reason) > 0, "empty collapse reason");
+    veil_extractor_free(f);
+    free(p.speaker_offset);
+    free(p.patches);
+}
+
+static void test_head(void)
+{
+    /* two Gaussian blobs in 8 dimensions */
+    enum { N = 200, D = 8 };
+    float x[N * D];
+    int lab[N];
+    veil_rng r;
+    veil_rng_seed(&r, 4);
+    for (int i = 0; i < N; i++) {
+        lab[i] = i % 2;
+        for (int k = 0; k < D; k++) x[i * D + k] = (float)((lab[i] ? 1.0 : -1.0) * (k < 2) + 0.5 * veil_rng_normal(&r));
+    }
+    veil_head_config hc = {D, 16, 2, 0.5f};
+    veil_head *h = veil_head_new(&hc, 64, VEIL_PREC_FP32, 1);
+    double before = veil_head_accuracy(h, x, lab, N, 64, NULL), loss;
+    CHECK(veil_head_train(h, x, lab, N, 30, 20, 1e-2f, 2, "head", &loss) == 0);
+    size_t pred[2];
+    double after = veil_head_accuracy(h, x, lab, N, 64, pred);
+    CHECK_MSG(after > 0.9 && after > before, "accuracy %.3f (before %.3f)", after, before);
+    CHECK(pred[0] + pred[1] == N);
+    veil_head_free(h);
+}
+
+int main(void)
+{
+    veil_set_threads(1);
+    test_pairs();
+    test_siamese();
+    test_collapse_reported();
+    test_head();
+    return test_finish("test_train");
+}
