@@ -33,7 +33,7 @@ char corpus_parse_gender(const char *s)
     return 0;
 }
 
-static int all_digits(const char *s)
+int corpus_all_digits(const char *s)
 {
     if (!*s) return 0;
     for (; *s; s++)
@@ -43,7 +43,7 @@ static int all_digits(const char *s)
 
 int corpus_id_cmp(const char *a, const char *b)
 {
-    if (all_digits(a) && all_digits(b)) {
+    if (corpus_all_digits(a) && corpus_all_digits(b)) {
         while (*a == '0' && a[1]) a++;
         while (*b == '0' && b[1]) b++;
         size_t la = strlen(a), lb = strlen(b);

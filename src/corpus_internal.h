@@ -36,8 +36,22 @@ int corpus_id_cmp(const char *a, const char *b);
 /* a + "/" + b, malloc'd */
 char *corpus_path_join(const char *a, const char *b);
 int corpus_has_suffix_ci(const char *s, const char *suffix);
+int corpus_all_digits(const char *s);
 
-/* The loaders (corpus_dirs.c, corpus_manifest.c). */
+/* Folder walking (corpus_dirs.c). */
+typedef struct corpus_names {
+    char **v;
+    int n;
+} corpus_names;
+/* Names in DIR, sorted, without hidden entries (the .veil-cache folder among them). */
+int corpus_list_dir(const char *dir, corpus_names *out);
+void corpus_names_free(corpus_names *l);
+/* Add every audio file of one speaker folder (and its sub-folders down to `depth` more
+ * levels); a folder without audio is an error ("empty speaker"). */
+int corpus_add_speaker_folder(corpus_builder *b, const char *dir, int depth, const char *id, char gender,
+                              const char *const *labels);
+
+/* The loaders (corpus_dirs.c, corpus_tables.c, corpus_manifest.c). */
 int corpus_load_timit(const char *root, veil_corpus **out);
 /* txt_in_root: SPEAKERS.TXT sits in ROOT (children are subsets or speakers), else in its
  * parent (ROOT is one subset: children are speakers). */

@@ -519,7 +519,9 @@ veil_mfcc_stream *veil_mfcc_stream_new(const veil_mfcc_config *c)
     if (!m) return NULL;
     veil_mfcc_stream *s = veil_calloc(1, sizeof *s);
     s->m = m;
-    s->cap = (size_t)c->win_length + 64 * (size_t)c->hop_length;
+    /* room for 64 hops of new samples per pass (a hop longer than the window is skipped) */
+    size_t step = (size_t)(c->hop_length < c->win_length ? c->hop_length : c->win_length);
+    s->cap = (size_t)c->win_length + 64 * step;
     s->buf = veil_malloc(s->cap * sizeof *s->buf);
     s->patch = veil_malloc((size_t)c->patch_frames * (size_t)c->n_mfcc * sizeof *s->patch);
     s->keep_frames = 1;

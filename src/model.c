@@ -288,6 +288,10 @@ int veil_model_save(const char *path, const veil_model *m)
                    m->n_classes);
         return -1;
     }
+    if (veil_mfcc_config_validate(&m->mfcc)) { /* a file that would not load is no use */
+        veil_error_prefix("%s: refusing to save: mfcc settings", path);
+        return -1;
+    }
     save_ctx s = {0};
     s.lists[0] = veil_extractor_params(m->f, &s.counts[0]);
     if (m->g) s.lists[1] = veil_head_params(m->g, &s.counts[1]);

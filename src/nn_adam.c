@@ -3,6 +3,9 @@
  *   p -= lr / (1-b1^t) * m / (sqrt(v) / sqrt(1-b2^t) + eps)
  * which is lr * mhat / (sqrt(vhat) + eps). */
 #include <math.h>
+#ifdef __SSE2__
+#include <immintrin.h>
+#endif
 
 #include "veil/common.h"
 #include "veil/nn.h"
@@ -16,11 +19,31 @@ void veil_adam_init(veil_adam *a, float lr)
     a->step = 0;
 }
 
+/* One parameter tensor. The update is memory-bound once vectorised (~28 bytes per
+ * value); the compiler cannot vectorise sqrtf under -fmath-errno, so x86-64 gets
+ * 4-wide SSE (baseline there, same IEEE operations and rounding as the scalar loop,
+ * which also handles the tail and other CPUs). */
 static void adam_update(float *restrict p, const float *restrict g, float *restrict m,
                         float *restrict v, size_t n, float b1, float b2, float step_size,
                         float inv_sqrt_bc2, float eps)
 {
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128 vb1 = _mm_set1_ps(b1), vb2 = _mm_set1_ps(b2), va1 = _mm_set1_ps(1.0f - b1),
+                 va2 = _mm_set1_ps(1.0f - b2), vstep = _mm_set1_ps(step_size),
+                 vinv = _mm_set1_ps(inv_sqrt_bc2), veps = _mm_set1_ps(eps);
+    for (; i + 4 <= n; i += 4) {
+        __m128 gi = _mm_loadu_ps(g + i);
+        __m128 mi = _mm_add_ps(_mm_mul_ps(vb1, _mm_loadu_ps(m + i)), _mm_mul_ps(va1, gi));
+        __m128 vi = _mm_add_ps(_mm_mul_ps(vb2, _mm_loadu_ps(v + i)), _mm_mul_ps(_mm_mul_ps(va2, gi), gi));
+        _mm_storeu_ps(m + i, mi);
+        _mm_storeu_ps(v + i, vi);
+        __m128 den = _mm_add_ps(_mm_mul_ps(_mm_sqrt_ps(vi), vinv), veps);
+        __m128 upd = _mm_div_ps(_mm_mul_ps(vstep, mi), den);
+        _mm_storeu_ps(p + i, _mm_sub_ps(_mm_loadu_ps(p + i), upd));
+    }
+#endif
+    for (; i < n; i++) {
         float mi = b1 * m[i] + (1.0f - b1) * g[i];
         float vi = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
         m[i] = mi;

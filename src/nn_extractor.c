@@ -85,6 +85,12 @@ int vd_bn_build(vd_net *net, vd_tensor *in, veil_param *bn4, vd_tensor *out)
 }
 
 /* ---------------- Conv2d 'same' (+ fused ReLU) ---------------- */
+static int bf16_bwdw_fp32_max_hw(void)
+{
+    const char *e = getenv("VEIL_BF16_BWDW_FP32_MAXHW");
+    return e ? atoi(e) : 4;
+}
+
 int vd_conv_build(vd_net *net, vd_tensor *in, veil_param *w, veil_param *b, int relu, vd_tensor *out)
 {
     int64_t n = in->md.dims[0], cin = in->md.dims[1], h = in->md.dims[2], wd = in->md.dims[3];
@@ -161,8 +167,15 @@ int vd_conv_build(vd_net *net, vd_tensor *in, veil_param *w, veil_param *b, int 
 
     /* weights gradient (and bias gradient), reordered to OIHW fp32 unless already so */
     dnnl_convolution_desc_t wd_;
-    if (vd_check(dnnl_convolution_backward_weights_desc_init(&wd_, dnnl_convolution_direct, &src_any, &dw_any,
-                                                             &b_md, &dst_any, strides, pl, pr),
+    /* bf16 weight gradients on the tiny maps of the last groups run slowly in
+     * oneDNN 2.6 (avx512_core_bf16); the fp32 kernel is faster there (docs/network.md) */
+    dnnl_memory_desc_t ws_md = src_any, wdd_md = dst_any;
+    if (net->act == dnnl_bf16 && h * wd <= bf16_bwdw_fp32_max_hw()) {
+        vd_md_any(&ws_md, 4, sd, dnnl_f32);
+        vd_md_any(&wdd_md, 4, dd, dnnl_f32);
+    }
+    if (vd_check(dnnl_convolution_backward_weights_desc_init(&wd_, dnnl_convolution_direct, &ws_md, &dw_any,
+                                                             &b_md, &wdd_md, strides, pl, pr),
                  "convolution backward weights"))
         return -1;
     dnnl_primitive_desc_t wpd;

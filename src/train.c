@@ -29,6 +29,7 @@ void veil_train_config_paper(veil_train_config *t)
     t->collapse_restarts = 2;
     t->restart_lr_factor = 0.5f;
     t->warmup_epochs = 0;
+    t->bn_recalibrate = 1;
     t->filter_divisor = 1;
 }
 
@@ -146,6 +147,43 @@ static int finite_loss(double loss, const char *name, const char *what, int epoc
                "learning rate or --precision fp32)", name, what, isnan(loss) ? "NaN" : "infinite",
                epoch, batch + 1);
     return 0;
+}
+
+/* Running BatchNorm statistics := the exact statistics of one training-mode batch of up
+ * to max_n training patches. The running statistics lag far behind the weights when an
+ * epoch has few batches (momentum 0.1: 2 batches an epoch leave 81 % of the previous
+ * value), so an evaluation-mode forward can map every patch to almost one point while
+ * training-mode outputs are well spread (docs/protocol.md). Uses the documented update
+ * rule running = (1 - m) running + m batch: from zero, one forward leaves m x batch. */
+static int bn_recalibrate(veil_extractor *f, const veil_patch_set *p, const veil_labelled *train,
+                          size_t max_n, uint64_t seed)
+{
+    size_t n = train->n < max_n ? train->n : max_n;
+    size_t dim = (size_t)veil_extractor_dim(f), hw = (size_t)p->patch_h * p->patch_w;
+    size_t *pick = veil_malloc(train->n * sizeof(size_t));
+    for (size_t i = 0; i < train->n; i++) pick[i] = train->idx[i];
+    veil_rng rng;
+    veil_rng_seed(&rng, seed);
+    for (size_t i = 0; i < n; i++) { /* partial Fisher-Yates: n distinct patches */
+        size_t j = i + (size_t)veil_rng_below(&rng, train->n - i), t = pick[i];
+        pick[i] = pick[j];
+        pick[j] = t;
+    }
+    float *x = veil_aligned_alloc(n * hw * sizeof(float)), *z = veil_aligned_alloc(n * dim * sizeof(float));
+    gather(p, pick, n, x);
+    int count, rc;
+    veil_param *params = veil_extractor_params(f, &count);
+    for (int i = 0; i < count; i++)
+        if (params[i].is_buffer) memset(params[i].data, 0, params[i].size * sizeof(float));
+    rc = veil_extractor_forward(f, x, (int)n, 1, z);
+    for (int i = 0; i < count; i++)
+        if (params[i].is_buffer)
+            for (size_t k = 0; k < params[i].size; k++) params[i].data[k] /= VEIL_BN_MOMENTUM;
+    veil_extractor_params_changed(f);
+    free(pick);
+    free(x);
+    free(z);
+    return rc;
 }
 
 /* ---------------- Siamese pairs ---------------- */
@@ -302,6 +340,8 @@ int veil_train_siamese(veil_extractor *f, const veil_patch_set *p, const veil_la
     if (veil_pairs_draw(eval, spk_eval, tc->similar_fraction, &rng, epartner, ey)) goto done;
 
     pair_eval m;
+    if (tc->bn_recalibrate && bn_recalibrate(f, p, train, 2 * (size_t)bp, veil_seed_mix(seed, 0x626e, 0)))
+        goto done;
     if (siamese_eval(f, p, eval, epartner, ey, tc->margin, tc->extract_batch, zeval, &m)) goto done;
     rep->z_spread_init = m.spread;
     veil_adam adam;
@@ -345,11 +385,15 @@ int veil_train_siamese(veil_extractor *f, const veil_patch_set *p, const veil_la
                 adam.lr = lr;
             veil_adam_step(&adam, params, count);
             loss_sum += (double)loss * (double)k;
-            snprintf(extra, sizeof extra, "epoch %d loss %.4f", epoch, loss_sum / (double)(start + k));
+            snprintf(extra, sizeof extra, "epoch %d loss %.4f verdict %.1f%%", epoch,
+                     loss_sum / (double)(start + k), 100 * m.acc);
             veil_progress_update(&prog, (long)(epoch - 1) * (long)batches + (long)b + 1, extra);
         }
         epoch_loss = loss_sum / (double)train->n;
         rep->epochs_run = epoch;
+        if (tc->bn_recalibrate &&
+            bn_recalibrate(f, p, train, 2 * (size_t)bp, veil_seed_mix(seed, 0x626e, (uint64_t)epoch)))
+            goto done;
         if (siamese_eval(f, p, eval, epartner, ey, tc->margin, tc->extract_batch, zeval, &m)) goto done;
         char reason[128];
         int collapsed = siamese_collapsed(&m, rep->z_spread_init, tc, reason, sizeof reason);
@@ -545,6 +589,8 @@ int veil_train_reference(veil_extractor *f, veil_head *g, const veil_patch_set *
     veil_adam_init(&gadam, tc->lr);
     veil_rng rng;
     veil_rng_seed(&rng, veil_seed_mix(seed, 0x72656600, 0));
+    if (tc->bn_recalibrate && bn_recalibrate(f, p, train, (size_t)batch, veil_seed_mix(seed, 0x626e, 0)))
+        goto done;
     if (veil_extract_features(f, p, eval->idx, eval->n, tc->extract_batch, zeval)) goto done;
     rep->z_spread_init = z_spread(zeval, eval->n, dim);
     size_t batches = (train->n + (size_t)batch - 1) / (size_t)batch;
@@ -552,7 +598,7 @@ int veil_train_reference(veil_extractor *f, veil_head *g, const veil_patch_set *
     snprintf(label, sizeof label, "%s: f+g (reference)", name);
     veil_progress prog;
     veil_progress_begin(&prog, label, (long)tc->reference_epochs * (long)batches);
-    double best_acc = -1, epoch_loss = NAN;
+    double best_acc = -1, epoch_loss = NAN, last_acc = NAN;
     int since_best = 0;
     for (size_t i = 0; i < train->n; i++) order[i] = i;
     for (int epoch = 1; epoch <= tc->reference_epochs; epoch++) {
@@ -574,14 +620,19 @@ int veil_train_reference(veil_extractor *f, veil_head *g, const veil_patch_set *
             veil_adam_step(&fadam, fp, fcount);
             veil_adam_step(&gadam, gp, gcount);
             loss_sum += (double)loss * (double)k;
-            snprintf(extra, sizeof extra, "epoch %d loss %.4f", epoch, loss_sum / (double)(start + k));
+            snprintf(extra, sizeof extra, "epoch %d loss %.4f gender-eval %.1f%%", epoch,
+                     loss_sum / (double)(start + k), 100 * last_acc);
             veil_progress_update(&prog, (long)(epoch - 1) * (long)batches + (long)b + 1, extra);
         }
         epoch_loss = loss_sum / (double)train->n;
         rep->epochs_run = epoch;
+        if (tc->bn_recalibrate &&
+            bn_recalibrate(f, p, train, (size_t)batch, veil_seed_mix(seed, 0x626e, (uint64_t)epoch)))
+            goto done;
         if (veil_extract_features(f, p, eval->idx, eval->n, tc->extract_batch, zeval)) goto done;
         double acc = veil_head_accuracy(g, zeval, eval->label, eval->n, tc->extract_batch, NULL);
         if (isnan(acc)) goto done;
+        last_acc = acc;
         if (acc > best_acc || (tc->ties_improve && acc == best_acc)) {
             best_acc = acc;
             rep->best_epoch = epoch;

@@ -16,7 +16,7 @@
 typedef struct {
     veil_corpus c;
     veil_patch_set p;
-    char ids[NS][8];
+    char ids[NS][16];
 } fixture;
 
 /* gender pattern (stripes) + speaker offset + noise; first half of speakers female */

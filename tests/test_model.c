@@ -135,6 +135,11 @@ static void test_round_trip(void)
     veil_model *m = make_model(0, 3);
     int count;
     veil_param *p = veil_extractor_params(m->f, &count);
+    m->mfcc.n_mfcc = 0;
+    snprintf(path, sizeof path, "%s/mfcc.safetensors", dir);
+    CHECK_FAILS_WITH(veil_model_save(path, m), "mfcc");
+    CHECK(!veil_path_exists(path));
+    veil_mfcc_config_default(&m->mfcc);
     p[4].data[2] = NAN;
     snprintf(path, sizeof path, "%s/nan.safetensors", dir);
     CHECK_FAILS_WITH(veil_model_save(path, m), "non-finite");

@@ -165,6 +165,18 @@ static void test_adam_sequence(void)
     /* the first step moves every coordinate by lr (mhat / sqrt(vhat) = sign g) */
     CHECK(ps[1].adam_m == NULL && ps[1].adam_v == NULL);
     CHECK(ps[1].data[0] == 7.0f && ps[1].data[1] == 8.0f && ps[1].data[2] == 9.0f);
+    /* the vector body and the scalar tail compute the same thing, bit for bit */
+    veil_param same = make_param("same", 11, 0);
+    veil_adam_init(&ad, 0.003f);
+    for (int t = 0; t < 5; t++) {
+        for (int i = 0; i < 11; i++) same.grad[i] = 0.37f * (float)(t - 2) + 0.01f;
+        veil_adam_step(&ad, &same, 1);
+    }
+    int identical = 1;
+    for (int i = 1; i < 11; i++)
+        identical &= same.data[i] == same.data[0] && same.adam_v[i] == same.adam_v[0];
+    CHECK(identical && same.data[0] != 0);
+    free_param(&same);
     veil_param one = make_param("x", 1, 0);
     one.grad[0] = 123.0f;
     veil_adam_init(&ad, 0.5f);

@@ -10,7 +10,7 @@
 typedef struct {
     veil_corpus c;
     veil_patch_set p;
-    char ids[64][8];
+    char ids[64][16];
 } fixture;
 
 /* n speakers, the first nf female; speaker s has 5 + s % 8 patches (none stored). */

@@ -11,7 +11,7 @@ typedef struct veil_audio {
 } veil_audio;
 
 /* Read PATH, mix down to mono and resample to target_rate (high quality) when the file
- * has another rate. Fails with a message naming the file when it is unreadable,
+ * has another rate (target_rate 0 keeps the file's rate). Fails with a message naming the file when it is unreadable,
  * unsupported, empty, or holds non-finite samples. */
 int veil_audio_load(const char *path, int target_rate, veil_audio *out);
 void veil_audio_free(veil_audio *a);

@@ -75,6 +75,8 @@ typedef struct veil_train_config {
     int collapse_restarts;        /* 2 */
     float restart_lr_factor;      /* 0.5 */
     int warmup_epochs;            /* Siamese: linear learning-rate warm-up over this many epochs */
+    int bn_recalibrate;           /* 1: before each evaluation, BatchNorm running statistics :=
+                                   * those of one training-mode batch of training patches */
     int filter_divisor;           /* 1: the paper's filter counts; tests divide them (tiny nets) */
 } veil_train_config;
 void veil_train_config_paper(veil_train_config *t);
