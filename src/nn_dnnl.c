@@ -271,6 +271,11 @@ void vd_net_finalize(vd_net *net)
     for (int i = 0; i < net->nbinds; i++)
         if (net->binds[i].slot != VD_SEQ) net->binds[i].off = net->slot_off[net->binds[i].slot];
     net->bytes = off;
+    if (veil_verbosity >= 2)
+        veil_log("nn: net for batch %d (%s): %.1f MiB of activations (kept %.1f; slots %.1f %.1f %.1f %.1f %.1f %.1f)",
+                 net->n, net->train ? "train" : "eval", off / 1048576.0, seq / 1048576.0,
+                 net->slot_size[0] / 1048576.0, net->slot_size[1] / 1048576.0, net->slot_size[2] / 1048576.0,
+                 net->slot_size[3] / 1048576.0, net->slot_size[4] / 1048576.0, net->slot_size[5] / 1048576.0);
 }
 
 void vd_net_bind(vd_net *net, void *base)

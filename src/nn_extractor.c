@@ -434,8 +434,8 @@ int veil_extractor_forward(veil_extractor *f, const float *x, int n, int train, 
     ext_net *e = (ext_net *)vd_nets_find(&f->nets, n, train);
     if (!e) {
         e = extractor_build(f, n, train);
+        f->last_train = NULL; /* adding may evict it */
         if (!e || vd_nets_add(&f->nets, &e->net)) return -1;
-        if (f->last_train && !vd_nets_find(&f->nets, f->last_train->n, 1)) f->last_train = NULL;
     }
     /* training forwards always re-read the master weights (Adam changed them) */
     if (train) f->version++;

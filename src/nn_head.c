@@ -275,6 +275,7 @@ int veil_head_forward(veil_head *h, const float *x, int n, int train, float *log
     head_net *e = (head_net *)vd_nets_find(&h->nets, n, train);
     if (!e) {
         e = head_build(h, n, train);
+        h->last_train = NULL; /* adding may evict it */
         if (!e || vd_nets_add(&h->nets, &e->net)) return -1;
     }
     if (train) h->version++;

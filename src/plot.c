@@ -241,7 +241,8 @@ static void draw(cairo_t *cr, const veil_summary *s, int st)
     for (int i = 0; i < s->n_rows; i++)
         if (s->rows[i].runs > runs) runs = s->rows[i].runs;
     char note[96];
-    snprintf(note, sizeof note, "mean ± std over %d iteration%s", runs, runs == 1 ? "" : "s");
+    if (runs > 1) snprintf(note, sizeof note, "mean ± std over %d iterations", runs);
+    else snprintf(note, sizeof note, "one iteration (no error bars)");
     text_at(cr, note, lx, ly + n * 26 + 26, 12, 0, 0.5, 0);
     int collapsed = 0;
     for (int i = 0; i < s->n_rows; i++) collapsed += s->rows[i].collapsed;
@@ -260,6 +261,7 @@ static cairo_status_t to_file(void *closure, const unsigned char *data, unsigned
 typedef struct plot_ctx {
     const veil_summary *s;
     int st;
+    void (*draw)(cairo_t *, const veil_summary *, int);
 } plot_ctx;
 
 static int write_png(FILE *f, void *ctx)
@@ -267,7 +269,7 @@ static int write_png(FILE *f, void *ctx)
     plot_ctx *p = ctx;
     cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)FIG_W, (int)FIG_H);
     cairo_t *cr = cairo_create(surf);
-    draw(cr, p->s, p->st);
+    p->draw(cr, p->s, p->st);
     cairo_status_t st = cairo_status(cr);
     cairo_destroy(cr);
     if (st == CAIRO_STATUS_SUCCESS) st = cairo_surface_write_to_png_stream(surf, to_file, f);
@@ -284,7 +286,7 @@ static int write_svg(FILE *f, void *ctx)
     plot_ctx *p = ctx;
     cairo_surface_t *surf = cairo_svg_surface_create_for_stream(to_file, f, FIG_W, FIG_H);
     cairo_t *cr = cairo_create(surf);
-    draw(cr, p->s, p->st);
+    p->draw(cr, p->s, p->st);
     cairo_status_t st = cairo_status(cr);
     cairo_destroy(cr);
     cairo_surface_finish(surf); /* writes the document */
@@ -297,16 +299,130 @@ static int write_svg(FILE *f, void *ctx)
     return 0;
 }
 
-int veil_plot_figure3(const veil_summary *s, int st, const char *png_path, const char *svg_path)
+static int plot_files(plot_ctx *p, const char *png_path, const char *svg_path)
 {
-    plot_ctx p = {s, st > 0 ? st : 20};
-    if (png_path && veil_write_atomic(png_path, write_png, &p) != 0) {
+    if (png_path && veil_write_atomic(png_path, write_png, p) != 0) {
         veil_error_prefix("figure %s", png_path);
         return -1;
     }
-    if (svg_path && veil_write_atomic(svg_path, write_svg, &p) != 0) {
+    if (svg_path && veil_write_atomic(svg_path, write_svg, p) != 0) {
         veil_error_prefix("figure %s", svg_path);
         return -1;
     }
     return 0;
+}
+
+int veil_plot_figure3(const veil_summary *s, int st, const char *png_path, const char *svg_path)
+{
+    plot_ctx p = {s, st > 0 ? st : 20, draw};
+    return plot_files(&p, png_path, svg_path);
+}
+
+/* ---- Figure 4-like: bars of gender test and attacker accuracy per summary row ---- */
+static void bar(cairo_t *cr, double x, double w, veil_stat v, int runs, rgb c)
+{
+    cairo_set_source_rgba(cr, c.r, c.g, c.b, 0.85);
+    cairo_rectangle(cr, x, y_of(v.mean), w, PY1 - y_of(v.mean));
+    cairo_fill(cr);
+    char lab[16];
+    snprintf(lab, sizeof lab, "%.0f", v.mean);
+    set_color(cr, C_AXIS);
+    text_at(cr, lab, x + w / 2, y_of(runs > 1 ? v.mean + v.std : v.mean) - 6, 11, 0.5, 0, 0);
+    if (runs < 2) return;
+    set_color(cr, C_AXIS);
+    set_line(cr, LINE_SOLID, 1.2);
+    double cx = x + w / 2, lo = y_of(v.mean - v.std), hi = y_of(v.mean + v.std);
+    cairo_move_to(cr, cx, lo);
+    cairo_line_to(cr, cx, hi);
+    cairo_move_to(cr, cx - 4, lo);
+    cairo_line_to(cr, cx + 4, lo);
+    cairo_move_to(cr, cx - 4, hi);
+    cairo_line_to(cr, cx + 4, hi);
+    cairo_stroke(cr);
+}
+
+static void draw_bars(cairo_t *cr, const veil_summary *s, int st)
+{
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    for (int p = 0; p <= 100; p += 10) {
+        cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
+        set_line(cr, LINE_SOLID, 1);
+        cairo_move_to(cr, PX0, y_of(p));
+        cairo_line_to(cr, PX1, y_of(p));
+        cairo_stroke(cr);
+        char lab[16];
+        snprintf(lab, sizeof lab, "%d", p);
+        set_color(cr, C_AXIS);
+        text_at(cr, lab, PX0 - 9, y_of(p), 13, 1, 0.5, 0);
+    }
+    int n = s->n_rows > 0 ? s->n_rows : 1;
+    double slot = (PX1 - PX0) / n, w = slot * 0.32;
+    for (int i = 0; i < s->n_rows; i++) {
+        const veil_summary_row *r = &s->rows[i];
+        double x0 = PX0 + i * slot + slot / 2;
+        bar(cr, x0 - w - 2, w, r->gender_test, r->runs, C_GENDER);
+        bar(cr, x0 + 2, w, r->attack, r->runs, C_ATTACK);
+        char lab[64];
+        if (r->method == VEIL_METHOD_REFERENCE) snprintf(lab, sizeof lab, "reference");
+        else snprintf(lab, sizeof lab, "Siamese G=%d", r->groups);
+        set_color(cr, C_AXIS);
+        text_at(cr, lab, x0, PY1 + 20, 13, 0.5, 0, 0);
+        if (r->collapsed) {
+            set_color(cr, C_ATTACK);
+            text_at(cr, "! collapsed run", x0, PY1 + 36, 11, 0.5, 0, 1);
+        }
+    }
+    cairo_save(cr);
+    cairo_rectangle(cr, PX0, PY0, PX1 - PX0, PY1 - PY0);
+    cairo_clip(cr);
+    hline(cr, 100.0 / st, C_CHANCE, LINE_DOTTED, 1.8);
+    hline(cr, 200.0 / st, C_CHANCE, LINE_DASHDOT, 1.4);
+    cairo_restore(cr);
+    set_color(cr, C_AXIS);
+    set_line(cr, LINE_SOLID, 1.2);
+    cairo_rectangle(cr, PX0, PY0, PX1 - PX0, PY1 - PY0);
+    cairo_stroke(cr);
+    cairo_save(cr);
+    cairo_translate(cr, PX0 - 48, (PY0 + PY1) / 2);
+    cairo_rotate(cr, -M_PI / 2);
+    text_at(cr, "accuracy (%)", 0, 0, 15, 0.5, 0, 0);
+    cairo_restore(cr);
+    char title[160];
+    snprintf(title, sizeof title, "Gender test vs. attacker test per extractor (St = %d)", st);
+    text_at(cr, title, FIG_W / 2, 34, 18, 0.5, 0, 1);
+
+    char chance1[64], chance2[64];
+    snprintf(chance1, sizeof chance1, "chance 1/St = %.1f %%", 100.0 / st);
+    snprintf(chance2, sizeof chance2, "chance knowing gender 2/St = %.1f %%", 200.0 / st);
+    double lx = PX1 + 18, ly = PY0 + 12;
+    rgb colors[2] = {C_GENDER, C_ATTACK};
+    const char *labels[2] = {"Gender test", "Attacker test"};
+    for (int i = 0; i < 2; i++) {
+        cairo_set_source_rgba(cr, colors[i].r, colors[i].g, colors[i].b, 0.85);
+        cairo_rectangle(cr, lx + 8, ly + i * 26 - 7, 20, 14);
+        cairo_fill(cr);
+        set_color(cr, C_AXIS);
+        text_at(cr, labels[i], lx + 44, ly + i * 26, 12.5, 0, 0.5, 0);
+    }
+    set_color(cr, C_CHANCE);
+    set_line(cr, LINE_DOTTED, 1.8);
+    cairo_move_to(cr, lx, ly + 52);
+    cairo_line_to(cr, lx + 36, ly + 52);
+    cairo_stroke(cr);
+    set_line(cr, LINE_DASHDOT, 1.4);
+    cairo_move_to(cr, lx, ly + 78);
+    cairo_line_to(cr, lx + 36, ly + 78);
+    cairo_stroke(cr);
+    set_color(cr, C_AXIS);
+    text_at(cr, chance1, lx + 44, ly + 52, 12.5, 0, 0.5, 0);
+    text_at(cr, "chance knowing gender", lx + 44, ly + 78, 12.5, 0, 0.5, 0);
+    text_at(cr, chance2 + strlen("chance knowing gender "), lx + 44, ly + 94, 12.5, 0, 0.5, 0);
+    text_at(cr, "bars: mean, whiskers: ± std", lx, ly + 126, 12, 0, 0.5, 0);
+}
+
+int veil_plot_figure4(const veil_summary *s, int st, const char *png_path, const char *svg_path)
+{
+    plot_ctx p = {s, st > 0 ? st : 20, draw_bars};
+    return plot_files(&p, png_path, svg_path);
 }

@@ -152,32 +152,39 @@ static void sb_printf(strbuf *b, const char *fmt, ...)
     b->len += (size_t)need;
 }
 
-static const char *stat_text(veil_stat s, int decimals, char *buf, size_t n)
+/* "mean ± std"; a single run has no spread to show, only its value */
+static const char *stat_text(veil_stat s, int runs, int decimals, char *buf, size_t n)
 {
-    snprintf(buf, n, "%.*f ± %.*f", decimals, s.mean, decimals, s.std);
+    if (runs < 2) snprintf(buf, n, "%.*f", decimals, s.mean);
+    else snprintf(buf, n, "%.*f ± %.*f", decimals, s.mean, decimals, s.std);
     return buf;
+}
+
+/* A left-aligned cell padded to width terminal columns ("±" is two bytes, one column). */
+static void sb_cell(strbuf *b, const char *text, int width)
+{
+    int cols = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) cols += (*p & 0xc0) != 0x80;
+    sb_printf(b, "%s%*s", text, width > cols ? width - cols : 0, "");
 }
 
 char *veil_summary_table(const veil_summary *s)
 {
     strbuf b = {0};
-    sb_printf(&b, "%-10s %2s %4s  %-13s  %-13s  %-13s  %-11s  %-11s  %s\n", "method", "G", "runs",
+    sb_printf(&b, "%-10s %2s %4s  %-14s %-14s %-14s %-12s %-14s %s\n", "method", "G", "runs",
               "gender eval%", "gender test%", "attacker%", "epochs", "seconds", "collapsed");
     for (int i = 0; i < s->n_rows; i++) {
         const veil_summary_row *r = &s->rows[i];
-        char a[48], c[48], d[48], e[48], f[48];
-        /* "±" is two bytes in UTF-8 and one column: widen the fields by one */
-        sb_printf(&b, "%-10s %2d %4d  %-14s  %-14s  %-14s  %-12s  %-12s  %s\n",
-                  veil_method_name(r->method), r->groups, r->runs,
-                  stat_text(r->gender_eval, 1, a, sizeof a), stat_text(r->gender_test, 1, c, sizeof c),
-                  stat_text(r->attack, 1, d, sizeof d), stat_text(r->epochs, 1, e, sizeof e),
-                  stat_text(r->seconds, 1, f, sizeof f), r->collapsed ? "" : "0");
-        if (r->collapsed) {
-            b.len--; /* replace the newline: the flag goes on the same line */
-            sb_printf(&b, "%d of %d COLLAPSED (!)\n", r->collapsed, r->runs);
-        }
+        char t[48];
+        sb_printf(&b, "%-10s %2d %4d  ", veil_method_name(r->method), r->groups, r->runs);
+        sb_cell(&b, stat_text(r->gender_eval, r->runs, 1, t, sizeof t), 15);
+        sb_cell(&b, stat_text(r->gender_test, r->runs, 1, t, sizeof t), 15);
+        sb_cell(&b, stat_text(r->attack, r->runs, 1, t, sizeof t), 15);
+        sb_cell(&b, stat_text(r->epochs, r->runs, 1, t, sizeof t), 13);
+        sb_cell(&b, stat_text(r->seconds, r->runs, 1, t, sizeof t), 15);
+        if (r->collapsed) sb_printf(&b, "%d of %d COLLAPSED (!)\n", r->collapsed, r->runs);
+        else sb_printf(&b, "0\n");
     }
-    if (!b.s) sb_printf(&b, "%s", "");
     return b.s;
 }
 
@@ -266,10 +273,10 @@ int veil_report_write_md(const char *path, const veil_report_info *info, const v
         char a[48], c[48], d[48], e[48], f[48], g[16], h[16];
         sb_printf(&b, "| %s%s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s",
                   w->collapsed ? "⚠ " : "", veil_method_name(w->method), w->groups, w->runs,
-                  stat_text(w->gender_eval, 1, a, sizeof a), stat_text(w->gender_test, 1, c, sizeof c),
-                  num_or_dash(pg, g, sizeof g), stat_text(w->attack, 1, d, sizeof d),
-                  num_or_dash(pa, h, sizeof h), stat_text(w->epochs, 1, e, sizeof e),
-                  stat_text(w->seconds, 1, f, sizeof f), w->collapsed ? "" : "0 |\n");
+                  stat_text(w->gender_eval, w->runs, 1, a, sizeof a), stat_text(w->gender_test, w->runs, 1, c, sizeof c),
+                  num_or_dash(pg, g, sizeof g), stat_text(w->attack, w->runs, 1, d, sizeof d),
+                  num_or_dash(pa, h, sizeof h), stat_text(w->epochs, w->runs, 1, e, sizeof e),
+                  stat_text(w->seconds, w->runs, 1, f, sizeof f), w->collapsed ? "" : "0 |\n");
         if (w->collapsed) sb_printf(&b, "**%d of %d COLLAPSED** |\n", w->collapsed, w->runs);
     }
     sb_printf(&b, "\nChance levels with St = %d speakers per attacker group: an attacker guessing "
@@ -285,6 +292,10 @@ int veil_report_write_md(const char *path, const veil_report_info *info, const v
                       "G for the Siamese extractor (± std), the reference (G = 1, no Siamese "
                       "training) as dashed lines, chance levels dotted.\n\n![](%s)\n\n",
                   info->figure);
+    if (info->figure4)
+        sb_printf(&b, "## Gender vs. attacker per extractor\n\nLike the paper's Figure 4: for each "
+                      "extractor (the reference and the Siamese one at each G), the gender test and "
+                      "attacker accuracy side by side.\n\n![](%s)\n\n", info->figure4);
 
     sb_printf(&b, "## Runs\n\nOne row per job; \"attacker per group\" lists the attacker's accuracy "
                   "on each group of St speakers (the attacker column is their mean).\n\n");

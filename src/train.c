@@ -30,6 +30,7 @@ void veil_train_config_paper(veil_train_config *t)
     t->restart_lr_factor = 0.5f;
     t->warmup_epochs = 0;
     t->bn_recalibrate = 1;
+    t->z_init_distance = 1.0f;
     t->filter_divisor = 1;
 }
 
@@ -183,6 +184,69 @@ static int bn_recalibrate(veil_extractor *f, const veil_patch_set *p, const veil
     free(pick);
     free(x);
     free(z);
+    return rc;
+}
+
+/* Scale f's last convolution (weight and bias) so that the mean distance of training
+ * pairs is target at the start. ReLU and max-pooling are positively homogeneous, so z
+ * scales exactly. At the default initialisation the distances of a wide z (G = 1:
+ * 16384 values) are several margins, where only the similar term of the contrastive
+ * loss has a gradient: training then shrinks every z towards one point before the
+ * dissimilar term ever acts (docs/protocol.md). */
+static int scale_initial_distance(veil_extractor *f, const veil_patch_set *p,
+                                  const veil_labelled *train, const int *speaker,
+                                  const veil_train_config *tc, size_t max_n, uint64_t seed)
+{
+    size_t n = train->n < max_n ? train->n : max_n, dim = (size_t)veil_extractor_dim(f);
+    veil_labelled sub = {n, train->idx, train->label};
+    veil_rng rng;
+    veil_rng_seed(&rng, seed);
+    size_t *partner = veil_malloc(n * sizeof(size_t));
+    int *y = veil_malloc(n * sizeof(int)), rc = -1;
+    float *z = veil_aligned_alloc(n * dim * sizeof(float));
+    /* a spread-out subset: every k-th training patch */
+    size_t *idx = veil_malloc(n * sizeof(size_t));
+    int *lab = veil_malloc(n * sizeof(int)), *spk = veil_malloc(n * sizeof(int));
+    for (size_t i = 0; i < n; i++) {
+        size_t j = i * train->n / n;
+        idx[i] = train->idx[j];
+        lab[i] = train->label[j];
+        spk[i] = speaker[j];
+    }
+    sub.idx = idx;
+    sub.label = lab;
+    if (veil_pairs_draw(&sub, spk, tc->similar_fraction, &rng, partner, y) ||
+        veil_extract_features(f, p, idx, n, tc->extract_batch, z))
+        goto done;
+    double total = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d2 = 0;
+        for (size_t k = 0; k < dim; k++) {
+            double t = (double)z[i * dim + k] - z[partner[i] * dim + k];
+            d2 += t * t;
+        }
+        total += sqrt(d2);
+    }
+    double mean = total / (double)n;
+    if (mean > 0 && isfinite(mean)) {
+        float s = (float)(tc->z_init_distance * tc->margin / mean);
+        int count;
+        veil_param *params = veil_extractor_params(f, &count);
+        /* the last two parameters are the last conv's weight and bias */
+        for (int q = count - 2; q < count; q++)
+            for (size_t k = 0; k < params[q].size; k++) params[q].data[k] *= s;
+        veil_extractor_params_changed(f);
+        if (veil_verbosity >= 2)
+            veil_log("Siamese: initial mean pair distance %.4g, last conv scaled by %.4g", mean, (double)s);
+    }
+    rc = 0;
+done:
+    free(partner);
+    free(y);
+    free(z);
+    free(idx);
+    free(lab);
+    free(spk);
     return rc;
 }
 
@@ -341,6 +405,9 @@ int veil_train_siamese(veil_extractor *f, const veil_patch_set *p, const veil_la
 
     pair_eval m;
     if (tc->bn_recalibrate && bn_recalibrate(f, p, train, 2 * (size_t)bp, veil_seed_mix(seed, 0x626e, 0)))
+        goto done;
+    if (tc->z_init_distance > 0 &&
+        scale_initial_distance(f, p, train, spk_train, tc, 2 * (size_t)bp, veil_seed_mix(seed, 0x7363, 0)))
         goto done;
     if (siamese_eval(f, p, eval, epartner, ey, tc->margin, tc->extract_batch, zeval, &m)) goto done;
     rep->z_spread_init = m.spread;

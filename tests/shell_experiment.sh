@@ -26,7 +26,7 @@ grep -q "job 1/2 siamese G=1 iteration 0" "$tmp/log1" || fail "progress line of 
 grep -q '"iteration":1' "$tmp/out/results.jsonl" || fail "iteration 1 missing"
 grep -q "1 done, 1 to run" "$tmp/log2" || fail "resume did not skip the finished job"
 grep -q "^siamese " "$tmp/log2" || fail "summary table on stdout"
-for f in config.json summary.csv report.md figure3.png figure3.svg; do
+for f in config.json summary.csv report.md figure3.png figure3.svg figure4.png figure4.svg; do
   [ -s "$tmp/out/$f" ] || fail "$f missing"
 done
 grep -q '^siamese,1,2,' "$tmp/out/summary.csv" || fail "summary row over two runs"

@@ -217,6 +217,15 @@ int main(void)
     free(again);
     CHECK(veil_experiment_report(out, 0) == 0);
 
+    /* results whose configuration is unknown are not resumed */
+    char out3[4300];
+    snprintf(out3, sizeof out3, "%s/out3", tmp);
+    CHECK(veil_mkdirs(out3) == 0);
+    snprintf(path, sizeof path, "%s/results.jsonl", out3);
+    test_write_file(path, first ? first : "x\n", first ? strlen(first) : 2);
+    tiny(&c, corpus, out3, cache);
+    CHECK_FAILS_WITH(veil_experiment_run(&c), "without their config.json");
+
     free(first);
     free(all);
     cairo_debug_reset_static_data();

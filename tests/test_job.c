@@ -185,6 +185,19 @@ int main(void)
     test_json(&b);
     veil_job_result_free(&b);
 
+    /* every patch the same: the Siamese extractor collapses, the job restarts it, then
+     * reports the collapse instead of a silent number */
+    veil_patch_set flat = fx.p;
+    flat.patches = calloc(fx.p.n_patches * SIDE * SIDE, sizeof(float));
+    veil_job_result d;
+    CHECK(veil_job_run(VEIL_METHOD_SIAMESE, 1, 0, &s, &flat, &tc, VEIL_PREC_FP32, 5, &d, NULL) == 0);
+    CHECK(d.collapsed == 1 && d.restarts == tc.collapse_restarts && strlen(d.collapse_reason) > 0);
+    char *dl = veil_job_result_to_json(&d);
+    CHECK_MSG(strstr(dl, "\"collapsed\":true") != NULL, "%s", dl);
+    free(dl);
+    veil_job_result_free(&d);
+    free(flat.patches);
+
     /* a NaN-producing learning rate stops with a message naming the job and epoch */
     tc.lr = INFINITY;
     veil_job_result c;

@@ -118,8 +118,8 @@ static void test_bn(veil_precision prec, int n, int c, int h, int train, double 
             CHECK_REL(p[1].grad, db, c, tol, what);
             /* running statistics: momentum 0.1, unbiased variance */
             double cnt = (double)n * hw;
-            CHECK_NEAR(p[2].data[0], 0.9 * rm0 + 0.1 * mean[0], 1e-4);
-            CHECK_NEAR(p[3].data[0], 0.9 * rv0 + 0.1 * var[0] * cnt / (cnt - 1), 1e-4);
+            CHECK_NEAR(p[2].data[0], 0.9 * rm0 + 0.1 * mean[0], tol);
+            CHECK_NEAR(p[3].data[0], 0.9 * rv0 + 0.1 * var[0] * cnt / (cnt - 1), tol);
         }
     } else {
         double *rm = dbl(p[2].data, c), *rv = dbl(p[3].data, c);
@@ -380,7 +380,7 @@ int main(void)
     if (!veil_cpu_has_bf16()) CHECK_FAILS_WITH(veil_precision_resolve(VEIL_PREC_BF16, &p), "no native bf16");
 
     test_layers(VEIL_PREC_FP32, 1e-4);
-    for (int g = 1; g <= 5; g++) test_extractor(VEIL_PREC_FP32, g, g == 5 ? 4 : 2, 1e-4);
+    for (int g = 1; g <= 5; g++) test_extractor(VEIL_PREC_FP32, g, g == 5 ? 2 : 1, 1e-4);
     test_extractor_grad();
     test_head(VEIL_PREC_FP32, 1e-4);
     test_determinism();

@@ -135,7 +135,7 @@ int main(void)
 
     /* ---- report.md ---- */
     snprintf(path, sizeof path, "%s/report.md", dir);
-    veil_report_info info = {"- corpus: fake\n", 20, "figure3.png"};
+    veil_report_info info = {"- corpus: fake\n", 20, "figure3.png", "figure4.png"};
     CHECK(veil_report_write_md(path, &info, &s, r, (size_t)n) == 0);
     char *md;
     CHECK(veil_read_file(path, &md, NULL) == 0);
@@ -144,7 +144,7 @@ int main(void)
     CHECK(strstr(md, "| ⚠ siamese | 3 | 3 |"));
     CHECK(strstr(md, "**1 of 3 COLLAPSED**"));
     CHECK(strstr(md, "- siamese G=3 iteration 1: z spread 1e-07 below 1e-4"));
-    CHECK(strstr(md, "![](figure3.png)"));
+    CHECK(strstr(md, "![](figure3.png)") && strstr(md, "![](figure4.png)"));
     CHECK(strstr(md, "1/St = 5.0 %") && strstr(md, "2/St = 10.0 %"));
     CHECK(strstr(md, "| 30.0 40.0 |")); /* per-group attacker accuracies of a run */
     free(md);
@@ -162,6 +162,13 @@ int main(void)
     CHECK(veil_read_file(svg, &svgtext, NULL) == 0);
     CHECK(!strncmp(svgtext, "<?xml", 5) && strstr(svgtext, "<svg"));
     free(svgtext);
+    snprintf(png, sizeof png, "%s/figure4.png", dir);
+    snprintf(svg, sizeof svg, "%s/figure4.svg", dir);
+    CHECK(veil_plot_figure4(&s, 20, png, svg) == 0);
+    img = cairo_image_surface_create_from_png(png);
+    CHECK(cairo_surface_status(img) == CAIRO_STATUS_SUCCESS && cairo_image_surface_get_width(img) == 900);
+    cairo_surface_destroy(img);
+    CHECK(veil_path_exists(svg));
     /* an unwritable destination fails with its name and leaves nothing behind */
     CHECK_FAILS_WITH(veil_plot_figure3(&s, 20, "/nonexistent-dir/f.png", NULL), "/nonexistent-dir/f.png");
 

@@ -54,12 +54,12 @@ typedef struct veil_train_config {
     int siamese_batch_pairs;  /* 150 */
     float margin;             /* 1 */
     double similar_fraction;  /* 0.5 */
-    int patience;             /* early-stopping patience in epochs */
+    int patience;             /* 10: epochs without improvement before stopping (also reference) */
     int ties_improve;         /* 1: an equal pair-verdict accuracy counts as improvement */
     /* gender recognizer g and reference */
     int gender_epochs;        /* 30 */
     int gender_batch;         /* 200 */
-    int reference_epochs;     /* epochs of the reference (f and g together) */
+    int reference_epochs;     /* 30: most epochs of the reference (f and g together) */
     /* attacker a */
     int attack_epochs;        /* 150 */
     int attack_batch;         /* 90 */
@@ -77,6 +77,8 @@ typedef struct veil_train_config {
     int warmup_epochs;            /* Siamese: linear learning-rate warm-up over this many epochs */
     int bn_recalibrate;           /* 1: before each evaluation, BatchNorm running statistics :=
                                    * those of one training-mode batch of training patches */
+    float z_init_distance;        /* Siamese: before training, scale f's last conv so the mean
+                                   * distance of training pairs is this (1 = m); 0 = off */
     int filter_divisor;           /* 1: the paper's filter counts; tests divide them (tiny nets) */
 } veil_train_config;
 void veil_train_config_paper(veil_train_config *t);

@@ -46,7 +46,8 @@ int veil_summary_write_csv(const char *path, const veil_summary *s);
 typedef struct veil_report_info {
     const char *config_markdown; /* the configuration, already rendered (may be NULL) */
     int st;                      /* speakers per attacker group: chance 1/St, 2/St */
-    const char *figure;          /* figure file name relative to the report, NULL: none */
+    const char *figure;          /* Figure 3 file name relative to the report, NULL: none */
+    const char *figure4;         /* the bar chart, likewise */
 } veil_report_info;
 /* report.md: configuration, summary beside the paper's numbers, per-job and per-group
  * attacker accuracies, collapsed runs, the figure (atomically). */
@@ -57,5 +58,7 @@ int veil_report_write_md(const char *path, const veil_report_info *info, const v
  * reference as dashed lines, chance 1/St and 2/St dotted. Same drawing for both files;
  * either path may be NULL. Each file is drawn to a temporary name and renamed. */
 int veil_plot_figure3(const veil_summary *s, int st, const char *png_path, const char *svg_path);
+/* Figure 4-like: gender test and attacker accuracy as bars per (method, G), chance lines. */
+int veil_plot_figure4(const veil_summary *s, int st, const char *png_path, const char *svg_path);
 
 #endif
