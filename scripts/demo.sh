@@ -10,8 +10,5 @@ fi
 veil=$1; corpus=$2; out=$3
 "$veil" corpus synth --out "$corpus"
 "$veil" corpus info "$corpus"
-# prints the summary table and the paths of the report and the figure at the end
+# prints the summary table and the paths of the report and the figures at the end
 "$veil" experiment --corpus "$corpus" --out "$out" --preset quick
-echo
-echo "report: $out/report.md"
-echo "figure: $out/figure3.png"
