@@ -8,7 +8,7 @@ if [ $# -ne 3 ]; then
   exit 2
 fi
 veil=$1; corpus=$2; out=$3
+# synth prints the corpus summary (also when the corpus is already complete)
 "$veil" corpus synth --out "$corpus"
-"$veil" corpus info "$corpus"
 # prints the summary table and the paths of the report and the figures at the end
 "$veil" experiment --corpus "$corpus" --out "$out" --preset quick
