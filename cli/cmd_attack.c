@@ -24,10 +24,7 @@ static const char *usage_text =
 
 static int usage_error(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "veil attack: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n\n%s", usage_text);
-    return 2;
+    return cli_usage_error("attack", usage_text, fmt, arg);
 }
 
 int cmd_attack(int argc, char **argv)
@@ -37,10 +34,7 @@ int cmd_attack(int argc, char **argv)
     int json = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage_text, stdout);
-            return 0;
-        }
+        if (cli_help(a, usage_text)) return 0;
         if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "-q")) veil_verbosity = 0;
         else if (!v) return usage_error("unknown option or missing value '%s'", a);

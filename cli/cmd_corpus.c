@@ -22,10 +22,7 @@ static const char *usage_text =
 
 static int usage_error(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "veil corpus: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n\n%s", usage_text);
-    return 2;
+    return cli_usage_error("corpus", usage_text, fmt, arg);
 }
 
 static void print_and_free(char *s)
@@ -142,16 +139,7 @@ static int corpus_features(int argc, char **argv)
     if (!dir) return usage_error("%s", "features needs a corpus folder or manifest");
     veil_mfcc_config m;
     veil_mfcc_config_default(&m);
-    if (mfcc_file) {
-        char *text;
-        if (veil_read_file(mfcc_file, &text, NULL) != 0) return cli_fail();
-        int rc = veil_mfcc_config_from_json(text, &m);
-        free(text);
-        if (rc != 0) {
-            veil_error_prefix("%s", mfcc_file);
-            return cli_fail();
-        }
-    }
+    if (mfcc_file && cli_read_mfcc_config(mfcc_file, &m)) return cli_fail();
     veil_corpus *c;
     if (veil_corpus_load(dir, &c) != 0) return cli_fail();
     veil_patch_set *p;
@@ -215,10 +203,7 @@ int cmd_corpus(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     for (int i = 2; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage_text, stdout);
-            return 0;
-        }
+        if (cli_help(argv[i], usage_text)) return 0;
     if (!strcmp(argv[1], "info")) return corpus_info(argc - 1, argv + 1);
     if (!strcmp(argv[1], "features")) return corpus_features(argc - 1, argv + 1);
     if (!strcmp(argv[1], "synth")) return corpus_synth(argc - 1, argv + 1);

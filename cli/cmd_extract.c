@@ -19,10 +19,7 @@ static const char *usage_text =
 
 static int usage_error(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "veil extract: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n\n%s", usage_text);
-    return 2;
+    return cli_usage_error("extract", usage_text, fmt, arg);
 }
 
 int cmd_extract(int argc, char **argv)
@@ -33,8 +30,7 @@ int cmd_extract(int argc, char **argv)
     int nfiles = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage_text, stdout);
+        if (cli_help(a, usage_text)) {
             free(files);
             return 0;
         }

@@ -63,16 +63,7 @@ int cmd_mfcc(int argc, char **argv)
     /* --config first, so that single options given with it override it */
     for (int i = 1; i + 1 < argc; i++)
         if (!strcmp(argv[i], "--config")) config_path = argv[i + 1];
-    if (config_path) {
-        char *text;
-        if (veil_read_file(config_path, &text, NULL) != 0) return cli_fail();
-        int rc = veil_mfcc_config_from_json(text, &c);
-        free(text);
-        if (rc != 0) {
-            veil_error_prefix("%s", config_path);
-            return cli_fail();
-        }
-    }
+    if (config_path && cli_read_mfcc_config(config_path, &c)) return cli_fail();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long iv;

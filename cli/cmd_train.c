@@ -24,10 +24,7 @@ static const char *usage_text =
 
 static int usage_error(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "veil train: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n\n%s", usage_text);
-    return 2;
+    return cli_usage_error("train", usage_text, fmt, arg);
 }
 
 int cmd_train(int argc, char **argv)
@@ -37,10 +34,7 @@ int cmd_train(int argc, char **argv)
     int json = 0, attack = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage_text, stdout);
-            return 0;
-        }
+        if (cli_help(a, usage_text)) return 0;
         if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--attack")) attack = 1;
         else if (!strcmp(a, "-v")) veil_verbosity = 2;

@@ -36,6 +36,21 @@ int cli_fail(void)
     return 1;
 }
 
+int cli_help(const char *a, const char *usage)
+{
+    if (strcmp(a, "--help") && strcmp(a, "-h")) return 0;
+    fputs(usage, stdout);
+    return 1;
+}
+
+int cli_usage_error(const char *cmd, const char *usage, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "veil %s: ", cmd);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n\n%s", usage);
+    return 2;
+}
+
 int cli_parse_int(const char *opt, const char *value, long lo, long hi, long *out)
 {
     char *end;
@@ -77,4 +92,17 @@ int main(int argc, char **argv)
     fprintf(stderr, "veil: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;
+}
+
+int cli_read_mfcc_config(const char *path, veil_mfcc_config *c)
+{
+    char *text;
+    if (veil_read_file(path, &text, NULL) != 0) return -1;
+    int rc = veil_mfcc_config_from_json(text, c);
+    free(text);
+    if (rc != 0) {
+        veil_error_prefix("%s", path);
+        return -1;
+    }
+    return 0;
 }

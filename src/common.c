@@ -188,6 +188,24 @@ int veil_is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* ---------------- growing strings ---------------- */
+void veil_strbuf_printf(veil_strbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int need = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (need < 0) return;
+    if (b->len + (size_t)need + 1 > b->cap) {
+        b->cap = (b->len + (size_t)need + 1) * 2;
+        b->s = veil_realloc(b->s, b->cap);
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)need;
+}
+
 /* ---------------- random numbers ---------------- */
 static uint64_t splitmix64(uint64_t *x)
 {

@@ -345,33 +345,8 @@ static seconds_stats speaker_seconds(const veil_corpus *c)
     return st;
 }
 
-/* A growing string for the text summary. */
-typedef struct strbuf {
-    char *s;
-    size_t n, cap;
-} strbuf;
-
-static void sb_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(strbuf *b, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        size_t room = b->cap - b->n;
-        int k = vsnprintf(b->s ? b->s + b->n : NULL, room, fmt, ap);
-        va_end(ap);
-        if (k < 0) return;
-        if ((size_t)k < room) {
-            b->n += (size_t)k;
-            return;
-        }
-        b->cap = (b->cap + (size_t)k + 1) * 2;
-        b->s = veil_realloc(b->s, b->cap);
-    }
-}
-
 /* Speakers per value of label l, most frequent values first (at most 12 shown). */
-static void summarize_label(const veil_corpus *c, int l, strbuf *b)
+static void summarize_label(const veil_corpus *c, int l, veil_strbuf *b)
 {
     const char **vals = veil_calloc((size_t)c->n_speakers, sizeof *vals);
     int *counts = veil_calloc((size_t)c->n_speakers, sizeof *counts);
@@ -393,27 +368,27 @@ static void summarize_label(const veil_corpus *c, int l, strbuf *b)
             counts[j] = counts[j - 1];
             counts[j - 1] = tc;
         }
-    sb_printf(b, "  %-12s", c->label_names[l]);
-    for (int j = 0; j < nv && j < 12; j++) sb_printf(b, "%s%s %d", j ? ", " : "", vals[j][0] ? vals[j] : "(none)", counts[j]);
-    if (nv > 12) sb_printf(b, ", ... (%d values)", nv);
-    sb_printf(b, "\n");
+    veil_strbuf_printf(b, "  %-12s", c->label_names[l]);
+    for (int j = 0; j < nv && j < 12; j++) veil_strbuf_printf(b, "%s%s %d", j ? ", " : "", vals[j][0] ? vals[j] : "(none)", counts[j]);
+    if (nv > 12) veil_strbuf_printf(b, ", ... (%d values)", nv);
+    veil_strbuf_printf(b, "\n");
     free(vals);
     free(counts);
 }
 
 char *veil_corpus_summary_text(const veil_corpus *c)
 {
-    strbuf b = {0};
+    veil_strbuf b = {0};
     seconds_stats st = speaker_seconds(c);
-    sb_printf(&b, "layout        %s\n", veil_layout_name(c->layout));
-    sb_printf(&b, "root          %s\n", c->root);
-    sb_printf(&b, "speakers      %d (%d F / %d M)\n", c->n_speakers, veil_corpus_count_gender(c, 'F'),
-              veil_corpus_count_gender(c, 'M'));
-    sb_printf(&b, "utterances    %d\n", c->n_utts);
-    sb_printf(&b, "total         %.2f h (%.0f s)\n", st.total / 3600.0, st.total);
-    sb_printf(&b, "per speaker   min %.1f s, median %.1f s, mean %.1f s, max %.1f s\n", st.min, st.median,
-              st.mean, st.max);
-    if (c->n_label_names > 0) sb_printf(&b, "speakers by label:\n");
+    veil_strbuf_printf(&b, "layout        %s\n", veil_layout_name(c->layout));
+    veil_strbuf_printf(&b, "root          %s\n", c->root);
+    veil_strbuf_printf(&b, "speakers      %d (%d F / %d M)\n", c->n_speakers, veil_corpus_count_gender(c, 'F'),
+                       veil_corpus_count_gender(c, 'M'));
+    veil_strbuf_printf(&b, "utterances    %d\n", c->n_utts);
+    veil_strbuf_printf(&b, "total         %.2f h (%.0f s)\n", st.total / 3600.0, st.total);
+    veil_strbuf_printf(&b, "per speaker   min %.1f s, median %.1f s, mean %.1f s, max %.1f s\n", st.min, st.median,
+                       st.mean, st.max);
+    if (c->n_label_names > 0) veil_strbuf_printf(&b, "speakers by label:\n");
     for (int l = 0; l < c->n_label_names; l++) summarize_label(c, l, &b);
     return b.s ? b.s : veil_strdup("");
 }

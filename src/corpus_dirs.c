@@ -46,6 +46,36 @@ int corpus_list_dir(const char *dir, corpus_names *out)
     return 0;
 }
 
+int corpus_each_folder(const char *dir, corpus_folder_fn fn, void *ctx)
+{
+    corpus_names l;
+    if (corpus_list_dir(dir, &l) != 0) return -1;
+    int rc = 0;
+    for (int i = 0; i < l.n && rc == 0; i++) {
+        char *p = corpus_path_join(dir, l.v[i]);
+        if (veil_is_dir(p)) rc = fn(ctx, p, l.v[i]);
+        free(p);
+    }
+    corpus_names_free(&l);
+    return rc;
+}
+
+/* 1 if some entry of DIR has a name that name_ok accepts and a path that path_ok accepts. */
+static int any_entry(const char *dir, int (*name_ok)(const char *), int (*path_ok)(const char *))
+{
+    corpus_names l;
+    if (corpus_list_dir(dir, &l) != 0) return 0;
+    int found = 0;
+    for (int i = 0; i < l.n && !found; i++)
+        if (name_ok(l.v[i])) {
+            char *p = corpus_path_join(dir, l.v[i]);
+            found = path_ok(p);
+            free(p);
+        }
+    corpus_names_free(&l);
+    return found;
+}
+
 static int has_name(const corpus_names *l, const char *name)
 {
     return bsearch(&name, l->v, (size_t)l->n, sizeof *l->v, cmp_str) != NULL;
@@ -140,35 +170,12 @@ static int is_dialect_name(const char *s)
 }
 static int is_subset_name(const char *s) { return !strcasecmp(s, "train") || !strcasecmp(s, "test"); }
 
-static int has_dialect_folder(const char *dir)
-{
-    corpus_names l;
-    if (corpus_list_dir(dir, &l) != 0) return 0;
-    int found = 0;
-    for (int i = 0; i < l.n && !found; i++)
-        if (is_dialect_name(l.v[i])) {
-            char *p = corpus_path_join(dir, l.v[i]);
-            found = veil_is_dir(p);
-            free(p);
-        }
-    corpus_names_free(&l);
-    return found;
-}
+static int has_dialect_folder(const char *dir) { return any_entry(dir, is_dialect_name, veil_is_dir); }
 
 int corpus_looks_like_timit(const char *root)
 {
-    corpus_names l;
-    if (corpus_list_dir(root, &l) != 0) return 0;
-    int found = 0;
-    for (int i = 0; i < l.n && !found; i++)
-        if (is_subset_name(l.v[i])) {
-            char *p = corpus_path_join(root, l.v[i]);
-            found = has_dialect_folder(p);
-            free(p);
-        }
-    corpus_names_free(&l);
     /* ROOT may also be one subset itself (TIMIT/TRAIN) */
-    return found || has_dialect_folder(root);
+    return any_entry(root, is_subset_name, has_dialect_folder) || has_dialect_folder(root);
 }
 
 /* One subset folder: DRn/<speaker>/<utt>.WAV */

@@ -46,6 +46,10 @@ typedef struct corpus_names {
 /* Names in DIR, sorted, without hidden entries (the .veil-cache folder among them). */
 int corpus_list_dir(const char *dir, corpus_names *out);
 void corpus_names_free(corpus_names *l);
+/* Calls fn(ctx, path, name) for each folder in DIR (in name order) until one returns nonzero,
+ * and returns that (0 when all succeed, -1 when DIR cannot be read). */
+typedef int (*corpus_folder_fn)(void *ctx, const char *path, const char *name);
+int corpus_each_folder(const char *dir, corpus_folder_fn fn, void *ctx);
 /* Add every audio file of one speaker folder (and its sub-folders down to `depth` more
  * levels); a folder without audio is an error ("empty speaker"). */
 int corpus_add_speaker_folder(corpus_builder *b, const char *dir, int depth, const char *id, char gender,

@@ -92,90 +92,97 @@ static int missing_report(const missing_list *m, const char *table)
     return -1;
 }
 
-/* ---------------- LibriSpeech ---------------- */
-static int read_speakers_txt(const char *path, spk_table *t)
+/* One line of a table file: 0, or -1 after veil_error naming path:line. */
+typedef int (*table_line_fn)(spk_table *t, char *ln, const char *path, int line);
+
+/* Reads a speaker table line by line, then sorts it. */
+static int read_table(const char *path, spk_table *t, table_line_fn parse_line)
 {
     char *data;
     if (veil_read_file(path, &data, NULL) != 0) return -1;
     int rc = 0, line = 0;
-    char *save = NULL;
     for (char *ln = data, *next; ln && rc == 0; ln = next) {
         line++;
         next = strchr(ln, '\n');
         if (next) *next++ = 0;
-        char *s = trim(ln);
-        if (!*s || *s == ';') continue;
-        char *f[4] = {0};
-        int nf = 0;
-        for (char *tok = strtok_r(s, "|", &save); tok && nf < 4; tok = strtok_r(NULL, "|", &save))
-            f[nf++] = trim(tok);
-        char g = nf >= 3 ? corpus_parse_gender(f[1]) : 0;
-        if (nf < 3) {
-            veil_error("%s:%d: expected 'ID | SEX | SUBSET | MINUTES | NAME'", path, line);
-            rc = -1;
-        } else if (!g) {
-            veil_error("%s:%d: unknown gender '%s' for speaker %s (expected F or M)", path, line, f[1], f[0]);
-            rc = -1;
-        } else {
-            table_add(t, f[0], g, f[2], NULL);
-        }
+        rc = parse_line(t, ln, path, line);
     }
     free(data);
     return rc == 0 ? table_finish(t, path) : -1;
 }
 
-static int libri_speaker(corpus_builder *b, const spk_table *t, missing_list *m, const char *dir, const char *id)
+/* The gender of a row of nf fields (at least 3, laid out as `format`), or 0 after veil_error. */
+static char row_gender(const char *path, int line, int nf, const char *format, const char *id, const char *sex)
 {
-    const spk_info *s = table_find(t, id);
+    if (nf < 3) {
+        veil_error("%s:%d: expected '%s'", path, line, format);
+        return 0;
+    }
+    char g = corpus_parse_gender(sex);
+    if (!g) veil_error("%s:%d: unknown gender '%s' for speaker %s (expected F or M)", path, line, sex, id);
+    return g;
+}
+
+/* What the loaders pass to the folders they visit. */
+typedef struct table_load {
+    corpus_builder *b;
+    const spk_table *t;
+    missing_list *m;
+} table_load;
+
+/* ---------------- LibriSpeech ---------------- */
+static int speakers_txt_line(spk_table *t, char *ln, const char *path, int line)
+{
+    char *s = trim(ln), *save = NULL;
+    if (!*s || *s == ';') return 0;
+    char *f[4] = {0};
+    int nf = 0;
+    for (char *tok = strtok_r(s, "|", &save); tok && nf < 4; tok = strtok_r(NULL, "|", &save))
+        f[nf++] = trim(tok);
+    char g = row_gender(path, line, nf, "ID | SEX | SUBSET | MINUTES | NAME", f[0], f[1]);
+    if (!g) return -1;
+    table_add(t, f[0], g, f[2], NULL);
+    return 0;
+}
+
+static int libri_speaker(void *ctx, const char *dir, const char *id)
+{
+    table_load *L = ctx;
+    const spk_info *s = table_find(L->t, id);
     if (!s) {
-        missing_add(m, id);
+        missing_add(L->m, id);
         return 0;
     }
     const char *labels[1] = {s->labels[0]};
-    return corpus_add_speaker_folder(b, dir, 1, id, s->gender, labels);
+    return corpus_add_speaker_folder(L->b, dir, 1, id, s->gender, labels);
 }
 
-/* Speaker folders directly under DIR. */
-static int libri_speakers_in(corpus_builder *b, const spk_table *t, missing_list *m, const char *dir)
+/* Speaker folders directly under DIR (a subset folder). */
+static int libri_speakers_in(void *ctx, const char *dir, const char *name)
 {
-    corpus_names l;
-    if (corpus_list_dir(dir, &l) != 0) return -1;
-    int rc = 0;
-    for (int i = 0; i < l.n && rc == 0; i++) {
-        char *p = corpus_path_join(dir, l.v[i]);
-        if (veil_is_dir(p)) rc = libri_speaker(b, t, m, p, l.v[i]);
-        free(p);
-    }
-    corpus_names_free(&l);
-    return rc;
+    (void)name;
+    return corpus_each_folder(dir, libri_speaker, ctx);
+}
+
+/* A child of the root: a subset folder (train-clean-100/) or, when numeric, a speaker. */
+static int libri_root_child(void *ctx, const char *dir, const char *name)
+{
+    return corpus_all_digits(name) ? libri_speaker(ctx, dir, name) : libri_speakers_in(ctx, dir, name);
 }
 
 int corpus_load_librispeech(const char *root, const char *speakers_txt, int txt_in_root, veil_corpus **out)
 {
     static const char *const label_names[1] = {"subset"};
     spk_table t = {0};
-    if (read_speakers_txt(speakers_txt, &t) != 0) {
+    if (read_table(speakers_txt, &t, speakers_txt_line) != 0) {
         table_free(&t);
         return -1;
     }
     corpus_builder b;
     corpus_builder_init(&b, 1, label_names);
     missing_list m = {.n = 0};
-    int rc = 0;
-    if (!txt_in_root) {
-        rc = libri_speakers_in(&b, &t, &m, root);
-    } else {
-        /* children are subset folders (train-clean-100/) or, when numeric, speakers */
-        corpus_names l;
-        rc = corpus_list_dir(root, &l);
-        for (int i = 0; i < l.n && rc == 0; i++) {
-            char *p = corpus_path_join(root, l.v[i]);
-            if (veil_is_dir(p))
-                rc = corpus_all_digits(l.v[i]) ? libri_speaker(&b, &t, &m, p, l.v[i]) : libri_speakers_in(&b, &t, &m, p);
-            free(p);
-        }
-        corpus_names_free(&l);
-    }
+    table_load L = {&b, &t, &m};
+    int rc = corpus_each_folder(root, txt_in_root ? libri_root_child : libri_speaker, &L);
     if (rc == 0) rc = missing_report(&m, speakers_txt);
     table_free(&t);
     if (rc != 0) {
@@ -192,35 +199,30 @@ static const char *vctk_key(const char *id)
     return (id[0] == 'p' || id[0] == 'P') && corpus_all_digits(id + 1) ? id + 1 : id;
 }
 
-static int read_speaker_info(const char *path, spk_table *t)
+static int speaker_info_line(spk_table *t, char *ln, const char *path, int line)
 {
-    char *data;
-    if (veil_read_file(path, &data, NULL) != 0) return -1;
-    int rc = 0, line = 0;
-    char *save = NULL;
-    for (char *ln = data, *next; ln && rc == 0; ln = next) {
-        line++;
-        next = strchr(ln, '\n');
-        if (next) *next++ = 0;
-        char *f[4] = {0};
-        int nf = 0;
-        for (char *tok = strtok_r(ln, " \t\r", &save); tok && nf < 4; tok = strtok_r(NULL, " \t\r", &save))
-            f[nf++] = tok;
-        if (nf == 0 || f[0][0] == ';' || f[0][0] == '#') continue;
-        if (!strcasecmp(f[0], "ID")) continue; /* the header line */
-        char g = nf >= 3 ? corpus_parse_gender(f[2]) : 0;
-        if (nf < 3) {
-            veil_error("%s:%d: expected 'ID AGE GENDER ACCENTS REGION'", path, line);
-            rc = -1;
-        } else if (!g) {
-            veil_error("%s:%d: unknown gender '%s' for speaker %s (expected F or M)", path, line, f[2], f[0]);
-            rc = -1;
-        } else {
-            table_add(t, vctk_key(f[0]), g, f[1], nf > 3 ? f[3] : "");
-        }
+    char *f[4] = {0}, *save = NULL;
+    int nf = 0;
+    for (char *tok = strtok_r(ln, " \t\r", &save); tok && nf < 4; tok = strtok_r(NULL, " \t\r", &save))
+        f[nf++] = tok;
+    if (nf == 0 || f[0][0] == ';' || f[0][0] == '#') return 0;
+    if (!strcasecmp(f[0], "ID")) return 0; /* the header line */
+    char g = row_gender(path, line, nf, "ID AGE GENDER ACCENTS REGION", f[0], f[2]);
+    if (!g) return -1;
+    table_add(t, vctk_key(f[0]), g, f[1], nf > 3 ? f[3] : "");
+    return 0;
+}
+
+static int vctk_speaker(void *ctx, const char *dir, const char *id)
+{
+    table_load *L = ctx;
+    const spk_info *s = table_find(L->t, vctk_key(id));
+    if (!s) {
+        missing_add(L->m, id);
+        return 0;
     }
-    free(data);
-    return rc == 0 ? table_finish(t, path) : -1;
+    const char *labels[2] = {s->labels[0], s->labels[1]};
+    return corpus_add_speaker_folder(L->b, dir, 0, id, s->gender, labels);
 }
 
 /* The audio folder: wav48_silence_trimmed (VCTK 0.92), else wav48 (0.80), else the first
@@ -252,7 +254,7 @@ int corpus_load_vctk(const char *root, const char *speaker_info, veil_corpus **o
 {
     static const char *const label_names[2] = {"age", "accent"};
     spk_table t = {0};
-    if (read_speaker_info(speaker_info, &t) != 0) {
+    if (read_table(speaker_info, &t, speaker_info_line) != 0) {
         table_free(&t);
         return -1;
     }
@@ -264,22 +266,8 @@ int corpus_load_vctk(const char *root, const char *speaker_info, veil_corpus **o
     corpus_builder b;
     corpus_builder_init(&b, 2, label_names);
     missing_list m = {.n = 0};
-    corpus_names l;
-    int rc = corpus_list_dir(adir, &l);
-    for (int i = 0; i < l.n && rc == 0; i++) {
-        char *p = corpus_path_join(adir, l.v[i]);
-        if (veil_is_dir(p)) {
-            const spk_info *s = table_find(&t, vctk_key(l.v[i]));
-            if (!s) {
-                missing_add(&m, l.v[i]);
-            } else {
-                const char *labels[2] = {s->labels[0], s->labels[1]};
-                rc = corpus_add_speaker_folder(&b, p, 0, l.v[i], s->gender, labels);
-            }
-        }
-        free(p);
-    }
-    corpus_names_free(&l);
+    table_load L = {&b, &t, &m};
+    int rc = corpus_each_folder(adir, vctk_speaker, &L);
     if (rc == 0) rc = missing_report(&m, speaker_info);
     table_free(&t);
     free(adir);

@@ -333,57 +333,35 @@ static const char *json_str(const cJSON *o, const char *path)
     return cJSON_IsString(x) ? x->valuestring : "?";
 }
 
-typedef struct strbuf {
-    char *s;
-    size_t len, cap;
-} strbuf;
-static void sb_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(strbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int need = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (need < 0) return;
-    if (b->len + (size_t)need + 1 > b->cap) {
-        b->cap = (b->len + (size_t)need + 1) * 2;
-        b->s = veil_realloc(b->s, b->cap);
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)need;
-}
-
 static char *config_markdown(const cJSON *c)
 {
-    strbuf b = {0};
+    veil_strbuf b = {0};
     char *methods = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(c, "methods"));
     char *groups = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(c, "groups"));
-    sb_printf(&b, "- corpus: `%s` (%s layout, %d speakers: %d F / %d M, %d utterances, %d patches)\n",
-              json_str(c, "corpus.path"), json_str(c, "corpus.layout"), json_int(c, "corpus.speakers", 0),
-              json_int(c, "corpus.female", 0), json_int(c, "corpus.male", 0),
-              json_int(c, "corpus.utterances", 0), json_int(c, "corpus.patches", 0));
+    veil_strbuf_printf(&b, "- corpus: `%s` (%s layout, %d speakers: %d F / %d M, %d utterances, %d patches)\n",
+                       json_str(c, "corpus.path"), json_str(c, "corpus.layout"), json_int(c, "corpus.speakers", 0),
+                       json_int(c, "corpus.female", 0), json_int(c, "corpus.male", 0),
+                       json_int(c, "corpus.utterances", 0), json_int(c, "corpus.patches", 0));
     int ag = json_int(c, "protocol.attack_groups", 0);
     char agtext[32];
     if (ag) snprintf(agtext, sizeof agtext, "%d", ag);
     else snprintf(agtext, sizeof agtext, "as many as fit");
-    sb_printf(&b, "- protocol: St = %d training speakers, attacker groups of St speakers: %s\n",
-              json_int(c, "protocol.train_speakers", 0), agtext);
-    sb_printf(&b, "- grid: methods %s, Siamese G %s, %d cross-validation iteration(s), seed %.0f\n",
-              methods ? methods : "?", groups ? groups : "?", json_int(c, "cv", 0),
-              cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "seed")));
-    sb_printf(&b, "- epochs (at most): Siamese %d (batch %d pairs, patience %d), gender g %d (batch %d), "
-                  "reference %d, attacker %d (batch %d); filter divisor %d\n",
-              json_int(c, "train.siamese_epochs", 0), json_int(c, "train.siamese_batch_pairs", 0),
-              json_int(c, "train.patience", 0), json_int(c, "train.gender_epochs", 0),
-              json_int(c, "train.gender_batch", 0), json_int(c, "train.reference_epochs", 0),
-              json_int(c, "train.attack_epochs", 0), json_int(c, "train.attack_batch", 0),
-              json_int(c, "train.filter_divisor", 1));
-    sb_printf(&b, "- precision: %s requested, %s used; %d threads; veil %s\n",
-              json_str(c, "precision.requested"), json_str(c, "precision.resolved"), json_int(c, "threads", 0),
-              json_str(c, "veil_version"));
-    sb_printf(&b, "- full configuration: `config.json`; one line per job: `results.jsonl`\n");
+    veil_strbuf_printf(&b, "- protocol: St = %d training speakers, attacker groups of St speakers: %s\n",
+                       json_int(c, "protocol.train_speakers", 0), agtext);
+    veil_strbuf_printf(&b, "- grid: methods %s, Siamese G %s, %d cross-validation iteration(s), seed %.0f\n",
+                       methods ? methods : "?", groups ? groups : "?", json_int(c, "cv", 0),
+                       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "seed")));
+    veil_strbuf_printf(&b, "- epochs (at most): Siamese %d (batch %d pairs, patience %d), gender g %d (batch %d), "
+                           "reference %d, attacker %d (batch %d); filter divisor %d\n",
+                       json_int(c, "train.siamese_epochs", 0), json_int(c, "train.siamese_batch_pairs", 0),
+                       json_int(c, "train.patience", 0), json_int(c, "train.gender_epochs", 0),
+                       json_int(c, "train.gender_batch", 0), json_int(c, "train.reference_epochs", 0),
+                       json_int(c, "train.attack_epochs", 0), json_int(c, "train.attack_batch", 0),
+                       json_int(c, "train.filter_divisor", 1));
+    veil_strbuf_printf(&b, "- precision: %s requested, %s used; %d threads; veil %s\n",
+                       json_str(c, "precision.requested"), json_str(c, "precision.resolved"), json_int(c, "threads", 0),
+                       json_str(c, "veil_version"));
+    veil_strbuf_printf(&b, "- full configuration: `config.json`; one line per job: `results.jsonl`\n");
     free(methods);
     free(groups);
     return b.s;

@@ -350,6 +350,48 @@ void vd_nets_free(vd_nets *s)
     memset(s, 0, sizeof *s);
 }
 
+vd_net *vd_nets_ready(vd_nets *s, const char *who, int max_batch, int n, int train, vd_build_fn build,
+                      void *model)
+{
+    if (n < 1 || n > max_batch) {
+        veil_error("%s: batch of %d outside 1..%d", who, n, max_batch);
+        return NULL;
+    }
+    train = train ? 1 : 0;
+    vd_net *net = vd_nets_find(s, n, train);
+    if (!net) {
+        net = build(model, n, train);
+        s->last_train = NULL; /* adding may evict it */
+        if (!net || vd_nets_add(s, net)) return NULL;
+    }
+    /* training forwards always re-read the master weights (Adam changed them) */
+    if (train) s->version++;
+    if (net->wver != s->version) {
+        if (vd_net_run(net, VD_WSYNC, 1)) return NULL;
+        net->wver = s->version;
+    }
+    return net;
+}
+
+int vd_nets_forward(vd_nets *s, vd_net *net, int train)
+{
+    if (vd_net_run(net, VD_FWD, 1)) return -1;
+    s->last_train = train ? net : NULL;
+    return 0;
+}
+
+vd_net *vd_nets_last_train(vd_nets *s, const char *who)
+{
+    /* the last forward's net must still be cached and have been a training one */
+    int live = 0;
+    for (int i = 0; i < VD_MAX_NETS; i++) live |= s->last_train && s->net[i] == s->last_train;
+    if (!live) {
+        veil_error("%s: backward needs a train=1 forward just before it", who);
+        return NULL;
+    }
+    return s->last_train;
+}
+
 /* ---------------- parameters ---------------- */
 void vd_param_init(veil_param *p, const char *name, int ndim, const int64_t *shape, int is_buffer)
 {
@@ -441,4 +483,106 @@ done:
     vd_net_free(&net);
     free(arena);
     return rc;
+}
+
+/* ---------------- pieces of the weighted layers ---------------- */
+dnnl_primitive_t vd_prim_relu(vd_net *net, dnnl_primitive_desc_t *pd, const void *op_desc, int relu,
+                              const char *what)
+{
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    if (relu) {
+        dnnl_primitive_attr_create(&attr);
+        dnnl_post_ops_create(&po);
+        dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
+        dnnl_primitive_attr_set_post_ops(attr, po);
+    }
+    dnnl_primitive_t prim = vd_prim(net, pd, op_desc, attr, NULL, what);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (po) dnnl_post_ops_destroy(po);
+    return prim;
+}
+
+/* *out = have if its layout is `want`, else a copy of the master weights in layout `want`
+ * (outside the arena), refreshed by a weight-sync step. */
+static int vd_weights_as(vd_net *net, dnnl_memory_t master, dnnl_memory_t have,
+                         const dnnl_memory_desc_t *want, dnnl_memory_t *out)
+{
+    if (dnnl_memory_desc_equal(vd_mem_md(have), want)) {
+        *out = have;
+        return 0;
+    }
+    *out = vd_owned_mem(net, want);
+    return vd_reorder_add(net, VD_WSYNC, master, *out);
+}
+
+/* ReLU backward from the forward output, in place on out's gradient. */
+static int vd_relu_backward_add(vd_net *net, vd_tensor *out)
+{
+    dnnl_eltwise_desc_t ef, eb;
+    dnnl_primitive_desc_t ehint = NULL;
+    if (vd_check(dnnl_eltwise_forward_desc_init(&ef, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd,
+                                                &out->md, 0, 0),
+                 "relu forward") ||
+        vd_check(dnnl_primitive_desc_create(&ehint, &ef, NULL, vd_engine(), NULL), "relu forward"))
+        return -1;
+    dnnl_primitive_t rb = NULL;
+    if (!vd_check(dnnl_eltwise_backward_desc_init(&eb, dnnl_eltwise_relu_use_dst_for_bwd, &out->md, &out->md, 0, 0),
+                  "relu backward"))
+        rb = vd_prim(net, NULL, &eb, NULL, ehint, "relu backward");
+    dnnl_primitive_desc_destroy(ehint);
+    dnnl_exec_arg_t ra[] = {{DNNL_ARG_DST, out->mem}, {DNNL_ARG_DIFF_DST, out->dmem}, {DNNL_ARG_DIFF_SRC, out->dmem}};
+    return vd_step_add(net, VD_BWD, rb, 3, ra);
+}
+
+int vd_wlayer_forward(vd_net *net, vd_wlayer *l, dnnl_primitive_t fwd, const_dnnl_primitive_desc_t pd,
+                      vd_tensor *in, vd_tensor *out)
+{
+    if (!fwd) return -1;
+    l->wu = vd_user(net, &l->w_user, l->w->data);
+    dnnl_memory_t bias = vd_user(net, &l->b_md, l->b->data);
+    if (vd_adapt(net, VD_FWD, in->mem, vd_pd_md(pd, DNNL_ARG_SRC), net->train ? VD_SEQ : 2, &l->src)) return -1;
+    /* weights in the primitive's layout: a copy of the master outside the arena */
+    if (vd_weights_as(net, l->wu, l->wu, vd_pd_md(pd, DNNL_ARG_WEIGHTS), &l->wp)) return -1;
+    if (vd_tensor_new(net, vd_pd_md(pd, DNNL_ARG_DST), in->chain + 1, out)) return -1;
+    dnnl_exec_arg_t fa[] = {{DNNL_ARG_SRC, l->src}, {DNNL_ARG_WEIGHTS, l->wp}, {DNNL_ARG_BIAS, bias},
+                            {DNNL_ARG_DST, out->mem}};
+    if (vd_step_add(net, VD_FWD, fwd, 4, fa)) return -1;
+    return net->train && l->relu ? vd_relu_backward_add(net, out) : 0;
+}
+
+int vd_wlayer_weights_grad(vd_net *net, vd_wlayer *l, dnnl_primitive_t bw, const_dnnl_primitive_desc_t wpd,
+                           vd_tensor *out)
+{
+    if (!bw) return -1;
+    dnnl_memory_t wsrc, dwp, dwu = vd_user(net, &l->w_user, l->w->grad), dbias = vd_user(net, &l->b_md, l->b->grad);
+    if (vd_adapt(net, VD_BWD, l->src, vd_pd_md(wpd, DNNL_ARG_SRC), 3, &wsrc) ||
+        vd_adapt(net, VD_BWD, out->dmem, vd_pd_md(wpd, DNNL_ARG_DIFF_DST), 2, &l->wdiff))
+        return -1;
+    const dnnl_memory_desc_t *dwmd = vd_pd_md(wpd, DNNL_ARG_DIFF_WEIGHTS);
+    dwp = dnnl_memory_desc_equal(dwmd, &l->w_user) ? dwu : vd_mem(net, dwmd, 4);
+    dnnl_exec_arg_t wa[] = {{DNNL_ARG_SRC, wsrc}, {DNNL_ARG_DIFF_DST, l->wdiff},
+                            {DNNL_ARG_DIFF_WEIGHTS, dwp}, {DNNL_ARG_DIFF_BIAS, dbias}};
+    if (vd_step_add(net, VD_BWD, bw, 4, wa)) return -1;
+    if (dwp != dwu && vd_reorder_add(net, VD_BWD, dwp, dwu)) return -1;
+    return 0;
+}
+
+int vd_wlayer_data_grad(vd_net *net, vd_wlayer *l, dnnl_primitive_t bd, const_dnnl_primitive_desc_t dpd,
+                        vd_tensor *in, vd_tensor *out)
+{
+    if (!bd) return -1;
+    dnnl_memory_t ddst, wb, dsrc;
+    const dnnl_memory_desc_t *want = vd_pd_md(dpd, DNNL_ARG_DIFF_DST);
+    if (dnnl_memory_desc_equal(vd_mem_md(l->wdiff), want))
+        ddst = l->wdiff;
+    else if (vd_adapt(net, VD_BWD, out->dmem, want, 5, &ddst))
+        return -1;
+    if (vd_weights_as(net, l->wu, l->wp, vd_pd_md(dpd, DNNL_ARG_WEIGHTS), &wb)) return -1;
+    want = vd_pd_md(dpd, DNNL_ARG_DIFF_SRC);
+    dsrc = dnnl_memory_desc_equal(want, &in->md) ? in->dmem : vd_mem(net, want, 3);
+    dnnl_exec_arg_t da[] = {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wb}, {DNNL_ARG_DIFF_SRC, dsrc}};
+    if (vd_step_add(net, VD_BWD, bd, 3, da)) return -1;
+    if (dsrc != in->dmem && vd_reorder_add(net, VD_BWD, dsrc, in->dmem)) return -1;
+    return 0;
 }

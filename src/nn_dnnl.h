@@ -98,12 +98,24 @@ typedef struct vd_nets {
     vd_net *net[VD_MAX_NETS];
     unsigned long used[VD_MAX_NETS], clock;
     vd_arena arena;
+    vd_net *last_train;    /* net of the last train=1 forward (for backward) */
+    unsigned long version; /* bumped when the master weights may have changed */
 } vd_nets;
 /* The cached net for (n, train), or NULL. */
 vd_net *vd_nets_find(vd_nets *s, int n, int train);
 /* Adopt a finalized net (evicting the least recently used one), grow the arena. */
 int vd_nets_add(vd_nets *s, vd_net *net);
 void vd_nets_free(vd_nets *s);
+/* A model's forward, first half: the cached net for (n, train), built by build(model, n, train)
+ * on a miss, with the master weights synced. `who` names the model in errors. NULL after veil_error.
+ * The caller then sets its data handles and calls vd_nets_forward. */
+typedef vd_net *(*vd_build_fn)(void *model, int n, int train);
+vd_net *vd_nets_ready(vd_nets *s, const char *who, int max_batch, int n, int train, vd_build_fn build,
+                      void *model);
+/* Runs net's forward list and remembers it for backward if train. */
+int vd_nets_forward(vd_nets *s, vd_net *net, int train);
+/* The net of the last forward if that was a train=1 one still cached, else NULL after veil_error. */
+vd_net *vd_nets_last_train(vd_nets *s, const char *who);
 
 /* Standard parameter setup (PyTorch defaults). */
 void vd_param_init(veil_param *p, const char *name, int ndim, const int64_t *shape, int is_buffer);
@@ -122,6 +134,31 @@ typedef struct vd_layer_test {
 } vd_layer_test;
 /* y: forward output; with dy, backward: dx (may be NULL) and the params' grads. */
 int vd_layer_test_run(const vd_layer_test *t, const float *x, float *y, const float *dy, float *dx);
+
+/* Pieces of the weighted layers (conv, inner product). */
+/* A forward primitive from op_desc, with ReLU fused as a post-op if relu; *pd: its descriptor. */
+dnnl_primitive_t vd_prim_relu(vd_net *net, dnnl_primitive_desc_t *pd, const void *op_desc, int relu,
+                              const char *what);
+/* A weighted layer while its builder runs: the caller sets w, b, relu, w_user, b_md; the steps
+ * below fill in the memories the later ones read. */
+typedef struct vd_wlayer {
+    veil_param *w, *b;
+    int relu;
+    dnnl_memory_desc_t w_user, b_md;  /* master weights (plain fp32) and bias */
+    dnnl_memory_t src, wu, wp, wdiff; /* input and weights as the primitives read them */
+} vd_wlayer;
+/* The forward step fwd (of pd): reads in (a copy where the layout differs), the weights (a synced
+ * copy where the layout differs) and the bias; writes out, a new chain tensor. A training net
+ * also gets the ReLU's backward step. */
+int vd_wlayer_forward(vd_net *net, vd_wlayer *l, dnnl_primitive_t fwd, const_dnnl_primitive_desc_t pd,
+                      vd_tensor *in, vd_tensor *out);
+/* The weights-gradient step bw (of wpd): writes w->grad (through a reorder unless the layout is
+ * w_user's) and b->grad. */
+int vd_wlayer_weights_grad(vd_net *net, vd_wlayer *l, dnnl_primitive_t bw, const_dnnl_primitive_desc_t wpd,
+                           vd_tensor *out);
+/* The input-gradient step bd (of dpd): writes in's gradient. */
+int vd_wlayer_data_grad(vd_net *net, vd_wlayer *l, dnnl_primitive_t bd, const_dnnl_primitive_desc_t dpd,
+                        vd_tensor *in, vd_tensor *out);
 
 /* Layer builders shared by the models and the tests. */
 int vd_bn_build(vd_net *net, vd_tensor *in, veil_param *bn4, vd_tensor *out);

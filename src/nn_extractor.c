@@ -96,74 +96,27 @@ int vd_conv_build(vd_net *net, vd_tensor *in, veil_param *w, veil_param *b, int 
     int64_t n = in->md.dims[0], cin = in->md.dims[1], h = in->md.dims[2], wd = in->md.dims[3];
     int64_t cout = w->shape[0], k = w->shape[2];
     int64_t sd[4] = {n, cin, h, wd}, dd[4] = {n, cout, h, wd}, wdims[4] = {cout, cin, k, k};
-    dnnl_memory_desc_t src_any, dst_any, w_any, w_user, b_md, dw_any;
+    dnnl_memory_desc_t src_any, dst_any, w_any, dw_any;
+    vd_wlayer l = {.w = w, .b = b, .relu = relu};
     vd_md_any(&src_any, 4, sd, net->act);
     vd_md_any(&dst_any, 4, dd, net->act);
     vd_md_any(&w_any, 4, wdims, net->act);
     vd_md_any(&dw_any, 4, wdims, dnnl_f32);
-    vd_md_plain(&w_user, 4, wdims, dnnl_f32);
-    vd_md_plain(&b_md, 1, &cout, dnnl_f32);
+    vd_md_plain(&l.w_user, 4, wdims, dnnl_f32);
+    vd_md_plain(&l.b_md, 1, &cout, dnnl_f32);
     dnnl_dims_t strides = {1, 1}, pl = {(k - 1) / 2, (k - 1) / 2}, pr = {k - 1 - pl[0], k - 1 - pl[1]};
 
     dnnl_convolution_desc_t d;
     if (vd_check(dnnl_convolution_forward_desc_init(
                      &d, net->train ? dnnl_forward_training : dnnl_forward_inference,
-                     dnnl_convolution_direct, &src_any, &w_any, &b_md, &dst_any, strides, pl, pr),
+                     dnnl_convolution_direct, &src_any, &w_any, &l.b_md, &dst_any, strides, pl, pr),
                  "convolution forward"))
         return -1;
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_post_ops_t po = NULL;
-    if (relu) {
-        dnnl_primitive_attr_create(&attr);
-        dnnl_post_ops_create(&po);
-        dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
-        dnnl_primitive_attr_set_post_ops(attr, po);
-    }
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_t fwd = vd_prim(net, &pd, &d, attr, NULL, "convolution forward");
-    if (attr) dnnl_primitive_attr_destroy(attr);
-    if (po) dnnl_post_ops_destroy(po);
-    if (!fwd) return -1;
-
-    dnnl_memory_t src, wu = vd_user(net, &w_user, w->data), wp, bias = vd_user(net, &b_md, b->data);
-    if (vd_adapt(net, VD_FWD, in->mem, vd_pd_md(pd, DNNL_ARG_SRC), net->train ? VD_SEQ : 2, &src)) return -1;
-    /* weights in the primitive's layout: a copy of the master outside the arena */
-    const dnnl_memory_desc_t *wmd = vd_pd_md(pd, DNNL_ARG_WEIGHTS);
-    if (dnnl_memory_desc_equal(wmd, &w_user)) {
-        wp = wu;
-    } else {
-        wp = vd_owned_mem(net, wmd);
-        if (vd_reorder_add(net, VD_WSYNC, wu, wp)) return -1;
-    }
-    if (vd_tensor_new(net, vd_pd_md(pd, DNNL_ARG_DST), in->chain + 1, out)) return -1;
-    dnnl_exec_arg_t fa[] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wp}, {DNNL_ARG_BIAS, bias},
-                            {DNNL_ARG_DST, out->mem}};
-    if (vd_step_add(net, VD_FWD, fwd, 4, fa)) return -1;
+    dnnl_primitive_t fwd = vd_prim_relu(net, &pd, &d, relu, "convolution forward");
+    /* (a training net also gets the ReLU backward, in place on the output gradient) */
+    if (vd_wlayer_forward(net, &l, fwd, pd, in, out)) return -1;
     if (!net->train) return 0;
-
-    /* ReLU backward from the forward output, in place on the output gradient */
-    if (relu) {
-        dnnl_eltwise_desc_t ef, eb;
-        dnnl_primitive_desc_t epd;
-        dnnl_primitive_desc_t ehint = NULL;
-        if (vd_check(dnnl_eltwise_forward_desc_init(&ef, dnnl_forward_training,
-                                                    dnnl_eltwise_relu_use_dst_for_bwd, &out->md, 0, 0),
-                     "relu forward"))
-            return -1;
-        dnnl_engine_t e = vd_engine();
-        if (vd_check(dnnl_primitive_desc_create(&ehint, &ef, NULL, e, NULL), "relu forward")) return -1;
-        if (vd_check(dnnl_eltwise_backward_desc_init(&eb, dnnl_eltwise_relu_use_dst_for_bwd, &out->md,
-                                                     &out->md, 0, 0),
-                     "relu backward")) {
-            dnnl_primitive_desc_destroy(ehint);
-            return -1;
-        }
-        dnnl_primitive_t rb = vd_prim(net, &epd, &eb, NULL, ehint, "relu backward");
-        dnnl_primitive_desc_destroy(ehint);
-        dnnl_exec_arg_t ra[] = {{DNNL_ARG_DST, out->mem}, {DNNL_ARG_DIFF_DST, out->dmem},
-                                {DNNL_ARG_DIFF_SRC, out->dmem}};
-        if (vd_step_add(net, VD_BWD, rb, 3, ra)) return -1;
-    }
 
     /* weights gradient (and bias gradient), reordered to OIHW fp32 unless already so */
     dnnl_convolution_desc_t wd_;
@@ -175,22 +128,12 @@ int vd_conv_build(vd_net *net, vd_tensor *in, veil_param *w, veil_param *b, int 
         vd_md_any(&wdd_md, 4, dd, dnnl_f32);
     }
     if (vd_check(dnnl_convolution_backward_weights_desc_init(&wd_, dnnl_convolution_direct, &ws_md, &dw_any,
-                                                             &b_md, &wdd_md, strides, pl, pr),
+                                                             &l.b_md, &wdd_md, strides, pl, pr),
                  "convolution backward weights"))
         return -1;
     dnnl_primitive_desc_t wpd;
     dnnl_primitive_t bw = vd_prim(net, &wpd, &wd_, NULL, pd, "convolution backward weights");
-    if (!bw) return -1;
-    dnnl_memory_t wsrc, wdiff, dwp, dwu = vd_user(net, &w_user, w->grad), dbias = vd_user(net, &b_md, b->grad);
-    if (vd_adapt(net, VD_BWD, src, vd_pd_md(wpd, DNNL_ARG_SRC), 3, &wsrc) ||
-        vd_adapt(net, VD_BWD, out->dmem, vd_pd_md(wpd, DNNL_ARG_DIFF_DST), 2, &wdiff))
-        return -1;
-    const dnnl_memory_desc_t *dwmd = vd_pd_md(wpd, DNNL_ARG_DIFF_WEIGHTS);
-    dwp = dnnl_memory_desc_equal(dwmd, &w_user) ? dwu : vd_mem(net, dwmd, 4);
-    dnnl_exec_arg_t wa[] = {{DNNL_ARG_SRC, wsrc}, {DNNL_ARG_DIFF_DST, wdiff},
-                            {DNNL_ARG_DIFF_WEIGHTS, dwp}, {DNNL_ARG_DIFF_BIAS, dbias}};
-    if (vd_step_add(net, VD_BWD, bw, 4, wa)) return -1;
-    if (dwp != dwu && vd_reorder_add(net, VD_BWD, dwp, dwu)) return -1;
+    if (vd_wlayer_weights_grad(net, &l, bw, wpd, out)) return -1;
 
     /* input gradient */
     dnnl_convolution_desc_t dd_;
@@ -200,25 +143,7 @@ int vd_conv_build(vd_net *net, vd_tensor *in, veil_param *w, veil_param *b, int 
         return -1;
     dnnl_primitive_desc_t dpd;
     dnnl_primitive_t bd = vd_prim(net, &dpd, &dd_, NULL, pd, "convolution backward data");
-    if (!bd) return -1;
-    dnnl_memory_t ddst, wb, dsrc;
-    const dnnl_memory_desc_t *want = vd_pd_md(dpd, DNNL_ARG_DIFF_DST);
-    if (dnnl_memory_desc_equal(vd_mem_md(wdiff), want))
-        ddst = wdiff;
-    else if (vd_adapt(net, VD_BWD, out->dmem, want, 5, &ddst))
-        return -1;
-    want = vd_pd_md(dpd, DNNL_ARG_WEIGHTS);
-    if (dnnl_memory_desc_equal(vd_mem_md(wp), want)) {
-        wb = wp;
-    } else {
-        wb = vd_owned_mem(net, want);
-        if (vd_reorder_add(net, VD_WSYNC, wu, wb)) return -1;
-    }
-    want = vd_pd_md(dpd, DNNL_ARG_DIFF_SRC);
-    dsrc = dnnl_memory_desc_equal(want, &in->md) ? in->dmem : vd_mem(net, want, 3);
-    dnnl_exec_arg_t da[] = {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wb}, {DNNL_ARG_DIFF_SRC, dsrc}};
-    if (vd_step_add(net, VD_BWD, bd, 3, da)) return -1;
-    if (dsrc != in->dmem && vd_reorder_add(net, VD_BWD, dsrc, in->dmem)) return -1;
+    if (vd_wlayer_data_grad(net, &l, bd, dpd, in, out)) return -1;
     return 0;
 }
 
@@ -261,10 +186,8 @@ struct veil_extractor {
     int max_batch, dim;
     veil_param *params;
     int nparams;
-    vd_nets nets;
-    vd_net *last_train; /* net of the last train=1 forward (for backward) */
+    vd_nets nets; /* also the last training net and the weights version */
     dnnl_memory_t x_user, z_user; /* of the net in use: handles set per call */
-    unsigned long version;        /* bumped when the master weights may have changed */
 };
 
 void veil_extractor_config_paper(veil_extractor_config *c, int groups)
@@ -371,7 +294,7 @@ veil_param *veil_extractor_params(veil_extractor *f, int *count)
     if (count) *count = f->nparams;
     return f->params;
 }
-void veil_extractor_params_changed(veil_extractor *f) { f->version++; }
+void veil_extractor_params_changed(veil_extractor *f) { f->nets.version++; }
 
 /* user memories are the first two memory objects a net creates: x, then z (and dz) */
 typedef struct ext_net {
@@ -379,8 +302,9 @@ typedef struct ext_net {
     dnnl_memory_t x, z, dz;
 } ext_net;
 
-static ext_net *extractor_build(veil_extractor *f, int n, int train)
+static vd_net *extractor_build(void *model, int n, int train)
 {
+    veil_extractor *f = model;
     ext_net *e = veil_calloc(1, sizeof *e);
     vd_net *net = &e->net;
     vd_net_init(net, n, train, vd_act_type(f->precision));
@@ -416,7 +340,7 @@ static ext_net *extractor_build(veil_extractor *f, int n, int train)
         if (!e->dz || vd_reorder_add(net, VD_BWD, e->dz, t.dmem)) goto fail;
     }
     vd_net_finalize(net);
-    return e;
+    return net;
 fail:
     veil_error_prefix("extractor (G=%d, batch %d, %s)", c->groups, n, veil_precision_name(f->precision));
     vd_net_free(net);
@@ -426,40 +350,17 @@ fail:
 
 int veil_extractor_forward(veil_extractor *f, const float *x, int n, int train, float *z)
 {
-    if (n < 1 || n > f->max_batch) {
-        veil_error("extractor: batch of %d outside 1..%d", n, f->max_batch);
-        return -1;
-    }
-    train = train ? 1 : 0;
-    ext_net *e = (ext_net *)vd_nets_find(&f->nets, n, train);
-    if (!e) {
-        e = extractor_build(f, n, train);
-        f->last_train = NULL; /* adding may evict it */
-        if (!e || vd_nets_add(&f->nets, &e->net)) return -1;
-    }
-    /* training forwards always re-read the master weights (Adam changed them) */
-    if (train) f->version++;
-    if (e->net.wver != f->version) {
-        if (vd_net_run(&e->net, VD_WSYNC, 1)) return -1;
-        e->net.wver = f->version;
-    }
+    ext_net *e = (ext_net *)vd_nets_ready(&f->nets, "extractor", f->max_batch, n, train, extractor_build, f);
+    if (!e) return -1;
     dnnl_memory_set_data_handle(e->x, (void *)x);
     dnnl_memory_set_data_handle(e->z, z);
-    if (vd_net_run(&e->net, VD_FWD, 1)) return -1;
-    f->last_train = train ? &e->net : NULL;
-    return 0;
+    return vd_nets_forward(&f->nets, &e->net, train);
 }
 
 int veil_extractor_backward(veil_extractor *f, const float *dz)
 {
-    /* the last forward's net must still be cached and have been a training one */
-    ext_net *e = (ext_net *)f->last_train;
-    int live = 0;
-    for (int i = 0; i < VD_MAX_NETS; i++) live |= f->nets.net[i] == f->last_train && e;
-    if (!live) {
-        veil_error("extractor: backward needs a train=1 forward just before it");
-        return -1;
-    }
+    ext_net *e = (ext_net *)vd_nets_last_train(&f->nets, "extractor");
+    if (!e) return -1;
     dnnl_memory_set_data_handle(e->dz, (void *)dz);
     return vd_net_run(&e->net, VD_BWD, 1);
 }

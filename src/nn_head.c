@@ -13,82 +13,33 @@ int vd_linear_build(vd_net *net, vd_tensor *in, veil_param *w, veil_param *b, in
 {
     int64_t n = in->md.dims[0], ci = in->md.dims[1], co = w->shape[0];
     int64_t sd[2] = {n, ci}, dd[2] = {n, co}, wd[2] = {co, ci};
-    dnnl_memory_desc_t src_any, w_any, w_user, b_md, dst_md, dw_any;
+    dnnl_memory_desc_t src_any, w_any, dst_md, dw_any;
+    vd_wlayer l = {.w = w, .b = b, .relu = relu};
     vd_md_any(&src_any, 2, sd, net->act);
     vd_md_any(&w_any, 2, wd, net->act);
     vd_md_any(&dw_any, 2, wd, dnnl_f32);
-    vd_md_plain(&w_user, 2, wd, dnnl_f32);
-    vd_md_plain(&b_md, 1, &co, dnnl_f32);
+    vd_md_plain(&l.w_user, 2, wd, dnnl_f32);
+    vd_md_plain(&l.b_md, 1, &co, dnnl_f32);
     vd_md_plain(&dst_md, 2, dd, dst_type);
     dnnl_inner_product_desc_t d;
     if (vd_check(dnnl_inner_product_forward_desc_init(&d, net->train ? dnnl_forward_training : dnnl_forward_inference,
-                                                      &src_any, &w_any, &b_md, &dst_md),
+                                                      &src_any, &w_any, &l.b_md, &dst_md),
                  "inner product forward"))
         return -1;
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_post_ops_t po = NULL;
-    if (relu) {
-        dnnl_primitive_attr_create(&attr);
-        dnnl_post_ops_create(&po);
-        dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
-        dnnl_primitive_attr_set_post_ops(attr, po);
-    }
     dnnl_primitive_desc_t pd;
-    dnnl_primitive_t fwd = vd_prim(net, &pd, &d, attr, NULL, "inner product forward");
-    if (attr) dnnl_primitive_attr_destroy(attr);
-    if (po) dnnl_post_ops_destroy(po);
-    if (!fwd) return -1;
-    dnnl_memory_t src, wu = vd_user(net, &w_user, w->data), wp, bias = vd_user(net, &b_md, b->data);
-    if (vd_adapt(net, VD_FWD, in->mem, vd_pd_md(pd, DNNL_ARG_SRC), net->train ? VD_SEQ : 2, &src)) return -1;
-    const dnnl_memory_desc_t *wmd = vd_pd_md(pd, DNNL_ARG_WEIGHTS);
-    if (dnnl_memory_desc_equal(wmd, &w_user)) {
-        wp = wu;
-    } else {
-        wp = vd_owned_mem(net, wmd);
-        if (vd_reorder_add(net, VD_WSYNC, wu, wp)) return -1;
-    }
-    if (vd_tensor_new(net, vd_pd_md(pd, DNNL_ARG_DST), in->chain + 1, out)) return -1;
-    dnnl_exec_arg_t fa[] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wp}, {DNNL_ARG_BIAS, bias},
-                            {DNNL_ARG_DST, out->mem}};
-    if (vd_step_add(net, VD_FWD, fwd, 4, fa)) return -1;
+    dnnl_primitive_t fwd = vd_prim_relu(net, &pd, &d, relu, "inner product forward");
+    if (vd_wlayer_forward(net, &l, fwd, pd, in, out)) return -1;
     if (!net->train) return 0;
-
-    if (relu) {
-        dnnl_eltwise_desc_t ef, eb;
-        dnnl_primitive_desc_t ehint = NULL;
-        if (vd_check(dnnl_eltwise_forward_desc_init(&ef, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd,
-                                                    &out->md, 0, 0),
-                     "relu forward") ||
-            vd_check(dnnl_primitive_desc_create(&ehint, &ef, NULL, vd_engine(), NULL), "relu forward"))
-            return -1;
-        dnnl_primitive_t rb = NULL;
-        if (!vd_check(dnnl_eltwise_backward_desc_init(&eb, dnnl_eltwise_relu_use_dst_for_bwd, &out->md, &out->md, 0, 0),
-                      "relu backward"))
-            rb = vd_prim(net, NULL, &eb, NULL, ehint, "relu backward");
-        dnnl_primitive_desc_destroy(ehint);
-        dnnl_exec_arg_t ra[] = {{DNNL_ARG_DST, out->mem}, {DNNL_ARG_DIFF_DST, out->dmem}, {DNNL_ARG_DIFF_SRC, out->dmem}};
-        if (vd_step_add(net, VD_BWD, rb, 3, ra)) return -1;
-    }
 
     dnnl_inner_product_desc_t wdsc;
     dnnl_memory_desc_t ddst_any;
     vd_md_any(&ddst_any, 2, dd, net->act);
-    if (vd_check(dnnl_inner_product_backward_weights_desc_init(&wdsc, &src_any, &dw_any, &b_md, &ddst_any),
+    if (vd_check(dnnl_inner_product_backward_weights_desc_init(&wdsc, &src_any, &dw_any, &l.b_md, &ddst_any),
                  "inner product backward weights"))
         return -1;
     dnnl_primitive_desc_t wpd;
     dnnl_primitive_t bw = vd_prim(net, &wpd, &wdsc, NULL, pd, "inner product backward weights");
-    if (!bw) return -1;
-    dnnl_memory_t wsrc, wdiff, dwp, dwu = vd_user(net, &w_user, w->grad), dbias = vd_user(net, &b_md, b->grad);
-    if (vd_adapt(net, VD_BWD, src, vd_pd_md(wpd, DNNL_ARG_SRC), 3, &wsrc) ||
-        vd_adapt(net, VD_BWD, out->dmem, vd_pd_md(wpd, DNNL_ARG_DIFF_DST), 2, &wdiff))
-        return -1;
-    const dnnl_memory_desc_t *dwmd = vd_pd_md(wpd, DNNL_ARG_DIFF_WEIGHTS);
-    dwp = dnnl_memory_desc_equal(dwmd, &w_user) ? dwu : vd_mem(net, dwmd, 4);
-    dnnl_exec_arg_t wa[] = {{DNNL_ARG_SRC, wsrc}, {DNNL_ARG_DIFF_DST, wdiff},
-                            {DNNL_ARG_DIFF_WEIGHTS, dwp}, {DNNL_ARG_DIFF_BIAS, dbias}};
-    if (vd_step_add(net, VD_BWD, bw, 4, wa)) return -1;
-    if (dwp != dwu && vd_reorder_add(net, VD_BWD, dwp, dwu)) return -1;
+    if (vd_wlayer_weights_grad(net, &l, bw, wpd, out)) return -1;
 
     net->dx_only = net->input_grad_optional;
     dnnl_inner_product_desc_t ddsc;
@@ -97,25 +48,7 @@ int vd_linear_build(vd_net *net, vd_tensor *in, veil_param *w, veil_param *b, in
         return -1;
     dnnl_primitive_desc_t dpd;
     dnnl_primitive_t bd = vd_prim(net, &dpd, &ddsc, NULL, pd, "inner product backward data");
-    if (!bd) return -1;
-    dnnl_memory_t ddst, wb, dsrc;
-    const dnnl_memory_desc_t *want = vd_pd_md(dpd, DNNL_ARG_DIFF_DST);
-    if (dnnl_memory_desc_equal(vd_mem_md(wdiff), want))
-        ddst = wdiff;
-    else if (vd_adapt(net, VD_BWD, out->dmem, want, 5, &ddst))
-        return -1;
-    want = vd_pd_md(dpd, DNNL_ARG_WEIGHTS);
-    if (dnnl_memory_desc_equal(vd_mem_md(wp), want)) {
-        wb = wp;
-    } else {
-        wb = vd_owned_mem(net, want);
-        if (vd_reorder_add(net, VD_WSYNC, wu, wb)) return -1;
-    }
-    want = vd_pd_md(dpd, DNNL_ARG_DIFF_SRC);
-    dsrc = dnnl_memory_desc_equal(want, &in->md) ? in->dmem : vd_mem(net, want, 3);
-    dnnl_exec_arg_t da[] = {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wb}, {DNNL_ARG_DIFF_SRC, dsrc}};
-    if (vd_step_add(net, VD_BWD, bd, 3, da)) return -1;
-    if (dsrc != in->dmem && vd_reorder_add(net, VD_BWD, dsrc, in->dmem)) return -1;
+    if (vd_wlayer_data_grad(net, &l, bd, dpd, in, out)) return -1;
     net->dx_only = 0;
     return 0;
 }
@@ -154,9 +87,7 @@ struct veil_head {
     veil_param params[4];
     veil_rng rng;
     unsigned char *mask; /* max_batch x hidden */
-    vd_nets nets;
-    struct head_net *last_train;
-    unsigned long version;
+    vd_nets nets; /* also the last training net and the weights version */
 };
 
 typedef struct head_net {
@@ -214,11 +145,12 @@ veil_param *veil_head_params(veil_head *h, int *count)
     if (count) *count = 4;
     return h->params;
 }
-void veil_head_params_changed(veil_head *h) { h->version++; }
+void veil_head_params_changed(veil_head *h) { h->nets.version++; }
 const unsigned char *vd_head_last_mask(const veil_head *h) { return h->mask; }
 
-static head_net *head_build(veil_head *h, int n, int train)
+static vd_net *head_build(void *model, int n, int train)
 {
+    veil_head *h = model;
     head_net *e = veil_calloc(1, sizeof *e);
     vd_net *net = &e->net;
     vd_net_init(net, n, train, vd_act_type(h->precision));
@@ -257,7 +189,7 @@ static head_net *head_build(veil_head *h, int n, int train)
         if (!e->dlogits || vd_reorder_add(net, VD_BWD, e->dlogits, v.dmem)) goto fail;
     }
     vd_net_finalize(net);
-    return e;
+    return net;
 fail:
     veil_error_prefix("head (%d -> %d -> %d, batch %d)", c->in_dim, c->hidden, c->classes, n);
     vd_net_free(net);
@@ -267,38 +199,17 @@ fail:
 
 int veil_head_forward(veil_head *h, const float *x, int n, int train, float *logits)
 {
-    if (n < 1 || n > h->max_batch) {
-        veil_error("head: batch of %d outside 1..%d", n, h->max_batch);
-        return -1;
-    }
-    train = train ? 1 : 0;
-    head_net *e = (head_net *)vd_nets_find(&h->nets, n, train);
-    if (!e) {
-        e = head_build(h, n, train);
-        h->last_train = NULL; /* adding may evict it */
-        if (!e || vd_nets_add(&h->nets, &e->net)) return -1;
-    }
-    if (train) h->version++;
-    if (e->net.wver != h->version) {
-        if (vd_net_run(&e->net, VD_WSYNC, 1)) return -1;
-        e->net.wver = h->version;
-    }
+    head_net *e = (head_net *)vd_nets_ready(&h->nets, "head", h->max_batch, n, train, head_build, h);
+    if (!e) return -1;
     dnnl_memory_set_data_handle(e->x, (void *)x);
     dnnl_memory_set_data_handle(e->logits, logits);
-    if (vd_net_run(&e->net, VD_FWD, 1)) return -1;
-    h->last_train = train ? e : NULL;
-    return 0;
+    return vd_nets_forward(&h->nets, &e->net, train);
 }
 
 int veil_head_backward(veil_head *h, const float *dlogits, float *dx)
 {
-    int live = 0;
-    for (int i = 0; i < VD_MAX_NETS; i++) live |= h->last_train && h->nets.net[i] == &h->last_train->net;
-    if (!live) {
-        veil_error("head: backward needs a train=1 forward just before it");
-        return -1;
-    }
-    head_net *e = h->last_train;
+    head_net *e = (head_net *)vd_nets_last_train(&h->nets, "head");
+    if (!e) return -1;
     dnnl_memory_set_data_handle(e->dlogits, (void *)dlogits);
     if (dx) dnnl_memory_set_data_handle(e->dx, dx);
     return vd_net_run(&e->net, VD_BWD, dx != NULL);

@@ -83,6 +83,72 @@ static void hline(cairo_t *cr, double pct, rgb c, line_style s, double width)
     cairo_stroke(cr);
 }
 
+/* An error bar from lo to hi at x, capped by strokes of half-width cap. */
+static void whisker(cairo_t *cr, double x, double lo, double hi, double cap)
+{
+    cairo_move_to(cr, x, lo);
+    cairo_line_to(cr, x, hi);
+    cairo_move_to(cr, x - cap, lo);
+    cairo_line_to(cr, x + cap, lo);
+    cairo_move_to(cr, x - cap, hi);
+    cairo_line_to(cr, x + cap, hi);
+    cairo_stroke(cr);
+}
+
+/* Grey lines every 10 %, labelled on the left (with tick marks if ticks). */
+static void y_grid(cairo_t *cr, int ticks)
+{
+    for (int p = 0; p <= 100; p += 10) {
+        cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
+        set_line(cr, LINE_SOLID, 1);
+        cairo_move_to(cr, PX0, y_of(p));
+        cairo_line_to(cr, PX1, y_of(p));
+        cairo_stroke(cr);
+        set_color(cr, C_AXIS);
+        if (ticks) {
+            cairo_move_to(cr, PX0 - 5, y_of(p));
+            cairo_line_to(cr, PX0, y_of(p));
+            cairo_stroke(cr);
+        }
+        char lab[16];
+        snprintf(lab, sizeof lab, "%d", p);
+        text_at(cr, lab, PX0 - 9, y_of(p), 13, 1, 0.5, 0);
+    }
+}
+
+static void plot_frame(cairo_t *cr)
+{
+    set_color(cr, C_AXIS);
+    set_line(cr, LINE_SOLID, 1.2);
+    cairo_rectangle(cr, PX0, PY0, PX1 - PX0, PY1 - PY0);
+    cairo_stroke(cr);
+}
+
+static void y_axis_label(cairo_t *cr)
+{
+    cairo_save(cr);
+    cairo_translate(cr, PX0 - 48, (PY0 + PY1) / 2);
+    cairo_rotate(cr, -M_PI / 2);
+    text_at(cr, "accuracy (%)", 0, 0, 15, 0.5, 0, 0);
+    cairo_restore(cr);
+}
+
+/* Clips to the plot area (the caller's cairo_restore ends it) and draws the chance levels. */
+static void clip_with_chance(cairo_t *cr, int st)
+{
+    cairo_save(cr);
+    cairo_rectangle(cr, PX0, PY0, PX1 - PX0, PY1 - PY0);
+    cairo_clip(cr);
+    hline(cr, 100.0 / st, C_CHANCE, LINE_DOTTED, 1.8);
+    hline(cr, 200.0 / st, C_CHANCE, LINE_DASHDOT, 1.4);
+}
+
+static void chance_labels(int st, char chance1[64], char chance2[64])
+{
+    snprintf(chance1, 64, "chance 1/St = %.1f %%", 100.0 / st);
+    snprintf(chance2, 64, "chance knowing gender 2/St = %.1f %%", 200.0 / st);
+}
+
 typedef enum { SERIES_GENDER, SERIES_ATTACK } series;
 static veil_stat row_stat(const veil_summary_row *r, series s)
 {
@@ -99,13 +165,7 @@ static void draw_series(cairo_t *cr, const veil_summary *s, series which, rgb c,
         veil_stat st = row_stat(r, which);
         double x = x_of(g), lo = y_of(st.mean - st.std), hi = y_of(st.mean + st.std);
         set_line(cr, LINE_SOLID, 1.3);
-        cairo_move_to(cr, x, lo);
-        cairo_line_to(cr, x, hi);
-        cairo_move_to(cr, x - 6, lo);
-        cairo_line_to(cr, x + 6, lo);
-        cairo_move_to(cr, x - 6, hi);
-        cairo_line_to(cr, x + 6, hi);
-        cairo_stroke(cr);
+        whisker(cr, x, lo, hi, 6);
     }
     /* the line through the means */
     set_color(cr, c);
@@ -145,20 +205,7 @@ static void draw(cairo_t *cr, const veil_summary *s, int st)
     cairo_paint(cr);
 
     /* grid and ticks */
-    for (int p = 0; p <= 100; p += 10) {
-        cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
-        set_line(cr, LINE_SOLID, 1);
-        cairo_move_to(cr, PX0, y_of(p));
-        cairo_line_to(cr, PX1, y_of(p));
-        cairo_stroke(cr);
-        set_color(cr, C_AXIS);
-        cairo_move_to(cr, PX0 - 5, y_of(p));
-        cairo_line_to(cr, PX0, y_of(p));
-        cairo_stroke(cr);
-        char lab[16];
-        snprintf(lab, sizeof lab, "%d", p);
-        text_at(cr, lab, PX0 - 9, y_of(p), 13, 1, 0.5, 0);
-    }
+    y_grid(cr, 1);
     for (int g = 1; g <= 5; g++) {
         set_color(cr, C_AXIS);
         set_line(cr, LINE_SOLID, 1);
@@ -169,27 +216,16 @@ static void draw(cairo_t *cr, const veil_summary *s, int st)
         snprintf(lab, sizeof lab, "%d", g);
         text_at(cr, lab, x_of(g), PY1 + 20, 13, 0.5, 0, 0);
     }
-    set_color(cr, C_AXIS);
-    set_line(cr, LINE_SOLID, 1.2);
-    cairo_rectangle(cr, PX0, PY0, PX1 - PX0, PY1 - PY0);
-    cairo_stroke(cr);
+    plot_frame(cr);
     text_at(cr, "number of CNN groups G", (PX0 + PX1) / 2, PY1 + 48, 15, 0.5, 0, 0);
-    cairo_save(cr);
-    cairo_translate(cr, PX0 - 48, (PY0 + PY1) / 2);
-    cairo_rotate(cr, -M_PI / 2);
-    text_at(cr, "accuracy (%)", 0, 0, 15, 0.5, 0, 0);
-    cairo_restore(cr);
+    y_axis_label(cr);
     char title[160];
     snprintf(title, sizeof title, "Gender recognition vs. speaker identification (St = %d)", st);
     set_color(cr, C_AXIS);
     text_at(cr, title, FIG_W / 2, 34, 18, 0.5, 0, 1);
 
     /* chance levels, then the reference, then the Siamese series on top */
-    cairo_save(cr);
-    cairo_rectangle(cr, PX0, PY0, PX1 - PX0, PY1 - PY0);
-    cairo_clip(cr);
-    hline(cr, 100.0 / st, C_CHANCE, LINE_DOTTED, 1.8);
-    hline(cr, 200.0 / st, C_CHANCE, LINE_DASHDOT, 1.4);
+    clip_with_chance(cr, st);
     const veil_summary_row *ref = veil_summary_find(s, VEIL_METHOD_REFERENCE, 1);
     if (ref) {
         hline(cr, ref->gender_test.mean, C_GENDER, LINE_DASHED, 2);
@@ -201,8 +237,7 @@ static void draw(cairo_t *cr, const veil_summary *s, int st)
 
     /* legend, right of the plot area */
     char chance1[64], chance2[64];
-    snprintf(chance1, sizeof chance1, "chance 1/St = %.1f %%", 100.0 / st);
-    snprintf(chance2, sizeof chance2, "chance knowing gender 2/St = %.1f %%", 200.0 / st);
+    chance_labels(st, chance1, chance2);
     legend_item items[6];
     int n = 0;
     if (veil_summary_find(s, VEIL_METHOD_SIAMESE, 1) || s->n_rows > (ref ? 1 : 0)) {
@@ -264,6 +299,13 @@ typedef struct plot_ctx {
     void (*draw)(cairo_t *, const veil_summary *, int);
 } plot_ctx;
 
+static int cairo_result(cairo_status_t st)
+{
+    if (st == CAIRO_STATUS_SUCCESS) return 0;
+    veil_error("cairo: %s", cairo_status_to_string(st));
+    return -1;
+}
+
 static int write_png(FILE *f, void *ctx)
 {
     plot_ctx *p = ctx;
@@ -274,11 +316,7 @@ static int write_png(FILE *f, void *ctx)
     cairo_destroy(cr);
     if (st == CAIRO_STATUS_SUCCESS) st = cairo_surface_write_to_png_stream(surf, to_file, f);
     cairo_surface_destroy(surf);
-    if (st != CAIRO_STATUS_SUCCESS) {
-        veil_error("cairo: %s", cairo_status_to_string(st));
-        return -1;
-    }
-    return 0;
+    return cairo_result(st);
 }
 
 static int write_svg(FILE *f, void *ctx)
@@ -292,11 +330,7 @@ static int write_svg(FILE *f, void *ctx)
     cairo_surface_finish(surf); /* writes the document */
     if (st == CAIRO_STATUS_SUCCESS) st = cairo_surface_status(surf);
     cairo_surface_destroy(surf);
-    if (st != CAIRO_STATUS_SUCCESS) {
-        veil_error("cairo: %s", cairo_status_to_string(st));
-        return -1;
-    }
-    return 0;
+    return cairo_result(st);
 }
 
 static int plot_files(plot_ctx *p, const char *png_path, const char *svg_path)
@@ -331,31 +365,14 @@ static void bar(cairo_t *cr, double x, double w, veil_stat v, int runs, rgb c)
     if (runs < 2) return;
     set_color(cr, C_AXIS);
     set_line(cr, LINE_SOLID, 1.2);
-    double cx = x + w / 2, lo = y_of(v.mean - v.std), hi = y_of(v.mean + v.std);
-    cairo_move_to(cr, cx, lo);
-    cairo_line_to(cr, cx, hi);
-    cairo_move_to(cr, cx - 4, lo);
-    cairo_line_to(cr, cx + 4, lo);
-    cairo_move_to(cr, cx - 4, hi);
-    cairo_line_to(cr, cx + 4, hi);
-    cairo_stroke(cr);
+    whisker(cr, x + w / 2, y_of(v.mean - v.std), y_of(v.mean + v.std), 4);
 }
 
 static void draw_bars(cairo_t *cr, const veil_summary *s, int st)
 {
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
-    for (int p = 0; p <= 100; p += 10) {
-        cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
-        set_line(cr, LINE_SOLID, 1);
-        cairo_move_to(cr, PX0, y_of(p));
-        cairo_line_to(cr, PX1, y_of(p));
-        cairo_stroke(cr);
-        char lab[16];
-        snprintf(lab, sizeof lab, "%d", p);
-        set_color(cr, C_AXIS);
-        text_at(cr, lab, PX0 - 9, y_of(p), 13, 1, 0.5, 0);
-    }
+    y_grid(cr, 0);
     int n = s->n_rows > 0 ? s->n_rows : 1;
     double slot = (PX1 - PX0) / n, w = slot * 0.32;
     for (int i = 0; i < s->n_rows; i++) {
@@ -373,28 +390,16 @@ static void draw_bars(cairo_t *cr, const veil_summary *s, int st)
             text_at(cr, "! collapsed run", x0, PY1 + 36, 11, 0.5, 0, 1);
         }
     }
-    cairo_save(cr);
-    cairo_rectangle(cr, PX0, PY0, PX1 - PX0, PY1 - PY0);
-    cairo_clip(cr);
-    hline(cr, 100.0 / st, C_CHANCE, LINE_DOTTED, 1.8);
-    hline(cr, 200.0 / st, C_CHANCE, LINE_DASHDOT, 1.4);
+    clip_with_chance(cr, st);
     cairo_restore(cr);
-    set_color(cr, C_AXIS);
-    set_line(cr, LINE_SOLID, 1.2);
-    cairo_rectangle(cr, PX0, PY0, PX1 - PX0, PY1 - PY0);
-    cairo_stroke(cr);
-    cairo_save(cr);
-    cairo_translate(cr, PX0 - 48, (PY0 + PY1) / 2);
-    cairo_rotate(cr, -M_PI / 2);
-    text_at(cr, "accuracy (%)", 0, 0, 15, 0.5, 0, 0);
-    cairo_restore(cr);
+    plot_frame(cr);
+    y_axis_label(cr);
     char title[160];
     snprintf(title, sizeof title, "Gender test vs. attacker test per extractor (St = %d)", st);
     text_at(cr, title, FIG_W / 2, 34, 18, 0.5, 0, 1);
 
     char chance1[64], chance2[64];
-    snprintf(chance1, sizeof chance1, "chance 1/St = %.1f %%", 100.0 / st);
-    snprintf(chance2, sizeof chance2, "chance knowing gender 2/St = %.1f %%", 200.0 / st);
+    chance_labels(st, chance1, chance2);
     double lx = PX1 + 18, ly = PY0 + 12;
     rgb colors[2] = {C_GENDER, C_ATTACK};
     const char *labels[2] = {"Gender test", "Attacker test"};

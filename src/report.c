@@ -128,30 +128,6 @@ const veil_summary_row *veil_summary_find(const veil_summary *s, veil_method m, 
     return NULL;
 }
 
-/* ---- a growing string ---- */
-typedef struct strbuf {
-    char *s;
-    size_t len, cap;
-} strbuf;
-
-static void sb_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(strbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int need = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (need < 0) return;
-    if (b->len + (size_t)need + 1 > b->cap) {
-        b->cap = (b->len + (size_t)need + 1) * 2;
-        b->s = veil_realloc(b->s, b->cap);
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)need;
-}
-
 /* "mean ± std"; a single run has no spread to show, only its value */
 static const char *stat_text(veil_stat s, int runs, int decimals, char *buf, size_t n)
 {
@@ -161,29 +137,29 @@ static const char *stat_text(veil_stat s, int runs, int decimals, char *buf, siz
 }
 
 /* A left-aligned cell padded to width terminal columns ("±" is two bytes, one column). */
-static void sb_cell(strbuf *b, const char *text, int width)
+static void sb_cell(veil_strbuf *b, const char *text, int width)
 {
     int cols = 0;
     for (const unsigned char *p = (const unsigned char *)text; *p; p++) cols += (*p & 0xc0) != 0x80;
-    sb_printf(b, "%s%*s", text, width > cols ? width - cols : 0, "");
+    veil_strbuf_printf(b, "%s%*s", text, width > cols ? width - cols : 0, "");
 }
 
 char *veil_summary_table(const veil_summary *s)
 {
-    strbuf b = {0};
-    sb_printf(&b, "%-10s %2s %4s  %-14s %-14s %-14s %-12s %-14s %s\n", "method", "G", "runs",
-              "gender eval%", "gender test%", "attacker%", "epochs", "seconds", "collapsed");
+    veil_strbuf b = {0};
+    veil_strbuf_printf(&b, "%-10s %2s %4s  %-14s %-14s %-14s %-12s %-14s %s\n", "method", "G", "runs",
+                       "gender eval%", "gender test%", "attacker%", "epochs", "seconds", "collapsed");
     for (int i = 0; i < s->n_rows; i++) {
         const veil_summary_row *r = &s->rows[i];
         char t[48];
-        sb_printf(&b, "%-10s %2d %4d  ", veil_method_name(r->method), r->groups, r->runs);
+        veil_strbuf_printf(&b, "%-10s %2d %4d  ", veil_method_name(r->method), r->groups, r->runs);
         sb_cell(&b, stat_text(r->gender_eval, r->runs, 1, t, sizeof t), 15);
         sb_cell(&b, stat_text(r->gender_test, r->runs, 1, t, sizeof t), 15);
         sb_cell(&b, stat_text(r->attack, r->runs, 1, t, sizeof t), 15);
         sb_cell(&b, stat_text(r->epochs, r->runs, 1, t, sizeof t), 13);
         sb_cell(&b, stat_text(r->seconds, r->runs, 1, t, sizeof t), 15);
-        if (r->collapsed) sb_printf(&b, "%d of %d COLLAPSED (!)\n", r->collapsed, r->runs);
-        else sb_printf(&b, "0\n");
+        if (r->collapsed) veil_strbuf_printf(&b, "%d of %d COLLAPSED (!)\n", r->collapsed, r->runs);
+        else veil_strbuf_printf(&b, "0\n");
     }
     return b.s;
 }
@@ -196,16 +172,16 @@ static int write_text(FILE *f, void *ctx)
 
 int veil_summary_write_csv(const char *path, const veil_summary *s)
 {
-    strbuf b = {0};
-    sb_printf(&b, "method,groups,runs,collapsed,gender_eval_pct_mean,gender_eval_pct_std,"
-                  "gender_test_pct_mean,gender_test_pct_std,attack_pct_mean,attack_pct_std,"
-                  "epochs_mean,epochs_std,seconds_mean,seconds_std\n");
+    veil_strbuf b = {0};
+    veil_strbuf_printf(&b, "method,groups,runs,collapsed,gender_eval_pct_mean,gender_eval_pct_std,"
+                           "gender_test_pct_mean,gender_test_pct_std,attack_pct_mean,attack_pct_std,"
+                           "epochs_mean,epochs_std,seconds_mean,seconds_std\n");
     for (int i = 0; i < s->n_rows; i++) {
         const veil_summary_row *r = &s->rows[i];
-        sb_printf(&b, "%s,%d,%d,%d,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,%.3f,%.3f\n",
-                  veil_method_name(r->method), r->groups, r->runs, r->collapsed, r->gender_eval.mean,
-                  r->gender_eval.std, r->gender_test.mean, r->gender_test.std, r->attack.mean,
-                  r->attack.std, r->epochs.mean, r->epochs.std, r->seconds.mean, r->seconds.std);
+        veil_strbuf_printf(&b, "%s,%d,%d,%d,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,%.3f,%.3f\n",
+                           veil_method_name(r->method), r->groups, r->runs, r->collapsed, r->gender_eval.mean,
+                           r->gender_eval.std, r->gender_test.mean, r->gender_test.std, r->attack.mean,
+                           r->attack.std, r->epochs.mean, r->epochs.std, r->seconds.mean, r->seconds.std);
     }
     int rc = veil_write_atomic(path, write_text, b.s);
     free(b.s);
@@ -246,84 +222,84 @@ static const char *num_or_dash(double x, char *buf, size_t n)
 int veil_report_write_md(const char *path, const veil_report_info *info, const veil_summary *s,
                          const veil_job_result *r, size_t n)
 {
-    strbuf b = {0};
+    veil_strbuf b = {0};
     int st = info->st > 0 ? info->st : 20;
-    sb_printf(&b, "# veil experiment report\n\n");
-    sb_printf(&b, "Reproduction of Nelus et al., \"Privacy-preserving Siamese feature extraction for "
-                  "gender recognition versus speaker identification\" (Interspeech 2019), "
-                  "Figure 3. veil %s.\n\n", VEIL_VERSION);
-    if (info->config_markdown) sb_printf(&b, "## Configuration\n\n%s\n", info->config_markdown);
+    veil_strbuf_printf(&b, "# veil experiment report\n\n");
+    veil_strbuf_printf(&b, "Reproduction of Nelus et al., \"Privacy-preserving Siamese feature extraction for "
+                           "gender recognition versus speaker identification\" (Interspeech 2019), "
+                           "Figure 3. veil %s.\n\n", VEIL_VERSION);
+    if (info->config_markdown) veil_strbuf_printf(&b, "## Configuration\n\n%s\n", info->config_markdown);
 
     int total_collapsed = 0;
     for (size_t i = 0; i < n; i++) total_collapsed += r[i].collapsed != 0;
-    sb_printf(&b, "## Summary\n\nMean ± standard deviation over the cross-validation iterations "
-                  "(\"runs\"). Accuracies in %%; \"paper\" columns are the numbers stated in the "
-                  "paper's text (– where it gives a number only in its figure).\n\n");
+    veil_strbuf_printf(&b, "## Summary\n\nMean ± standard deviation over the cross-validation iterations "
+                           "(\"runs\"). Accuracies in %%; \"paper\" columns are the numbers stated in the "
+                           "paper's text (– where it gives a number only in its figure).\n\n");
     if (total_collapsed)
-        sb_printf(&b, "**WARNING: %d run(s) collapsed** (the extractor mapped every input to nearly "
-                      "the same point). They are averaged into their rows, which are marked "
-                      "⚠ below; see \"Collapsed runs\".\n\n", total_collapsed);
-    sb_printf(&b, "| method | G | runs | gender eval | gender test | paper gender | attacker | "
-                  "paper attacker | epochs | seconds | collapsed |\n");
-    sb_printf(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+        veil_strbuf_printf(&b, "**WARNING: %d run(s) collapsed** (the extractor mapped every input to nearly "
+                               "the same point). They are averaged into their rows, which are marked "
+                               "⚠ below; see \"Collapsed runs\".\n\n", total_collapsed);
+    veil_strbuf_printf(&b, "| method | G | runs | gender eval | gender test | paper gender | attacker | "
+                           "paper attacker | epochs | seconds | collapsed |\n");
+    veil_strbuf_printf(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for (int i = 0; i < s->n_rows; i++) {
         const veil_summary_row *w = &s->rows[i];
         double pg, pa;
         paper_numbers(w->method, w->groups, &pg, &pa);
         char a[48], c[48], d[48], e[48], f[48], g[16], h[16];
-        sb_printf(&b, "| %s%s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s",
-                  w->collapsed ? "⚠ " : "", veil_method_name(w->method), w->groups, w->runs,
-                  stat_text(w->gender_eval, w->runs, 1, a, sizeof a), stat_text(w->gender_test, w->runs, 1, c, sizeof c),
-                  num_or_dash(pg, g, sizeof g), stat_text(w->attack, w->runs, 1, d, sizeof d),
-                  num_or_dash(pa, h, sizeof h), stat_text(w->epochs, w->runs, 1, e, sizeof e),
-                  stat_text(w->seconds, w->runs, 1, f, sizeof f), w->collapsed ? "" : "0 |\n");
-        if (w->collapsed) sb_printf(&b, "**%d of %d COLLAPSED** |\n", w->collapsed, w->runs);
+        veil_strbuf_printf(&b, "| %s%s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s",
+                           w->collapsed ? "⚠ " : "", veil_method_name(w->method), w->groups, w->runs,
+                           stat_text(w->gender_eval, w->runs, 1, a, sizeof a), stat_text(w->gender_test, w->runs, 1, c, sizeof c),
+                           num_or_dash(pg, g, sizeof g), stat_text(w->attack, w->runs, 1, d, sizeof d),
+                           num_or_dash(pa, h, sizeof h), stat_text(w->epochs, w->runs, 1, e, sizeof e),
+                           stat_text(w->seconds, w->runs, 1, f, sizeof f), w->collapsed ? "" : "0 |\n");
+        if (w->collapsed) veil_strbuf_printf(&b, "**%d of %d COLLAPSED** |\n", w->collapsed, w->runs);
     }
-    sb_printf(&b, "\nChance levels with St = %d speakers per attacker group: an attacker guessing "
-                  "at random scores 1/St = %.1f %%; one who knows the gender and guesses among "
-                  "that gender's St/2 speakers, 2/St = %.1f %%. Gender chance: 50 %% on balanced "
-                  "data. The paper reports the reference at 95 %% gender / 65 %% attacker, the "
-                  "Siamese extractor at G = 1 with a 33 %% attacker, and at G = 5 with 94 %% "
-                  "gender / 11 %% attacker (TIMIT, St = 20).\n\n",
-              st, 100.0 / st, 200.0 / st);
+    veil_strbuf_printf(&b, "\nChance levels with St = %d speakers per attacker group: an attacker guessing "
+                           "at random scores 1/St = %.1f %%; one who knows the gender and guesses among "
+                           "that gender's St/2 speakers, 2/St = %.1f %%. Gender chance: 50 %% on balanced "
+                           "data. The paper reports the reference at 95 %% gender / 65 %% attacker, the "
+                           "Siamese extractor at G = 1 with a 33 %% attacker, and at G = 5 with 94 %% "
+                           "gender / 11 %% attacker (TIMIT, St = 20).\n\n",
+                       st, 100.0 / st, 200.0 / st);
 
     if (info->figure)
-        sb_printf(&b, "## Figure 3\n\nGender test and attacker accuracy vs. the number of CNN groups "
-                      "G for the Siamese extractor (± std), the reference (G = 1, no Siamese "
-                      "training) as dashed lines, chance levels dotted.\n\n![](%s)\n\n",
-                  info->figure);
+        veil_strbuf_printf(&b, "## Figure 3\n\nGender test and attacker accuracy vs. the number of CNN groups "
+                               "G for the Siamese extractor (± std), the reference (G = 1, no Siamese "
+                               "training) as dashed lines, chance levels dotted.\n\n![](%s)\n\n",
+                           info->figure);
     if (info->figure4)
-        sb_printf(&b, "## Gender vs. attacker per extractor\n\nLike the paper's Figure 4: for each "
-                      "extractor (the reference and the Siamese one at each G), the gender test and "
-                      "attacker accuracy side by side.\n\n![](%s)\n\n", info->figure4);
+        veil_strbuf_printf(&b, "## Gender vs. attacker per extractor\n\nLike the paper's Figure 4: for each "
+                               "extractor (the reference and the Siamese one at each G), the gender test and "
+                               "attacker accuracy side by side.\n\n![](%s)\n\n", info->figure4);
 
-    sb_printf(&b, "## Runs\n\nOne row per job; \"attacker per group\" lists the attacker's accuracy "
-                  "on each group of St speakers (the attacker column is their mean).\n\n");
-    sb_printf(&b, "| method | G | iteration | gender eval | gender test | attacker | attacker per "
-                  "group | epochs | final loss | z spread | seconds | collapsed |\n");
-    sb_printf(&b, "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|\n");
+    veil_strbuf_printf(&b, "## Runs\n\nOne row per job; \"attacker per group\" lists the attacker's accuracy "
+                           "on each group of St speakers (the attacker column is their mean).\n\n");
+    veil_strbuf_printf(&b, "| method | G | iteration | gender eval | gender test | attacker | attacker per "
+                           "group | epochs | final loss | z spread | seconds | collapsed |\n");
+    veil_strbuf_printf(&b, "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|\n");
     const veil_job_result **sorted = veil_malloc((n ? n : 1) * sizeof *sorted);
     for (size_t i = 0; i < n; i++) sorted[i] = &r[i];
     qsort(sorted, n, sizeof *sorted, run_order);
     for (size_t i = 0; i < n; i++) {
         const veil_job_result *j = sorted[i];
-        sb_printf(&b, "| %s%s | %d | %d | %.1f | %.1f | %.1f | ", j->collapsed ? "⚠ " : "",
-                  veil_method_name(j->method), j->groups, j->iteration, 100 * j->gender_eval_acc,
-                  100 * j->gender_test_acc, 100 * j->attack_acc_mean);
+        veil_strbuf_printf(&b, "| %s%s | %d | %d | %.1f | %.1f | %.1f | ", j->collapsed ? "⚠ " : "",
+                           veil_method_name(j->method), j->groups, j->iteration, 100 * j->gender_eval_acc,
+                           100 * j->gender_test_acc, 100 * j->attack_acc_mean);
         for (int k = 0; k < j->n_attack_groups; k++)
-            sb_printf(&b, "%s%.1f", k ? " " : "", 100 * j->attack_acc[k]);
-        sb_printf(&b, " | %d | %.4g | %.4g | %.1f | %s |\n", j->epochs_run, j->final_loss, j->z_spread,
-                  j->seconds, j->collapsed ? "**COLLAPSED**" : "");
+            veil_strbuf_printf(&b, "%s%.1f", k ? " " : "", 100 * j->attack_acc[k]);
+        veil_strbuf_printf(&b, " | %d | %.4g | %.4g | %.1f | %s |\n", j->epochs_run, j->final_loss, j->z_spread,
+                           j->seconds, j->collapsed ? "**COLLAPSED**" : "");
     }
     free(sorted);
-    sb_printf(&b, "\n## Collapsed runs\n\n");
-    if (!total_collapsed) sb_printf(&b, "None.\n");
+    veil_strbuf_printf(&b, "\n## Collapsed runs\n\n");
+    if (!total_collapsed) veil_strbuf_printf(&b, "None.\n");
     for (size_t i = 0; i < n; i++)
         if (r[i].collapsed)
-            sb_printf(&b, "- %s G=%d iteration %d: %s (gender test %.1f %%, attacker %.1f %%)\n",
-                      veil_method_name(r[i].method), r[i].groups, r[i].iteration,
-                      r[i].collapse_reason[0] ? r[i].collapse_reason : "no reason recorded",
-                      100 * r[i].gender_test_acc, 100 * r[i].attack_acc_mean);
+            veil_strbuf_printf(&b, "- %s G=%d iteration %d: %s (gender test %.1f %%, attacker %.1f %%)\n",
+                               veil_method_name(r[i].method), r[i].groups, r[i].iteration,
+                               r[i].collapse_reason[0] ? r[i].collapse_reason : "no reason recorded",
+                               100 * r[i].gender_test_acc, 100 * r[i].attack_acc_mean);
     int rc = veil_write_atomic(path, write_text, b.s);
     free(b.s);
     return rc;

@@ -41,6 +41,13 @@ int veil_mkdirs(const char *path);
 int veil_path_exists(const char *path);
 int veil_is_dir(const char *path);
 
+/* ---- a growing string: start from {0}, append with veil_strbuf_printf, free(s) ---- */
+typedef struct veil_strbuf {
+    char *s; /* NULL until something is appended */
+    size_t len, cap;
+} veil_strbuf;
+void veil_strbuf_printf(veil_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* ---- random numbers: xoshiro256** seeded by splitmix64; same seed, same stream ---- */
 typedef struct veil_rng {
     uint64_t s[4];
