@@ -3,6 +3,8 @@
 #include "veil/corpus.h"
 
 #include <cjson/cJSON.h>
+
+#include "json.h"
 #include <ctype.h>
 #include <sndfile.h>
 #include <stdarg.h>
@@ -424,10 +426,7 @@ char *veil_corpus_summary_json(const veil_corpus *c)
         cJSON_AddNumberToObject(so, "seconds", s->seconds);
         cJSON_AddItemToArray(list, so);
     }
-    char *txt = cJSON_PrintUnformatted(o);
+    char *res = veil_json_print(o);
     cJSON_Delete(o);
-    /* cJSON allocates with malloc by default; hand back our own copy to be safe with hooks */
-    char *res = veil_strdup(txt);
-    cJSON_free(txt);
     return res;
 }

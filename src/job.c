@@ -8,6 +8,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "json.h"
+
 #include "veil/common.h"
 #include "veil/job.h"
 
@@ -281,11 +283,9 @@ char *veil_job_result_to_json(const veil_job_result *r)
     cJSON_AddStringToObject(o, "collapse_reason", r->collapse_reason);
     cJSON_AddNumberToObject(o, "restarts", r->restarts);
     add_num(o, "seconds", r->seconds);
-    char *s = cJSON_PrintUnformatted(o);
+    char *s = veil_json_print(o);
     cJSON_Delete(o);
-    char *copy = veil_strdup(s);
-    cJSON_free(s);
-    return copy;
+    return s;
 }
 
 static double get_num(const cJSON *o, const char *key)

@@ -3,6 +3,8 @@
 #include "veil/mfcc.h"
 
 #include <cjson/cJSON.h>
+
+#include "json.h"
 #include <fftw3.h>
 #include <limits.h>
 #include <math.h>
@@ -104,14 +106,8 @@ char *veil_mfcc_config_to_json(const veil_mfcc_config *c)
     cJSON_AddNumberToObject(o, "log_floor", short_decimal(c->log_floor));
     cJSON_AddNumberToObject(o, "preemphasis", short_decimal(c->preemphasis));
     cJSON_AddBoolToObject(o, "dct_ortho", c->dct_ortho != 0);
-    char *cj = cJSON_PrintUnformatted(o);
+    char *s = veil_json_print(o);
     cJSON_Delete(o);
-    if (!cj) {
-        fprintf(stderr, "veil: out of memory printing JSON\n");
-        abort();
-    }
-    char *s = veil_strdup(cj); /* callers free() it, whatever allocator cJSON uses */
-    cJSON_free(cj);
     return s;
 }
 

@@ -6,6 +6,8 @@
 #include "veil/model.h"
 
 #include <cjson/cJSON.h>
+
+#include "json.h"
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -104,18 +106,6 @@ static void add_int_array(cJSON *o, const char *key, const int *v, int n)
     for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(v[i]));
 }
 
-static char *print_json(cJSON *o)
-{
-    char *cj = cJSON_PrintUnformatted(o);
-    if (!cj) {
-        fprintf(stderr, "veil: out of memory printing JSON\n");
-        abort();
-    }
-    char *s = veil_strdup(cj);
-    cJSON_free(cj);
-    return s;
-}
-
 static char *arch_to_json(const veil_extractor_config *c, const veil_head_config *h)
 {
     cJSON *o = cJSON_CreateObject();
@@ -132,7 +122,7 @@ static char *arch_to_json(const veil_extractor_config *c, const veil_head_config
         cJSON_AddNumberToObject(g, "classes", h->classes);
         cJSON_AddNumberToObject(g, "dropout", h->dropout);
     }
-    char *s = print_json(o);
+    char *s = veil_json_print(o);
     cJSON_Delete(o);
     return s;
 }
@@ -312,7 +302,7 @@ int veil_model_save(const char *path, const veil_model *m)
     cJSON *names = cJSON_CreateArray();
     for (int i = 0; i < m->n_classes; i++)
         cJSON_AddItemToArray(names, cJSON_CreateString(m->class_names[i] ? m->class_names[i] : ""));
-    char *classes = print_json(names);
+    char *classes = veil_json_print(names);
     cJSON_Delete(names);
     cJSON_AddStringToObject(meta, "format", MODEL_FORMAT);
     cJSON_AddStringToObject(meta, "veil_version", VEIL_VERSION);
@@ -335,7 +325,7 @@ int veil_model_save(const char *path, const veil_model *m)
             offset += 4 * (uint64_t)q->size;
             cJSON_AddItemToArray(off, cJSON_CreateNumber((double)offset));
         }
-    char *json = print_json(root);
+    char *json = veil_json_print(root);
     cJSON_Delete(root);
     /* pad with spaces so the data section starts 8-byte aligned */
     size_t n = strlen(json), padded = (n + 7) / 8 * 8;
