@@ -20,7 +20,7 @@ static void usage(FILE *f)
             "  --groups LIST            Siamese G values: 1-5, 1,3,5 (paper: 1-5, quick: 1,5)\n"
             "  --cv N                   cross-validation iterations (paper 10, quick 1)\n"
             "  --st N                   training speakers St = speakers per attacker group (20)\n"
-            "  --attack-groups N        attacker groups per job, 0 = as many as fit (quick: 3)\n"
+            "  --attack-groups N        attacker groups per job, 0 = as many as fit (quick: 2)\n"
             "  --siamese-epochs N       at most N Siamese epochs (paper 75)\n"
             "  --gender-epochs N        gender recognizer g epochs (paper 30)\n"
             "  --reference-epochs N     reference (f and g together) epochs\n"

@@ -186,6 +186,29 @@ static void test_adam_sequence(void)
     free_param(&ps[0]), free_param(&ps[1]);
 }
 
+/* A tensor large enough to be split over threads ends bit-identical to one thread's. */
+static void test_adam_threads(void)
+{
+    enum { N = 3 * 65536 + 77, STEPS = 3 };
+    veil_param one = make_param("one", N, 0), two = make_param("two", N, 0);
+    veil_adam a1, a2;
+    veil_adam_init(&a1, 0.01f);
+    veil_adam_init(&a2, 0.01f);
+    for (int t = 0; t < STEPS; t++) {
+        for (size_t i = 0; i < N; i++)
+            one.grad[i] = two.grad[i] = (float)veil_rng_normal(&rng) * (float)(1 + (i % 5));
+        veil_set_threads(1);
+        veil_adam_step(&a1, &one, 1);
+        veil_set_threads(2);
+        veil_adam_step(&a2, &two, 1);
+    }
+    veil_set_threads(1);
+    CHECK(memcmp(one.data, two.data, N * sizeof(float)) == 0);
+    CHECK(memcmp(one.adam_v, two.adam_v, N * sizeof(float)) == 0);
+    CHECK(one.data[N - 1] != 0 && one.data[65536] != 0);
+    free_param(&one), free_param(&two);
+}
+
 static void test_adam_least_squares(void)
 {
     /* minimise 0.5/R ||A x + b0 - y||^2 over x (5) and b0 (1); compare with the exact
@@ -247,5 +270,6 @@ int main(void)
     test_contrastive();
     test_adam_sequence();
     test_adam_least_squares();
+    test_adam_threads();
     return test_finish("test_nn_loss");
 }
