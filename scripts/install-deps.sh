@@ -4,7 +4,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libsndfile1-dev libsoxr-dev libfftw3-dev libdnnl-dev libcjson-dev
-      libespeak-ng-dev espeak-ng-data libcairo2-dev fonts-dejavu-core)
+      libespeak-ng-dev espeak-ng-data libcairo2-dev fonts-dejavu-core
+      libopenmpi-dev openmpi-bin)
 if [ "${1:-}" = "--bench" ]; then
   pkgs+=(python3 python3-numpy python3-torch python3-torchaudio)
 fi

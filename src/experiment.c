@@ -16,6 +16,7 @@
 #include "veil/corpus.h"
 #include "veil/features.h"
 #include "veil/report.h"
+#include "experiment_mpi.h"
 
 /* ---------------- presets and option values ---------------- */
 int veil_experiment_preset(veil_experiment_config *c, const char *name)
@@ -250,6 +251,27 @@ static void diff_json(diffbuf *d, const char *name, const cJSON *was, const cJSO
     if (!was || !now || !cJSON_Compare(was, now, 1)) diff_add(d, name, was, now);
 }
 
+static int diff_results_fields(const cJSON *was, const cJSON *now, diffbuf *d)
+{
+    d->len = 0;
+    d->count = 0;
+    d->text[0] = 0;
+    for (size_t i = 0; i < sizeof result_fields / sizeof result_fields[0]; i++)
+        diff_json(d, result_fields[i], get_path(was, result_fields[i]), get_path(now, result_fields[i]));
+    return d->count;
+}
+
+/* A worker's configuration against rank 0's ("was" = rank 0's, "now" = this rank's). */
+static int differing_fields(const cJSON *was, const cJSON *now, const char *what)
+{
+    diffbuf d;
+    if (!diff_results_fields(was, now, &d)) return 0;
+    veil_error("this rank's inputs differ from %s in %d field%s: %s. Every machine needs the same "
+               "corpus and cache, and --precision fp32 or bf16 when CPUs differ",
+               what, d.count, d.count == 1 ? "" : "s", d.text);
+    return -1;
+}
+
 /* 0: no config.json yet or the same results-relevant fields; -1: refused or unreadable. */
 static int check_existing_config(const char *path, const cJSON *now)
 {
@@ -262,10 +284,8 @@ static int check_existing_config(const char *path, const cJSON *now)
         veil_error("%s: not valid JSON; move it away (and results.jsonl with it) to start afresh", path);
         return -1;
     }
-    diffbuf d = {.len = 0, .count = 0};
-    d.text[0] = 0;
-    for (size_t i = 0; i < sizeof result_fields / sizeof result_fields[0]; i++)
-        diff_json(&d, result_fields[i], get_path(was, result_fields[i]), get_path(now, result_fields[i]));
+    diffbuf d;
+    diff_results_fields(was, now, &d);
     cJSON_Delete(was);
     if (d.count) {
         veil_error("%s: this output directory holds results of another configuration; %d field%s "
@@ -486,140 +506,283 @@ static int check_out_writable(const char *out)
     return rc;
 }
 
-static void progress_line(size_t k, size_t total, const veil_job_result *r)
+static void progress_line(size_t k, size_t total, const veil_job_result *r, int rank)
 {
     if (veil_verbosity < 1) return;
-    fprintf(stderr, "job %zu/%zu %s G=%d iteration %d: gender eval %.1f %%, gender test %.1f %%, "
+    char where[32] = "";
+    if (rank > 0) snprintf(where, sizeof where, " (rank %d)", rank);
+    fprintf(stderr, "job %zu/%zu %s G=%d iteration %d%s: gender eval %.1f %%, gender test %.1f %%, "
                     "attacker %.1f %%, %d epochs, %.0f s%s\n",
-            k, total, veil_method_name(r->method), r->groups, r->iteration, 100 * r->gender_eval_acc,
+            k, total, veil_method_name(r->method), r->groups, r->iteration, where, 100 * r->gender_eval_acc,
             100 * r->gender_test_acc, 100 * r->attack_acc_mean, r->epochs_run, r->seconds,
             r->collapsed ? "  COLLAPSED" : "");
     fflush(stderr);
+}
+
+/* Everything one process of a run holds. The coordinator (or a single process) also owns
+ * OUT: its lock, config.json and results.jsonl. */
+typedef struct run_state {
+    const veil_experiment_config *c;
+    veil_precision resolved;
+    veil_corpus *corpus;
+    veil_patch_set *patches;
+    veil_split split;
+    int have_split, split_iter;
+    cJSON *config;
+    veil_job_result *done;
+    size_t n_done;
+    veil_job_id *jobs;
+    size_t n_jobs;
+    int lock_fd;
+    char results[4096];
+    /* the job loop */
+    size_t next, todo, started, finished;
+    long ran;
+    int tty;
+    char name[96];
+} run_state;
+
+static void run_state_free(run_state *s)
+{
+    if (s->have_split) veil_split_free(&s->split);
+    free(s->jobs);
+    veil_results_free(s->done, s->n_done);
+    cJSON_Delete(s->config);
+    veil_patch_set_free(s->patches);
+    veil_corpus_free(s->corpus);
+    if (s->lock_fd >= 0) close(s->lock_fd);
+}
+
+/* Corpus, patches, the resolved configuration and the job list: what every process needs. */
+static int load_inputs(run_state *s)
+{
+    const veil_experiment_config *c = s->c;
+    if (veil_precision_resolve(c->precision, &s->resolved) != 0) return -1;
+    if (veil_corpus_load(c->corpus, &s->corpus) != 0) return -1;
+    if (veil_features_load(s->corpus, &c->mfcc, c->cache, c->threads, &s->patches) != 0) return -1;
+    /* the protocol must fit this corpus before anything is written */
+    if (veil_split_make(s->corpus, s->patches, &c->protocol, veil_experiment_split_seed(c->seed, 0), &s->split) != 0) {
+        veil_error_prefix("%s", c->corpus);
+        return -1;
+    }
+    s->have_split = 1;
+    s->split_iter = 0;
+    s->config = config_json(c, s->corpus, s->patches, s->resolved);
+    s->jobs = veil_experiment_jobs(c, &s->n_jobs);
+    return 0;
+}
+
+/* OUT: lock, config.json (checked against an existing one), resume from results.jsonl. */
+static int open_out(run_state *s)
+{
+    const veil_experiment_config *c = s->c;
+    char path[4096];
+    if (veil_mkdirs(c->out) != 0) return -1;
+    snprintf(path, sizeof path, "%s/.lock", c->out);
+    s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (s->lock_fd < 0) {
+        veil_error("%s: cannot create: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        veil_error("%s: another veil experiment is writing to this directory", c->out);
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/config.json", c->out);
+    snprintf(s->results, sizeof s->results, "%s/results.jsonl", c->out);
+    if (!veil_path_exists(path) && veil_path_exists(s->results)) {
+        veil_error("%s: results without their config.json; cannot tell which configuration made "
+                   "them. Use another --out", s->results);
+        return -1;
+    }
+    if (check_existing_config(path, s->config) != 0) return -1;
+    if (veil_write_atomic(path, write_json, s->config) != 0) return -1;
+
+    /* resume: what is done already; cut a torn tail so the next line starts clean */
+    size_t good = 0;
+    int bad = 0;
+    if (veil_results_load(s->results, &s->done, &s->n_done, &good, &bad) != 0) return -1;
+    if (bad && veil_path_exists(s->results)) {
+        char *data;
+        size_t size;
+        if (veil_read_file(s->results, &data, &size) != 0) return -1;
+        free(data);
+        if (good < size) {
+            fprintf(stderr, "veil: warning: %s: dropping %zu bytes of an unfinished line\n", s->results, size - good);
+            if (truncate(s->results, (off_t)good) != 0) {
+                veil_error("%s: cannot cut the torn last line: %s", s->results, strerror(errno));
+                return -1;
+            }
+        }
+    }
+    for (size_t i = 0; i < s->n_jobs; i++) s->todo += !job_done(s->done, s->n_done, s->jobs[i]);
+    if (veil_verbosity >= 1) {
+        if (s->todo)
+            fprintf(stderr, "experiment: %zu jobs, %zu done, %zu to run; results in %s\n", s->n_jobs,
+                    s->n_jobs - s->todo, s->todo, s->results);
+        else fprintf(stderr, "experiment: all %zu jobs done already; results in %s\n", s->n_jobs, s->results);
+    }
+    s->tty = isatty(fileno(stderr));
+    return 0;
+}
+
+/* The next job to run (index into jobs), or -1: none left, or --max-jobs reached. */
+static long next_job(void *ctx)
+{
+    run_state *s = ctx;
+    while (s->next < s->n_jobs && job_done(s->done, s->n_done, s->jobs[s->next])) s->next++;
+    if (s->next >= s->n_jobs) return -1;
+    if (s->c->max_jobs > 0 && s->ran >= s->c->max_jobs) {
+        if (veil_verbosity >= 1 && s->ran == s->c->max_jobs)
+            fprintf(stderr, "experiment: stopping after %ld job(s) (--max-jobs); run again to go on\n", s->ran);
+        s->ran++; /* say it once */
+        return -1;
+    }
+    s->ran++;
+    return (long)s->next++;
+}
+
+static const char *job_name(void *ctx, long job)
+{
+    run_state *s = ctx;
+    if (job < 0 || (size_t)job >= s->n_jobs) return "(none)";
+    veil_job_id id = s->jobs[job];
+    snprintf(s->name, sizeof s->name, "%s G=%d iteration %d", veil_method_name(id.method), id.groups, id.iteration);
+    return s->name;
+}
+
+static int job_started(void *ctx, long job, int rank, const char *host)
+{
+    run_state *s = ctx;
+    s->started++;
+    if (s->tty && veil_verbosity >= 1) {
+        if (rank > 0) fprintf(stderr, "[job %zu/%zu] %s on rank %d (%s)\n", s->started, s->todo, job_name(s, job), rank, host);
+        else fprintf(stderr, "[job %zu/%zu] %s\n", s->started, s->todo, job_name(s, job));
+    }
+    return 0;
+}
+
+/* Runs one job of the grid; its results.jsonl line (malloc'd) or NULL. */
+static char *run_job(void *ctx, long job)
+{
+    run_state *s = ctx;
+    const veil_experiment_config *c = s->c;
+    veil_job_id id = s->jobs[job];
+    if (s->split_iter != id.iteration) {
+        if (s->have_split) veil_split_free(&s->split);
+        s->have_split = 0;
+        if (veil_split_make(s->corpus, s->patches, &c->protocol, veil_experiment_split_seed(c->seed, id.iteration),
+                            &s->split) != 0)
+            return NULL;
+        s->have_split = 1;
+        s->split_iter = id.iteration;
+    }
+    veil_job_result r;
+    uint64_t seed = veil_experiment_job_seed(c->seed, id.method, id.groups, id.iteration);
+    if (veil_job_run(id.method, id.groups, id.iteration, &s->split, s->patches, &c->train, s->resolved, seed, &r,
+                     NULL) != 0) {
+        veil_error_prefix("job %s G=%d iteration %d", veil_method_name(id.method), id.groups, id.iteration);
+        return NULL;
+    }
+    char *line = veil_job_result_to_json(&r);
+    veil_job_result_free(&r);
+    if (!line) veil_error("job %s: cannot encode its result", job_name(s, job));
+    return line;
+}
+
+/* A finished job: one fsynced line of results.jsonl, then its progress line. */
+static int job_finished(void *ctx, long job, int rank, const char *line)
+{
+    run_state *s = ctx;
+    veil_job_result r;
+    if (veil_job_result_from_json(line, &r) != 0) {
+        veil_error_prefix("job %s from rank %d: unreadable result", job_name(s, job), rank);
+        return -1;
+    }
+    int rc = append_line(s->results, line);
+    if (rc == 0) progress_line(++s->finished, s->todo, &r, rank);
+    veil_job_result_free(&r);
+    return rc;
+}
+
+static int run_serial(run_state *s)
+{
+    for (long job; (job = next_job(s)) >= 0;) {
+        job_started(s, job, 0, NULL);
+        char *line = run_job(s, job);
+        if (!line) return -1;
+        int rc = job_finished(s, job, 0, line);
+        free(line);
+        if (rc) return -1;
+    }
+    return report_from(s->c->out, s->config, 1);
+}
+
+/* The grid over MPI ranks: rank 0 owns OUT, ranks 1.. run jobs. Every rank checks its
+ * inputs; a worker whose corpus, settings or resolved precision differ from rank 0's
+ * (another machine, another CPU) is refused by name before any job runs. */
+static int run_mpi(run_state *s)
+{
+    vx_mpi m;
+    if (vx_mpi_init(&m) != 0) return -1;
+    int ok = 1;
+    if (m.rank == 0) {
+        ok = load_inputs(s) == 0 && open_out(s) == 0;
+        if (ok && veil_verbosity >= 1)
+            fprintf(stderr, "experiment: %d worker rank(s) under MPI; rank 0 (%s) coordinates\n", m.size - 1, m.host);
+    }
+    /* workers load after rank 0 so that a missing patch cache is computed once */
+    if (!vx_mpi_all_ok(ok)) goto refused;
+    char *reference = NULL;
+    if (m.rank == 0) reference = cJSON_PrintUnformatted(s->config);
+    if (vx_mpi_bcast_string(&reference) != 0) ok = 0;
+    if (m.rank > 0 && ok) {
+        veil_verbosity = veil_verbosity > 0 ? 0 : veil_verbosity; /* rank 0 reports progress */
+        if (s->c->threads <= 0) {
+            int per = veil_threads() / (m.node_workers > 0 ? m.node_workers : 1);
+            veil_set_threads(per > 0 ? per : 1);
+        }
+        ok = load_inputs(s) == 0;
+        cJSON *want = ok ? cJSON_Parse(reference) : NULL;
+        if (ok && (!want || differing_fields(want, s->config, "rank 0's configuration") != 0)) {
+            veil_error_prefix("rank %d (%s)", m.rank, m.host);
+            ok = 0;
+        }
+        cJSON_Delete(want);
+        if (!ok) fprintf(stderr, "veil: %s\n", veil_last_error());
+    }
+    free(reference);
+    if (!vx_mpi_all_ok(ok)) goto refused;
+
+    int rc;
+    if (m.rank == 0) {
+        vx_coordinator co = {s, next_job, job_started, job_finished, job_name};
+        rc = vx_mpi_coordinate(&m, &co);
+        if (rc == 0) rc = report_from(s->c->out, s->config, 1);
+    } else {
+        rc = vx_mpi_work(&m, run_job, s);
+    }
+    vx_mpi_finalize();
+    return rc;
+refused:
+    if (m.rank == 0 && ok) veil_error("experiment: a worker rank could not start (its message is above)");
+    else if (m.rank > 0 && ok) veil_error("experiment: rank 0 could not start (its message is above)");
+    vx_mpi_finalize();
+    return -1;
 }
 
 int veil_experiment_run(const veil_experiment_config *c)
 {
     if (check_config(c) != 0 || check_out_writable(c->out) != 0) return -1;
     if (c->threads > 0) veil_set_threads(c->threads);
-    veil_precision resolved;
-    if (veil_precision_resolve(c->precision, &resolved) != 0) return -1;
-
-    int rc = -1, lock_fd = -1;
-    veil_corpus *corpus = NULL;
-    veil_patch_set *patches = NULL;
-    veil_split split;
-    int have_split = 0, split_iter = -1;
-    cJSON *config = NULL;
-    veil_job_result *done = NULL;
-    size_t n_done = 0, n_jobs = 0;
-    veil_job_id *jobs = NULL;
-    char path[4096], results[4096];
-
-    if (veil_corpus_load(c->corpus, &corpus) != 0) goto out;
-    if (veil_features_load(corpus, &c->mfcc, c->cache, c->threads, &patches) != 0) goto out;
-    /* the protocol must fit this corpus before anything is written */
-    if (veil_split_make(corpus, patches, &c->protocol, veil_experiment_split_seed(c->seed, 0), &split) != 0) {
-        veil_error_prefix("%s", c->corpus);
-        goto out;
-    }
-    have_split = 1;
-    split_iter = 0;
-
-    if (veil_mkdirs(c->out) != 0) goto out;
-    snprintf(path, sizeof path, "%s/.lock", c->out);
-    lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (lock_fd < 0) {
-        veil_error("%s: cannot create: %s", path, strerror(errno));
-        goto out;
-    }
-    if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        veil_error("%s: another veil experiment is writing to this directory", c->out);
-        goto out;
-    }
-    config = config_json(c, corpus, patches, resolved);
-    snprintf(path, sizeof path, "%s/config.json", c->out);
-    snprintf(results, sizeof results, "%s/results.jsonl", c->out);
-    if (!veil_path_exists(path) && veil_path_exists(results)) {
-        veil_error("%s: results without their config.json; cannot tell which configuration made "
-                   "them. Use another --out", results);
-        goto out;
-    }
-    if (check_existing_config(path, config) != 0) goto out;
-    if (veil_write_atomic(path, write_json, config) != 0) goto out;
-
-    /* resume: what is done already; cut a torn tail so the next line starts clean */
-    size_t good = 0;
-    int bad = 0;
-    if (veil_results_load(results, &done, &n_done, &good, &bad) != 0) goto out;
-    if (bad && veil_path_exists(results)) {
-        char *data;
-        size_t size;
-        if (veil_read_file(results, &data, &size) != 0) goto out;
-        free(data);
-        if (good < size) {
-            fprintf(stderr, "veil: warning: %s: dropping %zu bytes of an unfinished line\n", results, size - good);
-            if (truncate(results, (off_t)good) != 0) {
-                veil_error("%s: cannot cut the torn last line: %s", results, strerror(errno));
-                goto out;
-            }
-        }
-    }
-
-    jobs = veil_experiment_jobs(c, &n_jobs);
-    size_t todo = 0, k = 0;
-    for (size_t i = 0; i < n_jobs; i++) todo += !job_done(done, n_done, jobs[i]);
-    if (veil_verbosity >= 1) {
-        if (todo) fprintf(stderr, "experiment: %zu jobs, %zu done, %zu to run; results in %s\n", n_jobs,
-                          n_jobs - todo, todo, results);
-        else fprintf(stderr, "experiment: all %zu jobs done already; results in %s\n", n_jobs, results);
-    }
-    int tty = isatty(fileno(stderr));
-    long ran = 0;
-    for (size_t i = 0; i < n_jobs; i++) {
-        veil_job_id id = jobs[i];
-        if (job_done(done, n_done, id)) continue;
-        k++;
-        if (c->max_jobs > 0 && ran >= c->max_jobs) {
-            if (veil_verbosity >= 1)
-                fprintf(stderr, "experiment: stopping after %ld job(s) (--max-jobs); run again to go on\n", ran);
-            break;
-        }
-        if (split_iter != id.iteration) {
-            if (have_split) veil_split_free(&split);
-            have_split = 0;
-            if (veil_split_make(corpus, patches, &c->protocol, veil_experiment_split_seed(c->seed, id.iteration),
-                                &split) != 0)
-                goto out;
-            have_split = 1;
-            split_iter = id.iteration;
-        }
-        if (tty && veil_verbosity >= 1)
-            fprintf(stderr, "[job %zu/%zu] %s G=%d iteration %d\n", k, todo, veil_method_name(id.method),
-                    id.groups, id.iteration);
-        veil_job_result r;
-        uint64_t seed = veil_experiment_job_seed(c->seed, id.method, id.groups, id.iteration);
-        if (veil_job_run(id.method, id.groups, id.iteration, &split, patches, &c->train, resolved, seed, &r,
-                         NULL) != 0) {
-            veil_error_prefix("job %s G=%d iteration %d", veil_method_name(id.method), id.groups, id.iteration);
-            goto out;
-        }
-        char *line = veil_job_result_to_json(&r);
-        int arc = line ? append_line(results, line) : -1;
-        free(line);
-        if (arc == 0) progress_line(k, todo, &r);
-        veil_job_result_free(&r);
-        if (arc != 0) goto out;
-        ran++;
-    }
-    rc = report_from(c->out, config, 1);
-
-out:
-    if (have_split) veil_split_free(&split);
-    free(jobs);
-    veil_results_free(done, n_done);
-    cJSON_Delete(config);
-    veil_patch_set_free(patches);
-    veil_corpus_free(corpus);
-    if (lock_fd >= 0) close(lock_fd);
+    run_state s;
+    memset(&s, 0, sizeof s);
+    s.c = c;
+    s.lock_fd = -1;
+    s.split_iter = -1;
+    int rc;
+    if (vx_mpi_launched()) rc = run_mpi(&s);
+    else rc = load_inputs(&s) == 0 && open_out(&s) == 0 ? run_serial(&s) : -1;
+    run_state_free(&s);
     return rc;
 }
