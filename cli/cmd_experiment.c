@@ -33,7 +33,11 @@ static void usage(FILE *f)
             "  --cache DIR              MFCC patch cache (default: beside the corpus)\n"
             "  --max-jobs N             stop after N new jobs (work in chunks; run again to go on)\n"
             "  --report-only            rewrite summary, report and figure from OUT alone\n"
-            "  --quiet                  only errors and the final table\n");
+            "  --quiet                  only errors and the final table\n\n"
+            "Under mpirun (Open MPI) rank 0 owns OUT and the other ranks run jobs, e.g.\n"
+            "  mpirun -H node1:4,node2:4 -n 8 veil experiment --corpus DIR --out DIR --preset paper\n"
+            "(the corpus at the same path on every machine; without --threads, the workers of a\n"
+            "machine share its cores).\n");
 }
 
 static int int_opt(const char *opt, const char *v, long lo, long hi, int *out)
