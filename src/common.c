@@ -296,7 +296,7 @@ void veil_log(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-static void format_duration(double s, char *buf, size_t n)
+void veil_format_duration(double s, char *buf, size_t n)
 {
     if (s < 0 || !isfinite(s)) snprintf(buf, n, "?");
     else if (s < 60) snprintf(buf, n, "%.0fs", s);
@@ -322,7 +322,7 @@ void veil_progress_update(veil_progress *p, long done, const char *extra)
     double el = now - p->start;
     double rate = el > 0 ? done / el : 0;
     char left[32];
-    format_duration(rate > 0 && p->total > 0 ? (p->total - done) / rate : -1, left, sizeof left);
+    veil_format_duration(rate > 0 && p->total > 0 ? (p->total - done) / rate : -1, left, sizeof left);
     fprintf(stderr, "\r\033[K%s %ld/%ld  %.1f/s  left %s  %s", p->label, done, p->total, rate, left,
             extra ? extra : "");
     fflush(stderr);
@@ -331,7 +331,7 @@ void veil_progress_update(veil_progress *p, long done, const char *extra)
 void veil_progress_end(veil_progress *p, const char *summary)
 {
     char el[32];
-    format_duration(veil_now() - p->start, el, sizeof el);
+    veil_format_duration(veil_now() - p->start, el, sizeof el);
     if (p->tty) fprintf(stderr, "\r\033[K");
     if (veil_verbosity >= 1) fprintf(stderr, "%s: %s (%s)\n", p->label, summary ? summary : "done", el);
 }

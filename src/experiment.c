@@ -506,16 +506,23 @@ static int check_out_writable(const char *out)
     return rc;
 }
 
-static void progress_line(size_t k, size_t total, const veil_job_result *r, int rank)
+/* One line per finished job, with the grid's time left from this run's throughput so
+ * far (jobs per wall second: also right when several MPI workers run at once). */
+static void progress_line(size_t k, size_t total, const veil_job_result *r, int rank, double elapsed)
 {
     if (veil_verbosity < 1) return;
-    char where[32] = "";
+    char where[32] = "", left[48] = "";
     if (rank > 0) snprintf(where, sizeof where, " (rank %d)", rank);
+    if (k < total) {
+        char d[24];
+        veil_format_duration(elapsed / (double)k * (double)(total - k), d, sizeof d);
+        snprintf(left, sizeof left, "; about %s left", d);
+    }
     fprintf(stderr, "job %zu/%zu %s G=%d iteration %d%s: gender eval %.1f %%, gender test %.1f %%, "
-                    "attacker %.1f %%, %d epochs, %.0f s%s\n",
+                    "attacker %.1f %%, %d epochs, %.0f s%s%s\n",
             k, total, veil_method_name(r->method), r->groups, r->iteration, where, 100 * r->gender_eval_acc,
             100 * r->gender_test_acc, 100 * r->attack_acc_mean, r->epochs_run, r->seconds,
-            r->collapsed ? "  COLLAPSED" : "");
+            left, r->collapsed ? "  COLLAPSED" : "");
     fflush(stderr);
 }
 
@@ -538,6 +545,7 @@ typedef struct run_state {
     /* the job loop */
     size_t next, todo, started, finished;
     long ran;
+    double start; /* wall clock when the job loop began */
     int tty;
     char name[96];
 } run_state;
@@ -623,6 +631,7 @@ static int open_out(run_state *s)
         else fprintf(stderr, "experiment: all %zu jobs done already; results in %s\n", s->n_jobs, s->results);
     }
     s->tty = isatty(fileno(stderr));
+    s->start = veil_now();
     return 0;
 }
 
@@ -700,7 +709,7 @@ static int job_finished(void *ctx, long job, int rank, const char *line)
         return -1;
     }
     int rc = append_line(s->results, line);
-    if (rc == 0) progress_line(++s->finished, s->todo, &r, rank);
+    if (rc == 0) progress_line(++s->finished, s->todo, &r, rank, veil_now() - s->start);
     veil_job_result_free(&r);
     return rc;
 }

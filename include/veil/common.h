@@ -75,6 +75,8 @@ void veil_progress_begin(veil_progress *p, const char *label, long total);
 /* done: units finished so far; extra: free text (e.g. "loss 0.123 acc 91.0%") */
 void veil_progress_update(veil_progress *p, long done, const char *extra);
 void veil_progress_end(veil_progress *p, const char *summary);
+/* "42s", "3m05s", "2h10m"; "?" for a negative or non-finite time. */
+void veil_format_duration(double seconds, char *buf, size_t n);
 /* Global verbosity: 0 quiet, 1 normal (default), 2 verbose. */
 extern int veil_verbosity;
 void veil_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
