@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "veil/common.h"
@@ -545,6 +546,7 @@ typedef struct run_state {
     /* the job loop */
     size_t next, todo, started, finished;
     long ran;
+    int said_stop;
     double start; /* wall clock when the job loop began */
     int tty;
     char name[96];
@@ -610,11 +612,9 @@ static int open_out(run_state *s)
     size_t good = 0;
     int bad = 0;
     if (veil_results_load(s->results, &s->done, &s->n_done, &good, &bad) != 0) return -1;
-    if (bad && veil_path_exists(s->results)) {
-        char *data;
-        size_t size;
-        if (veil_read_file(s->results, &data, &size) != 0) return -1;
-        free(data);
+    struct stat st;
+    if (bad && stat(s->results, &st) == 0) {
+        size_t size = (size_t)st.st_size;
         if (good < size) {
             fprintf(stderr, "veil: warning: %s: dropping %zu bytes of an unfinished line\n", s->results, size - good);
             if (truncate(s->results, (off_t)good) != 0) {
@@ -642,9 +642,9 @@ static long next_job(void *ctx)
     while (s->next < s->n_jobs && job_done(s->done, s->n_done, s->jobs[s->next])) s->next++;
     if (s->next >= s->n_jobs) return -1;
     if (s->c->max_jobs > 0 && s->ran >= s->c->max_jobs) {
-        if (veil_verbosity >= 1 && s->ran == s->c->max_jobs)
+        if (veil_verbosity >= 1 && !s->said_stop)
             fprintf(stderr, "experiment: stopping after %ld job(s) (--max-jobs); run again to go on\n", s->ran);
-        s->ran++; /* say it once */
+        s->said_stop = 1; /* every MPI worker asks once more */
         return -1;
     }
     s->ran++;

@@ -95,7 +95,7 @@ static void send_job(int rank, long job) { MPI_Send(&job, 1, MPI_LONG, rank, TAG
 
 int vx_mpi_coordinate(const vx_mpi *m, const vx_coordinator *co)
 {
-    int workers = m->size - 1, stopped = 0, failed = 0;
+    int workers = m->size - 1, stopped = 0, failed = 0, cannot_record = 0;
     long *holding = veil_malloc((size_t)m->size * sizeof(long));
     char (*hosts)[64] = veil_calloc((size_t)m->size, sizeof *hosts);
     char *first_error = NULL;
@@ -108,9 +108,12 @@ int vx_mpi_coordinate(const vx_mpi *m, const vx_coordinator *co)
         if (tag == TAG_READY) {
             snprintf(hosts[src], sizeof hosts[src], "%s", text);
         } else if (tag == TAG_RESULT) {
-            if (!failed && co->on_result(co->ctx, job, src, text) != 0) {
+            /* after another worker's failure, jobs still running elsewhere are recorded;
+             * after a recording failure (results.jsonl unwritable) nothing more is tried */
+            if (!cannot_record && co->on_result(co->ctx, job, src, text) != 0) {
+                cannot_record = 1;
+                if (!failed) first_error = veil_strdup(veil_last_error());
                 failed = 1;
-                first_error = veil_strdup(veil_last_error());
             }
         } else if (tag == TAG_FAIL) {
             if (!failed) {
