@@ -79,8 +79,12 @@ int cmd_attack(int argc, char **argv)
         veil_error_prefix("%s", corpus_dir);
         goto done;
     }
+    veil_attack_config ac = {NULL, 0, NULL, 0};
+    veil_attack_result ar;
+    if (veil_attack_run(m->f, p, &split, &tc, (uint64_t)seed, "attack", &ac, &ar)) goto done;
     acc = veil_calloc((size_t)split.n_groups, sizeof(double));
-    if (veil_attack_run(m->f, p, &split, &tc, (uint64_t)seed, "attack", acc, NULL, NULL)) goto done;
+    for (int g = 0; g < split.n_groups; g++) acc[g] = ar.r[g].acc;
+    veil_attack_result_free(&ar);
     double mean = 0;
     for (int g = 0; g < split.n_groups; g++) mean += acc[g] / split.n_groups;
     if (json) {

@@ -13,78 +13,43 @@
 #include "veil/common.h"
 #include "veil/job.h"
 
+static void free_strings(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) free(v[i]);
+    free(v);
+}
+
 void veil_job_result_free(veil_job_result *r)
 {
     if (!r) return;
     free(r->attack_acc);
     r->attack_acc = NULL;
+    for (int i = 0; i < r->n_attackers; i++) free(r->attackers[i].group);
+    free(r->attackers);
+    r->attackers = NULL;
+    r->n_attackers = 0;
+    free_strings(r->train_speakers, (size_t)r->n_train_speakers);
+    free_strings(r->group_speakers, (size_t)r->n_attack_groups * (size_t)r->st);
+    r->train_speakers = r->group_speakers = NULL;
+    r->n_train_speakers = r->st = 0;
     r->n_attack_groups = 0;
 }
 
+/* The split's speakers by id, into the result. */
+static void record_split(const veil_split *s, veil_job_result *out)
+{
+    if (!s->speaker_id) return;
+    out->n_train_speakers = s->n_train_speakers;
+    out->train_speakers = veil_calloc((size_t)(s->n_train_speakers ? s->n_train_speakers : 1), sizeof(char *));
+    for (int i = 0; i < s->n_train_speakers; i++)
+        out->train_speakers[i] = veil_strdup(s->speaker_id[s->train_speakers[i]]);
+    out->st = s->st;
+    size_t n = (size_t)s->n_groups * (size_t)s->st;
+    out->group_speakers = veil_calloc(n ? n : 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++) out->group_speakers[i] = veil_strdup(s->speaker_id[s->group_speakers[i]]);
+}
+
 static int max_int(int a, int b) { return a > b ? a : b; }
-
-/* Gender recognizer scored on the testing speakers' features as they are extracted. */
-typedef struct gender_test {
-    veil_head *g;
-    const signed char *label; /* per patch: 0/1 for gender-testing patches, -1 otherwise */
-    char *seen;
-    int batch;
-    size_t total, correct, pred[2], truth[2];
-} gender_test;
-
-static int gender_test_block(const float *z, const size_t *idx, size_t n, void *ctx)
-{
-    gender_test *t = ctx;
-    size_t dim = (size_t)veil_head_config_of(t->g)->in_dim;
-    int *lab = veil_malloc((n ? n : 1) * sizeof(int));
-    size_t *row = veil_malloc((n ? n : 1) * sizeof(size_t)), m = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (t->label[idx[i]] < 0 || t->seen[idx[i]]) continue;
-        t->seen[idx[i]] = 1;
-        lab[m] = t->label[idx[i]];
-        row[m++] = i;
-    }
-    int rc = 0;
-    if (m) {
-        /* rows of z that are gender-testing patches, contiguous for the head */
-        float *zz = veil_aligned_alloc(m * dim * sizeof(float));
-        for (size_t i = 0; i < m; i++) memcpy(zz + i * dim, z + row[i] * dim, dim * sizeof(float));
-        size_t pred[2];
-        double acc = veil_head_accuracy(t->g, zz, lab, m, t->batch, pred);
-        if (isnan(acc)) rc = -1;
-        else {
-            t->correct += (size_t)llround(acc * (double)m);
-            t->total += m;
-            t->pred[0] += pred[0];
-            t->pred[1] += pred[1];
-            for (size_t i = 0; i < m; i++) t->truth[lab[i]]++;
-        }
-        free(zz);
-    }
-    free(lab);
-    free(row);
-    return rc;
-}
-
-/* Gender-testing patches outside every attacker group, in chunks. */
-static int gender_test_rest(veil_extractor *f, const veil_patch_set *p, const veil_split *s,
-                            const veil_train_config *tc, gender_test *t)
-{
-    size_t dim = (size_t)veil_extractor_dim(f), chunk = 4096, n = 0;
-    size_t *rest = veil_malloc((s->n_gtest ? s->n_gtest : 1) * sizeof(size_t));
-    for (size_t i = 0; i < s->n_gtest; i++)
-        if (!t->seen[s->gtest[i]]) rest[n++] = s->gtest[i];
-    float *z = veil_aligned_alloc(chunk * dim * sizeof(float));
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i += chunk) {
-        size_t k = n - i < chunk ? n - i : chunk;
-        rc = veil_extract_features(f, p, rest + i, k, tc->extract_batch, z);
-        if (rc == 0) rc = gender_test_block(z, rest + i, k, t);
-    }
-    free(z);
-    free(rest);
-    return rc;
-}
 
 static veil_extractor *new_extractor(const veil_extractor_config *arch, const veil_train_config *tc,
                                      veil_precision prec, uint64_t seed)
@@ -135,8 +100,8 @@ int veil_job_run(veil_method method, int groups, int iteration, const veil_split
     veil_extractor *f = NULL;
     veil_head *g = NULL;
     float *ztrain = NULL, *zeval = NULL;
-    signed char *label = NULL;
-    char *seen = NULL;
+    veil_attack_result ar;
+    memset(&ar, 0, sizeof ar);
     int rc = -1;
     veil_train_report rep;
     out->n_attack_groups = split->n_groups;
@@ -192,27 +157,33 @@ int veil_job_run(veil_method method, int groups, int iteration, const veil_split
     free(zeval);
     zeval = NULL;
 
-    /* the attacker groups and the gender test share one extraction of each patch */
-    label = veil_malloc(patches->n_patches ? patches->n_patches : 1);
-    seen = veil_calloc(patches->n_patches ? patches->n_patches : 1, 1);
-    memset(label, -1, patches->n_patches);
-    for (size_t i = 0; i < split->n_gtest; i++) label[split->gtest[i]] = (signed char)split->gtest_label[i];
-    gender_test gt = {g, label, seen, head_batch, 0, 0, {0, 0}, {0, 0}};
-    if (veil_attack_run(f, patches, split, tc, veil_seed_mix(seed, 0x61747461, 0), name,
-                        out->attack_acc, gender_test_block, &gt))
+    /* one feature table per attacker group: the probes and the gender test read it */
+    veil_attack_config ac = {NULL, 0, g, head_batch};
+    if (veil_attack_run(f, patches, split, tc, veil_seed_mix(seed, 0x61747461, 0), name, &ac, &ar))
         goto fail;
-    if (gender_test_rest(f, patches, split, tc, &gt)) goto fail;
-    out->gender_test_acc = gt.total ? (double)gt.correct / (double)gt.total : NAN;
+    out->gender_test_acc = ar.gender_total ? (double)ar.gender_correct / (double)ar.gender_total : NAN;
+    out->n_attackers = ar.n_probes;
+    out->attackers = veil_calloc((size_t)ar.n_probes, sizeof *out->attackers);
+    for (int k = 0; k < ar.n_probes; k++) {
+        veil_job_attacker *a = &out->attackers[k];
+        snprintf(a->name, sizeof a->name, "%s", ar.probes[k]->name);
+        a->group = veil_malloc((size_t)(split->n_groups ? split->n_groups : 1) * sizeof *a->group);
+        memcpy(a->group, ar.r + (size_t)k * (size_t)split->n_groups, (size_t)split->n_groups * sizeof *a->group);
+        for (int i = 0; i < split->n_groups; i++) a->seconds += a->group[i].seconds;
+        if (!strcmp(a->name, "paper-mlp"))
+            for (int i = 0; i < split->n_groups; i++) out->attack_acc[i] = a->group[i].acc;
+    }
+    record_split(split, out);
     double sum = 0;
     for (int i = 0; i < split->n_groups; i++) sum += out->attack_acc[i];
     out->attack_acc_mean = split->n_groups ? sum / split->n_groups : NAN;
 
     /* a gender head answering one class almost always, on a test set that is not itself
      * that one-sided, means the features carry no gender: report it, never silently */
-    if (gt.total) {
-        int major = gt.pred[1] > gt.pred[0];
-        double share = (double)gt.pred[major] / (double)gt.total;
-        double truth_share = (double)gt.truth[major] / (double)gt.total;
+    if (ar.gender_total) {
+        int major = ar.gender_pred[1] > ar.gender_pred[0];
+        double share = (double)ar.gender_pred[major] / (double)ar.gender_total;
+        double truth_share = (double)ar.gender_truth[major] / (double)ar.gender_total;
         if (share > 0.95 && truth_share < 0.9 && !out->collapsed) {
             out->collapsed = 1;
             snprintf(out->collapse_reason, sizeof out->collapse_reason,
@@ -246,8 +217,7 @@ fail:
     veil_head_free(g);
     free(ztrain);
     free(zeval);
-    free(label);
-    free(seen);
+    veil_attack_result_free(&ar);
     return rc;
 }
 
@@ -256,6 +226,43 @@ static void add_num(cJSON *o, const char *key, double v)
 {
     if (isfinite(v)) cJSON_AddNumberToObject(o, key, v);
     else cJSON_AddNullToObject(o, key);
+}
+
+/* The probes' fields, each an array over the attacker groups (null: does not apply). */
+/* (Timings go to "attacker_seconds", one total per probe, beside the job's "seconds".) */
+#define PROBE_FIELDS(X) X(acc) X(acc_utt) X(chance) X(eer) X(eer_lo) X(eer_hi) X(min_dcf)
+
+static void attackers_to_json(cJSON *o, const veil_job_result *r)
+{
+    if (!r->n_attackers) return;
+    cJSON *all = cJSON_AddObjectToObject(o, "attackers");
+    for (int k = 0; k < r->n_attackers; k++) {
+        const veil_job_attacker *a = &r->attackers[k];
+        cJSON *p = cJSON_AddObjectToObject(all, a->name);
+#define ADD_FIELD(f)                                                                           \
+    {                                                                                          \
+        cJSON *v = cJSON_AddArrayToObject(p, #f);                                              \
+        for (int i = 0; i < r->n_attack_groups; i++)                                           \
+            cJSON_AddItemToArray(v, isfinite(a->group[i].f) ? cJSON_CreateNumber(a->group[i].f) \
+                                                            : cJSON_CreateNull());             \
+    }
+        PROBE_FIELDS(ADD_FIELD)
+#undef ADD_FIELD
+    }
+    cJSON *secs = cJSON_AddObjectToObject(o, "attacker_seconds");
+    for (int k = 0; k < r->n_attackers; k++) add_num(secs, r->attackers[k].name, r->attackers[k].seconds);
+}
+
+static void split_to_json(cJSON *o, const veil_job_result *r)
+{
+    if (!r->train_speakers) return;
+    cJSON *sp = cJSON_AddObjectToObject(o, "split");
+    cJSON_AddItemToObject(sp, "train_speakers",
+                          cJSON_CreateStringArray((const char *const *)r->train_speakers, r->n_train_speakers));
+    cJSON *groups = cJSON_AddArrayToObject(sp, "attack_groups");
+    for (int g = 0; g < r->n_attack_groups; g++)
+        cJSON_AddItemToArray(groups, cJSON_CreateStringArray((const char *const *)r->group_speakers +
+                                                                 (size_t)g * (size_t)r->st, r->st));
 }
 
 char *veil_job_result_to_json(const veil_job_result *r)
@@ -283,6 +290,8 @@ char *veil_job_result_to_json(const veil_job_result *r)
     cJSON_AddStringToObject(o, "collapse_reason", r->collapse_reason);
     cJSON_AddNumberToObject(o, "restarts", r->restarts);
     add_num(o, "seconds", r->seconds);
+    attackers_to_json(o, r);
+    split_to_json(o, r);
     char *s = veil_json_print(o);
     cJSON_Delete(o);
     return s;
@@ -292,6 +301,68 @@ static double get_num(const cJSON *o, const char *key)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
     return cJSON_IsNumber(it) ? it->valuedouble : NAN;
+}
+
+/* A string array of exactly n entries, copied; -1 otherwise. */
+static int strings_from_json(const cJSON *a, int n, char **out)
+{
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != n) return -1;
+    for (int i = 0; i < n; i++) {
+        const cJSON *v = cJSON_GetArrayItem(a, i);
+        if (!cJSON_IsString(v)) return -1;
+        out[i] = veil_strdup(v->valuestring);
+    }
+    return 0;
+}
+
+static int attackers_from_json(const cJSON *o, veil_job_result *out)
+{
+    const cJSON *all = cJSON_GetObjectItemCaseSensitive(o, "attackers"), *p;
+    if (!all) return 0; /* a line from before the probes */
+    if (!cJSON_IsObject(all)) return -1;
+    int n = cJSON_GetArraySize(all), ng = out->n_attack_groups;
+    out->attackers = veil_calloc((size_t)(n ? n : 1), sizeof *out->attackers);
+    cJSON_ArrayForEach(p, all) {
+        veil_job_attacker *a = &out->attackers[out->n_attackers++];
+        snprintf(a->name, sizeof a->name, "%s", p->string);
+        a->group = veil_malloc((size_t)(ng ? ng : 1) * sizeof *a->group);
+        for (int i = 0; i < ng; i++) veil_probe_result_clear(&a->group[i]);
+#define GET_FIELD(f)                                                               \
+    {                                                                              \
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(p, #f);                  \
+        if (v && (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != ng)) return -1;    \
+        for (int i = 0; v && i < ng; i++) {                                        \
+            const cJSON *x = cJSON_GetArrayItem(v, i);                             \
+            a->group[i].f = cJSON_IsNumber(x) ? x->valuedouble : NAN;              \
+        }                                                                          \
+    }
+        PROBE_FIELDS(GET_FIELD)
+#undef GET_FIELD
+        const cJSON *secs = cJSON_GetObjectItemCaseSensitive(o, "attacker_seconds");
+        a->seconds = get_num(secs, a->name);
+    }
+    return 0;
+}
+
+static int split_from_json(const cJSON *o, veil_job_result *out)
+{
+    const cJSON *sp = cJSON_GetObjectItemCaseSensitive(o, "split");
+    if (!sp) return 0;
+    const cJSON *tr = cJSON_GetObjectItemCaseSensitive(sp, "train_speakers");
+    const cJSON *groups = cJSON_GetObjectItemCaseSensitive(sp, "attack_groups");
+    if (!cJSON_IsArray(tr) || !cJSON_IsArray(groups) || cJSON_GetArraySize(groups) != out->n_attack_groups)
+        return -1;
+    out->n_train_speakers = cJSON_GetArraySize(tr);
+    out->train_speakers = veil_calloc((size_t)(out->n_train_speakers ? out->n_train_speakers : 1), sizeof(char *));
+    if (strings_from_json(tr, out->n_train_speakers, out->train_speakers)) return -1;
+    const cJSON *first = cJSON_GetArrayItem(groups, 0);
+    out->st = first && cJSON_IsArray(first) ? cJSON_GetArraySize(first) : 0;
+    size_t n = (size_t)out->n_attack_groups * (size_t)out->st;
+    out->group_speakers = veil_calloc(n ? n : 1, sizeof(char *));
+    for (int g = 0; g < out->n_attack_groups; g++)
+        if (strings_from_json(cJSON_GetArrayItem(groups, g), out->st, out->group_speakers + (size_t)g * (size_t)out->st))
+            return -1;
+    return 0;
 }
 
 int veil_job_result_from_json(const char *line, veil_job_result *out)
@@ -348,6 +419,11 @@ int veil_job_result_from_json(const char *line, veil_job_result *out)
     double rs = get_num(o, "restarts");
     out->restarts = isfinite(rs) ? (int)rs : 0;
     out->seconds = get_num(o, "seconds");
+    if (attackers_from_json(o, out) || split_from_json(o, out)) {
+        veil_error("job result: malformed \"attackers\" or \"split\": %.80s", line);
+        veil_job_result_free(out);
+        goto done;
+    }
     rc = 0;
 done:
     cJSON_Delete(o);

@@ -87,6 +87,18 @@ static void make_groups(const veil_patch_set *p, int *cand, int n_cand,
 
 static int gender_label(const veil_corpus *c, int s) { return c->speakers[s].gender == 'M'; }
 
+/* Gender and id of every speaker, so that tables and results need no corpus. */
+static void record_speakers(const veil_corpus *c, veil_split *out)
+{
+    out->n_speakers = c->n_speakers;
+    out->speaker_gender = veil_malloc((size_t)(c->n_speakers ? c->n_speakers : 1) * sizeof(int));
+    out->speaker_id = veil_calloc((size_t)(c->n_speakers ? c->n_speakers : 1), sizeof(char *));
+    for (int s = 0; s < c->n_speakers; s++) {
+        out->speaker_gender[s] = gender_label(c, s);
+        out->speaker_id[s] = veil_strdup(c->speakers[s].id);
+    }
+}
+
 static int check_speakers(const veil_corpus *c, const veil_patch_set *p)
 {
     if (p->n_speakers != c->n_speakers) {
@@ -218,6 +230,7 @@ int veil_split_make(const veil_corpus *c, const veil_patch_set *p, const veil_pr
     make_groups(p, others, no, st, pc->attack_groups > 0 ? pc->attack_groups : no / st,
                 pc->attack_fraction, &pick, &divide, out);
     free(others);
+    record_speakers(c, out);
     return 0;
 }
 
@@ -244,6 +257,9 @@ void veil_split_free(veil_split *s)
     free(s->aeval);
     free(s->atrain_label);
     free(s->aeval_label);
+    for (int i = 0; i < s->n_speakers && s->speaker_id; i++) free(s->speaker_id[i]);
+    free(s->speaker_id);
+    free(s->speaker_gender);
     memset(s, 0, sizeof *s);
 }
 
@@ -276,5 +292,6 @@ int veil_split_make_attack(const veil_corpus *c, const veil_patch_set *p, int st
     out->st = st;
     make_groups(p, cand, ns, st, groups, fraction, &pick, &divide, out);
     free(cand);
+    record_speakers(c, out);
     return 0;
 }

@@ -33,6 +33,8 @@ static void fixture_make(fixture *f)
     p->n_speakers = NS;
     p->n_patches = (size_t)NS * NP;
     p->speaker_offset = calloc(NS + 1, sizeof(size_t));
+    p->patch_utt = calloc(p->n_patches, sizeof(int32_t)); /* 4 utterances per speaker */
+    for (size_t i = 0; i < p->n_patches; i++) p->patch_utt[i] = (int32_t)(i / (NP / 4));
     p->patches = calloc(p->n_patches * SIDE * SIDE, sizeof(float));
     veil_rng r;
     veil_rng_seed(&r, 77);
@@ -92,6 +94,20 @@ static void check_result(const veil_job_result *r, const veil_split *s, veil_met
     CHECK(r->z_spread > 0);
     CHECK(r->collapsed == 0 || strlen(r->collapse_reason) > 0);
     CHECK(r->seconds > 0);
+    /* the battery (paper-mlp alone by default): attack_acc is its per-patch accuracy; the
+     * split is recorded by speaker id */
+    CHECK(r->n_attackers == 1 && !strcmp(r->attackers[0].name, "paper-mlp"));
+    for (int i = 0; r->n_attackers && i < r->n_attack_groups; i++) {
+        const veil_probe_result *q = &r->attackers[0].group[i];
+        CHECK(q->acc == r->attack_acc[i] && q->acc_utt >= 0 && q->acc_utt <= 1);
+        CHECK_NEAR(q->chance, 1.0 / s->st, 1e-12);
+        CHECK(isnan(q->eer) && isnan(q->min_dcf));
+    }
+    CHECK(r->n_train_speakers == s->n_train_speakers && r->st == s->st);
+    for (int i = 0; i < s->n_train_speakers; i++)
+        CHECK(!strcmp(r->train_speakers[i], s->speaker_id[s->train_speakers[i]]));
+    for (int i = 0; i < s->n_groups * s->st; i++)
+        CHECK(!strcmp(r->group_speakers[i], s->speaker_id[s->group_speakers[i]]));
     /* the gender patterns are easy: the recognizer must beat chance clearly */
     CHECK_MSG(r->gender_test_acc > 0.8, "gender test accuracy %.3f", r->gender_test_acc);
 }
@@ -101,7 +117,14 @@ static char *json_without_seconds(const veil_job_result *r)
 {
     veil_job_result c = *r;
     c.seconds = 0;
-    return veil_job_result_to_json(&c);
+    c.attackers = calloc((size_t)r->n_attackers + 1, sizeof *c.attackers);
+    for (int i = 0; i < r->n_attackers; i++) {
+        c.attackers[i] = r->attackers[i];
+        c.attackers[i].seconds = 0;
+    }
+    char *s = veil_job_result_to_json(&c);
+    free(c.attackers);
+    return s;
 }
 
 static void test_json(const veil_job_result *r)
@@ -121,6 +144,8 @@ static void test_json(const veil_job_result *r)
     CHECK_MSG(!strcmp(line, again), "round trip differs:\n%s\n%s", line, again);
     CHECK(back.seed == r->seed && back.n_attack_groups == r->n_attack_groups);
     CHECK(back.gender_test_acc == r->gender_test_acc && back.attack_acc_mean == r->attack_acc_mean);
+    CHECK(back.n_attackers == r->n_attackers && back.n_train_speakers == r->n_train_speakers);
+    CHECK(back.n_attackers && back.attackers[0].group[0].acc_utt == r->attackers[0].group[0].acc_utt);
     free(again);
     veil_job_result_free(&back);
     free(line);
@@ -208,6 +233,7 @@ int main(void)
     veil_split_free(&s);
     free(fx.c.speakers);
     free(fx.p.speaker_offset);
+    free(fx.p.patch_utt);
     free(fx.p.patches);
     return test_finish("test_job");
 }

@@ -9,6 +9,7 @@
 #include "veil/features.h"
 #include "veil/model.h"
 #include "veil/nn.h"
+#include "veil/probe.h"
 
 /* ---- the paper's Table 1 protocol ---- */
 typedef struct veil_protocol_config {
@@ -31,6 +32,10 @@ typedef struct veil_split {
     size_t *n_atrain, *n_aeval;      /* per group */
     size_t **atrain, **aeval;        /* per group: patch indices */
     int **atrain_label, **aeval_label; /* per group: 0..st-1 */
+    /* every corpus speaker, for the feature tables and the recorded split */
+    int n_speakers;
+    int *speaker_gender;       /* 0 = F, 1 = M */
+    char **speaker_id;         /* copies of the corpus's speaker ids */
 } veil_split;
 /* Draw a split from seed. Refuses (clear message) a corpus that cannot fill it. */
 int veil_split_make(const veil_corpus *c, const veil_patch_set *p, const veil_protocol_config *pc,
@@ -83,6 +88,12 @@ typedef struct veil_train_config {
 } veil_train_config;
 void veil_train_config_paper(veil_train_config *t);
 
+typedef struct veil_job_attacker {
+    char name[32];              /* the probe's name */
+    veil_probe_result *group;   /* n_attack_groups */
+    double seconds;             /* over all groups ("attacker_seconds" in JSON) */
+} veil_job_attacker;
+
 typedef struct veil_job_result {
     veil_method method;
     int groups;                 /* G */
@@ -101,6 +112,13 @@ typedef struct veil_job_result {
     char collapse_reason[128];
     double seconds;
     int restarts;               /* Siamese restarts after a collapse (0 normally) */
+    /* added with the probes: every attacker's result per group (attack_acc above is
+     * paper-mlp's acc), and the split: the training speakers and each group's speakers */
+    int n_attackers;
+    veil_job_attacker *attackers;
+    int n_train_speakers, st;   /* st: speakers per attacker group */
+    char **train_speakers;      /* speaker ids */
+    char **group_speakers;      /* n_attack_groups x st speaker ids */
 } veil_job_result;
 void veil_job_result_free(veil_job_result *r);
 /* One line of JSON (no newline), malloc'd. Values that do not apply (the pair verdict of
@@ -149,14 +167,32 @@ int veil_head_train(veil_head *h, const float *x, const int *labels, size_t n, i
 /* Eval-mode accuracy; pred_count (classes entries, optional) receives predictions per class. */
 double veil_head_accuracy(veil_head *h, const float *x, const int *labels, size_t n, int batch,
                           size_t *pred_count);
-/* The attacker (src/attack.c): for each group of s, features of its speakers' patches are
- * extracted once; a fresh head of st classes is trained on attacker-training and scored
- * on attacker-evaluation into acc[group]. on_features (optional) sees every extracted
- * block (the job scores the gender recognizer on the same features). */
-typedef int (*veil_features_fn)(const float *z, const size_t *idx, size_t n, void *ctx);
+/* ---- the attackers (src/attack.c): feature tables, then the probes of veil/probe.h ---- */
+/* Features of patches idx[0..n) by f (eval mode, batch at a time) as a table: labels
+ * label[i] (NULL: 0) of n_classes classes, speaker, gender (from s), utterance, file. */
+int veil_feature_table_extract(veil_extractor *f, const veil_patch_set *p, const veil_split *s,
+                               const size_t *idx, const int *label, size_t n, int n_classes,
+                               int batch, veil_feature_table *out);
+typedef struct veil_attack_config {
+    const veil_probe *const *probes; /* the battery, in order; NULL/0: paper-mlp alone */
+    int n_probes;
+    veil_head *gender;    /* optional: the gender recognizer, scored on every gender-testing
+                           * patch (the groups' table rows and the patches outside them) */
+    int gender_batch;     /* rows per forward pass of the gender recognizer */
+} veil_attack_config;
+typedef struct veil_attack_result {
+    int n_probes, n_groups;
+    const veil_probe **probes;
+    veil_probe_result *r;   /* n_probes x n_groups: r[probe * n_groups + group] */
+    size_t gender_total, gender_correct, gender_pred[2], gender_truth[2]; /* with a gender head */
+} veil_attack_result;
+void veil_attack_result_free(veil_attack_result *r);
+/* For each group of s: its attacker-training and attacker-evaluation tables, extracted
+ * once; then every probe scores them (others: the next group's attacker-training table,
+ * for probes that need speakers outside the group). */
 int veil_attack_run(veil_extractor *f, const veil_patch_set *p, const veil_split *s,
-                    const veil_train_config *tc, uint64_t seed, const char *name, double *acc,
-                    veil_features_fn on_features, void *ctx);
+                    const veil_train_config *tc, uint64_t seed, const char *name,
+                    const veil_attack_config *ac, veil_attack_result *out);
 
 /* Run one job on a split: train f (Siamese or reference), train g, attack every group.
  * model_out (optional) receives the trained model. Progress goes to stderr. */

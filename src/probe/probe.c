@@ -1,0 +1,190 @@
+/* The probe table, the feature table and the helpers every identification probe shares:
+ * standardisation with the attacker's own training statistics, and accuracy per patch
+ * and per utterance from log-posteriors. docs/protocol.md, "Attackers". */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "veil/common.h"
+#include "veil/probe.h"
+#include "probe_internal.h"
+
+/* In report order. A new attacker: one file in src/probe/ and one line here. */
+static const veil_probe probe_table[] = {
+    {"paper-mlp", "the paper's attacker: MLP (1024 ReLU, dropout) on raw features, patches split 70/30",
+     veil_probe_paper_mlp_score, 0},
+};
+
+const veil_probe *veil_probes(int *count)
+{
+    *count = (int)(sizeof probe_table / sizeof probe_table[0]);
+    return probe_table;
+}
+
+const veil_probe *veil_probe_find(const char *name)
+{
+    int n;
+    const veil_probe *t = veil_probes(&n);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(t[i].name, name)) return &t[i];
+    return NULL;
+}
+
+int veil_probe_parse_list(const char *s, const veil_probe **out, int *n)
+{
+    int count;
+    const veil_probe *t = veil_probes(&count);
+    char *want = veil_calloc((size_t)count, 1), *copy = veil_strdup(s), *save = NULL;
+    int any = 0, rc = -1;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        any = 1;
+        if (!strcmp(tok, "all")) {
+            memset(want, 1, (size_t)count);
+            continue;
+        }
+        const veil_probe *p = veil_probe_find(tok);
+        if (!p) {
+            veil_strbuf b = {0};
+            for (int i = 0; i < count; i++) veil_strbuf_printf(&b, "%s%s", i ? ", " : "", t[i].name);
+            veil_error("unknown attacker '%s' (known: %s, or all)", tok, b.s ? b.s : "");
+            free(b.s);
+            goto done;
+        }
+        want[p - t] = 1;
+    }
+    if (!any) {
+        veil_error("empty attacker list '%s' (expected names separated by commas, or all)", s);
+        goto done;
+    }
+    *n = 0;
+    for (int i = 0; i < count; i++)
+        if (want[i]) out[(*n)++] = &t[i];
+    rc = 0;
+done:
+    free(want);
+    free(copy);
+    return rc;
+}
+
+void veil_feature_table_alloc(veil_feature_table *t, size_t n, int dim, int n_classes)
+{
+    size_t rows = n ? n : 1;
+    t->n = n;
+    t->dim = dim;
+    t->n_classes = n_classes;
+    t->z = veil_aligned_alloc(rows * (size_t)dim * sizeof(float));
+    t->label = veil_malloc(rows * sizeof(int));
+    t->speaker = veil_malloc(rows * sizeof(int));
+    t->gender = veil_malloc(rows * sizeof(int));
+    t->utterance = veil_malloc(rows * sizeof(int));
+    t->file = veil_malloc(rows * sizeof(int));
+}
+
+void veil_feature_table_free(veil_feature_table *t)
+{
+    if (!t) return;
+    free(t->z);
+    free(t->label);
+    free(t->speaker);
+    free(t->gender);
+    free(t->utterance);
+    free(t->file);
+    memset(t, 0, sizeof *t);
+}
+
+void veil_probe_result_clear(veil_probe_result *r)
+{
+    r->acc = r->acc_utt = r->chance = NAN;
+    r->eer = r->eer_lo = r->eer_hi = r->min_dcf = NAN;
+    r->seconds = 0;
+}
+
+static size_t argmax_f(const float *v, int n)
+{
+    size_t best = 0;
+    for (int i = 1; i < n; i++)
+        if (v[i] > v[best]) best = (size_t)i;
+    return best;
+}
+
+typedef struct utt_row {
+    int utterance;
+    size_t row;
+} utt_row;
+
+static int by_utterance(const void *a, const void *b)
+{
+    const utt_row *x = a, *y = b;
+    if (x->utterance != y->utterance) return x->utterance < y->utterance ? -1 : 1;
+    return x->row < y->row ? -1 : x->row > y->row;
+}
+
+size_t *probe_rows_by_utterance(const veil_feature_table *t)
+{
+    utt_row *r = veil_malloc((t->n ? t->n : 1) * sizeof *r);
+    for (size_t i = 0; i < t->n; i++) r[i] = (utt_row){t->utterance[i], i};
+    qsort(r, t->n, sizeof *r, by_utterance);
+    size_t *order = veil_malloc((t->n ? t->n : 1) * sizeof(size_t));
+    for (size_t i = 0; i < t->n; i++) order[i] = r[i].row;
+    free(r);
+    return order;
+}
+
+void veil_probe_identification(const veil_feature_table *test, const float *logp,
+                               veil_probe_result *out)
+{
+    int k = test->n_classes;
+    size_t correct = 0;
+    for (size_t i = 0; i < test->n; i++)
+        correct += argmax_f(logp + i * (size_t)k, k) == (size_t)test->label[i];
+    out->acc = test->n ? (double)correct / (double)test->n : NAN;
+    out->chance = k > 0 ? 1.0 / k : NAN;
+    /* per utterance: the sum of its patches' log-posteriors (in double), then argmax */
+    size_t *order = probe_rows_by_utterance(test);
+    double *sum = veil_malloc((size_t)(k > 0 ? k : 1) * sizeof(double));
+    size_t utts = 0, utt_correct = 0;
+    for (size_t a = 0; a < test->n;) {
+        size_t b = a;
+        for (int c = 0; c < k; c++) sum[c] = 0;
+        while (b < test->n && test->utterance[order[b]] == test->utterance[order[a]]) {
+            const float *row = logp + order[b] * (size_t)k;
+            for (int c = 0; c < k; c++) sum[c] += row[c];
+            b++;
+        }
+        int best = 0;
+        for (int c = 1; c < k; c++)
+            if (sum[c] > sum[best]) best = c;
+        utt_correct += best == test->label[order[a]];
+        utts++;
+        a = b;
+    }
+    out->acc_utt = utts ? (double)utt_correct / (double)utts : NAN;
+    free(sum);
+    free(order);
+}
+
+float *veil_probe_standardised(const veil_feature_table *train, const veil_feature_table *t)
+{
+    size_t dim = (size_t)train->dim;
+    double *mean = veil_calloc(dim ? dim : 1, sizeof(double));
+    double *inv = veil_calloc(dim ? dim : 1, sizeof(double));
+    for (size_t i = 0; i < train->n; i++)
+        for (size_t j = 0; j < dim; j++) mean[j] += train->z[i * dim + j];
+    for (size_t j = 0; j < dim; j++) mean[j] = train->n ? mean[j] / (double)train->n : 0;
+    for (size_t i = 0; i < train->n; i++)
+        for (size_t j = 0; j < dim; j++) {
+            double d = train->z[i * dim + j] - mean[j];
+            inv[j] += d * d;
+        }
+    for (size_t j = 0; j < dim; j++) {
+        double sd = train->n ? sqrt(inv[j] / (double)train->n) : 0;
+        inv[j] = 1.0 / (sd > 1e-12 ? sd : 1e-12);
+    }
+    float *x = veil_aligned_alloc((t->n ? t->n : 1) * dim * sizeof(float));
+    for (size_t i = 0; i < t->n; i++)
+        for (size_t j = 0; j < dim; j++)
+            x[i * dim + j] = (float)((t->z[i * dim + j] - mean[j]) * inv[j]);
+    free(mean);
+    free(inv);
+    return x;
+}

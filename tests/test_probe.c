@@ -1,0 +1,149 @@
+/* probe: the feature table helpers (utterance pooling against a hand computation,
+ * standardisation, the attacker list) and every probe of the table on synthetic Gaussian
+ * clusters with a known answer: well separated -> near 100 %, one distribution for every
+ * class -> near chance. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "veil/common.h"
+#include "veil/probe.h"
+
+/* k classes, rows_per_class rows each in utts_per_class utterances; class c's mean is
+ * sep * e_c (a direction of its own), unit noise; every dimension scaled by scale. */
+static void clusters(veil_feature_table *t, int k, int rows_per_class, int utts_per_class, int dim,
+                     double sep, double scale, uint64_t seed)
+{
+    veil_feature_table_alloc(t, (size_t)k * (size_t)rows_per_class, dim, k);
+    veil_rng r;
+    veil_rng_seed(&r, seed);
+    for (int c = 0; c < k; c++)
+        for (int i = 0; i < rows_per_class; i++) {
+            size_t row = (size_t)c * (size_t)rows_per_class + (size_t)i;
+            for (int j = 0; j < dim; j++)
+                t->z[row * (size_t)dim + (size_t)j] =
+                    (float)(scale * ((j == c % dim ? sep : 0.0) + veil_rng_normal(&r)));
+            t->label[row] = c;
+            t->speaker[row] = 100 + c;
+            t->gender[row] = c % 2;
+            t->utterance[row] = c * utts_per_class + i % utts_per_class;
+            t->file[row] = t->utterance[row];
+        }
+}
+
+static void test_identification_by_hand(void)
+{
+    /* 2 classes, 5 rows: utterance 7 = rows 0, 2, 4 (label 0), utterance 3 = rows 1, 3 (label 1) */
+    veil_feature_table t;
+    veil_feature_table_alloc(&t, 5, 1, 2);
+    int lab[5] = {0, 1, 0, 1, 0}, utt[5] = {7, 3, 7, 3, 7};
+    for (int i = 0; i < 5; i++) t.label[i] = lab[i], t.utterance[i] = utt[i];
+    float logp[10] = {
+        logf(0.4f), logf(0.6f), /* wrong */
+        logf(0.3f), logf(0.7f), /* right */
+        logf(0.9f), logf(0.1f), /* right */
+        logf(0.6f), logf(0.4f), /* wrong */
+        logf(0.45f), logf(0.55f), /* wrong */
+    };
+    veil_probe_result r;
+    veil_probe_result_clear(&r);
+    veil_probe_identification(&t, logp, &r);
+    CHECK_NEAR(r.acc, 2.0 / 5.0, 1e-12);
+    CHECK_NEAR(r.chance, 0.5, 1e-12);
+    /* utterance 7: log .4+log .9+log .45 = log .162 vs log .6+log .1+log .55 = log .033 -> 0,
+     * right; utterance 3: log .7+log .4 = log .28 vs log .3+log .6 = log .18 -> 1, right.
+     * Two of two although three of the five patches are wrong. */
+    CHECK_NEAR(r.acc_utt, 1.0, 1e-12);
+    logp[4] = logf(0.01f); /* utterance 7: log .4+log .01+log .45 = log .0018 < log .033 */
+    veil_probe_identification(&t, logp, &r);
+    CHECK_NEAR(r.acc_utt, 0.5, 1e-12);
+    CHECK(isnan(r.eer) && isnan(r.min_dcf));
+    veil_feature_table_free(&t);
+}
+
+static void test_standardised(void)
+{
+    veil_feature_table a, b;
+    clusters(&a, 4, 50, 5, 3, 2.0, 0.004, 1);
+    clusters(&b, 4, 10, 2, 3, 2.0, 0.004, 2);
+    float *x = veil_probe_standardised(&a, &a);
+    for (int j = 0; j < 3; j++) {
+        double s = 0, s2 = 0;
+        for (size_t i = 0; i < a.n; i++) s += x[i * 3 + (size_t)j], s2 += (double)x[i * 3 + (size_t)j] * x[i * 3 + (size_t)j];
+        CHECK_NEAR(s / (double)a.n, 0, 1e-5);
+        CHECK_NEAR(s2 / (double)a.n, 1, 1e-4);
+    }
+    free(x);
+    /* the test table with the training table's statistics, not its own */
+    x = veil_probe_standardised(&a, &b);
+    double mean = 0, sd = 0;
+    for (size_t i = 0; i < a.n; i++) mean += a.z[i * 3];
+    mean /= (double)a.n;
+    for (size_t i = 0; i < a.n; i++) sd += (a.z[i * 3] - mean) * (a.z[i * 3] - mean);
+    sd = sqrt(sd / (double)a.n);
+    CHECK_NEAR(x[0], (b.z[0] - mean) / sd, 1e-4);
+    free(x);
+    veil_feature_table_free(&a);
+    veil_feature_table_free(&b);
+}
+
+static void test_list(void)
+{
+    int count, n;
+    const veil_probe *t = veil_probes(&count);
+    CHECK(count >= 1 && !strcmp(t[0].name, "paper-mlp"));
+    for (int i = 0; i < count; i++) CHECK(veil_probe_find(t[i].name) == &t[i] && strlen(t[i].about) > 0);
+    const veil_probe **list = malloc((size_t)count * sizeof *list);
+    CHECK(veil_probe_parse_list("all", list, &n) == 0 && n == count);
+    CHECK(veil_probe_parse_list("paper-mlp,paper-mlp", list, &n) == 0 && n == 1 && list[0] == &t[0]);
+    CHECK_FAILS_WITH(veil_probe_parse_list("paper-mlp,nope", list, &n), "unknown attacker 'nope'");
+    CHECK_FAILS_WITH(veil_probe_parse_list(",", list, &n), "empty attacker list");
+    free(list);
+}
+
+/* Every probe: separated clusters -> near 100 %; one distribution -> near chance. */
+static void test_probes_on_clusters(void)
+{
+    int count;
+    const veil_probe *t = veil_probes(&count);
+    const int k = 6, dim = 12;
+    for (int sep = 0; sep < 2; sep++) {
+        veil_feature_table tr, te, ot;
+        /* tiny scale: what the raw MLP sees on Siamese G = 5 features */
+        double scale = 1.0;
+        clusters(&tr, k, 60, 6, dim, sep ? 8.0 : 0.0, scale, 11);
+        clusters(&te, k, 30, 3, dim, sep ? 8.0 : 0.0, scale, 12);
+        for (size_t i = 0; i < te.n; i++) te.utterance[i] += 1000; /* utterances of their own */
+        clusters(&ot, k, 30, 3, dim, sep ? 8.0 : 0.0, scale, 13);
+        for (int p = 0; p < count; p++) {
+            veil_probe_input in = {&tr, &te, &ot, 99, VEIL_PREC_FP32, 40, 30, 64, 2e-3f, 0.1f,
+                                   t[p].name, 5, 0, 64};
+            veil_probe_result r;
+            veil_probe_result_clear(&r);
+            CHECK_MSG(t[p].score(&in, &r) == 0, "%s", t[p].name);
+            if (!isnan(r.acc)) {
+                CHECK_NEAR(r.chance, 1.0 / k, 1e-12);
+                if (sep) CHECK_MSG(r.acc > 0.95 && r.acc_utt > 0.95, "%s separated: %.3f / %.3f", t[p].name, r.acc, r.acc_utt);
+                else CHECK_MSG(r.acc < 0.35, "%s identical: %.3f (chance %.3f)", t[p].name, r.acc, 1.0 / k);
+            }
+            if (!isnan(r.eer)) {
+                if (sep) CHECK_MSG(r.eer < 0.05, "%s separated: EER %.3f", t[p].name, r.eer);
+                else CHECK_MSG(r.eer > 0.3, "%s identical: EER %.3f", t[p].name, r.eer);
+            }
+        }
+        veil_feature_table_free(&tr);
+        veil_feature_table_free(&te);
+        veil_feature_table_free(&ot);
+    }
+}
+
+int main(void)
+{
+    veil_set_threads(1);
+    test_identification_by_hand();
+    test_standardised();
+    test_list();
+    test_probes_on_clusters();
+    return test_finish("probe");
+}
