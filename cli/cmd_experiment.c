@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "veil/common.h"
 #include "veil/experiment.h"
+#include "train/method.h"
 
 static void usage(FILE *f)
 {
@@ -16,17 +17,12 @@ static void usage(FILE *f)
             "OUT/results.jsonl. Running the same command again skips finished jobs. At the end:\n"
             "OUT/summary.csv, OUT/report.md, OUT/figure3.png and .svg (docs/experiment.md).\n\n"
             "  --preset quick|paper     settings to start from (default paper); options below override\n"
-            "  --methods LIST           reference,siamese (default both; the reference runs at G = 1)\n"
+            "  --methods LIST           training methods, comma-separated (default reference,siamese;\n"
+            "                           the reference runs at G = 1)\n"
             "  --groups LIST            Siamese G values: 1-5, 1,3,5 (paper: 1-5, quick: 1,5)\n"
             "  --cv N                   cross-validation iterations (paper 10, quick 1)\n"
             "  --st N                   training speakers St = speakers per attacker group (20)\n"
             "  --attack-groups N        attacker groups per job, 0 = as many as fit (quick: 2)\n"
-            "  --siamese-epochs N       at most N Siamese epochs (paper 75)\n"
-            "  --gender-epochs N        gender recognizer g epochs (paper 30)\n"
-            "  --reference-epochs N     reference (f and g together) epochs\n"
-            "  --attack-epochs N        attacker epochs (paper 150)\n"
-            "  --patience N             Siamese early-stopping patience in epochs\n"
-            "  --filter-divisor N       divide every group's filter count by N (smoke tests)\n"
             "  --precision fp32|bf16|auto   (default auto)\n"
             "  --threads N              worker threads (default: all cores)\n"
             "  --seed N                 base seed of splits and jobs (default 1)\n"
@@ -34,6 +30,12 @@ static void usage(FILE *f)
             "  --max-jobs N             stop after N new jobs (work in chunks; run again to go on)\n"
             "  --report-only            rewrite summary, report and figure from OUT alone\n"
             "  --quiet                  only errors and the final table\n\n"
+            "Training settings (shared by all methods, or one method's own; the presets change\n"
+            "some, docs/protocol.md says what each does):\n");
+    char *settings = veil_train_settings_help();
+    fputs(settings, f);
+    free(settings);
+    fprintf(f, "\n"
             "Under mpirun (Open MPI) rank 0 owns OUT and the other ranks run jobs, e.g.\n"
             "  mpirun -H node1:4,node2:4 -n 8 veil experiment --corpus DIR --out DIR --preset paper\n"
             "(the corpus at the same path on every machine; without --threads, the workers of a\n"
@@ -91,12 +93,6 @@ int cmd_experiment(int argc, char **argv)
         else if (!strcmp(o, "--cv")) rc = int_opt(o, v, 1, 1000, &c.cv);
         else if (!strcmp(o, "--st")) rc = int_opt(o, v, 2, 100000, &c.protocol.train_speakers);
         else if (!strcmp(o, "--attack-groups")) rc = int_opt(o, v, 0, 100000, &c.protocol.attack_groups);
-        else if (!strcmp(o, "--siamese-epochs")) rc = int_opt(o, v, 1, 100000, &c.train.siamese_epochs);
-        else if (!strcmp(o, "--gender-epochs")) rc = int_opt(o, v, 1, 100000, &c.train.gender_epochs);
-        else if (!strcmp(o, "--reference-epochs")) rc = int_opt(o, v, 1, 100000, &c.train.reference_epochs);
-        else if (!strcmp(o, "--attack-epochs")) rc = int_opt(o, v, 1, 100000, &c.train.attack_epochs);
-        else if (!strcmp(o, "--patience")) rc = int_opt(o, v, 1, 100000, &c.train.patience);
-        else if (!strcmp(o, "--filter-divisor")) rc = int_opt(o, v, 1, 64, &c.train.filter_divisor);
         else if (!strcmp(o, "--threads")) rc = int_opt(o, v, 0, 4096, &c.threads);
         else if (!strcmp(o, "--precision")) rc = veil_precision_parse(v, &c.precision);
         else if (!strcmp(o, "--seed")) {
@@ -105,6 +101,10 @@ int cmd_experiment(int argc, char **argv)
         } else if (!strcmp(o, "--max-jobs")) {
             rc = cli_parse_int(o, v, 1, 1000000000L, &x);
             c.max_jobs = x;
+        } else if (veil_train_config_set(&c.train, o + 2, v) == 0) {
+            rc = 0;
+        } else if (strncmp(veil_last_error(), "unknown setting", 15) != 0) {
+            rc = -1;
         } else {
             fprintf(stderr, "veil experiment: unknown option '%s'\n\n", o);
             usage(stderr);

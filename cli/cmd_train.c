@@ -1,5 +1,6 @@
 /* veil train: one extractor (Siamese or reference) on one split of a corpus, saved as a
  * model file with its gender recognizer; prints the gender accuracies. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,21 +11,39 @@
 #include "veil/features.h"
 #include "veil/job.h"
 #include "veil/model.h"
+#include "train/method.h"
 
-static const char *usage_text =
-    "usage: veil train --corpus DIR --method siamese|reference --groups G -o MODEL.safetensors\n"
+static const char *usage_head =
+    "usage: veil train --corpus DIR --method METHOD --groups G -o MODEL.safetensors\n"
     "                  [--seed N] [--precision fp32|bf16|auto] [--threads N] [--epochs N]\n"
-    "                  [--cache DIR] [--st 20] [--attack] [--json] [-v|-q]\n\n"
+    "                  [--cache DIR] [--st 20] [--attack] [--json] [-v|-q] [--SETTING VALUE]...\n\n"
     "Draws one split of the paper's protocol (iteration 0: St training speakers, half F and\n"
     "half M, 70/30 into gender-training/evaluation; all others are gender-testing), trains\n"
-    "the extractor f (--epochs caps the Siamese or reference epochs; default 75 / 30) and\n"
-    "the gender recognizer g, saves both, and prints the gender accuracies. --attack also\n"
-    "runs the speaker-identification attacker on every group of St other speakers.\n"
-    "See docs/protocol.md.\n";
+    "the extractor f with METHOD (--epochs caps the method's epochs) and the gender\n"
+    "recognizer g, saves both, and prints the gender accuracies. --attack also runs the\n"
+    "speaker-identification attacker on every group of St other speakers.\n"
+    "See docs/protocol.md.\n\nMethods:\n";
+
+/* the usage text with the table of methods and every training setting */
+static char *usage_text(void)
+{
+    veil_strbuf b = {0};
+    veil_strbuf_printf(&b, "%s", usage_head);
+    int count;
+    const veil_train_method *const *ms = veil_train_methods(&count);
+    for (int k = 0; k < count; k++) veil_strbuf_printf(&b, "  %-12s %s\n", ms[k]->name, ms[k]->about);
+    char *settings = veil_train_settings_help();
+    veil_strbuf_printf(&b, "\nTraining settings (--SETTING VALUE):\n%s", settings);
+    free(settings);
+    return b.s;
+}
 
 static int usage_error(const char *fmt, const char *arg)
 {
-    return cli_usage_error("train", usage_text, fmt, arg);
+    char *u = usage_text();
+    int rc = cli_usage_error("train", u, fmt, arg);
+    free(u);
+    return rc;
 }
 
 int cmd_train(int argc, char **argv)
@@ -32,9 +51,16 @@ int cmd_train(int argc, char **argv)
     const char *corpus_dir = NULL, *out = NULL, *cache = NULL, *method_s = NULL, *prec_s = "auto";
     long groups = 0, seed = 1, threads = 0, epochs = 0, st = 20;
     int json = 0, attack = 0;
+    veil_train_config tc;
+    veil_train_config_paper(&tc);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (cli_help(a, usage_text)) return 0;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            char *u = usage_text();
+            int rc = cli_help(a, u);
+            free(u);
+            if (rc) return 0;
+        }
         if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--attack")) attack = 1;
         else if (!strcmp(a, "-v")) veil_verbosity = 2;
@@ -55,6 +81,10 @@ int cmd_train(int argc, char **argv)
             if (cli_parse_int(a, argv[++i], 1, 100000, &epochs)) return cli_fail();
         } else if (!strcmp(a, "--st")) {
             if (cli_parse_int(a, argv[++i], 2, 100000, &st)) return cli_fail();
+        } else if (!strncmp(a, "--", 2) && veil_train_config_set(&tc, a + 2, argv[i + 1]) == 0) {
+            i++;
+        } else if (!strncmp(a, "--", 2) && strncmp(veil_last_error(), "unknown setting", 15) != 0) {
+            return cli_fail();
         } else return usage_error("unknown option '%s'", a);
     }
     if (!corpus_dir) return usage_error("%s", "--corpus DIR is required");
@@ -78,9 +108,12 @@ int cmd_train(int argc, char **argv)
     veil_protocol_config pc;
     veil_protocol_config_paper(&pc);
     pc.train_speakers = (int)st;
-    veil_train_config tc;
-    veil_train_config_paper(&tc);
-    if (epochs) tc.siamese_epochs = tc.reference_epochs = (int)epochs;
+    const veil_train_method *md = veil_train_method_by_id(method);
+    if (epochs && md->epochs_setting) {
+        char text[32];
+        snprintf(text, sizeof text, "%ld", epochs);
+        if (veil_train_config_set(&tc, md->epochs_setting, text)) return cli_fail();
+    }
     veil_split split;
     veil_job_result r;
     veil_model *model = NULL;
@@ -104,7 +137,7 @@ int cmd_train(int argc, char **argv)
                "speakers)\n", veil_method_name(method), (int)groups, veil_precision_name(r.precision),
                100 * r.gender_eval_acc, 100 * r.gender_test_acc, split.n_gtest,
                c->n_speakers - split.n_train_speakers);
-        if (method == VEIL_METHOD_SIAMESE)
+        if (!isnan(r.pair_verdict_acc))
             printf("pair verdict accuracy %.1f%%, z spread %.4g, %d epochs\n", 100 * r.pair_verdict_acc,
                    r.z_spread, r.epochs_run);
         if (attack && r.n_attack_groups)

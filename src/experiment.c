@@ -18,6 +18,7 @@
 #include "veil/features.h"
 #include "veil/report.h"
 #include "experiment_mpi.h"
+#include "train/method.h"
 
 /* ---------------- presets and option values ---------------- */
 int veil_experiment_preset(veil_experiment_config *c, const char *name)
@@ -30,7 +31,7 @@ int veil_experiment_preset(veil_experiment_config *c, const char *name)
     veil_mfcc_config_default(&c->mfcc);
     veil_protocol_config_paper(&c->protocol);
     veil_train_config_paper(&c->train);
-    c->with_reference = c->with_siamese = 1;
+    c->with_method[VEIL_METHOD_REFERENCE] = c->with_method[VEIL_METHOD_SIAMESE] = 1;
     c->precision = VEIL_PREC_AUTO;
     c->seed = 1;
     if (!strcmp(name, "paper")) {
@@ -47,11 +48,11 @@ int veil_experiment_preset(veil_experiment_config *c, const char *name)
         c->groups[c->n_groups++] = 5;
         c->cv = 1;
         c->protocol.attack_groups = 2;
-        c->train.siamese_epochs = 10;
         c->train.patience = 4;
         c->train.gender_epochs = 5;
-        c->train.reference_epochs = 5;
         c->train.attack_epochs = 20;
+        veil_train_config_set(&c->train, "siamese_epochs", "10");
+        veil_train_config_set(&c->train, "reference_epochs", "5");
         return 0;
     }
     veil_error("unknown preset '%s' (expected quick or paper)", name);
@@ -88,7 +89,7 @@ bad:
 
 int veil_experiment_parse_methods(const char *s, veil_experiment_config *c)
 {
-    int ref = 0, sia = 0;
+    int with[VEIL_METHOD_SLOTS] = {0}, any = 0;
     char *copy = veil_strdup(s), *save = NULL;
     for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         veil_method m;
@@ -97,16 +98,14 @@ int veil_experiment_parse_methods(const char *s, veil_experiment_config *c)
             veil_error_prefix("--methods");
             return -1;
         }
-        if (m == VEIL_METHOD_REFERENCE) ref = 1;
-        else sia = 1;
+        with[m] = any = 1;
     }
     free(copy);
-    if (!ref && !sia) {
-        veil_error("--methods: expected reference, siamese or both, got '%s'", s);
+    if (!any) {
+        veil_error("--methods: expected a comma-separated list of methods, got '%s'", s);
         return -1;
     }
-    c->with_reference = ref;
-    c->with_siamese = sia;
+    memcpy(c->with_method, with, sizeof with);
     return 0;
 }
 
@@ -126,41 +125,40 @@ uint64_t veil_experiment_job_seed(uint64_t seed, veil_method m, int groups, int 
 
 veil_job_id *veil_experiment_jobs(const veil_experiment_config *c, size_t *n)
 {
-    size_t per = (size_t)(c->with_reference ? 1 : 0) + (size_t)(c->with_siamese ? c->n_groups : 0);
+    int count;
+    const veil_train_method *const *ms = veil_train_methods(&count);
+    size_t per = 0;
+    for (int k = 0; k < count; k++)
+        if (c->with_method[ms[k]->id]) per += ms[k]->groups == VEIL_GROUPS_ONE ? 1 : (size_t)c->n_groups;
     veil_job_id *j = veil_malloc((per * (size_t)(c->cv > 0 ? c->cv : 0) + 1) * sizeof *j);
     *n = 0;
-    for (int i = 0; i < c->cv; i++) {
-        if (c->with_reference) j[(*n)++] = (veil_job_id){VEIL_METHOD_REFERENCE, 1, i};
-        if (c->with_siamese)
-            for (int k = 0; k < c->n_groups; k++) j[(*n)++] = (veil_job_id){VEIL_METHOD_SIAMESE, c->groups[k], i};
-    }
+    for (int i = 0; i < c->cv; i++)
+        for (int k = 0; k < count; k++) {
+            if (!c->with_method[ms[k]->id]) continue;
+            if (ms[k]->groups == VEIL_GROUPS_ONE) j[(*n)++] = (veil_job_id){ms[k]->id, 1, i};
+            else
+                for (int q = 0; q < c->n_groups; q++) j[(*n)++] = (veil_job_id){ms[k]->id, c->groups[q], i};
+        }
     return j;
 }
 
 /* ---------------- config.json ---------------- */
+/* Every setting, written from the settings tables so that none is left out. */
 static cJSON *train_json(const veil_train_config *t)
 {
+    int n;
+    const veil_setting *common = veil_train_common_settings(&n);
+    return veil_settings_to_json(common, n, t);
+}
+
+static cJSON *method_settings_json(const veil_train_config *t)
+{
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "lr", t->lr);
-    cJSON_AddNumberToObject(o, "siamese_epochs", t->siamese_epochs);
-    cJSON_AddNumberToObject(o, "siamese_batch_pairs", t->siamese_batch_pairs);
-    cJSON_AddNumberToObject(o, "margin", t->margin);
-    cJSON_AddNumberToObject(o, "similar_fraction", t->similar_fraction);
-    cJSON_AddNumberToObject(o, "patience", t->patience);
-    cJSON_AddNumberToObject(o, "ties_improve", t->ties_improve);
-    cJSON_AddNumberToObject(o, "gender_epochs", t->gender_epochs);
-    cJSON_AddNumberToObject(o, "gender_batch", t->gender_batch);
-    cJSON_AddNumberToObject(o, "reference_epochs", t->reference_epochs);
-    cJSON_AddNumberToObject(o, "attack_epochs", t->attack_epochs);
-    cJSON_AddNumberToObject(o, "attack_batch", t->attack_batch);
-    cJSON_AddNumberToObject(o, "head_hidden", t->head_hidden);
-    cJSON_AddNumberToObject(o, "dropout", t->dropout);
-    cJSON_AddNumberToObject(o, "extract_batch", t->extract_batch);
-    cJSON_AddNumberToObject(o, "collapse_spread_ratio", t->collapse_spread_ratio);
-    cJSON_AddNumberToObject(o, "collapse_restarts", t->collapse_restarts);
-    cJSON_AddNumberToObject(o, "restart_lr_factor", t->restart_lr_factor);
-    cJSON_AddNumberToObject(o, "warmup_epochs", t->warmup_epochs);
-    cJSON_AddNumberToObject(o, "filter_divisor", t->filter_divisor);
+    int count;
+    const veil_train_method *const *ms = veil_train_methods(&count);
+    for (int k = 0; k < count; k++)
+        cJSON_AddItemToObject(o, ms[k]->name, veil_settings_to_json(ms[k]->settings, ms[k]->n_settings,
+                                                                  veil_method_settings_get(t, ms[k]->id)));
     return o;
 }
 
@@ -189,9 +187,12 @@ static cJSON *config_json(const veil_experiment_config *c, const veil_corpus *co
     cJSON_AddNumberToObject(pj, "attack_fraction", c->protocol.attack_fraction);
     cJSON_AddNumberToObject(pj, "attack_groups", c->protocol.attack_groups);
     cJSON_AddItemToObject(o, "train", train_json(&c->train));
+    cJSON_AddItemToObject(o, "method_settings", method_settings_json(&c->train));
     cJSON *ms = cJSON_AddArrayToObject(o, "methods");
-    if (c->with_reference) cJSON_AddItemToArray(ms, cJSON_CreateString("reference"));
-    if (c->with_siamese) cJSON_AddItemToArray(ms, cJSON_CreateString("siamese"));
+    int count;
+    const veil_train_method *const *all = veil_train_methods(&count);
+    for (int k = 0; k < count; k++)
+        if (c->with_method[all[k]->id]) cJSON_AddItemToArray(ms, cJSON_CreateString(all[k]->name));
     cJSON_AddItemToObject(o, "groups", cJSON_CreateIntArray(c->groups, c->n_groups));
     cJSON_AddNumberToObject(o, "cv", c->cv);
     cJSON *pr = cJSON_AddObjectToObject(o, "precision");
@@ -205,6 +206,8 @@ static cJSON *config_json(const veil_experiment_config *c, const veil_corpus *co
 /* The fields whose change changes results; the grid (methods, groups, cv), threads, the
  * requested precision and the version may change between runs of the same OUT. */
 static const char *const result_fields[] = {"corpus", "mfcc", "protocol", "train", "seed", "precision.resolved"};
+/* Each method's own settings (method_settings.<name>) are compared too, for the methods
+ * both configurations know (a method new to this binary has no results yet). */
 
 static cJSON *get_path(const cJSON *o, const char *path)
 {
@@ -259,6 +262,15 @@ static int diff_results_fields(const cJSON *was, const cJSON *now, diffbuf *d)
     d->text[0] = 0;
     for (size_t i = 0; i < sizeof result_fields / sizeof result_fields[0]; i++)
         diff_json(d, result_fields[i], get_path(was, result_fields[i]), get_path(now, result_fields[i]));
+    const cJSON *mw = cJSON_GetObjectItemCaseSensitive(was, "method_settings");
+    const cJSON *mn = cJSON_GetObjectItemCaseSensitive(now, "method_settings");
+    const cJSON *x;
+    cJSON_ArrayForEach(x, mw) {
+        const cJSON *y = cJSON_GetObjectItemCaseSensitive(mn, x->string);
+        char name[160];
+        snprintf(name, sizeof name, "method_settings.%s", x->string);
+        if (y) diff_json(d, name, x, y);
+    }
     return d->count;
 }
 
@@ -372,13 +384,18 @@ static char *config_markdown(const cJSON *c)
     veil_strbuf_printf(&b, "- grid: methods %s, Siamese G %s, %d cross-validation iteration(s), seed %.0f\n",
                        methods ? methods : "?", groups ? groups : "?", json_int(c, "cv", 0),
                        cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "seed")));
-    veil_strbuf_printf(&b, "- epochs (at most): Siamese %d (batch %d pairs, patience %d), gender g %d (batch %d), "
-                           "reference %d, attacker %d (batch %d); filter divisor %d\n",
-                       json_int(c, "train.siamese_epochs", 0), json_int(c, "train.siamese_batch_pairs", 0),
-                       json_int(c, "train.patience", 0), json_int(c, "train.gender_epochs", 0),
-                       json_int(c, "train.gender_batch", 0), json_int(c, "train.reference_epochs", 0),
+    veil_strbuf_printf(&b, "- shared: gender g %d epochs (batch %d), attacker %d epochs (batch %d), early-stopping "
+                           "patience %d; filter divisor %d\n",
+                       json_int(c, "train.gender_epochs", 0), json_int(c, "train.gender_batch", 0),
                        json_int(c, "train.attack_epochs", 0), json_int(c, "train.attack_batch", 0),
-                       json_int(c, "train.filter_divisor", 1));
+                       json_int(c, "train.patience", 0), json_int(c, "train.filter_divisor", 1));
+    /* each method's own settings, as config.json has them */
+    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(c, "method_settings"), *m;
+    cJSON_ArrayForEach(m, ms) {
+        char *s = cJSON_PrintUnformatted(m);
+        veil_strbuf_printf(&b, "- %s: `%s`\n", m->string, s ? s : "?");
+        free(s);
+    }
     veil_strbuf_printf(&b, "- precision: %s requested, %s used; %d threads; veil %s\n",
                        json_str(c, "precision.requested"), json_str(c, "precision.resolved"), json_int(c, "threads", 0),
                        json_str(c, "veil_version"));
@@ -454,12 +471,18 @@ static int check_config(const veil_experiment_config *c)
         veil_error("experiment: --cv must be at least 1 (got %d)", c->cv);
         return -1;
     }
-    if (!c->with_reference && !c->with_siamese) {
-        veil_error("experiment: no method selected");
-        return -1;
+    int count, any = 0;
+    const veil_train_method *const *ms = veil_train_methods(&count);
+    for (int k = 0; k < count; k++) {
+        if (!c->with_method[ms[k]->id]) continue;
+        any = 1;
+        if (ms[k]->groups == VEIL_GROUPS_LIST && c->n_groups < 1) {
+            veil_error("experiment: the %s method needs at least one G (--groups)", ms[k]->name);
+            return -1;
+        }
     }
-    if (c->with_siamese && c->n_groups < 1) {
-        veil_error("experiment: the Siamese method needs at least one G (--groups)");
+    if (!any) {
+        veil_error("experiment: no method selected");
         return -1;
     }
     for (int i = 0; i < c->n_groups; i++)

@@ -10,6 +10,7 @@
 
 #include "json.h"
 
+#include "train/method.h"
 #include "veil/common.h"
 #include "veil/job.h"
 
@@ -51,11 +52,18 @@ static void record_split(const veil_split *s, veil_job_result *out)
 
 static int max_int(int a, int b) { return a > b ? a : b; }
 
-static veil_extractor *new_extractor(const veil_extractor_config *arch, const veil_train_config *tc,
-                                     veil_precision prec, uint64_t seed)
+/* Every gender-training and gender-evaluation patch's speaker as 0..St-1 (its place
+ * among the split's St training speakers). */
+static void speakers_of_split(const veil_patch_set *p, const veil_split *s, int **train, int **eval)
 {
-    int max_batch = max_int(max_int(2 * tc->siamese_batch_pairs, tc->extract_batch), tc->gender_batch);
-    return veil_extractor_new(arch, max_batch, prec, seed);
+    int *place = veil_malloc((size_t)(p->n_speakers ? p->n_speakers : 1) * sizeof(int));
+    for (int i = 0; i < p->n_speakers; i++) place[i] = -1;
+    for (int i = 0; i < s->n_train_speakers; i++) place[s->train_speakers[i]] = i;
+    *train = veil_malloc((s->n_gtrain ? s->n_gtrain : 1) * sizeof(int));
+    *eval = veil_malloc((s->n_geval ? s->n_geval : 1) * sizeof(int));
+    for (size_t i = 0; i < s->n_gtrain; i++) (*train)[i] = place[veil_patch_speaker(p, s->gtrain[i])];
+    for (size_t i = 0; i < s->n_geval; i++) (*eval)[i] = place[veil_patch_speaker(p, s->geval[i])];
+    free(place);
 }
 
 int veil_job_run(veil_method method, int groups, int iteration, const veil_split *split,
@@ -103,27 +111,32 @@ int veil_job_run(veil_method method, int groups, int iteration, const veil_split
     veil_attack_result ar;
     memset(&ar, 0, sizeof ar);
     int rc = -1;
-    veil_train_report rep;
     out->n_attack_groups = split->n_groups;
     out->attack_acc = veil_calloc((size_t)(split->n_groups ? split->n_groups : 1), sizeof(double));
 
-    if (method == VEIL_METHOD_SIAMESE) {
-        float lr = tc->lr;
-        for (int attempt = 0;; attempt++) {
-            f = new_extractor(&arch, tc, out->precision, veil_seed_mix(seed, 0x696e6974, (uint64_t)attempt));
-            if (!f) goto fail;
-            if (veil_train_siamese(f, patches, &train, &eval, tc, lr,
-                                   veil_seed_mix(seed, 0x7369616d, (uint64_t)attempt), name, &rep))
-                goto fail;
-            out->restarts = attempt;
-            if (!rep.collapsed || attempt >= tc->collapse_restarts) break;
-            lr *= tc->restart_lr_factor;
-            veil_log("%s: the extractor collapsed (%s); restarting from a new initialisation "
-                     "with learning rate %.3g", name, rep.collapse_reason, (double)lr);
-            veil_extractor_free(f);
-            f = NULL;
-        }
-        out->pair_verdict_acc = rep.best_eval_acc;
+    /* the training half: the method trains f (and g, or the job trains g on frozen f) */
+    const veil_train_method *method_def = veil_train_method_by_id(method);
+    if (!method_def) {
+        veil_error("%s: no training method with id %d", name, method);
+        goto fail;
+    }
+    memcpy(&out->settings, &tc->method[method], sizeof out->settings);
+    int *train_speaker = NULL, *eval_speaker = NULL;
+    speakers_of_split(patches, split, &train_speaker, &eval_speaker);
+    veil_train_context ctx = {patches, &train, &eval, train_speaker, eval_speaker, split->n_train_speakers,
+                              &arch, tc, veil_method_settings_get(tc, method), out->precision, seed, name};
+    veil_trained trained;
+    memset(&trained, 0, sizeof trained);
+    trained.pair_verdict_acc = NAN;
+    int trc = method_def->train(&ctx, &trained);
+    free(train_speaker);
+    free(eval_speaker);
+    if (trc) goto fail;
+    f = trained.f;
+    g = trained.g;
+    out->restarts = trained.restarts;
+    out->pair_verdict_acc = trained.pair_verdict_acc;
+    if (!g) {
         g = veil_head_new(&hc, head_batch, out->precision, veil_seed_mix(seed, 0x67656e64, 0));
         if (!g) goto fail;
         ztrain = veil_aligned_alloc(split->n_gtrain * (size_t)dim * sizeof(float));
@@ -136,14 +149,8 @@ int veil_job_run(veil_method method, int groups, int iteration, const veil_split
             goto fail;
         free(ztrain);
         ztrain = NULL;
-    } else {
-        f = new_extractor(&arch, tc, out->precision, veil_seed_mix(seed, 0x696e6974, 0));
-        g = veil_head_new(&hc, head_batch, out->precision, veil_seed_mix(seed, 0x67656e64, 0));
-        if (!f || !g) goto fail;
-        if (veil_train_reference(f, g, patches, &train, &eval, tc, veil_seed_mix(seed, 0x72656600, 0),
-                                 name, &rep))
-            goto fail;
     }
+    const veil_train_report rep = trained.rep;
     out->epochs_run = rep.epochs_run;
     out->final_loss = rep.final_loss;
     out->z_spread = rep.z_spread;
@@ -292,6 +299,9 @@ char *veil_job_result_to_json(const veil_job_result *r)
     add_num(o, "seconds", r->seconds);
     attackers_to_json(o, r);
     split_to_json(o, r);
+    /* the method's own settings, every one (src/train/<method>.c) */
+    const veil_train_method *m = veil_train_method_by_id(r->method);
+    if (m) cJSON_AddItemToObject(o, "settings", veil_settings_to_json(m->settings, m->n_settings, r->settings.bytes));
     char *s = veil_json_print(o);
     cJSON_Delete(o);
     return s;
@@ -421,6 +431,15 @@ int veil_job_result_from_json(const char *line, veil_job_result *out)
     out->seconds = get_num(o, "seconds");
     if (attackers_from_json(o, out) || split_from_json(o, out)) {
         veil_error("job result: malformed \"attackers\" or \"split\": %.80s", line);
+        veil_job_result_free(out);
+        goto done;
+    }
+    /* the method's settings: its defaults where a line (an older one) has none */
+    const veil_train_method *m = veil_train_method_by_id(out->method);
+    veil_settings_defaults(m->settings, m->n_settings, out->settings.bytes);
+    const cJSON *settings = cJSON_GetObjectItemCaseSensitive(o, "settings");
+    if (settings && veil_settings_from_json(m->settings, m->n_settings, settings, out->settings.bytes,
+                                            "job result")) {
         veil_job_result_free(out);
         goto done;
     }

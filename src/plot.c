@@ -8,6 +8,7 @@
 
 #include "veil/common.h"
 #include "veil/report.h"
+#include "train/method.h"
 
 #define FIG_W 900.0
 #define FIG_H 560.0
@@ -381,8 +382,9 @@ static void draw_bars(cairo_t *cr, const veil_summary *s, int st)
         bar(cr, x0 - w - 2, w, r->gender_test, r->runs, C_GENDER);
         bar(cr, x0 + 2, w, r->attack, r->runs, C_ATTACK);
         char lab[64];
-        if (r->method == VEIL_METHOD_REFERENCE) snprintf(lab, sizeof lab, "reference");
-        else snprintf(lab, sizeof lab, "Siamese G=%d", r->groups);
+        const veil_train_method *m = veil_train_method_by_id(r->method);
+        if (m && m->groups == VEIL_GROUPS_ONE) snprintf(lab, sizeof lab, "%s", m->name);
+        else snprintf(lab, sizeof lab, "%s G=%d", veil_method_name(r->method), r->groups);
         set_color(cr, C_AXIS);
         text_at(cr, lab, x0, PY1 + 20, 13, 0.5, 0, 0);
         if (r->collapsed) {

@@ -12,6 +12,7 @@
 #include "veil/corpus.h"
 #include "veil/experiment.h"
 #include "veil/report.h"
+#include "train/method.h"
 
 /* fontconfig (under cairo's toy text API) keeps parts of its parsed configuration
  * unreachable at exit; that is the library's, not ours. */
@@ -64,14 +65,14 @@ static void tiny(veil_experiment_config *c, const char *corpus, const char *out,
     c->precision = VEIL_PREC_FP32;
     c->threads = 1;
     c->seed = 7;
-    c->train.siamese_epochs = 2;
+    veil_train_config_set(&c->train, "siamese_epochs", "2");
     c->train.patience = 2;
     c->train.gender_epochs = 1;
-    c->train.reference_epochs = 2;
+    veil_train_config_set(&c->train, "reference_epochs", "2");
     c->train.attack_epochs = 2;
     c->train.head_hidden = 32;
     c->train.filter_divisor = 16;
-    c->train.collapse_restarts = 0;
+    veil_train_config_set(&c->train, "collapse_restarts", "0");
 }
 
 int main(void)
@@ -104,7 +105,7 @@ int main(void)
     CHECK(jobs[2].method == VEIL_METHOD_SIAMESE && jobs[2].groups == 2 && jobs[2].iteration == 0);
     free(jobs);
     c.cv = 3;
-    c.with_reference = 0;
+    c.with_method[VEIL_METHOD_REFERENCE] = 0;
     jobs = veil_experiment_jobs(&c, &nj);
     CHECK(nj == 6 && jobs[5].iteration == 2 && jobs[5].method == VEIL_METHOD_SIAMESE);
     free(jobs);
@@ -116,11 +117,12 @@ int main(void)
     CHECK(veil_experiment_parse_groups("1,3-4", &c) == 0 && c.n_groups == 3 && c.groups[2] == 4);
     CHECK_FAILS_WITH(veil_experiment_parse_groups("0-6", &c), "--groups");
     CHECK_FAILS_WITH(veil_experiment_parse_groups("2,x", &c), "--groups");
-    CHECK(veil_experiment_parse_methods("siamese", &c) == 0 && !c.with_reference && c.with_siamese);
+    CHECK(veil_experiment_parse_methods("siamese", &c) == 0 && !c.with_method[VEIL_METHOD_REFERENCE] && c.with_method[VEIL_METHOD_SIAMESE]);
     CHECK_FAILS_WITH(veil_experiment_parse_methods("siamese,vib", &c), "--methods");
     CHECK_FAILS_WITH(veil_experiment_preset(&c, "huge"), "huge");
     CHECK(veil_experiment_preset(&c, "paper") == 0 && c.cv == 10 && c.n_groups == 5 &&
-          c.protocol.train_speakers == 20 && c.train.siamese_epochs == 75);
+          c.protocol.train_speakers == 20 &&
+          ((veil_siamese_settings *)veil_method_settings_of(&c.train, VEIL_METHOD_SIAMESE))->epochs == 75);
 
     /* ---- errors leave nothing behind ---- */
     tiny(&c, corpus, out, cache);
@@ -204,13 +206,20 @@ int main(void)
     free(again);
 
     /* ---- another configuration is refused by name; a wider grid is not ---- */
-    c.train.siamese_epochs = 3;
-    CHECK_FAILS_WITH(veil_experiment_run(&c), "train.siamese_epochs");
-    c.train.siamese_epochs = 2;
+    /* a method's own setting, and one that config.json did not record before the seam */
+    CHECK(veil_train_config_set(&c.train, "siamese_epochs", "3") == 0);
+    CHECK_FAILS_WITH(veil_experiment_run(&c), "method_settings.siamese.siamese_epochs (was 2, now 3)");
+    CHECK(veil_train_config_set(&c.train, "siamese_epochs", "2") == 0);
+    CHECK(veil_train_config_set(&c.train, "z_init_distance", "0.5") == 0);
+    CHECK_FAILS_WITH(veil_experiment_run(&c), "method_settings.siamese.z_init_distance");
+    CHECK(veil_train_config_set(&c.train, "z_init_distance", "1") == 0);
+    c.train.bn_recalibrate = 0;
+    CHECK_FAILS_WITH(veil_experiment_run(&c), "train.bn_recalibrate");
+    c.train.bn_recalibrate = 1;
     c.seed = 8;
     CHECK_FAILS_WITH(veil_experiment_run(&c), "seed");
     c.seed = 7;
-    c.with_siamese = 0; /* a smaller grid: nothing to do, report over every result */
+    c.with_method[VEIL_METHOD_SIAMESE] = 0; /* a smaller grid: nothing to do, report over every result */
     CHECK_MSG(veil_experiment_run(&c) == 0, "%s", veil_last_error());
     again = slurp(out, "results.jsonl");
     CHECK(all && again && !strcmp(all, again));

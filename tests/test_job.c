@@ -8,6 +8,7 @@
 #include "testutil.h"
 #include "veil/common.h"
 #include "veil/job.h"
+#include "train/method.h"
 
 #define SIDE 8
 #define NS 12
@@ -59,11 +60,12 @@ static void fixture_make(fixture *f)
 static void tiny_config(veil_train_config *tc)
 {
     veil_train_config_paper(tc);
-    tc->siamese_epochs = 4;
-    tc->siamese_batch_pairs = 16;
+    veil_siamese_settings *ss = veil_method_settings_of(tc, VEIL_METHOD_SIAMESE);
+    ss->epochs = 4;
+    ss->batch_pairs = 16;
     tc->gender_epochs = 30;
     tc->gender_batch = 10;
-    tc->reference_epochs = 15;
+    CHECK(veil_train_config_set(tc, "reference_epochs", "15") == 0);
     tc->attack_epochs = 5;
     tc->attack_batch = 10;
     tc->head_hidden = 16;
@@ -135,7 +137,7 @@ static void test_json(const veil_job_result *r)
                           "\"gender_eval_acc\"", "\"gender_test_acc\"", "\"attack_acc\"",
                           "\"attack_acc_mean\"", "\"epochs_run\"", "\"final_loss\"",
                           "\"pair_verdict_acc\"", "\"z_spread\"", "\"collapsed\"",
-                          "\"collapse_reason\"", "\"seconds\""};
+                          "\"collapse_reason\"", "\"seconds\"", "\"settings\""};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         CHECK_MSG(strstr(line, keys[i]) != NULL, "%s missing from %s", keys[i], line);
     veil_job_result back;
@@ -216,7 +218,7 @@ int main(void)
     flat.patches = calloc(fx.p.n_patches * SIDE * SIDE, sizeof(float));
     veil_job_result d;
     CHECK(veil_job_run(VEIL_METHOD_SIAMESE, 1, 0, &s, &flat, &tc, VEIL_PREC_FP32, 5, &d, NULL) == 0);
-    CHECK(d.collapsed == 1 && d.restarts == tc.collapse_restarts && strlen(d.collapse_reason) > 0);
+    CHECK(d.collapsed == 1 && d.restarts == ((veil_siamese_settings *)veil_method_settings_of(&tc, VEIL_METHOD_SIAMESE))->collapse_restarts && strlen(d.collapse_reason) > 0);
     char *dl = veil_job_result_to_json(&d);
     CHECK_MSG(strstr(dl, "\"collapsed\":true") != NULL, "%s", dl);
     free(dl);

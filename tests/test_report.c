@@ -7,6 +7,7 @@
 #include "testutil.h"
 #include "veil/common.h"
 #include "veil/report.h"
+#include "train/method.h"
 
 /* fontconfig (under cairo's toy text API) keeps parts of its parsed configuration
  * unreachable at exit; that is the library's, not ours. */
@@ -35,6 +36,9 @@ static veil_job_result fake(veil_method m, int g, int it, double ge, double gt, 
     r.collapsed = collapsed;
     if (collapsed) snprintf(r.collapse_reason, sizeof r.collapse_reason, "z spread 1e-07 below 1e-4");
     r.seconds = secs;
+    veil_train_config tc;
+    veil_train_config_paper(&tc);
+    r.settings = tc.method[m];
     return r;
 }
 

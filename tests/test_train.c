@@ -1,5 +1,6 @@
 /* train: Siamese pair sampling, Siamese training on a tiny separable problem, early
  * stopping keeping the best weights, collapse reported, a head on fixed features. */
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include "testutil.h"
 #include "veil/common.h"
 #include "veil/job.h"
+#include "train/method.h"
 
 #define SIDE 8
 #ifndef GENDER_AMP
@@ -73,11 +75,17 @@ static veil_extractor *tiny_extractor(uint64_t seed)
     return veil_extractor_new(&c, 64, VEIL_PREC_FP32, seed);
 }
 
+/* the Siamese settings inside tc */
+static veil_siamese_settings *siamese_of(veil_train_config *tc)
+{
+    return veil_method_settings_of(tc, VEIL_METHOD_SIAMESE);
+}
+
 static void tiny_config(veil_train_config *tc)
 {
     veil_train_config_paper(tc);
-    tc->siamese_batch_pairs = 16;
-    tc->siamese_epochs = 20;
+    siamese_of(tc)->batch_pairs = 16;
+    siamese_of(tc)->epochs = 20;
     tc->patience = 100;
     tc->extract_batch = 32;
     tc->lr = 3e-3f;
@@ -149,12 +157,12 @@ static void test_siamese(void)
 
     /* one epoch, then the whole run from the same initialisation and seed */
     veil_train_report r1, r;
-    tc.siamese_epochs = 1;
+    siamese_of(&tc)->epochs = 1;
     veil_extractor *f1 = tiny_extractor(1);
-    CHECK(f1 && veil_train_siamese(f1, &p, &train, &eval, &tc, tc.lr, 9, "test", &r1) == 0);
-    tc.siamese_epochs = 20;
+    CHECK(f1 && veil_train_siamese(f1, &p, &train, &eval, &tc, siamese_of(&tc), tc.lr, 9, "test", &r1) == 0);
+    siamese_of(&tc)->epochs = 20;
     veil_extractor *f = tiny_extractor(1);
-    CHECK(f && veil_train_siamese(f, &p, &train, &eval, &tc, tc.lr, 9, "test", &r) == 0);
+    CHECK(f && veil_train_siamese(f, &p, &train, &eval, &tc, siamese_of(&tc), tc.lr, 9, "test", &r) == 0);
     CHECK_MSG(r.final_loss < 0.7 * r1.final_loss, "loss %g after 20 epochs vs %g after 1",
               r.final_loss, r1.final_loss);
     CHECK_MSG(r.best_eval_acc >= 0.75 && r.best_eval_acc > r1.best_eval_acc,
@@ -163,21 +171,21 @@ static void test_siamese(void)
     CHECK(r.z_spread > 0 && r.d_dissimilar > r.d_similar);
 
     /* the kept weights are those of the best epoch: a run stopped there has the same */
-    tc.siamese_epochs = r.best_epoch;
+    siamese_of(&tc)->epochs = r.best_epoch;
     veil_extractor *fb = tiny_extractor(1);
     veil_train_report rb;
-    CHECK(fb && veil_train_siamese(fb, &p, &train, &eval, &tc, tc.lr, 9, "test", &rb) == 0);
+    CHECK(fb && veil_train_siamese(fb, &p, &train, &eval, &tc, siamese_of(&tc), tc.lr, 9, "test", &rb) == 0);
     CHECK(rb.best_epoch == r.best_epoch);
     CHECK(params_equal(f, fb));
     CHECK(rb.best_eval_acc == r.best_eval_acc);
 
     /* early stopping: patience 1 with ties not counting stops before the end */
-    tc.siamese_epochs = 40;
+    siamese_of(&tc)->epochs = 40;
     tc.patience = 1;
     tc.ties_improve = 0;
     veil_extractor *fs = tiny_extractor(1);
     veil_train_report rs;
-    CHECK(fs && veil_train_siamese(fs, &p, &train, &eval, &tc, tc.lr, 9, "test", &rs) == 0);
+    CHECK(fs && veil_train_siamese(fs, &p, &train, &eval, &tc, siamese_of(&tc), tc.lr, 9, "test", &rs) == 0);
     CHECK(rs.epochs_run < 40 && rs.epochs_run == rs.best_epoch + 1);
 
     veil_extractor_free(f1);
@@ -199,10 +207,10 @@ static void test_collapse_reported(void)
     make_sets(&p, ti, tl, ei, el, &train, &eval);
     veil_train_config tc;
     tiny_config(&tc);
-    tc.siamese_epochs = 2;
+    siamese_of(&tc)->epochs = 2;
     veil_extractor *f = tiny_extractor(2);
     veil_train_report r;
-    CHECK(f && veil_train_siamese(f, &p, &train, &eval, &tc, tc.lr, 1, "flat", &r) == 0);
+    CHECK(f && veil_train_siamese(f, &p, &train, &eval, &tc, siamese_of(&tc), tc.lr, 1, "flat", &r) == 0);
     CHECK(r.collapsed && r.best_epoch == 0);
     CHECK_MSG(strlen(r.collapse_reason) > 0, "empty collapse reason");
     veil_extractor_free(f);
@@ -233,9 +241,67 @@ static void test_head(void)
     veil_head_free(h);
 }
 
+/* The table of methods and the settings machinery: stable ids, defaults, JSON both
+ * ways with every field, the command-line setter and its refusals. */
+static void test_methods(void)
+{
+    int count;
+    const veil_train_method *const *ms = veil_train_methods(&count);
+    CHECK(count >= 2);
+    CHECK(veil_train_method_by_name("reference")->id == 0 && veil_train_method_by_name("siamese")->id == 1);
+    CHECK(veil_train_method_by_name("nope") == NULL && veil_train_method_by_id(VEIL_METHOD_SLOTS) == NULL);
+    for (int i = 0; i < count; i++) {
+        CHECK(ms[i]->id >= 0 && ms[i]->id < VEIL_METHOD_SLOTS && ms[i]->train && ms[i]->name);
+        CHECK(ms[i]->settings_size <= sizeof(veil_method_settings));
+        CHECK(veil_train_method_by_id(ms[i]->id) == ms[i]); /* ids unique */
+        veil_method m;
+        CHECK(veil_method_parse(ms[i]->name, &m) == 0 && m == ms[i]->id);
+    }
+    CHECK_FAILS_WITH(veil_method_parse("vib", &(veil_method){0}), "expected one of reference, siamese");
+
+    veil_train_config tc;
+    veil_train_config_paper(&tc);
+    const veil_siamese_settings *ss = veil_method_settings_get(&tc, VEIL_METHOD_SIAMESE);
+    CHECK(ss->epochs == 75 && ss->batch_pairs == 150 && ss->margin == 1.0f && ss->similar_fraction == 0.5);
+    CHECK(ss->z_init_distance == 1.0f && ss->collapse_restarts == 2 && ss->restart_lr_factor == 0.5f);
+    CHECK(tc.lr == 2e-4f && tc.bn_recalibrate == 1 && tc.dropout == 0.5f && tc.patience == 10);
+    CHECK(((const veil_reference_settings *)veil_method_settings_get(&tc, VEIL_METHOD_REFERENCE))->epochs == 30);
+
+    /* the setter: names with '-' or '_', a leading "--"; refusals name the setting */
+    CHECK(veil_train_config_set(&tc, "--siamese-epochs", "12") == 0 && ss->epochs == 12);
+    CHECK(veil_train_config_set(&tc, "z_init_distance", "0.25") == 0 && ss->z_init_distance == 0.25f);
+    CHECK(veil_train_config_set(&tc, "gender-epochs", "7") == 0 && tc.gender_epochs == 7);
+    CHECK_FAILS_WITH(veil_train_config_set(&tc, "siamese-epochs", "1.5"), "siamese_epochs must be an integer");
+    CHECK_FAILS_WITH(veil_train_config_set(&tc, "similar-fraction", "2"), "similar_fraction");
+    CHECK_FAILS_WITH(veil_train_config_set(&tc, "margin", "x"), "expected a number");
+    CHECK_FAILS_WITH(veil_train_config_set(&tc, "no-such", "1"), "unknown setting 'no-such'");
+
+    /* JSON both ways: every field written, read back equal, wrong types refused */
+    const veil_train_method *sm = veil_train_method_by_id(VEIL_METHOD_SIAMESE);
+    cJSON *o = veil_settings_to_json(sm->settings, sm->n_settings, ss);
+    CHECK(cJSON_GetArraySize(o) == sm->n_settings);
+    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(o, "z_init_distance")) == 0.25);
+    veil_siamese_settings back;
+    memset(&back, 0, sizeof back);
+    CHECK(veil_settings_from_json(sm->settings, sm->n_settings, o, &back, "test") == 0);
+    CHECK(!memcmp(&back, ss, sizeof back));
+    cJSON_ReplaceItemInObject(o, "margin", cJSON_CreateString("1"));
+    CHECK_FAILS_WITH(veil_settings_from_json(sm->settings, sm->n_settings, o, &back, "test"), "margin is not a number");
+    cJSON_Delete(o);
+    int nc;
+    const veil_setting *common = veil_train_common_settings(&nc);
+    o = veil_settings_to_json(common, nc, &tc);
+    CHECK(cJSON_GetObjectItem(o, "bn_recalibrate") && cJSON_GetObjectItem(o, "lr"));
+    cJSON_Delete(o);
+    char *help = veil_train_settings_help();
+    CHECK(help && strstr(help, "--z-init-distance N") && strstr(help, "--reference-epochs N"));
+    free(help);
+}
+
 int main(void)
 {
     veil_set_threads(1);
+    test_methods();
     test_pairs();
     test_siamese();
     test_collapse_reported();

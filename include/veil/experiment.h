@@ -17,7 +17,7 @@ typedef struct veil_experiment_config {
     veil_mfcc_config mfcc;
     veil_protocol_config protocol;
     veil_train_config train;
-    int with_reference, with_siamese; /* methods; the reference runs at G = 1 only */
+    int with_method[VEIL_METHOD_SLOTS]; /* 1 for each method id in the grid (src/train/method.h) */
     int groups[VEIL_MAX_GROUPS]; /* Siamese G values, ascending, no repeats */
     int n_groups;
     int cv;                      /* cross-validation iterations */
@@ -31,10 +31,11 @@ typedef struct veil_experiment_config {
 int veil_experiment_preset(veil_experiment_config *c, const char *name);
 /* "1-5", "1,3,5" -> groups (validated, sorted, unique). */
 int veil_experiment_parse_groups(const char *s, veil_experiment_config *c);
-/* "reference,siamese" (either or both). */
+/* "reference,siamese": any of the training methods' names. */
 int veil_experiment_parse_methods(const char *s, veil_experiment_config *c);
 
-/* Jobs of the grid, in the order they run: iteration, then reference, then Siamese G. */
+/* Jobs of the grid, in the order they run: iteration, then the methods in their table's
+ * order (each at G = 1 or at every G of the grid, as the method says), G ascending. */
 typedef struct veil_job_id {
     veil_method method;
     int groups, iteration;

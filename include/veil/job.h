@@ -48,43 +48,37 @@ int veil_split_make_attack(const veil_corpus *c, const veil_patch_set *p, int st
 void veil_split_free(veil_split *s);
 
 /* ---- trainers ---- */
-typedef enum { VEIL_METHOD_REFERENCE = 0, VEIL_METHOD_SIAMESE = 1 } veil_method;
+/* A training method's stable id (src/train/method.h has the table of methods; the ids of
+ * the first two are fixed here because job seeds derive from them). */
+typedef int veil_method;
+enum { VEIL_METHOD_REFERENCE = 0, VEIL_METHOD_SIAMESE = 1 };
 int veil_method_parse(const char *s, veil_method *out);
 const char *veil_method_name(veil_method m);
 
+/* Storage for one method's own settings (its struct, src/train/<method>.c), by id. */
+#define VEIL_METHOD_SLOTS 8
+typedef struct veil_method_settings {
+    _Alignas(8) unsigned char bytes[256];
+} veil_method_settings;
+
+/* The settings every method shares; each method's own are in method[its id]. */
 typedef struct veil_train_config {
     float lr;                 /* 2e-4 */
-    /* Siamese */
-    int siamese_epochs;       /* 75 */
-    int siamese_batch_pairs;  /* 150 */
-    float margin;             /* 1 */
-    double similar_fraction;  /* 0.5 */
-    int patience;             /* 10: epochs without improvement before stopping (also reference) */
-    int ties_improve;         /* 1: an equal pair-verdict accuracy counts as improvement */
-    /* gender recognizer g and reference */
+    int patience;             /* 10: epochs without improvement before early stopping */
+    int ties_improve;         /* 1: an equal evaluation accuracy counts as improvement */
+    /* gender recognizer g */
     int gender_epochs;        /* 30 */
-    int gender_batch;         /* 200 */
-    int reference_epochs;     /* 30: most epochs of the reference (f and g together) */
+    int gender_batch;         /* 200 (also the batch of methods that train f and g together) */
     /* attacker a */
     int attack_epochs;        /* 150 */
     int attack_batch;         /* 90 */
     int head_hidden;          /* 1024 */
     float dropout;            /* 0.5 */
     int extract_batch;        /* 256 */
-    /* collapse (docs/protocol.md): an evaluation epoch whose z spread falls below
-     * collapse_spread_ratio x the spread at initialisation, or whose verdict calls >95 % of
-     * pairs similar with dissimilar pairs no farther apart than similar ones, is collapsed:
-     * never kept as best. A Siamese run that ends collapsed restarts from a fresh
-     * initialisation with lr x restart_lr_factor, at most collapse_restarts times. */
-    double collapse_spread_ratio; /* 0.01 */
-    int collapse_restarts;        /* 2 */
-    float restart_lr_factor;      /* 0.5 */
-    int warmup_epochs;            /* Siamese: linear learning-rate warm-up over this many epochs */
-    int bn_recalibrate;           /* 1: before each evaluation, BatchNorm running statistics :=
-                                   * those of one training-mode batch of training patches */
-    float z_init_distance;        /* Siamese: before training, scale f's last conv so the mean
-                                   * distance of training pairs is this (1 = m); 0 = off */
-    int filter_divisor;           /* 1: the paper's filter counts; tests divide them (tiny nets) */
+    int bn_recalibrate;       /* 1: before each evaluation, BatchNorm running statistics :=
+                               * those of one training-mode batch of training patches */
+    int filter_divisor;       /* 1: the paper's filter counts; tests divide them (tiny nets) */
+    veil_method_settings method[VEIL_METHOD_SLOTS];
 } veil_train_config;
 void veil_train_config_paper(veil_train_config *t);
 
@@ -112,6 +106,7 @@ typedef struct veil_job_result {
     char collapse_reason[128];
     double seconds;
     int restarts;               /* Siamese restarts after a collapse (0 normally) */
+    veil_method_settings settings; /* the method's own settings this job ran with */
     /* added with the probes: every attacker's result per group (attack_acc above is
      * paper-mlp's acc), and the split: the training speakers and each group's speakers */
     int n_attackers;
@@ -149,15 +144,6 @@ typedef struct veil_train_report {
     int collapsed;
     char collapse_reason[128];
 } veil_train_report;
-/* Siamese training of f on train, early stopping on eval (keeps the best weights). */
-int veil_train_siamese(veil_extractor *f, const veil_patch_set *p, const veil_labelled *train,
-                       const veil_labelled *eval, const veil_train_config *tc, float lr,
-                       uint64_t seed, const char *name, veil_train_report *rep);
-/* f and g trained together on the labels by cross-entropy (the reference). */
-int veil_train_reference(veil_extractor *f, veil_head *g, const veil_patch_set *p,
-                         const veil_labelled *train, const veil_labelled *eval,
-                         const veil_train_config *tc, uint64_t seed, const char *name,
-                         veil_train_report *rep);
 /* Eval-mode features of patches idx[0..n) into z (n x dim), batch at a time. */
 int veil_extract_features(veil_extractor *f, const veil_patch_set *p, const size_t *idx, size_t n,
                           int batch, float *z);
