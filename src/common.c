@@ -13,7 +13,8 @@
 #include <unistd.h>
 
 /* ---------------- errors ---------------- */
-static _Thread_local char error_buf[2048];
+/* long enough for two PATH_MAX paths and their reason */
+static _Thread_local char error_buf[16384];
 
 void veil_error(const char *fmt, ...)
 {
@@ -25,7 +26,7 @@ void veil_error(const char *fmt, ...)
 
 void veil_error_prefix(const char *fmt, ...)
 {
-    char prefix[1024], old[sizeof error_buf];
+    char prefix[8192], old[sizeof error_buf];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
@@ -90,43 +91,201 @@ void *veil_aligned_alloc(size_t n)
 }
 
 /* ---------------- files ---------------- */
-int veil_write_atomic(const char *path, veil_write_fn fn, void *ctx)
+/* What a path names after following symbolic links (at most 40, like the kernel): the
+ * file an output to PATH must end up in. A dangling link names the file it would create. */
+static char *resolve_links(const char *path)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        veil_error("%s: cannot create: %s", path, strerror(errno));
-        return -1;
+    char *p = veil_strdup(path);
+    for (int hops = 0; hops < 40; hops++) {
+        struct stat st;
+        if (lstat(p, &st) != 0 || !S_ISLNK(st.st_mode)) return p;
+        size_t cap = (size_t)(st.st_size > 0 ? st.st_size : 255) + 1;
+        char *target = veil_malloc(cap + 1);
+        ssize_t n = readlink(p, target, cap);
+        if (n < 0 || (size_t)n > cap) {
+            free(target);
+            return p;
+        }
+        target[n] = 0;
+        char *next;
+        const char *slash = strrchr(p, '/');
+        if (target[0] == '/' || !slash) next = target;
+        else {
+            size_t dir = (size_t)(slash - p) + 1;
+            next = veil_malloc(dir + (size_t)n + 1);
+            memcpy(next, p, dir);
+            memcpy(next + dir, target, (size_t)n + 1);
+            free(target);
+        }
+        free(p);
+        p = next;
     }
-    int rc = fn(f, ctx);
+    return p;
+}
+
+static const char *file_kind(mode_t m)
+{
+    if (S_ISDIR(m)) return "a directory";
+    if (S_ISFIFO(m)) return "a FIFO";
+    if (S_ISCHR(m)) return "a character device";
+    if (S_ISBLK(m)) return "a block device";
+    if (S_ISSOCK(m)) return "a socket";
+    return "not a regular file";
+}
+
+static int finish_stream(const char *path, FILE *f, int rc, int do_sync)
+{
     if (rc == 0 && fflush(f) != 0) {
         veil_error("%s: write failed: %s", path, strerror(errno));
         rc = -1;
     }
-    if (rc == 0 && fsync(fileno(f)) != 0 && errno != EINVAL) {
+    if (rc == 0 && do_sync && fsync(fileno(f)) != 0 && errno != EINVAL && errno != EROFS) {
         veil_error("%s: fsync failed: %s", path, strerror(errno));
         rc = -1;
     }
+    return rc;
+}
+
+int veil_write_atomic(const char *path, veil_write_fn fn, void *ctx)
+{
+    if (!path || !*path) {
+        veil_error("output path is empty");
+        return -1;
+    }
+    if (!strcmp(path, "-")) return finish_stream("standard output", stdout, fn(stdout, ctx), 0);
+    char *real = resolve_links(path);
+    struct stat st;
+    int rc = 0;
+    if (stat(real, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (S_ISDIR(st.st_mode)) {
+            veil_error("%s: is a directory; give a file name", path);
+            free(real);
+            return -1;
+        }
+        /* a device or FIFO the user named: write through it, never replace it */
+        int fd = open(real, O_WRONLY | O_CLOEXEC);
+        FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+        if (!f) {
+            veil_error("%s: cannot open %s for writing: %s", path, file_kind(st.st_mode), strerror(errno));
+            if (fd >= 0) close(fd);
+            free(real);
+            return -1;
+        }
+        rc = finish_stream(path, f, fn(f, ctx), 0);
+        if (fclose(f) != 0 && rc == 0) {
+            veil_error("%s: close failed: %s", path, strerror(errno));
+            rc = -1;
+        }
+        free(real);
+        return rc;
+    }
+    size_t n = strlen(real) + 32;
+    char *tmp = veil_malloc(n);
+    snprintf(tmp, n, "%s.tmp.%ld", real, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        veil_error("%s: cannot create: %s", path, strerror(errno));
+        free(tmp);
+        free(real);
+        return -1;
+    }
+    rc = finish_stream(path, f, fn(f, ctx), 1);
     if (fclose(f) != 0 && rc == 0) {
         veil_error("%s: close failed: %s", path, strerror(errno));
         rc = -1;
     }
-    if (rc == 0 && rename(tmp, path) != 0) {
+    if (rc == 0 && rename(tmp, real) != 0) {
         veil_error("%s: cannot rename from temporary file: %s", path, strerror(errno));
         rc = -1;
     }
     if (rc != 0) unlink(tmp);
+    free(tmp);
+    free(real);
     return rc;
+}
+
+int veil_output_check(const char *path)
+{
+    if (!path || !*path) {
+        veil_error("output path is empty");
+        return -1;
+    }
+    if (!strcmp(path, "-")) return 0;
+    char *real = resolve_links(path);
+    struct stat st;
+    int rc = 0;
+    if (stat(real, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) {
+            veil_error("%s: is a directory; give a file name", path);
+            rc = -1;
+        } else if (access(real, W_OK) != 0) {
+            veil_error("%s: not writable: %s", path, strerror(errno));
+            rc = -1;
+        }
+    } else {
+        char *slash = strrchr(real, '/');
+        const char *dir = ".";
+        if (slash == real) dir = "/";
+        else if (slash) {
+            *slash = 0;
+            dir = real;
+        }
+        if (!veil_is_dir(dir)) {
+            veil_error("%s: cannot create: directory %s does not exist", path, dir);
+            rc = -1;
+        } else if (access(dir, W_OK | X_OK) != 0) {
+            veil_error("%s: cannot create in %s: %s", path, dir, strerror(errno));
+            rc = -1;
+        }
+    }
+    free(real);
+    return rc;
+}
+
+FILE *veil_open_input(const char *path)
+{
+    if (!path || !*path) {
+        veil_error("input path is empty");
+        return NULL;
+    }
+    if (!strcmp(path, "-")) return stdin;
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer before we can refuse it */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        veil_error("%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        veil_error("%s: cannot stat: %s", path, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        if (S_ISDIR(st.st_mode)) veil_error("%s: is a directory, not a file", path);
+        else veil_error("%s: %s, not a regular file; veil reads data only from regular files (or - for standard input)",
+                        path, file_kind(st.st_mode));
+        close(fd);
+        return NULL;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        veil_error("%s: cannot open: %s", path, strerror(errno));
+        close(fd);
+    }
+    return f;
+}
+
+void veil_close_input(FILE *f)
+{
+    if (f && f != stdin) fclose(f);
 }
 
 int veil_read_file(const char *path, char **data, size_t *size)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        veil_error("%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
+    FILE *f = veil_open_input(path);
+    if (!f) return -1;
     size_t cap = 1 << 16, n = 0;
     char *buf = veil_malloc(cap + 1);
     for (;;) {
@@ -137,10 +296,10 @@ int veil_read_file(const char *path, char **data, size_t *size)
         buf = veil_realloc(buf, cap + 1);
     }
     int err = ferror(f);
-    fclose(f);
+    veil_close_input(f);
     if (err) {
         free(buf);
-        veil_error("%s: read error", path);
+        veil_error("%s: read error: %s", path, strerror(errno));
         return -1;
     }
     buf[n] = 0;

@@ -3,6 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "testutil.h"
 #include "veil/common.h"
 
@@ -60,5 +63,45 @@ int main(void)
     free(data);
     CHECK_FAILS_WITH(veil_read_file("/nonexistent/file", &data, &size), "/nonexistent/file");
     CHECK(veil_seed_mix(1, 2, 3) != veil_seed_mix(1, 3, 2));
+
+    /* outputs: a symbolic link writes its target and stays a link */
+    char link[4300], target[4300];
+    snprintf(target, sizeof target, "%s/target.txt", dir);
+    snprintf(link, sizeof link, "%s/link.txt", dir);
+    CHECK(symlink("target.txt", link) == 0);
+    CHECK(veil_write_atomic(link, write_hello, "via link") == 0);
+    struct stat st;
+    CHECK(lstat(link, &st) == 0 && S_ISLNK(st.st_mode));
+    CHECK(veil_read_file(target, &data, &size) == 0);
+    CHECK(size == 8 && !memcmp(data, "via link", 8));
+    free(data);
+    /* a device is written through, never replaced */
+    CHECK(veil_write_atomic("/dev/null", write_hello, "x") == 0);
+    CHECK(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode));
+    /* a directory or an empty name is refused, before and at writing */
+    CHECK_FAILS_WITH(veil_write_atomic(dir, write_hello, "x"), "is a directory");
+    CHECK_FAILS_WITH(veil_output_check(dir), "is a directory");
+    CHECK_FAILS_WITH(veil_output_check(""), "empty");
+    CHECK_FAILS_WITH(veil_write_atomic("", write_hello, "x"), "empty");
+    CHECK_FAILS_WITH(veil_output_check("/nonexistent-dir/x.npy"), "does not exist");
+    CHECK(veil_output_check(path) == 0);
+
+    /* inputs: only regular files; a FIFO is refused at once instead of blocking */
+    char fifo[4300];
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    CHECK(mkfifo(fifo, 0644) == 0);
+    CHECK_FAILS_WITH(veil_read_file(fifo, &data, &size), "a FIFO, not a regular file");
+    CHECK_FAILS_WITH(veil_read_file(dir, &data, &size), "is a directory");
+    CHECK(veil_open_input(fifo) == NULL);
+
+    /* a long path does not push the reason out of the message */
+    char longpath[4000];
+    memset(longpath, 'a', sizeof longpath - 1);
+    longpath[0] = '/';
+    longpath[sizeof longpath - 1] = 0;
+    CHECK_FAILS_WITH(veil_read_file(longpath, &data, &size), "cannot open");
+    veil_error("%s: cannot open: x", longpath);
+    veil_error_prefix("%s", longpath);
+    CHECK(strstr(veil_last_error(), "cannot open: x") != NULL);
     return test_finish("test_common");
 }

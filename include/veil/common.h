@@ -30,11 +30,24 @@ char *veil_strdup(const char *s);
 void *veil_aligned_alloc(size_t n);
 
 /* ---- files ---- */
-/* Write a whole file atomically: write to PATH.tmp.PID, fsync, rename over PATH.
- * The callback writes to f and returns 0 on success. */
+/* Write an output file. The callback writes to f and returns 0 on success.
+ * - "-": standard output (not closed).
+ * - a symbolic link: its target is written (the link stays).
+ * - an existing directory: refused. An existing device or FIFO: written through (opened
+ *   for writing, never replaced, never renamed over).
+ * - otherwise (a regular file or a new name): written to PATH.tmp.PID beside it, fsynced
+ *   and renamed over PATH, so a failure never leaves a half-written file. */
 typedef int (*veil_write_fn)(FILE *f, void *ctx);
 int veil_write_atomic(const char *path, veil_write_fn fn, void *ctx);
-/* Read a whole file into memory (NUL-terminated). */
+/* Check an output path before long work: not empty, not a directory, writable or
+ * creatable in an existing directory. "-" (standard output) passes. */
+int veil_output_check(const char *path);
+/* Open a file to read as data: only a regular file, or "-" for standard input. A
+ * directory, FIFO, device or socket is refused without blocking. Close with
+ * veil_close_input (which leaves stdin open). */
+FILE *veil_open_input(const char *path);
+void veil_close_input(FILE *f);
+/* Read a whole file into memory (NUL-terminated); the file as veil_open_input takes it. */
 int veil_read_file(const char *path, char **data, size_t *size);
 /* mkdir -p */
 int veil_mkdirs(const char *path);
