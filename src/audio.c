@@ -6,6 +6,8 @@
 #include <soxr.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "veil/common.h"
 
@@ -34,22 +36,66 @@ static int read_all(SNDFILE *sf, const char *path, int channels, float **out, si
     return 0;
 }
 
+/* The one place an audio file is opened: only a regular file (or - for stdin), and a header
+ * whose rate, channels and length are plausible, so that a crafted header cannot ask the
+ * resampler or the decoder for gigabytes. */
+static SNDFILE *open_audio(const char *path, SF_INFO *info)
+{
+    memset(info, 0, sizeof *info);
+    FILE *f = veil_open_input(path);
+    if (!f) return NULL;
+    struct stat st;
+    int fd = dup(fileno(f));
+    off_t bytes = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) ? st.st_size : -1;
+    veil_close_input(f);
+    if (fd < 0) {
+        veil_error("%s: cannot open: out of file descriptors", path);
+        return NULL;
+    }
+    SNDFILE *sf = sf_open_fd(fd, SFM_READ, info, 1);
+    if (!sf) {
+        veil_error("%s: cannot read audio: %s", path, sf_strerror(NULL));
+        close(fd);
+        return NULL;
+    }
+    const char *bad = NULL;
+    char why[160];
+    if (info->channels < 1 || info->channels > VEIL_AUDIO_MAX_CHANNELS) bad = "channel count";
+    else if (info->samplerate < VEIL_AUDIO_MIN_RATE || info->samplerate > VEIL_AUDIO_MAX_RATE) bad = "sample rate";
+    if (bad) {
+        snprintf(why, sizeof why, "header declares %d channel(s) at %d Hz; the %s is outside %d..%d", info->channels,
+                 info->samplerate, bad, !strcmp(bad, "sample rate") ? VEIL_AUDIO_MIN_RATE : 1,
+                 !strcmp(bad, "sample rate") ? VEIL_AUDIO_MAX_RATE : VEIL_AUDIO_MAX_CHANNELS);
+    } else if (bytes >= 0 && info->frames > 0 &&
+               (double)info->frames * info->channels > (double)VEIL_AUDIO_MAX_SAMPLES_PER_BYTE * ((double)bytes + 1)) {
+        snprintf(why, sizeof why, "header declares %.0f samples, far more than %lld bytes can hold",
+                 (double)info->frames * info->channels, (long long)bytes);
+        bad = why;
+    }
+    if (bad) {
+        veil_error("%s: cannot read audio: %s", path, why);
+        sf_close(sf);
+        return NULL;
+    }
+    return sf;
+}
+
+int veil_audio_duration(const char *path, double *seconds)
+{
+    SF_INFO info;
+    SNDFILE *sf = open_audio(path, &info);
+    if (!sf) return -1;
+    sf_close(sf);
+    *seconds = info.frames > 0 ? (double)info.frames / info.samplerate : 0.0;
+    return 0;
+}
+
 int veil_audio_load(const char *path, int target_rate, veil_audio *out)
 {
     memset(out, 0, sizeof *out);
     SF_INFO info;
-    memset(&info, 0, sizeof info);
-    SNDFILE *sf = sf_open(path, SFM_READ, &info);
-    if (!sf) {
-        veil_error("%s: cannot read audio: %s", path, sf_strerror(NULL));
-        return -1;
-    }
-    if (info.channels < 1 || info.samplerate < 1) {
-        veil_error("%s: cannot read audio: bad header (%d channels, %d Hz)", path, info.channels,
-                   info.samplerate);
-        sf_close(sf);
-        return -1;
-    }
+    SNDFILE *sf = open_audio(path, &info);
+    if (!sf) return -1;
     float *inter;
     size_t frames;
     int rc = read_all(sf, path, info.channels, &inter, &frames);

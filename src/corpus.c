@@ -1,6 +1,7 @@
 /* Corpus index: layout detection, the common build step (group, sort, check, durations)
  * and the summaries. The layout walkers are in corpus_dirs.c and corpus_manifest.c. */
 #include "veil/corpus.h"
+#include "veil/audio.h"
 
 #include <cjson/cJSON.h>
 
@@ -163,24 +164,6 @@ static int check_consistent(const corpus_builder *b, const corpus_entry *first, 
     return 0;
 }
 
-static int read_duration(const char *path, double *seconds)
-{
-    SF_INFO info;
-    memset(&info, 0, sizeof info);
-    SNDFILE *sf = sf_open(path, SFM_READ, &info);
-    if (!sf) {
-        veil_error("%s: cannot read audio header: %s", path, sf_strerror(NULL));
-        return -1;
-    }
-    sf_close(sf);
-    if (info.samplerate <= 0 || info.channels <= 0) {
-        veil_error("%s: cannot read audio header: %d channels at %d Hz", path, info.channels, info.samplerate);
-        return -1;
-    }
-    *seconds = info.frames > 0 ? (double)info.frames / info.samplerate : 0.0;
-    return 0;
-}
-
 int corpus_build(corpus_builder *b, veil_layout layout, const char *root, veil_corpus **out)
 {
     *out = NULL;
@@ -237,7 +220,7 @@ int corpus_build(corpus_builder *b, veil_layout layout, const char *root, veil_c
     c->speakers = veil_realloc(c->speakers, (size_t)c->n_speakers * sizeof *c->speakers);
 
     for (int i = 0; i < c->n_utts; i++) {
-        if (read_duration(c->utts[i].path, &c->utts[i].seconds) != 0) {
+        if (veil_audio_duration(c->utts[i].path, &c->utts[i].seconds) != 0) {
             veil_corpus_free(c);
             return -1;
         }

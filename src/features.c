@@ -154,14 +154,19 @@ static int structure_ok(const veil_patch_set *p, const veil_corpus *c)
     return 1;
 }
 
-/* 1: loaded into *out; 0: absent or not valid (why says which, "" when absent). */
+/* 1: loaded into *out; 0: absent or not valid (why says which, "" when absent); -1: the
+ * path is there but not a regular file (a FIFO would block, a directory cannot be replaced). */
 static int read_cache(const char *path, uint64_t key, const veil_corpus *c, const veil_mfcc_config *m,
                       veil_patch_set **out, char *why, size_t why_n)
 {
     *out = NULL;
     why[0] = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
+    if (!veil_path_exists(path)) return 0;
+    FILE *f = veil_open_input(path);
+    if (!f) {
+        veil_error_prefix("patch cache");
+        return -1;
+    }
     struct stat st;
     cache_header h;
     veil_patch_set *p = NULL;
@@ -464,7 +469,12 @@ int veil_features_load(const veil_corpus *c, const veil_mfcc_config *m, const ch
     veil_patch_set *p = NULL;
     if (path) {
         char why[128];
-        if (read_cache(path, key, c, m, &p, why, sizeof why)) {
+        int got = read_cache(path, key, c, m, &p, why, sizeof why);
+        if (got < 0) {
+            free(path);
+            return -1;
+        }
+        if (got) {
             p->from_cache = 1;
         } else if (why[0]) {
             veil_log("%s: %s; recomputing", path, why);

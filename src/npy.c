@@ -152,7 +152,8 @@ static int parse_shape(cursor *c, size_t shape[4], int *ndim)
         if (nd == 4) return -2;
         shape[nd++] = v;
         if (eat(c, ',')) continue;
-        if (eat(c, ')')) break;
+        /* (3584) is a number in Python, not a tuple: one dimension needs its comma */
+        if (nd > 1 && eat(c, ')')) break;
         return -1;
     }
     *ndim = nd;
@@ -165,6 +166,15 @@ int veil_npy_read_f32(const char *path, float **data, int *ndim, size_t shape[4]
     char *buf;
     size_t size;
     if (veil_read_file(path, &buf, &size) != 0) return -1;
+    int rc = veil_npy_parse_f32(path, buf, size, data, ndim, shape);
+    free(buf);
+    return rc;
+}
+
+int veil_npy_parse_f32(const char *path, const void *bytes, size_t size, float **data, int *ndim, size_t shape[4])
+{
+    *data = NULL;
+    const char *buf = bytes;
     int rc = -1;
     const unsigned char *u = (const unsigned char *)buf;
     if (size < 8 || memcmp(buf, npy_magic, 6) != 0) {
@@ -189,11 +199,18 @@ int veil_npy_read_f32(const char *path, float **data, int *ndim, size_t shape[4]
     cursor c = {buf + hstart, buf + hstart + hlen};
     char descr[32] = "";
     int have_descr = 0, have_fortran = 0, have_shape = 0, fortran = 0, nd = 0;
+    const char *key_at = c.p;
     size_t shp[4] = {0, 0, 0, 0};
     if (!eat(&c, '{')) goto bad_header;
     while (!eat(&c, '}')) {
         char key[32];
+        key_at = c.p;
         if (parse_str(&c, key, sizeof key) != 0 || !eat(&c, ':')) goto bad_header;
+        if ((!strcmp(key, "descr") && have_descr) || (!strcmp(key, "fortran_order") && have_fortran) ||
+            (!strcmp(key, "shape") && have_shape)) {
+            veil_error("%s: bad .npy header at byte %zu: key '%s' given twice", path, (size_t)(key_at - buf), key);
+            goto out;
+        }
         if (!strcmp(key, "descr")) {
             if (parse_str(&c, descr, sizeof descr) != 0) {
                 veil_error("%s: unsupported dtype (not a simple type string; expected float32 '<f4')",
@@ -212,7 +229,11 @@ int veil_npy_read_f32(const char *path, float **data, int *ndim, size_t shape[4]
                 veil_error("%s: more than 4 dimensions are not supported", path);
                 goto out;
             }
-            if (r != 0) goto bad_header;
+            if (r != 0) {
+                veil_error("%s: bad .npy header at byte %zu: shape must be a tuple like (3, 4) or (3584,)", path,
+                           (size_t)(key_at - buf));
+                goto out;
+            }
             have_shape = 1;
         } else {
             veil_error("%s: bad .npy header: unexpected key '%s'", path, key);
@@ -277,8 +298,8 @@ truncated_header:
     veil_error("%s: truncated .npy header", path);
     goto out;
 bad_header:
-    veil_error("%s: bad .npy header (not a dict with descr, fortran_order, shape)", path);
+    veil_error("%s: bad .npy header at byte %zu (not a dict with descr, fortran_order, shape)", path,
+               (size_t)(c.p - buf));
 out:
-    free(buf);
     return rc;
 }

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include "testutil.h"
 #include "veil/audio.h"
 #include "veil/common.h"
@@ -153,7 +155,26 @@ static void test_errors(void)
     veil_audio a;
     const char *p = in_dir("missing.wav");
     CHECK_FAILS_WITH(veil_audio_load(p, 16000, &a), p);
-    CHECK_FAILS_WITH(veil_audio_load(p, 16000, &a), "cannot read audio");
+    CHECK_FAILS_WITH(veil_audio_load(p, 16000, &a), "cannot open");
+
+    /* a header declaring 1 Hz (100 KB would be 14 hours to resample) is refused */
+    {
+        float z[4000] = {0};
+        p = in_dir("onehz.wav");
+        CHECK(veil_audio_write_wav16(p, z, 4000, 16000) == 0);
+        FILE *f = fopen(p, "r+b");
+        unsigned char rate[8] = {1, 0, 0, 0, 2, 0, 0, 0}; /* sample rate 1, byte rate 2 */
+        CHECK(f && fseek(f, 24, SEEK_SET) == 0 && fwrite(rate, 1, 8, f) == 8);
+        if (f) fclose(f);
+        CHECK_FAILS_WITH(veil_audio_load(p, 16000, &a), "1 Hz; the sample rate is outside 1000..384000");
+        double secs;
+        CHECK_FAILS_WITH(veil_audio_duration(p, &secs), "sample rate is outside");
+        /* a FIFO where a WAV is expected is refused at once instead of blocking */
+        p = in_dir("fifo.wav");
+        CHECK(mkfifo(p, 0644) == 0);
+        CHECK_FAILS_WITH(veil_audio_load(p, 16000, &a), "a FIFO, not a regular file");
+        CHECK_FAILS_WITH(veil_audio_duration(p, &secs), "a FIFO");
+    }
 
     p = in_dir("text.wav");
     const char *text = "this is not a WAV file, just some text\n";

@@ -130,5 +130,15 @@ int main(void)
     test_write_file(p, "\x93NUMPY\x09\x00\x10\x00", 10);
     CHECK_FAILS_WITH(veil_npy_read_f32(p, &y, &nd, sh), "unsupported .npy version 9.0");
     CHECK_FAILS_WITH(veil_npy_read_f32(in_dir("missing.npy"), &y, &nd, sh), "missing.npy");
+    /* numpy reads (3584) as a number, not a tuple: refused, naming where */
+    write_raw(p, "{'descr': '<f4', 'fortran_order': False, 'shape': (6), }", 24);
+    CHECK_FAILS_WITH(veil_npy_read_f32(p, &y, &nd, sh), "shape must be a tuple");
+    write_raw(p, "{'descr': '<f4', 'fortran_order': False, 'shape': (6,), }", 24);
+    CHECK(veil_npy_read_f32(p, &y, &nd, sh) == 0 && nd == 1 && sh[0] == 6);
+    free(y);
+    write_raw(p, "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (6,), }", 24);
+    CHECK_FAILS_WITH(veil_npy_read_f32(p, &y, &nd, sh), "key 'descr' given twice");
+    /* a directory is named as one, not "read error" */
+    CHECK_FAILS_WITH(veil_npy_read_f32(dir, &y, &nd, sh), "is a directory");
     return test_finish("test_npy");
 }

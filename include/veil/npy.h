@@ -9,5 +9,8 @@ int veil_npy_write_f32(const char *path, const float *data, int ndim, const size
 /* Read a float32 .npy written by veil or numpy ('<f4', C order). Malformed files get a
  * message naming the file and the problem. *data is malloc'd. */
 int veil_npy_read_f32(const char *path, float **data, int *ndim, size_t shape[4]);
+/* The same rules on bytes already in memory; name is used in messages. */
+int veil_npy_parse_f32(const char *name, const void *bytes, size_t size, float **data, int *ndim,
+                       size_t shape[4]);
 
 #endif
