@@ -3,6 +3,7 @@
 #define VEIL_CLI_H
 
 #include "veil/mfcc.h"
+#include "veil/model.h"
 
 int cmd_mfcc(int argc, char **argv);       /* cmd_mfcc.c */
 int cmd_corpus(int argc, char **argv);     /* cmd_corpus.c: info | synth | features */
@@ -23,5 +24,7 @@ int cli_parse_int(const char *opt, const char *value, long lo, long hi, long *ou
 int cli_parse_double(const char *opt, const char *value, double *out);
 /* An MFCC configuration from a JSON file (over the values already in *c); -1 after veil_error. */
 int cli_read_mfcc_config(const char *path, veil_mfcc_config *c);
+/* veil_model_load, and the metadata's method must be one veil knows (veil_method_parse). */
+int cli_model_load(const char *path, veil_precision precision, int max_batch, veil_model **out);
 
 #endif

@@ -71,7 +71,7 @@ int cmd_attack(int argc, char **argv)
     memset(&split, 0, sizeof split);
     double *acc = NULL;
     int rc = 1;
-    if (veil_model_load(model_path, prec, max_batch, &m) || veil_corpus_load(corpus_dir, &c) ||
+    if (cli_model_load(model_path, prec, max_batch, &m) || veil_corpus_load(corpus_dir, &c) ||
         veil_features_load(c, &m->mfcc, cache, (int)threads, &p))
         goto done;
     if (veil_split_make_attack(c, p, (int)st, (int)groups, 0.7, veil_seed_mix((uint64_t)seed, 0x61747461636b, 0),

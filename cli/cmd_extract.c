@@ -58,6 +58,10 @@ int cmd_extract(int argc, char **argv)
         free(files);
         return usage_error("%s", missing);
     }
+    if (veil_output_check(out)) {
+        free(files);
+        return cli_fail();
+    }
     veil_precision prec;
     if (veil_precision_parse(prec_s, &prec)) {
         free(files);
@@ -65,7 +69,7 @@ int cmd_extract(int argc, char **argv)
     }
     veil_set_threads((int)threads);
     veil_model *m = NULL;
-    if (veil_model_load(model_path, prec, (int)batch, &m)) {
+    if (cli_model_load(model_path, prec, (int)batch, &m)) {
         free(files);
         return cli_fail();
     }
@@ -111,6 +115,7 @@ int cmd_extract(int argc, char **argv)
     for (size_t i = 0; i < total; i += (size_t)batch) {
         size_t k = total - i < (size_t)batch ? total - i : (size_t)batch;
         if (veil_extractor_forward(m->f, all + i * hw, (int)k, 0, z + i * dim)) goto done;
+        if (veil_extractor_check_output(m->f, z + i * dim, k, model_path)) goto done;
     }
     size_t shape[2] = {total, dim};
     if (veil_npy_write_f32(out, z, 2, shape)) goto done;

@@ -123,6 +123,7 @@ int cmd_mfcc(int argc, char **argv)
     }
     if (!in) return usage_error("no audio file given");
     if (!out) return usage_error("no output file given (-o OUT.npy)");
+    if (veil_output_check(out)) return cli_fail();
 
     veil_audio au;
     if (veil_audio_load(in, c.sample_rate, &au) != 0) return cli_fail();

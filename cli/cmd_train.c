@@ -91,6 +91,7 @@ int cmd_train(int argc, char **argv)
     if (!out) return usage_error("%s", "-o MODEL.safetensors is required");
     if (!method_s) return usage_error("%s", "--method siamese|reference is required");
     if (!groups) return usage_error("%s", "--groups G (1..5) is required");
+    if (veil_output_check(out)) return cli_fail(); /* before the training, not after */
     veil_method method;
     veil_precision prec;
     if (veil_method_parse(method_s, &method) || veil_precision_parse(prec_s, &prec)) return cli_fail();

@@ -285,18 +285,22 @@ static int differing_fields(const cJSON *was, const cJSON *now, const char *what
     return -1;
 }
 
-/* 0: no config.json yet or the same results-relevant fields; -1: refused or unreadable. */
-static int check_existing_config(const char *path, const cJSON *now)
+/* 0: no config.json yet (*old_cv 0) or the same results-relevant fields (*old_cv: its cv);
+ * -1: refused or unreadable. */
+static int check_existing_config(const char *path, const cJSON *now, int *old_cv)
 {
+    *old_cv = 0;
     if (!veil_path_exists(path)) return 0;
     char *text;
     if (veil_read_file(path, &text, NULL) != 0) return -1;
-    cJSON *was = cJSON_Parse(text);
-    free(text);
-    if (!was) {
-        veil_error("%s: not valid JSON; move it away (and results.jsonl with it) to start afresh", path);
+    veil_results_rules was_rules;
+    if (veil_config_json_check(path, text, &was_rules) != 0) {
+        free(text);
         return -1;
     }
+    *old_cv = was_rules.cv;
+    cJSON *was = cJSON_Parse(text);
+    free(text);
     diffbuf d;
     diff_results_fields(was, now, &d);
     cJSON_Delete(was);
@@ -405,15 +409,18 @@ static char *config_markdown(const cJSON *c)
     return b.s;
 }
 
-static int report_from(const char *out, const cJSON *config, int print_table)
+static int report_from(const char *out, const cJSON *config, const veil_results_rules *rules, int print_table)
 {
     char path[4096], png[4096], svg[4096];
     snprintf(path, sizeof path, "%s/results.jsonl", out);
     veil_job_result *r;
     size_t n;
-    if (veil_results_load(path, &r, &n, NULL, NULL) != 0) return -1;
+    if (veil_results_load(path, rules, &r, &n, NULL, NULL) != 0) return -1;
     veil_summary s;
-    veil_summary_make(r, n, &s);
+    if (veil_summary_make(r, n, &s) != 0) {
+        veil_results_free(r, n);
+        return -1;
+    }
     int st = json_int(config, "protocol.train_speakers", 20);
     int rc = 0;
     snprintf(path, sizeof path, "%s/summary.csv", out);
@@ -449,13 +456,14 @@ int veil_experiment_report(const char *out_dir, int print_table)
     snprintf(path, sizeof path, "%s/config.json", out_dir);
     char *text;
     if (veil_read_file(path, &text, NULL) != 0) return -1;
-    cJSON *config = cJSON_Parse(text);
-    free(text);
-    if (!config) {
-        veil_error("%s: not valid JSON", path);
+    veil_results_rules rules;
+    if (veil_config_json_check(path, text, &rules) != 0) {
+        free(text);
         return -1;
     }
-    int rc = report_from(out_dir, config, print_table);
+    cJSON *config = cJSON_Parse(text);
+    free(text);
+    int rc = report_from(out_dir, config, &rules, print_table);
     cJSON_Delete(config);
     return rc;
 }
@@ -496,6 +504,10 @@ static int check_config(const veil_experiment_config *c)
 /* OUT must be creatable and writable; checked before any long work. */
 static int check_out_writable(const char *out)
 {
+    if (!*out) {
+        veil_error("experiment: the output directory (--out) is empty");
+        return -1;
+    }
     if (veil_path_exists(out)) {
         if (!veil_is_dir(out)) {
             veil_error("%s: exists and is not a directory", out);
@@ -565,6 +577,8 @@ typedef struct run_state {
     veil_job_id *jobs;
     size_t n_jobs;
     int lock_fd;
+    int out_was_new; /* OUT did not exist: a failure before any result removes what we made */
+    veil_results_rules rules;
     char results[4096];
     /* the job loop */
     size_t next, todo, started, finished;
@@ -610,6 +624,7 @@ static int open_out(run_state *s)
 {
     const veil_experiment_config *c = s->c;
     char path[4096];
+    s->out_was_new = !veil_path_exists(c->out);
     if (veil_mkdirs(c->out) != 0) return -1;
     snprintf(path, sizeof path, "%s/.lock", c->out);
     s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -628,18 +643,33 @@ static int open_out(run_state *s)
                    "them. Use another --out", s->results);
         return -1;
     }
-    if (check_existing_config(path, s->config) != 0) return -1;
+    int old_cv;
+    if (check_existing_config(path, s->config, &old_cv) != 0) return -1;
+    /* a narrower grid keeps the larger cv: results.jsonl still holds those iterations */
+    if (old_cv > c->cv) cJSON_ReplaceItemInObjectCaseSensitive(s->config, "cv", cJSON_CreateNumber(old_cv));
     if (veil_write_atomic(path, write_json, s->config) != 0) return -1;
 
-    /* resume: what is done already; cut a torn tail so the next line starts clean */
+    /* resume: what is done already. A complete line that is invalid stops the run (nothing
+     * is deleted); only a torn last line (no newline) is cut so the next line starts clean. */
+    s->rules.cv = old_cv > c->cv ? old_cv : c->cv;
+    s->rules.have_seed = 1;
+    s->rules.seed = c->seed;
+    s->rules.have_precision = 1;
+    s->rules.precision = s->resolved;
     size_t good = 0;
-    int bad = 0;
-    if (veil_results_load(s->results, &s->done, &s->n_done, &good, &bad) != 0) return -1;
+    int torn = 0;
+    if (veil_results_load(s->results, &s->rules, &s->done, &s->n_done, &good, &torn) != 0) {
+        char *why = veil_strdup(veil_last_error());
+        veil_error("%s; nothing was changed: fix or remove that line (or use another --out), then run again", why);
+        free(why);
+        return -1;
+    }
     struct stat st;
-    if (bad && stat(s->results, &st) == 0) {
+    if (torn && stat(s->results, &st) == 0) {
         size_t size = (size_t)st.st_size;
         if (good < size) {
-            fprintf(stderr, "veil: warning: %s: dropping %zu bytes of an unfinished line\n", s->results, size - good);
+            fprintf(stderr, "veil: warning: %s: cutting %zu bytes of a torn last line (no newline: a run "
+                            "killed while writing it)\n", s->results, size - good);
             if (truncate(s->results, (off_t)good) != 0) {
                 veil_error("%s: cannot cut the torn last line: %s", s->results, strerror(errno));
                 return -1;
@@ -656,6 +686,22 @@ static int open_out(run_state *s)
     s->tty = isatty(fileno(stderr));
     s->start = veil_now();
     return 0;
+}
+
+/* open_out; on a failure in an OUT this run created (a full disk, say), leave no .lock or
+ * empty directory behind. */
+static int open_out_or_clean(run_state *s)
+{
+    if (open_out(s) == 0) return 0;
+    if (s->out_was_new) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/.lock", s->c->out);
+        if (s->lock_fd >= 0) close(s->lock_fd);
+        s->lock_fd = -1;
+        unlink(path);
+        rmdir(s->c->out);
+    }
+    return -1;
 }
 
 /* The next job to run (index into jobs), or -1: none left, or --max-jobs reached. */
@@ -747,7 +793,7 @@ static int run_serial(run_state *s)
         free(line);
         if (rc) return -1;
     }
-    return report_from(s->c->out, s->config, 1);
+    return report_from(s->c->out, s->config, &s->rules, 1);
 }
 
 /* The grid over MPI ranks: rank 0 owns OUT, ranks 1.. run jobs. Every rank checks its
@@ -759,7 +805,7 @@ static int run_mpi(run_state *s)
     if (vx_mpi_init(&m) != 0) return -1;
     int ok = 1;
     if (m.rank == 0) {
-        ok = load_inputs(s) == 0 && open_out(s) == 0;
+        ok = load_inputs(s) == 0 && open_out_or_clean(s) == 0;
         if (ok && veil_verbosity >= 1)
             fprintf(stderr, "experiment: %d worker rank(s) under MPI; rank 0 (%s) coordinates\n", m.size - 1, m.host);
     }
@@ -790,7 +836,7 @@ static int run_mpi(run_state *s)
     if (m.rank == 0) {
         vx_coordinator co = {s, next_job, job_started, job_finished, job_name};
         rc = vx_mpi_coordinate(&m, &co);
-        if (rc == 0) rc = report_from(s->c->out, s->config, 1);
+        if (rc == 0) rc = report_from(s->c->out, s->config, &s->rules, 1);
     } else {
         rc = vx_mpi_work(&m, run_job, s);
     }
@@ -814,7 +860,7 @@ int veil_experiment_run(const veil_experiment_config *c)
     s.split_iter = -1;
     int rc;
     if (vx_mpi_launched()) rc = run_mpi(&s);
-    else rc = load_inputs(&s) == 0 && open_out(&s) == 0 ? run_serial(&s) : -1;
+    else rc = load_inputs(&s) == 0 && open_out_or_clean(&s) == 0 ? run_serial(&s) : -1;
     run_state_free(&s);
     return rc;
 }

@@ -380,11 +380,17 @@ static int parse_metadata(const cJSON *meta, veil_model *m, veil_head_config *hc
         veil_error("no __metadata__: not a veil model");
         return -1;
     }
-    for (const cJSON *it = meta->child; it; it = it->next)
+    for (const cJSON *it = meta->child; it; it = it->next) {
         if (!cJSON_IsString(it)) {
             veil_error("metadata value '%s' is not a string", it->string);
             return -1;
         }
+        for (const cJSON *b = it->next; b; b = b->next)
+            if (!strcmp(it->string, b->string)) {
+                veil_error("metadata key '%s' appears twice", it->string);
+                return -1;
+            }
+    }
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(meta, "format");
     if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, MODEL_FORMAT) != 0) {
         veil_error("metadata format is %s%s%s, not \"" MODEL_FORMAT "\": not a veil model",
@@ -402,6 +408,11 @@ static int parse_metadata(const cJSON *meta, veil_model *m, veil_head_config *hc
     }
     if (strlen(method) >= sizeof m->method) {
         veil_error("metadata 'method' is longer than %zu characters", sizeof m->method - 1);
+        return -1;
+    }
+    /* whether the name is a known method is the job layer's to say (cli_model_load) */
+    if (!*method || strspn(method, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(method)) {
+        veil_error("metadata 'method' is \"%s\": expected a method name like \"siamese\"", method);
         return -1;
     }
     snprintf(m->method, sizeof m->method, "%s", method);
@@ -603,6 +614,11 @@ static int load_inner(const unsigned char *buf, size_t size, veil_precision prec
         veil_error("header is not a JSON object");
         goto done;
     }
+    for (const cJSON *a = root->child; a; a = a->next)
+        if (!strcmp(a->string, "__metadata__") && a != cJSON_GetObjectItemCaseSensitive(root, "__metadata__")) {
+            veil_error("header has '__metadata__' twice");
+            goto done;
+        }
     if (parse_metadata(cJSON_GetObjectItemCaseSensitive(root, "__metadata__"), m, &hc, &has_head))
         goto done;
     w = want_for(&m->arch, has_head ? &hc : NULL);
@@ -633,22 +649,29 @@ done:
     return rc;
 }
 
+int veil_model_parse(const char *name, const void *bytes, size_t size, veil_precision precision, int max_batch,
+                     veil_model **out)
+{
+    *out = NULL;
+    veil_model *m = veil_calloc(1, sizeof *m);
+    if (load_inner(bytes, size, precision, max_batch, m)) {
+        veil_error_prefix("%s", name);
+        veil_model_free(m);
+        return -1;
+    }
+    *out = m;
+    return 0;
+}
+
 int veil_model_load(const char *path, veil_precision precision, int max_batch, veil_model **out)
 {
     *out = NULL;
     char *buf;
     size_t size;
     if (veil_read_file(path, &buf, &size)) return -1;
-    veil_model *m = veil_calloc(1, sizeof *m);
-    int rc = load_inner((const unsigned char *)buf, size, precision, max_batch, m);
+    int rc = veil_model_parse(path, buf, size, precision, max_batch, out);
     free(buf);
-    if (rc) {
-        veil_error_prefix("%s", path);
-        veil_model_free(m);
-        return -1;
-    }
-    *out = m;
-    return 0;
+    return rc;
 }
 
 void veil_model_free(veil_model *m)

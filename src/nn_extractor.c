@@ -364,3 +364,42 @@ int veil_extractor_backward(veil_extractor *f, const float *dz)
     dnnl_memory_set_data_handle(e->dz, (void *)dz);
     return vd_net_run(&e->net, VD_BWD, 1);
 }
+
+int veil_params_check_finite(const veil_param *params, int count, int grads, const char *what)
+{
+    for (int i = 0; i < count; i++) {
+        const float *v = grads ? params[i].grad : params[i].data;
+        if (!v || (grads && params[i].is_buffer)) continue;
+        for (size_t k = 0; k < params[i].size; k++)
+            if (!isfinite(v[k])) {
+                veil_error("%s: %s of layer '%s' is %s at index %zu", what, grads ? "the gradient" : "a weight",
+                           params[i].name, isnan(v[k]) ? "NaN" : "infinite", k);
+                return -1;
+            }
+    }
+    return 0;
+}
+
+int veil_extractor_check_output(veil_extractor *f, const float *z, size_t n, const char *what)
+{
+    size_t dim = (size_t)f->dim;
+    for (size_t i = 0; i < n * dim; i++) {
+        if (isfinite(z[i])) continue;
+        /* the weights are finite (checked at load): name the layer most likely to overflow */
+        int count;
+        veil_param *p = veil_extractor_params(f, &count);
+        double big = 0;
+        const char *layer = "?";
+        for (int k = 0; k < count; k++)
+            for (size_t j = 0; j < p[k].size; j++)
+                if (fabs((double)p[k].data[j]) > big) {
+                    big = fabs((double)p[k].data[j]);
+                    layer = p[k].name;
+                }
+        veil_error("%s: feature %zu of patch %zu is %s after the extractor; its largest weight, %.3g, is in "
+                   "layer '%s' (weights this large overflow float32)", what, i % dim, i / dim,
+                   isnan(z[i]) ? "NaN" : "infinite", big, layer);
+        return -1;
+    }
+    return 0;
+}

@@ -8,53 +8,6 @@
 
 #include "veil/common.h"
 
-int veil_results_load(const char *path, veil_job_result **out, size_t *n, size_t *good_bytes,
-                      int *bad)
-{
-    *out = NULL;
-    *n = 0;
-    if (good_bytes) *good_bytes = 0;
-    if (bad) *bad = 0;
-    if (!veil_path_exists(path)) return 0;
-    char *data;
-    size_t size;
-    if (veil_read_file(path, &data, &size) != 0) return -1;
-    size_t cap = 0, lineno = 0;
-    for (char *line = data; line < data + size;) {
-        char *nl = memchr(line, '\n', (size_t)(data + size - line));
-        char *end = nl ? nl : data + size;
-        lineno++;
-        *end = 0;
-        int blank = strspn(line, " \t\r") == (size_t)(end - line);
-        if (!blank) {
-            veil_job_result r;
-            if (nl && veil_job_result_from_json(line, &r) == 0) {
-                if (*n == cap) {
-                    cap = cap ? 2 * cap : 16;
-                    *out = veil_realloc(*out, cap * sizeof **out);
-                }
-                (*out)[(*n)++] = r;
-                if (good_bytes) *good_bytes = (size_t)(end + 1 - data);
-            } else {
-                if (bad) (*bad)++;
-                fprintf(stderr, "veil: warning: %s line %zu: %s, ignored\n", path, lineno,
-                        nl ? veil_last_error() : "incomplete last line (a run killed while writing)");
-            }
-        } else if (nl && good_bytes && *good_bytes == (size_t)(line - data)) {
-            *good_bytes = (size_t)(end + 1 - data);
-        }
-        line = end + 1;
-    }
-    free(data);
-    return 0;
-}
-
-void veil_results_free(veil_job_result *r, size_t n)
-{
-    for (size_t i = 0; i < n; i++) veil_job_result_free(&r[i]);
-    free(r);
-}
-
 veil_stat veil_stat_of(const double *x, int n)
 {
     veil_stat s = {0, 0};
@@ -81,6 +34,14 @@ int veil_summary_make(const veil_job_result *r, size_t n, veil_summary *out)
 {
     out->n_rows = 0;
     out->rows = NULL;
+    /* each job once: a second copy would count an iteration twice and move the means */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            if (r[i].method == r[j].method && r[i].groups == r[j].groups && r[i].iteration == r[j].iteration) {
+                veil_error("summary: %s G=%d iteration %d appears twice (results %zu and %zu)",
+                           veil_method_name(r[i].method), r[i].groups, r[i].iteration, i + 1, j + 1);
+                return -1;
+            }
     double *buf = veil_malloc(5 * (n ? n : 1) * sizeof *buf);
     for (size_t i = 0; i < n; i++) {
         if (veil_summary_find(out, r[i].method, r[i].groups)) continue;

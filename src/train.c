@@ -19,6 +19,7 @@ int veil_extract_features(veil_extractor *f, const veil_patch_set *p, const size
         size_t k = n - i < (size_t)batch ? n - i : (size_t)batch;
         veil_gather_patches(p, idx + i, k, x);
         rc = veil_extractor_forward(f, x, (int)k, 0, z + i * dim);
+        if (rc == 0) rc = veil_extractor_check_output(f, z + i * dim, k, "extracted features");
     }
     free(x);
     return rc;
@@ -95,6 +96,7 @@ int veil_head_train(veil_head *h, const float *x, const int *labels, size_t n, i
             float loss = veil_softmax_xent(logits, lb, (int)k, (int)cls, dlogits);
             if (!veil_finite_loss(loss, name, "cross-entropy", epoch, b)) goto done;
             if (veil_head_backward(h, dlogits, NULL)) goto done;
+            if (!veil_finite_grads(params, pcount, name, epoch, b)) goto done;
             veil_adam_step(&adam, params, pcount);
             loss_sum += (double)loss * (double)k;
         }

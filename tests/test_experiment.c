@@ -42,7 +42,7 @@ static int count_job(const char *dir, veil_method m, int g, int it)
     snprintf(path, sizeof path, "%s/results.jsonl", dir);
     veil_job_result *r;
     size_t n;
-    if (veil_results_load(path, &r, &n, NULL, NULL) != 0) return -1;
+    if (veil_results_load(path, NULL, &r, &n, NULL, NULL) != 0) return -1;
     int k = 0;
     for (size_t i = 0; i < n; i++) k += r[i].method == m && r[i].groups == g && r[i].iteration == it;
     veil_results_free(r, n);
@@ -171,7 +171,7 @@ int main(void)
     snprintf(path, sizeof path, "%s/results.jsonl", out);
     veil_job_result *r;
     size_t n;
-    CHECK(veil_results_load(path, &r, &n, NULL, NULL) == 0 && n == 3);
+    CHECK(veil_results_load(path, NULL, &r, &n, NULL, NULL) == 0 && n == 3);
     for (size_t i = 0; i < n; i++) {
         CHECK(r[i].gender_test_acc >= 0 && r[i].gender_test_acc <= 1);
         CHECK(r[i].n_attack_groups == 1 && r[i].attack_acc_mean >= 0 && r[i].attack_acc_mean <= 1);

@@ -385,6 +385,51 @@ static void test_rejections(void)
     snprintf(path, sizeof path, "%s/does-not-exist.safetensors", dir);
     expect_reject(path, "cannot open");
     cJSON_Delete(p.root);
+
+    /* issue 11: an empty or malformed method, a metadata key or __metadata__ given twice,
+     * a directory given as the model */
+    const char *methods[] = {"", "x y", "siamese\n"};
+    for (int i = 0; i < 3; i++) {
+        parsed r = parse_file(good, good_size);
+        set_meta(r.root, "method", methods[i]);
+        write_variant("method.safetensors", r.root, r.data, r.data_size, path);
+        expect_reject(path, "metadata 'method'");
+        cJSON_Delete(r.root);
+    }
+    q = parse_file(good, good_size);
+    cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(q.root, "__metadata__"), "method", cJSON_CreateString("x"));
+    write_variant("dupkey.safetensors", q.root, q.data, q.data_size, path);
+    expect_reject(path, "metadata key 'method' appears twice");
+    cJSON_Delete(q.root);
+    q = parse_file(good, good_size);
+    cJSON_AddItemToObject(q.root, "__metadata__",
+                          cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(q.root, "__metadata__"), 1));
+    write_variant("dupmeta.safetensors", q.root, q.data, q.data_size, path);
+    expect_reject(path, "'__metadata__' twice");
+    cJSON_Delete(q.root);
+    expect_reject(dir, "is a directory");
+}
+
+/* Finite but huge weights (3e38) overflow float32 in the forward pass: the features are
+ * refused naming the layer, not written as inf/NaN (issue 11). */
+static void test_huge_weights(void)
+{
+    veil_model *m = make_model(0, 5);
+    int count;
+    veil_param *p = veil_extractor_params(m->f, &count);
+    for (int i = 0; i < count; i++)
+        if (!p[i].is_buffer && strstr(p[i].name, "conv") && strstr(p[i].name, "weight"))
+            for (size_t k = 0; k < p[i].size; k++) p[i].data[k] = strstr(p[i].name, "g2.conv3") ? 3e38f : 1.0f;
+    veil_extractor_params_changed(m->f);
+    float x[2 * 64], z[2 * 1024];
+    for (int i = 0; i < 2 * 64; i++) x[i] = (float)(i % 7) - 3.0f;
+    CHECK(veil_extractor_forward(m->f, x, 2, 0, z) == 0);
+    CHECK_FAILS_WITH(veil_extractor_check_output(m->f, z, 2, "m.safetensors"), "in layer 'f.g2.conv3.weight'");
+    /* a NaN gradient names its layer */
+    p[0].grad[0] = NAN;
+    CHECK_FAILS_WITH(veil_params_check_finite(p, count, 1, "job x: epoch 3"), "job x: epoch 3: the gradient of layer");
+    p[0].grad[0] = 0;
+    veil_model_free(m);
 }
 
 /* For tests/shell_model_torch.sh: a model with a head (kernels 3 and 2, so the even
@@ -418,6 +463,7 @@ int main(int argc, char **argv)
     snprintf(dir, sizeof dir, "%s", test_tmpdir("model"));
     test_round_trip();
     test_rejections();
+    test_huge_weights();
     free(good), free(plain);
     return test_finish("test_model");
 }

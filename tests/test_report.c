@@ -6,6 +6,7 @@
 
 #include "testutil.h"
 #include "veil/common.h"
+#include "veil/experiment.h"
 #include "veil/report.h"
 #include "train/method.h"
 
@@ -40,6 +41,123 @@ static veil_job_result fake(veil_method m, int g, int it, double ge, double gt, 
     veil_train_config_paper(&tc);
     r.settings = tc.method[m];
     return r;
+}
+
+/* line with the value of "key" replaced by value (scalars only); malloc'd */
+static char *set_field(const char *line, const char *key, const char *value)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *at = strstr(line, pat);
+    if (!at) return veil_strdup(line);
+    at += strlen(pat);
+    const char *end = at + strcspn(at, ",}");
+    veil_strbuf b = {0};
+    veil_strbuf_printf(&b, "%.*s%s%s", (int)(at - line), line, value, end);
+    return b.s;
+}
+
+/* results.jsonl: every complete line valid, each job once, or the file is refused with the
+ * line number (issue 11: each of these used to be counted, silently wrong). */
+static void expect_refused(const char *file_text, const veil_results_rules *rules, const char *why)
+{
+    char *copy = veil_strdup(file_text);
+    veil_job_result *r = NULL;
+    size_t n = 0;
+    int torn = 0;
+    CHECK_FAILS_WITH(veil_results_parse("R", copy, strlen(copy), rules, &r, &n, NULL, &torn), why);
+    CHECK(r == NULL && n == 0);
+    free(copy);
+}
+
+static void check_line_rules(const char *dir)
+{
+    veil_job_result a = fake(VEIL_METHOD_SIAMESE, 3, 1, 0.9, 0.8, 0.25, 0.35, 5, 1.5, 0);
+    veil_results_rules rules = {3, 1, 7, 1, VEIL_PREC_FP32};
+    a.seed = veil_experiment_job_seed(7, a.method, a.groups, a.iteration);
+    a.precision = VEIL_PREC_FP32;
+    char *ok = veil_job_result_to_json(&a);
+    veil_strbuf text = {0};
+    veil_strbuf_printf(&text, "%s\n", ok);
+    veil_job_result *r = NULL;
+    size_t n = 0, good = 0;
+    int torn = 0;
+    char *copy = veil_strdup(text.s);
+    CHECK(veil_results_parse("R", copy, strlen(copy), &rules, &r, &n, &good, &torn) == 0 && n == 1 && !torn);
+    veil_results_free(r, n);
+    free(copy);
+
+    veil_strbuf dup = {0};
+    veil_strbuf_printf(&dup, "%s\n\n%s\n", ok, ok);
+    expect_refused(dup.s, &rules, "R line 3: siamese G=3 iteration 1 is already on line 1");
+    free(dup.s);
+
+    struct { const char *key, *value, *why; } bad[] = {
+        {"gender_test_acc", "5.0", "R line 1: \"gender_test_acc\" is 5, outside 0..1"},
+        {"attack_acc_mean", "-3", "\"attack_acc_mean\" is -3, outside 0..1"},
+        {"gender_eval_acc", "\"x\"", "\"gender_eval_acc\" is \"x\", expected an accuracy in 0..1 or null"},
+        {"groups", "7", "\"groups\" is 7, outside 1..5"},
+        {"iteration", "-1", "\"iteration\" is -1, outside 0.."},
+        {"iteration", "1.5", "not a whole number"},
+        {"seed", "12345", "but the grid's seed 7 gives this job"},
+        {"precision", "\"bf16\"", "\"precision\" is bf16, but config.json resolved fp32"},
+        {"attack_acc_mean", "0.5", "but the mean of \"attack_acc\" is 0.2"},
+        {"method", "\"\"", "unknown \"method\""},
+        {"collapsed", "1", "\"collapsed\" is 1, expected true or false"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *line = set_field(ok, bad[i].key, bad[i].value);
+        veil_strbuf t = {0};
+        veil_strbuf_printf(&t, "%s\n", line);
+        expect_refused(t.s, &rules, bad[i].why);
+        free(t.s);
+        free(line);
+    }
+    /* the iteration outside the grid's cv, a missing field, a repeated key, not JSON */
+    veil_results_rules cv1 = rules;
+    cv1.cv = 1;
+    cv1.have_seed = 0;
+    expect_refused(text.s, &cv1, "\"iteration\" is 1, but the grid has 1 cross-validation iteration(s)");
+    char *line = set_field(ok, "seed", "1,\"seed\":2");
+    veil_strbuf t = {0};
+    veil_strbuf_printf(&t, "%s\n", line);
+    expect_refused(t.s, NULL, "\"seed\" is given twice");
+    free(t.s);
+    free(line);
+    expect_refused("{\"method\": \"siamese\"}\n", NULL, "\"groups\" is missing");
+    expect_refused("[1, 2]\n", NULL, "R line 1: not a JSON object");
+    /* a complete line that does not parse stops everything, even when it is the last */
+    veil_strbuf last = {0};
+    veil_strbuf_printf(&last, "%s\n{\"method\": \"sia\n", ok);
+    expect_refused(last.s, &rules, "R line 2: not a JSON object");
+    free(last.s);
+    /* ...but a last line without its newline is torn: left out, not an error */
+    veil_strbuf tail = {0};
+    veil_strbuf_printf(&tail, "%s\n{\"method\": \"sia", ok);
+    CHECK(veil_results_parse("R", tail.s, tail.len, &rules, &r, &n, &good, &torn) == 0 && n == 1 && torn == 1);
+    CHECK(good == strlen(ok) + 1);
+    veil_results_free(r, n);
+    free(tail.s);
+
+    /* the summary counts each job once */
+    veil_job_result two[2] = {a, a};
+    veil_summary s;
+    CHECK_FAILS_WITH(veil_summary_make(two, 2, &s), "appears twice");
+
+    /* config.json: the fields the rules come from */
+    veil_results_rules got;
+    CHECK(veil_config_json_check("C", "{\"cv\": 3, \"seed\": 7, \"precision\": {\"resolved\": \"bf16\"}, "
+                                      "\"protocol\": {\"train_speakers\": 20}, \"groups\": [1, 5], "
+                                      "\"methods\": [\"reference\", \"siamese\"]}", &got) == 0);
+    CHECK(got.cv == 3 && got.seed == 7 && got.have_seed && got.precision == VEIL_PREC_BF16);
+    CHECK_FAILS_WITH(veil_config_json_check("C", "{\"cv\": 0}", &got), "C: \"cv\" is missing or not a whole number");
+    CHECK_FAILS_WITH(veil_config_json_check("C", "{\"cv\": 3, \"seed\": 7, \"precision\": {\"resolved\": \"auto\"}}",
+                                            &got), "not fp32 or bf16");
+    CHECK_FAILS_WITH(veil_config_json_check("C", "{\"cv\": 3,", &got), "C: not valid JSON");
+    (void)dir;
+    free(text.s);
+    free(ok);
+    veil_job_result_free(&a);
 }
 
 /* One data row of summary.csv for (method, G): the numeric fields after the method. */
@@ -191,7 +309,7 @@ int main(void)
     veil_job_result *back = NULL;
     size_t nback = 0, good_bytes = 0;
     int bad = 0;
-    CHECK(veil_results_load(path, &back, &nback, &good_bytes, &bad) == 0);
+    CHECK(veil_results_load(path, NULL, &back, &nback, &good_bytes, &bad) == 0);
     CHECK(nback == 3 && bad == 1);
     char *whole;
     size_t whole_size;
@@ -208,8 +326,9 @@ int main(void)
     veil_results_free(back, nback);
     /* a missing file is an empty result list */
     snprintf(path, sizeof path, "%s/none.jsonl", dir);
-    CHECK(veil_results_load(path, &back, &nback, &good_bytes, &bad) == 0 && nback == 0);
+    CHECK(veil_results_load(path, NULL, &back, &nback, &good_bytes, &bad) == 0 && nback == 0);
     veil_results_free(back, nback);
+    check_line_rules(dir);
 
     veil_summary_free(&s);
     for (int i = 0; i < n; i++) veil_job_result_free(&r[i]);

@@ -21,6 +21,9 @@ typedef struct veil_model {
 int veil_model_save(const char *path, const veil_model *m);
 /* Loads and builds f (and g) for inference at the given precision with max_batch. */
 int veil_model_load(const char *path, veil_precision precision, int max_batch, veil_model **out);
+/* The same from bytes in memory; name is used in messages. */
+int veil_model_parse(const char *name, const void *bytes, size_t size, veil_precision precision, int max_batch,
+                     veil_model **out);
 /* Frees f, g and class names too. */
 void veil_model_free(veil_model *m);
 

@@ -63,6 +63,12 @@ veil_precision veil_extractor_precision(const veil_extractor *f);
 int veil_extractor_forward(veil_extractor *f, const float *x, int n, int train, float *z);
 /* After a train=1 forward of the same n: sets every parameter gradient from dz (n x dim). */
 int veil_extractor_backward(veil_extractor *f, const float *dz);
+/* n outputs z of the extractor: -1 (naming what, the patch and the layer with the largest
+ * weight) when one is NaN or infinite, as finite but huge weights make them. */
+int veil_extractor_check_output(veil_extractor *f, const float *z, size_t n, const char *what);
+/* Values (grads 0) or gradients (grads 1, buffers skipped) of params: -1 naming what and
+ * the layer when one is NaN or infinite. */
+int veil_params_check_finite(const veil_param *params, int count, int grads, const char *what);
 /* Parameters and buffers, in this fixed order, for j = 1..G:
  *   f.g{j}.bn.weight [Cin], f.g{j}.bn.bias [Cin], f.g{j}.bn.running_mean [Cin] (buffer),
  *   f.g{j}.bn.running_var [Cin] (buffer), then for k = 1..3:

@@ -5,17 +5,38 @@
 #define VEIL_REPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "veil/job.h"
 
-/* ---- results.jsonl: one veil_job_result_to_json line per finished job ---- */
-/* Read every line that parses. A line that does not (a run killed in mid-write leaves a
- * torn last line) is skipped with a warning and counted in *bad (may be NULL).
- * *good_bytes (may be NULL): length of the file up to the end of the last complete
- * line that parsed, so a writer can cut a torn tail. A missing file is zero results. */
-int veil_results_load(const char *path, veil_job_result **out, size_t *n, size_t *good_bytes,
-                      int *bad);
+/* ---- results.jsonl: one veil_job_result_to_json line per finished job (src/results.c) ---- */
+/* What the run that reads the lines knows (from config.json or its own configuration). */
+typedef struct veil_results_rules {
+    int cv;                    /* iterations are 0..cv-1; 0: not checked */
+    int have_seed;             /* each line's seed is veil_experiment_job_seed(seed, ...) */
+    uint64_t seed;
+    int have_precision;        /* each line's precision is this one (config.json's resolved) */
+    veil_precision precision;
+} veil_results_rules;
+/* One line (without its newline): every field present with its type and range, accuracies
+ * in 0..1 or null, attack_acc_mean the mean of attack_acc, no key twice, and the rules
+ * (may be NULL). The message names the field, not the file: the caller adds that. */
+int veil_result_line_parse(const char *line, const veil_results_rules *rules, veil_job_result *out);
+/* Every line of results.jsonl. A complete line (ending in a newline) that is invalid, or a
+ * second line for the same (method, G, iteration), fails with the file and line number and
+ * nothing is returned. Only a last line without a newline (a run killed while writing it)
+ * is left out: *torn is set (may be NULL), and *good_bytes (may be NULL) is the length up to
+ * the end of the last complete line, so a writer can cut the torn tail. A missing file is
+ * zero results. */
+int veil_results_load(const char *path, const veil_results_rules *rules, veil_job_result **out, size_t *n,
+                      size_t *good_bytes, int *torn);
+/* The same on bytes in memory (modified in place: newlines become NULs); name for messages. */
+int veil_results_parse(const char *name, char *data, size_t size, const veil_results_rules *rules,
+                       veil_job_result **out, size_t *n, size_t *good_bytes, int *torn);
 void veil_results_free(veil_job_result *r, size_t n);
-
+/* config.json as an experiment wrote it: valid JSON with cv, seed, precision.resolved,
+ * protocol.train_speakers, groups and methods of the right types and ranges; fills the
+ * rules its results.jsonl is checked against (rules may be NULL). */
+int veil_config_json_check(const char *name, const char *text, veil_results_rules *rules);
 typedef struct veil_stat {
     double mean, std; /* std: sample standard deviation (n - 1); 0 for a single run */
 } veil_stat;

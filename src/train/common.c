@@ -104,6 +104,13 @@ int veil_finite_loss(double loss, const char *name, const char *what, int epoch,
     return 0;
 }
 
+int veil_finite_grads(const veil_param *params, int count, const char *name, int epoch, size_t batch)
+{
+    char what[256];
+    snprintf(what, sizeof what, "%s: epoch %d (batch %zu)", name, epoch, batch + 1);
+    return veil_params_check_finite(params, count, 1, what) == 0;
+}
+
 /* Running BatchNorm statistics := the exact statistics of one training-mode batch of up
  * to max_n training patches. The running statistics lag far behind the weights when an
  * epoch has few batches (momentum 0.1: 2 batches an epoch leave 81 % of the previous

@@ -117,6 +117,9 @@ void veil_snapshot_free(veil_snapshot *s);
 double veil_z_spread(const float *z, size_t n, size_t dim);
 /* 1 if finite; else a message naming the job, the loss and the epoch, and 0. */
 int veil_finite_loss(double loss, const char *name, const char *what, int epoch, size_t batch);
+/* 1 if every gradient of params (after a backward pass) is finite; else a message naming
+ * the job, the epoch, the batch and the layer, and 0. */
+int veil_finite_grads(const veil_param *params, int count, const char *name, int epoch, size_t batch);
 /* Running BatchNorm statistics := those of one training-mode batch of up to max_n
  * training patches (docs/protocol.md). */
 int veil_bn_recalibrate(veil_extractor *f, const veil_patch_set *p, const veil_labelled *train,

@@ -78,6 +78,7 @@ int veil_train_reference(veil_extractor *f, veil_head *g, const veil_patch_set *
             float loss = veil_softmax_xent(logits, lb, (int)k, cls, dlogits);
             if (!veil_finite_loss(loss, name, "reference cross-entropy", epoch, b)) goto done;
             if (veil_head_backward(g, dlogits, dz) || veil_extractor_backward(f, dz)) goto done;
+            if (!veil_finite_grads(fp, fcount, name, epoch, b) || !veil_finite_grads(gp, gcount, name, epoch, b)) goto done;
             veil_adam_step(&fadam, fp, fcount);
             veil_adam_step(&gadam, gp, gcount);
             loss_sum += (double)loss * (double)k;

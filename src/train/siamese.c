@@ -289,6 +289,7 @@ int veil_train_siamese(veil_extractor *f, const veil_patch_set *p, const veil_la
                                           dz + k * dim, NULL);
             if (!veil_finite_loss(loss, name, "Siamese", epoch, b)) goto done;
             if (veil_extractor_backward(f, dz)) goto done;
+            if (!veil_finite_grads(params, count, name, epoch, b)) goto done;
             if (warm_steps > 0 && adam.step < warm_steps)
                 adam.lr = lr * (float)(adam.step + 1) / (float)warm_steps;
             else
