@@ -6,6 +6,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "json.h"
+
 #include "cli.h"
 #include "veil/common.h"
 #include "veil/corpus.h"
@@ -99,9 +101,9 @@ int cmd_attack(int argc, char **argv)
         cJSON_AddItemToObject(o, "attack_acc", cJSON_CreateDoubleArray(acc, split.n_groups));
         cJSON_AddNumberToObject(o, "attack_acc_mean", mean);
         cJSON_AddNumberToObject(o, "chance", 1.0 / (double)st);
-        char *s = cJSON_PrintUnformatted(o);
+        char *s = veil_json_print(o);
         printf("%s\n", s);
-        cJSON_free(s);
+        free(s);
         cJSON_Delete(o);
     } else {
         for (int g = 0; g < split.n_groups; g++) {

@@ -1,5 +1,7 @@
 /* veil corpus: info | features | synth. */
 #include <cjson/cJSON.h>
+
+#include "json.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,9 +100,9 @@ static void report_features(const veil_corpus *c, const veil_patch_set *p, int j
         if (p->cache_path) cJSON_AddStringToObject(o, "cache", p->cache_path);
         else cJSON_AddNullToObject(o, "cache");
         cJSON_AddNumberToObject(o, "seconds", p->seconds);
-        char *s = cJSON_PrintUnformatted(o);
+        char *s = veil_json_print(o);
         puts(s);
-        cJSON_free(s);
+        free(s);
         cJSON_Delete(o);
     } else {
         printf("corpus        %s (%d speakers, %d utterances)\n", c->root, ns, c->n_utts);

@@ -308,6 +308,23 @@ int veil_read_file(const char *path, char **data, size_t *size)
     return 0;
 }
 
+int veil_read_text_file(const char *path, char **data, size_t *size)
+{
+    size_t n;
+    if (veil_read_file(path, data, &n) != 0) return -1;
+    const char *nul = memchr(*data, 0, n);
+    if (nul) {
+        size_t line = 1;
+        for (const char *p = *data; p < nul; p++) line += *p == '\n';
+        veil_error("%s:%zu: a NUL byte at offset %zu: not a text file", path, line, (size_t)(nul - *data));
+        free(*data);
+        *data = NULL;
+        return -1;
+    }
+    if (size) *size = n;
+    return 0;
+}
+
 int veil_mkdirs(const char *path)
 {
     char buf[4096];

@@ -114,16 +114,21 @@ static int csv_next(csv_reader *rd, csv_record *r)
     return 1;
 }
 
-static int file_exists(const char *path)
+/* 0 when path is a regular file, else -1 after veil_error (where: file:line). */
+static int check_audio_path(const char *where, const char *path)
 {
     struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    if (stat(path, &st) != 0) veil_error("%s: %s: no such file", where, path);
+    else if (S_ISDIR(st.st_mode)) veil_error("%s: %s: is a directory, not an audio file", where, path);
+    else if (!S_ISREG(st.st_mode)) veil_error("%s: %s: not a regular file (a FIFO or device)", where, path);
+    else return 0;
+    return -1;
 }
 
 int corpus_load_manifest(const char *csv, veil_corpus **out)
 {
     char *data;
-    if (veil_read_file(csv, &data, NULL) != 0) return -1;
+    if (veil_read_text_file(csv, &data, NULL) != 0) return -1;
     csv_reader rd = {.path = csv, .p = data, .line = 1};
     if (!strncmp(rd.p, "\xEF\xBB\xBF", 3)) rd.p += 3; /* UTF-8 byte order mark */
     /* paths are relative to the manifest's folder */
@@ -200,8 +205,7 @@ int corpus_load_manifest(const char *csv, veil_corpus **out)
             break;
         }
         char *full = path[0] == '/' || !base ? veil_strdup(path) : corpus_path_join(base, path);
-        if (!file_exists(full)) {
-            veil_error("%s: %s: no such file", where, full);
+        if (check_audio_path(where, full) != 0) {
             free(full);
             rc = -1;
             break;

@@ -99,7 +99,7 @@ typedef int (*table_line_fn)(spk_table *t, char *ln, const char *path, int line)
 static int read_table(const char *path, spk_table *t, table_line_fn parse_line)
 {
     char *data;
-    if (veil_read_file(path, &data, NULL) != 0) return -1;
+    if (veil_read_text_file(path, &data, NULL) != 0) return -1;
     int rc = 0, line = 0;
     for (char *ln = data, *next; ln && rc == 0; ln = next) {
         line++;

@@ -3,6 +3,8 @@
 #include "veil/experiment.h"
 
 #include <cjson/cJSON.h>
+
+#include "json.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -315,7 +317,7 @@ static int check_existing_config(const char *path, const cJSON *now, int *old_cv
 
 static int write_json(FILE *f, void *ctx)
 {
-    char *s = cJSON_Print((const cJSON *)ctx);
+    char *s = veil_json_print_pretty((const cJSON *)ctx);
     int rc = s && fputs(s, f) >= 0 && fputc('\n', f) != EOF ? 0 : -1;
     free(s);
     if (rc) veil_error("write failed");

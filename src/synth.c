@@ -9,6 +9,8 @@
  * count. Children report through a pipe; the parent counts finished speakers. */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include <cjson/cJSON.h>
+
+#include "json.h"
 #include <dirent.h>
 #include <errno.h>
 #include <espeak-ng/speak_lib.h>
@@ -638,7 +640,7 @@ static int check_out_dir(const char *out, const cJSON *want)
 
 static int write_json(FILE *f, void *ctx)
 {
-    char *s = cJSON_Print((const cJSON *)ctx);
+    char *s = veil_json_print_pretty((const cJSON *)ctx);
     int rc = fputs(s, f) < 0 || fputc('\n', f) == EOF ? -1 : 0;
     free(s);
     return rc;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include "testutil.h"
 #include "veil/common.h"
 #include "veil/corpus.h"
@@ -274,6 +276,27 @@ static void test_manifest(void)
     CHECK_FAILS_WITH(veil_corpus_load(P("man/twice.csv"), &c), "listed twice");
     write_text("man/onlyf.csv", "path,speaker,gender\na/one.wav,s1,F\n");
     CHECK_FAILS_WITH(veil_corpus_load(P("man/onlyf.csv"), &c), "no male speakers");
+
+    /* issue 11: "m\0" was read as male; a NUL anywhere is refused with its line */
+    const char nul[] = "path,speaker,gender\na/one.wav,s1,F\nb/three.flac,s2,m\0x\n";
+    test_write_file(P("man/nul.csv"), nul, sizeof nul - 1);
+    CHECK_FAILS_WITH(veil_corpus_load(P("man/nul.csv"), &c), "nul.csv:3: a NUL byte at offset");
+    /* a path that is a directory is named as one, not "no such file" */
+    write_text("man/dir.csv", "path,speaker,gender\na/one.wav,s1,F\nb,s2,M\n");
+    CHECK_FAILS_WITH(veil_corpus_load(P("man/dir.csv"), &c), "is a directory, not an audio file");
+    /* a Latin-1 speaker id still gives valid JSON (the byte as the character it names) */
+    write_text("man/latin1.csv", "path,speaker,gender\na/one.wav,Jos\xe9,F\nb/three.flac,s2,M\n");
+    CHECK_MSG(veil_corpus_load(P("man/latin1.csv"), &c) == 0, "%s", veil_last_error());
+    if (c) {
+        char *js = veil_corpus_summary_json(c);
+        CHECK(js && strstr(js, "Jos\xc3\xa9") && !strstr(js, "Jos\xe9\""));
+        cJSON *back = js ? cJSON_Parse(js) : NULL;
+        CHECK(back != NULL);
+        cJSON_Delete(back);
+        free(js);
+        veil_corpus_free(c);
+        c = NULL;
+    }
 }
 
 static void test_malformed_trees(void)
@@ -302,6 +325,11 @@ static void test_malformed_trees(void)
     write_text("corrupt/TRAIN/DR1/MDAB0/SA2.WAV", "this is not audio at all, just some bytes......");
     CHECK_FAILS_WITH(veil_corpus_load(P("corrupt"), &c), "cannot read audio");
     CHECK_FAILS_WITH(veil_corpus_load(P("corrupt"), &c), "MDAB0/SA2.WAV");
+    /* a FIFO where a WAV is expected: refused at once (it used to block forever) */
+    write_audio("fifo/TRAIN/DR1/FAKS0/SA1.WAV", 0.5, 16000, NIST);
+    write_audio("fifo/TRAIN/DR1/MDAB0/SA1.WAV", 0.5, 16000, NIST);
+    CHECK(mkfifo(P("fifo/TRAIN/DR1/MDAB0/X1.WAV"), 0644) == 0);
+    CHECK_FAILS_WITH(veil_corpus_load(P("fifo"), &c), "X1.WAV: a FIFO, not a regular file");
     /* one gender only */
     write_audio("onlyf/TRAIN/DR1/FAKS0/SA1.WAV", 0.5, 16000, NIST);
     write_audio("onlyf/TRAIN/DR2/FCJF0/SA1.WAV", 0.5, 16000, NIST);

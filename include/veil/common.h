@@ -49,6 +49,9 @@ FILE *veil_open_input(const char *path);
 void veil_close_input(FILE *f);
 /* Read a whole file into memory (NUL-terminated); the file as veil_open_input takes it. */
 int veil_read_file(const char *path, char **data, size_t *size);
+/* The same for a text file (a manifest, a speaker table): a NUL byte is refused with its
+ * line and offset, so the text cannot end early where C strings would. */
+int veil_read_text_file(const char *path, char **data, size_t *size);
 /* mkdir -p */
 int veil_mkdirs(const char *path);
 int veil_path_exists(const char *path);
