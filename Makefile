@@ -2,14 +2,20 @@
 #   make demo  - install missing Debian packages, build (Release), run the main job
 #   make test  - install missing Debian packages, build with -Werror, run ctest
 #                normally and under AddressSanitizer + UndefinedBehaviorSanitizer
+#                (it replays every committed fuzz input, tests/fuzz/)
+#   make fuzz  - by hand: build the libFuzzer harnesses with clang and run each for
+#                FUZZ_SECONDS (default 60), one process each (tests/fuzz/README.md)
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ ?=
 DEMO_CORPUS ?= data/synth-default
 DEMO_OUT ?= runs/demo
 
-.PHONY: all deps build build-asan demo test test-release test-asan bench clean
+.PHONY: all deps build build-asan demo test test-release test-asan bench fuzz clean
 
 all: build
 
@@ -41,5 +47,12 @@ bench: build
 	@scripts/install-deps.sh --bench
 	bench/run-all.sh $(BUILD)
 
+# FUZZ=npy,results runs only those harnesses.
+fuzz:
+	@scripts/install-deps.sh --fuzz
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVEIL_FUZZ=ON -DVEIL_WERROR=ON >/dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	@scripts/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ)
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -9,6 +9,10 @@ pkgs=(build-essential cmake pkg-config
 if [ "${1:-}" = "--bench" ]; then
   pkgs+=(python3 python3-numpy python3-torch python3-torchaudio)
 fi
+# make fuzz only: clang with libFuzzer and its sanitizer runtimes, and clang's OpenMP
+if [ "${1:-}" = "--fuzz" ]; then
+  pkgs+=(clang libclang-rt-dev libomp-dev)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -3,6 +3,7 @@
 #include "veil/experiment.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 
 #include "json.h"
 #include <errno.h>
@@ -621,6 +622,24 @@ static int load_inputs(run_state *s)
     return 0;
 }
 
+/* Temporary files (NAME.tmp.PID, from veil_write_atomic) that a run killed while writing
+ * its report left in OUT: we hold the lock, so no other run is writing them. */
+static void remove_stale_temporaries(const char *out)
+{
+    DIR *d = opendir(out);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));) {
+        const char *t = strstr(e->d_name, ".tmp.");
+        if (!t || t == e->d_name || !t[5] || strspn(t + 5, "0123456789") != strlen(t + 5)) continue;
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", out, e->d_name);
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && unlink(path) == 0 && veil_verbosity >= 2)
+            fprintf(stderr, "experiment: removed %s, left by a run that was killed\n", path);
+    }
+    closedir(d);
+}
+
 /* OUT: lock, config.json (checked against an existing one), resume from results.jsonl. */
 static int open_out(run_state *s)
 {
@@ -638,6 +657,7 @@ static int open_out(run_state *s)
         veil_error("%s: another veil experiment is writing to this directory", c->out);
         return -1;
     }
+    remove_stale_temporaries(c->out);
     snprintf(path, sizeof path, "%s/config.json", c->out);
     snprintf(s->results, sizeof s->results, "%s/results.jsonl", c->out);
     if (!veil_path_exists(path) && veil_path_exists(s->results)) {
