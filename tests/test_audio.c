@@ -208,8 +208,8 @@ static void test_write(void)
     const char *p1 = in_dir("w1.wav"), *p2 = in_dir("w2.wav");
     CHECK(veil_audio_write_wav16(p1, x, 1000, 16000) == 0);
     CHECK(veil_audio_write_wav16(p2, x, 1000, 16000) == 0);
-    char *b1, *b2;
-    size_t n1, n2;
+    char *b1 = NULL, *b2 = NULL;
+    size_t n1 = 0, n2 = 0;
     CHECK(veil_read_file(p1, &b1, &n1) == 0 && veil_read_file(p2, &b2, &n2) == 0);
     CHECK(n1 == n2 && n1 == 44 + 2000 && !memcmp(b1, b2, n1)); /* plain 44-byte header */
     free(b1);
