@@ -43,6 +43,12 @@ cp -r "$tmp/corpus" "$tmp/corpus-fifo"
 spk=$(find "$tmp/corpus-fifo" -iname '*.wav' | sort | head -n1 | xargs dirname)
 mkfifo "$spk/ZZ9.WAV"
 refuses "ZZ9.WAV: a FIFO" "$veil" corpus info "$tmp/corpus-fifo"
+# a FIFO where the patch cache is (it used to block forever)
+t "$veil" corpus features "$tmp/corpus" --cache "$tmp/fifocache" --threads 1 >/dev/null 2>&1
+cachefile=$(find "$tmp/fifocache" -type f | head -n1)
+[ -n "$cachefile" ] || fail "no patch cache written"
+rm "$cachefile"; mkfifo "$cachefile"
+refuses "a FIFO, not a regular file" "$veil" corpus features "$tmp/corpus" --cache "$tmp/fifocache" --threads 1
 # a header that declares 1 Hz (once reported as hours of audio, then 3 GB to resample)
 cp "$wav" "$tmp/onehz.wav"
 printf '\001\000\000\000\002\000\000\000' | dd of="$tmp/onehz.wav" bs=1 seek=24 conv=notrunc status=none
