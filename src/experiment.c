@@ -302,6 +302,7 @@ static int check_existing_config(const char *path, const cJSON *now, int *old_cv
         return -1;
     }
     *old_cv = was_rules.cv;
+    veil_results_rules_free(&was_rules);
     cJSON *was = cJSON_Parse(text);
     free(text);
     diffbuf d;
@@ -467,6 +468,7 @@ int veil_experiment_report(const char *out_dir, int print_table)
     cJSON *config = cJSON_Parse(text);
     free(text);
     int rc = report_from(out_dir, config, &rules, print_table);
+    veil_results_rules_free(&rules);
     cJSON_Delete(config);
     return rc;
 }
@@ -597,6 +599,7 @@ static void run_state_free(run_state *s)
     if (s->have_split) veil_split_free(&s->split);
     free(s->jobs);
     veil_results_free(s->done, s->n_done);
+    veil_results_rules_free(&s->rules);
     cJSON_Delete(s->config);
     veil_patch_set_free(s->patches);
     veil_corpus_free(s->corpus);
@@ -678,6 +681,8 @@ static int open_out(run_state *s)
     s->rules.seed = c->seed;
     s->rules.have_precision = 1;
     s->rules.precision = s->resolved;
+    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(s->config, "method_settings");
+    if (ms) s->rules.method_settings = cJSON_PrintUnformatted(ms);
     size_t good = 0;
     int torn = 0;
     if (veil_results_load(s->results, &s->rules, &s->done, &s->n_done, &good, &torn) != 0) {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "train/method.h"
 #include "veil/common.h"
 #include "veil/experiment.h"
 
@@ -100,6 +101,43 @@ static int check_field(const cJSON *o, const field_rule *f)
     return -1;
 }
 
+void veil_results_rules_free(veil_results_rules *rules)
+{
+    if (!rules) return;
+    free(rules->method_settings);
+    rules->method_settings = NULL;
+}
+
+/* The line's settings (already read into r->settings, its method's defaults where it has
+ * none) against config.json's entry for its method, read the same way. */
+static int check_settings(const veil_job_result *r, const char *method_settings)
+{
+    const veil_train_method *m = veil_train_method_by_id(r->method);
+    cJSON *all = cJSON_Parse(method_settings);
+    const cJSON *want = m ? cJSON_GetObjectItemCaseSensitive(all, m->name) : NULL;
+    int rc = 0;
+    if (m && want) {
+        veil_method_settings cfg;
+        memset(&cfg, 0, sizeof cfg);
+        veil_settings_defaults(m->settings, m->n_settings, cfg.bytes);
+        if (veil_settings_from_json(m->settings, m->n_settings, want, cfg.bytes, "config.json") != 0) rc = -1;
+        cJSON *a = rc ? NULL : veil_settings_to_json(m->settings, m->n_settings, r->settings.bytes);
+        cJSON *b = rc ? NULL : veil_settings_to_json(m->settings, m->n_settings, cfg.bytes);
+        if (rc == 0 && !cJSON_Compare(a, b, 1)) {
+            char *ta = cJSON_PrintUnformatted(a), *tb = cJSON_PrintUnformatted(b);
+            veil_error("\"settings\" %.200s differ from config.json's method_settings.%s %.200s", ta ? ta : "?", m->name,
+                       tb ? tb : "?");
+            free(ta);
+            free(tb);
+            rc = -1;
+        }
+        cJSON_Delete(a);
+        cJSON_Delete(b);
+    }
+    cJSON_Delete(all);
+    return rc;
+}
+
 int veil_result_line_parse(const char *line, const veil_results_rules *rules, veil_job_result *out)
 {
     memset(out, 0, sizeof *out);
@@ -166,6 +204,7 @@ int veil_result_line_parse(const char *line, const veil_results_rules *rules, ve
                        veil_precision_name(rules->precision));
             goto bad;
         }
+        if (rules->method_settings && check_settings(out, rules->method_settings) != 0) goto bad;
         if (rules->have_seed) {
             uint64_t want = veil_experiment_job_seed(rules->seed, out->method, out->groups, out->iteration);
             if (out->seed != want) {
@@ -330,6 +369,8 @@ int veil_config_json_check(const char *name, const char *text, veil_results_rule
     }
     if (rules) {
         memset(rules, 0, sizeof *rules);
+        const cJSON *ms = member(o, "method_settings", NULL);
+        if (cJSON_IsObject(ms)) rules->method_settings = cJSON_PrintUnformatted(ms);
         rules->cv = (int)cv->valuedouble;
         /* config.json holds the seed as a JSON number: exact up to 2^53 only */
         if (seed->valuedouble < 9007199254740992.0) {

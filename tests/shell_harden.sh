@@ -82,6 +82,7 @@ check_refused "$(echo "$good" | sed 's/"groups":1/"groups":7/')"$'\n' '"groups" 
 check_refused "$(echo "$good" | sed 's/"iteration":0/"iteration":-1/')"$'\n' '"iteration" is -1'
 check_refused "$(echo "$good" | sed 's/"seed":[0-9]*/"seed":12/')"$'\n' "but the grid's seed 3 gives this job"
 check_refused "$(echo "$good" | sed 's/"precision":"fp32"/"precision":"bf16"/')"$'\n' "config.json resolved fp32"
+check_refused "$(echo "$good" | sed 's/"margin":1/"margin":2/')"$'\n' "differ from config.json's method_settings.siamese"
 # a torn last line (no newline) is cut with a warning, and the run goes on
 printf '%s\n{"method":"sia' "$good" >"$tmp/out/results.jsonl"
 t "$veil" experiment "${grid[@]}" >/dev/null 2>"$tmp/log2" || { cat "$tmp/log2"; fail "resume after a torn line"; }

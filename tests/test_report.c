@@ -1,6 +1,7 @@
 /* report: summary statistics with a collapsed run, summary.csv read back, report.md rows,
  * Figure 3 as PNG (read back by cairo) and SVG, results.jsonl with a torn last line. */
 #include <cairo.h>
+#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,7 +74,7 @@ static void expect_refused(const char *file_text, const veil_results_rules *rule
 static void check_line_rules(const char *dir)
 {
     veil_job_result a = fake(VEIL_METHOD_SIAMESE, 3, 1, 0.9, 0.8, 0.25, 0.35, 5, 1.5, 0);
-    veil_results_rules rules = {3, 1, 7, 1, VEIL_PREC_FP32};
+    veil_results_rules rules = {3, 1, 7, 1, VEIL_PREC_FP32, NULL};
     a.seed = veil_experiment_job_seed(7, a.method, a.groups, a.iteration);
     a.precision = VEIL_PREC_FP32;
     char *ok = veil_job_result_to_json(&a);
@@ -139,6 +140,28 @@ static void check_line_rules(const char *dir)
     veil_results_free(r, n);
     free(tail.s);
 
+    /* the line's method settings against config.json's method_settings */
+    {
+        cJSON *line = cJSON_Parse(ok), *all = cJSON_CreateObject();
+        cJSON_AddItemToObject(all, "siamese", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(line, "settings"), 1));
+        veil_results_rules rs = rules;
+        rs.method_settings = cJSON_PrintUnformatted(all);
+        copy = veil_strdup(text.s);
+        CHECK_MSG(veil_results_parse("R", copy, strlen(copy), &rs, &r, &n, NULL, &torn) == 0 && n == 1, "%s",
+                  veil_last_error());
+        veil_results_free(r, n);
+        free(copy);
+        cJSON *margin = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(all, "siamese"), "margin");
+        CHECK(margin != NULL);
+        if (margin) cJSON_SetNumberValue(margin, 2.5);
+        veil_results_rules_free(&rs);
+        rs.method_settings = cJSON_PrintUnformatted(all);
+        expect_refused(text.s, &rs, "differ from config.json's method_settings.siamese");
+        veil_results_rules_free(&rs);
+        cJSON_Delete(line);
+        cJSON_Delete(all);
+    }
+
     /* the summary counts each job once */
     veil_job_result two[2] = {a, a};
     veil_summary s;
@@ -150,6 +173,7 @@ static void check_line_rules(const char *dir)
                                       "\"protocol\": {\"train_speakers\": 20}, \"groups\": [1, 5], "
                                       "\"methods\": [\"reference\", \"siamese\"]}", &got) == 0);
     CHECK(got.cv == 3 && got.seed == 7 && got.have_seed && got.precision == VEIL_PREC_BF16);
+    veil_results_rules_free(&got);
     CHECK_FAILS_WITH(veil_config_json_check("C", "{\"cv\": 0}", &got), "C: \"cv\" is missing or not a whole number");
     CHECK_FAILS_WITH(veil_config_json_check("C", "{\"cv\": 3, \"seed\": 7, \"precision\": {\"resolved\": \"auto\"}}",
                                             &got), "not fp32 or bf16");

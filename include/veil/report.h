@@ -16,7 +16,10 @@ typedef struct veil_results_rules {
     uint64_t seed;
     int have_precision;        /* each line's precision is this one (config.json's resolved) */
     veil_precision precision;
+    char *method_settings;     /* config.json's "method_settings" as JSON text (malloc'd, may be NULL):
+                                * each line's "settings" equal its method's entry */
 } veil_results_rules;
+void veil_results_rules_free(veil_results_rules *rules);
 /* One line (without its newline): every field present with its type and range, accuracies
  * in 0..1 or null, attack_acc_mean the mean of attack_acc, no key twice, and the rules
  * (may be NULL). The message names the field, not the file: the caller adds that. */

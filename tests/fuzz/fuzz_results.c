@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     veil_verbosity = 0;
     char *text = fuzz_string(data, size);
-    veil_results_rules rules = {3, 1, 3, 1, VEIL_PREC_FP32};
+    veil_results_rules rules = {3, 1, 3, 1, VEIL_PREC_FP32, NULL};
     veil_job_result *r = NULL;
     size_t n = 0, good = 0;
     int torn = 0;
