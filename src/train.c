@@ -70,8 +70,7 @@ int veil_head_train(veil_head *h, const float *x, const int *labels, size_t n, i
     float *dlogits = veil_malloc((size_t)batch * cls * sizeof(float));
     int *lb = veil_malloc((size_t)batch * sizeof(int));
     size_t *order = veil_malloc(n * sizeof(size_t));
-    int pcount, rc = -1;
-    veil_param *params = veil_head_params(h, &pcount);
+    int rc = -1;
     veil_adam adam;
     veil_adam_init(&adam, lr);
     veil_rng rng;
@@ -94,8 +93,7 @@ int veil_head_train(veil_head *h, const float *x, const int *labels, size_t n, i
             if (veil_head_forward(h, xb, (int)k, 1, logits)) goto done;
             float loss = veil_softmax_xent(logits, lb, (int)k, (int)cls, dlogits);
             if (!veil_finite_loss(loss, name, "cross-entropy", epoch, b)) goto done;
-            if (veil_head_backward(h, dlogits, NULL)) goto done;
-            veil_adam_step(&adam, params, pcount);
+            if (veil_head_backward(h, dlogits, NULL) || veil_head_adam_step(h, &adam)) goto done;
             loss_sum += (double)loss * (double)k;
         }
         epoch_loss = loss_sum / (double)n;
@@ -107,6 +105,7 @@ int veil_head_train(veil_head *h, const float *x, const int *labels, size_t n, i
     if (final_loss) *final_loss = epoch_loss;
     rc = 0;
 done:
+    veil_head_params(h, NULL); /* fc1.weight back in the plain master (veil_head_adam_step) */
     free(xb);
     free(logits);
     free(dlogits);
