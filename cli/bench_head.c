@@ -88,6 +88,13 @@ out:
     return rc;
 }
 
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
 static double stream_time(size_t n, int reps)
 {
     float *p = veil_aligned_alloc(n * sizeof(float)), *g = veil_aligned_alloc(n * sizeof(float));
@@ -160,9 +167,9 @@ int bench_head(int argc, char **argv)
     veil_adam adam;
     veil_adam_init(&adam, 1e-3f);
     int steps = (SAMPLES + BATCH - 1) / BATCH, rc = 0;
-    double best = 1e30, best_fwd = 0, best_bwd = 0, best_adam = 0, loss = 0;
+    double best = 1e30, best_fwd = 0, best_bwd = 0, best_adam = 0, best_cpu = 0, loss = 0;
     for (int r = 0; r <= repeat && !rc; r++) {
-        double tf = 0, tb = 0, ta = 0, t0 = veil_now();
+        double tf = 0, tb = 0, ta = 0, t0 = veil_now(), c0 = cpu_seconds();
         loss = 0;
         for (int s = 0; s < steps && !rc; s++) {
             int k = SAMPLES - s * BATCH < BATCH ? SAMPLES - s * BATCH : BATCH;
@@ -183,8 +190,8 @@ int bench_head(int argc, char **argv)
             double e = veil_now();
             tf += b - a, tb += c - b, ta += e - c;
         }
-        double t = veil_now() - t0;
-        if (r > 0 && t < best) best = t, best_fwd = tf, best_bwd = tb, best_adam = ta;
+        double t = veil_now() - t0, cpu = cpu_seconds() - c0;
+        if (r > 0 && t < best) best = t, best_fwd = tf, best_bwd = tb, best_adam = ta, best_cpu = cpu;
     }
     double gemm_fwd = 0, gemm_wgt = 0, stream = 0;
     if (!rc && bound) {
@@ -207,9 +214,9 @@ int bench_head(int argc, char **argv)
         double bound_ms = 1e3 * (gemm_fwd + gemm_wgt + stream);
         if (json) {
             printf("{\"impl\":\"veil\",\"adam\":\"%s\",\"in_dim\":%ld,\"precision\":\"%s\",\"threads\":%ld,\"epoch_s\":%.4f,"
-                   "\"step_ms\":%.2f,\"forward_ms\":%.2f,\"backward_ms\":%.2f,\"adam_ms\":%.2f,"
+                   "\"step_ms\":%.2f,\"cpu_ms\":%.2f,\"forward_ms\":%.2f,\"backward_ms\":%.2f,\"adam_ms\":%.2f,"
                    "\"peak_rss_mib\":%.1f,\"last_loss\":%.5g",
-                   plain ? "plain" : "fused", in_dim, veil_precision_name(prec), threads, best, step_ms, 1e3 * best_fwd / steps,
+                   plain ? "plain" : "fused", in_dim, veil_precision_name(prec), threads, best, step_ms, 1e3 * best_cpu / steps, 1e3 * best_fwd / steps,
                    1e3 * best_bwd / steps, 1e3 * best_adam / steps, rss, loss / steps);
             if (bound)
                 printf(",\"gemm_fwd_ms\":%.2f,\"gemm_wgrad_ms\":%.2f,\"gemm_gflops\":%.1f,\"stream_ms\":%.2f,"
@@ -219,9 +226,9 @@ int bench_head(int argc, char **argv)
             printf("}\n");
         } else {
             printf("veil head (%s Adam) %ld -> %d -> %d, batch %d, %s, %ld threads: epoch (%d steps) %.3f s, "
-                   "%.2f ms/step (forward %.2f, backward %.2f, Adam %.2f), peak RSS %.0f MiB\n",
+                   "%.2f ms/step (forward %.2f, backward %.2f, Adam %.2f; CPU %.2f ms), peak RSS %.0f MiB\n",
                    plain ? "plain" : "fused", in_dim, HIDDEN, CLASSES, BATCH, veil_precision_name(prec), threads, steps, best, step_ms,
-                   1e3 * best_fwd / steps, 1e3 * best_bwd / steps, 1e3 * best_adam / steps, rss);
+                   1e3 * best_fwd / steps, 1e3 * best_bwd / steps, 1e3 * best_adam / steps, 1e3 * best_cpu / steps, rss);
             if (bound)
                 printf("bound: GEMMs %.2f + %.2f ms (%.0f GFLOP/s), Adam-pattern stream %.2f ms (%.1f GB/s): "
                        "%.2f ms/step; the step is at %.0f %% of it\n",
