@@ -341,21 +341,25 @@ static void fused_attach(veil_head *h, head_net *e)
     e->net.skip = VD_TAG_WSYNC | VD_TAG_WGRAD;
 }
 
+/* The moments live in one place at a time (the plain arrays or the head's blocked ones):
+ * 134 MB less at 16384 inputs. The blocked weights stay allocated, nets point at them. */
 static void fused_enter(veil_head *h)
 {
     veil_param *p = &h->params[0];
     size_t rows = (size_t)h->cfg.hidden, cols = (size_t)h->cfg.in_dim, bytes = p->size * sizeof(float);
     if (!h->w1) {
         h->w1 = veil_aligned_alloc(bytes);
-        h->m1 = veil_aligned_alloc(bytes);
-        h->v1 = veil_aligned_alloc(bytes);
         if (h->precision == VEIL_PREC_BF16) h->w1_bf16 = veil_aligned_alloc(p->size * sizeof(uint16_t));
     }
-    if (!p->adam_m) p->adam_m = veil_calloc(p->size, sizeof(float));
-    if (!p->adam_v) p->adam_v = veil_calloc(p->size, sizeof(float));
+    h->m1 = veil_aligned_alloc(bytes);
+    h->v1 = veil_aligned_alloc(bytes);
     to_blocked(h->w1, p->data, rows, cols);
-    to_blocked(h->m1, p->adam_m, rows, cols);
-    to_blocked(h->v1, p->adam_v, rows, cols);
+    if (p->adam_m) to_blocked(h->m1, p->adam_m, rows, cols);
+    else memset(h->m1, 0, bytes);
+    if (p->adam_v) to_blocked(h->v1, p->adam_v, rows, cols);
+    else memset(h->v1, 0, bytes);
+    free(p->adam_m), free(p->adam_v);
+    p->adam_m = p->adam_v = NULL;
     h->fused = 1;
 }
 
@@ -366,8 +370,13 @@ static void fused_leave(veil_head *h)
     veil_param *p = &h->params[0];
     size_t rows = (size_t)h->cfg.hidden, cols = (size_t)h->cfg.in_dim;
     from_blocked(p->data, h->w1, rows, cols);
+    p->adam_m = veil_malloc(p->size * sizeof(float));
     from_blocked(p->adam_m, h->m1, rows, cols);
+    free(h->m1);
+    p->adam_v = veil_malloc(p->size * sizeof(float));
     from_blocked(p->adam_v, h->v1, rows, cols);
+    free(h->v1);
+    h->m1 = h->v1 = NULL;
     head_net *last = (head_net *)h->nets.last_train;
     int live = 0;
     for (int i = 0; i < VD_MAX_NETS; i++) {
