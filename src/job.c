@@ -128,7 +128,10 @@ int veil_job_run(veil_method method, int groups, int iteration, const veil_split
     veil_trained trained;
     memset(&trained, 0, sizeof trained);
     trained.pair_verdict_acc = NAN;
+    double ts = veil_now();
     int trc = method_def->train(&ctx, &trained);
+    out->stages.train_eval = trained.rep.eval_seconds;
+    out->stages.train = veil_now() - ts - trained.rep.eval_seconds;
     free(train_speaker);
     free(eval_speaker);
     if (trc) goto fail;
@@ -140,13 +143,17 @@ int veil_job_run(veil_method method, int groups, int iteration, const veil_split
         g = veil_head_new(&hc, head_batch, out->precision, veil_seed_mix(seed, 0x67656e64, 0));
         if (!g) goto fail;
         ztrain = veil_aligned_alloc(split->n_gtrain * (size_t)dim * sizeof(float));
+        ts = veil_now();
         if (veil_extract_features(f, patches, split->gtrain, split->n_gtrain, tc->extract_batch, ztrain))
             goto fail;
+        out->stages.extract += veil_now() - ts;
         char glabel[160];
         snprintf(glabel, sizeof glabel, "%s: g (gender)", name);
+        ts = veil_now();
         if (veil_head_train(g, ztrain, split->gtrain_label, split->n_gtrain, tc->gender_epochs,
                             tc->gender_batch, tc->lr, veil_seed_mix(seed, 0x67656e64, 1), glabel, NULL))
             goto fail;
+        out->stages.gender += veil_now() - ts;
         free(ztrain);
         ztrain = NULL;
     }
@@ -158,7 +165,7 @@ int veil_job_run(veil_method method, int groups, int iteration, const veil_split
     memcpy(out->collapse_reason, rep.collapse_reason, sizeof out->collapse_reason);
 
     zeval = veil_aligned_alloc(split->n_geval * (size_t)dim * sizeof(float));
-    double ts = veil_now();
+    ts = veil_now();
     if (veil_extract_features(f, patches, split->geval, split->n_geval, tc->extract_batch, zeval))
         goto fail;
     out->stages.extract += veil_now() - ts;

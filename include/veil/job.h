@@ -158,6 +158,7 @@ typedef struct veil_train_report {
     double d_similar, d_dissimilar;  /* mean distance of evaluation pairs, best epoch */
     int collapsed;
     char collapse_reason[128];
+    double eval_seconds;          /* in the evaluation passes (BatchNorm recalibration included) */
 } veil_train_report;
 /* Eval-mode features of patches idx[0..n) into z (n x dim), batch at a time. */
 int veil_extract_features(veil_extractor *f, const veil_patch_set *p, const size_t *idx, size_t n,
