@@ -6,3 +6,4 @@ build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
 "$here/mfcc.sh" "$build/veil"
 "$here/train.sh" "$build/veil"
+"$here/head.sh" "$build/veil"

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "veil/common.h"
@@ -83,8 +84,23 @@ int cli_parse_double(const char *opt, const char *value, double *out)
     return 0;
 }
 
+/* OpenMP's wait policy when the user set none: passive (waiting threads sleep instead of
+ * spinning). On cores shared with other processes, libgomp's default spin steals the
+ * core from the thread that is being waited for and a step takes several times as long
+ * (docs/experiment.md, "Sharing the machine"); on idle cores passive costs a few percent.
+ * libgomp reads OMP_WAIT_POLICY and GOMP_SPINCOUNT once, when it is loaded (before
+ * main), so the program runs itself again with the setting in its environment. */
+static void default_wait_policy(char **argv)
+{
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
+    if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1)) return;
+    execv("/proc/self/exe", argv);
+    /* no /proc: carry on with libgomp's default for this process */
+}
+
 int main(int argc, char **argv)
 {
+    default_wait_policy(argv);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
         return argc < 2 ? 2 : 0;

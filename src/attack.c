@@ -102,6 +102,7 @@ static int group_extract(veil_extractor *f, const veil_patch_set *p, const veil_
                          const signed char *gtest, int g, group_tables *t, veil_attack_result *out)
 {
     if (t->have) return 0;
+    double t0 = veil_now();
     if (veil_feature_table_extract(f, p, s, s->atrain[g], s->atrain_label[g], s->n_atrain[g], s->st,
                                    tc->extract_batch, &t->train))
         return -1;
@@ -111,8 +112,12 @@ static int group_extract(veil_extractor *f, const veil_patch_set *p, const veil_
         return -1;
     }
     t->have = 1;
-    if (ac->gender && (gender_tally(ac, gtest, t->train.z, s->atrain[g], t->train.n, t->train.dim, out) ||
-                       gender_tally(ac, gtest, t->test.z, s->aeval[g], t->test.n, t->test.dim, out))) {
+    double t1 = veil_now();
+    out->extract_seconds += t1 - t0;
+    int rc = ac->gender && (gender_tally(ac, gtest, t->train.z, s->atrain[g], t->train.n, t->train.dim, out) ||
+                       gender_tally(ac, gtest, t->test.z, s->aeval[g], t->test.n, t->test.dim, out));
+    out->gender_seconds += veil_now() - t1;
+    if (rc) {
         group_free(t);
         return -1;
     }
@@ -148,8 +153,12 @@ static int gender_rest(veil_extractor *f, const veil_patch_set *p, const veil_sp
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i += chunk) {
         size_t k = n - i < chunk ? n - i : chunk;
+        double t0 = veil_now();
         rc = veil_extract_features(f, p, rest + i, k, tc->extract_batch, z);
+        double t1 = veil_now();
+        out->extract_seconds += t1 - t0;
         if (rc == 0) rc = gender_tally(ac, gtest, z, rest + i, k, (int)dim, out);
+        out->gender_seconds += veil_now() - t1;
     }
     free(z);
     free(rest);

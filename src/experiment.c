@@ -590,6 +590,8 @@ typedef struct run_state {
     long ran;
     int said_stop;
     double start; /* wall clock when the job loop began */
+    double load_seconds; /* corpus and patch cache: the first job this process runs gets it as its I/O stage */
+    int load_charged;
     int tty;
     char name[96];
 } run_state;
@@ -611,8 +613,10 @@ static int load_inputs(run_state *s)
 {
     const veil_experiment_config *c = s->c;
     if (veil_precision_resolve(c->precision, &s->resolved) != 0) return -1;
+    double t0 = veil_now();
     if (veil_corpus_load(c->corpus, &s->corpus) != 0) return -1;
     if (veil_features_load(s->corpus, &c->mfcc, c->cache, c->threads, &s->patches) != 0) return -1;
+    s->load_seconds = veil_now() - t0;
     /* the protocol must fit this corpus before anything is written */
     if (veil_split_make(s->corpus, s->patches, &c->protocol, veil_experiment_split_seed(c->seed, 0), &s->split) != 0) {
         veil_error_prefix("%s", c->corpus);
@@ -789,6 +793,8 @@ static char *run_job(void *ctx, long job)
         veil_error_prefix("job %s G=%d iteration %d", veil_method_name(id.method), id.groups, id.iteration);
         return NULL;
     }
+    if (!s->load_charged) r.stages.io = s->load_seconds;
+    s->load_charged = 1;
     char *line = veil_job_result_to_json(&r);
     veil_job_result_free(&r);
     if (!line) veil_error("job %s: cannot encode its result", job_name(s, job));

@@ -128,7 +128,10 @@ int veil_job_run(veil_method method, int groups, int iteration, const veil_split
     veil_trained trained;
     memset(&trained, 0, sizeof trained);
     trained.pair_verdict_acc = NAN;
+    double ts = veil_now();
     int trc = method_def->train(&ctx, &trained);
+    out->stages.train_eval = trained.rep.eval_seconds;
+    out->stages.train = veil_now() - ts - trained.rep.eval_seconds;
     free(train_speaker);
     free(eval_speaker);
     if (trc) goto fail;
@@ -140,13 +143,17 @@ int veil_job_run(veil_method method, int groups, int iteration, const veil_split
         g = veil_head_new(&hc, head_batch, out->precision, veil_seed_mix(seed, 0x67656e64, 0));
         if (!g) goto fail;
         ztrain = veil_aligned_alloc(split->n_gtrain * (size_t)dim * sizeof(float));
+        ts = veil_now();
         if (veil_extract_features(f, patches, split->gtrain, split->n_gtrain, tc->extract_batch, ztrain))
             goto fail;
+        out->stages.extract += veil_now() - ts;
         char glabel[160];
         snprintf(glabel, sizeof glabel, "%s: g (gender)", name);
+        ts = veil_now();
         if (veil_head_train(g, ztrain, split->gtrain_label, split->n_gtrain, tc->gender_epochs,
                             tc->gender_batch, tc->lr, veil_seed_mix(seed, 0x67656e64, 1), glabel, NULL))
             goto fail;
+        out->stages.gender += veil_now() - ts;
         free(ztrain);
         ztrain = NULL;
     }
@@ -158,9 +165,13 @@ int veil_job_run(veil_method method, int groups, int iteration, const veil_split
     memcpy(out->collapse_reason, rep.collapse_reason, sizeof out->collapse_reason);
 
     zeval = veil_aligned_alloc(split->n_geval * (size_t)dim * sizeof(float));
+    ts = veil_now();
     if (veil_extract_features(f, patches, split->geval, split->n_geval, tc->extract_batch, zeval))
         goto fail;
+    out->stages.extract += veil_now() - ts;
+    ts = veil_now();
     out->gender_eval_acc = veil_head_accuracy(g, zeval, split->geval_label, split->n_geval, head_batch, NULL);
+    out->stages.gender += veil_now() - ts;
     free(zeval);
     zeval = NULL;
 
@@ -169,6 +180,8 @@ int veil_job_run(veil_method method, int groups, int iteration, const veil_split
     if (veil_attack_run(f, patches, split, tc, veil_seed_mix(seed, 0x61747461, 0), name, &ac, &ar))
         goto fail;
     out->gender_test_acc = ar.gender_total ? (double)ar.gender_correct / (double)ar.gender_total : NAN;
+    out->stages.extract += ar.extract_seconds;
+    out->stages.gender += ar.gender_seconds;
     out->n_attackers = ar.n_probes;
     out->attackers = veil_calloc((size_t)ar.n_probes, sizeof *out->attackers);
     for (int k = 0; k < ar.n_probes; k++) {
@@ -177,6 +190,7 @@ int veil_job_run(veil_method method, int groups, int iteration, const veil_split
         a->group = veil_malloc((size_t)(split->n_groups ? split->n_groups : 1) * sizeof *a->group);
         memcpy(a->group, ar.r + (size_t)k * (size_t)split->n_groups, (size_t)split->n_groups * sizeof *a->group);
         for (int i = 0; i < split->n_groups; i++) a->seconds += a->group[i].seconds;
+        out->stages.attackers += a->seconds;
         if (!strcmp(a->name, "paper-mlp"))
             for (int i = 0; i < split->n_groups; i++) out->attack_acc[i] = a->group[i].acc;
     }
@@ -239,6 +253,16 @@ static void add_num(cJSON *o, const char *key, double v)
 /* (Timings go to "attacker_seconds", one total per probe, beside the job's "seconds".) */
 #define PROBE_FIELDS(X) X(acc) X(acc_utt) X(chance) X(eer) X(eer_lo) X(eer_hi) X(min_dcf)
 
+#define STAGE_FIELDS(X) X(train) X(train_eval) X(extract) X(gender) X(attackers) X(io)
+
+static void stages_to_json(cJSON *o, const veil_job_stages *st)
+{
+    cJSON *s = cJSON_AddObjectToObject(o, "stages");
+#define ADD_STAGE(f) add_num(s, #f, st->f);
+    STAGE_FIELDS(ADD_STAGE)
+#undef ADD_STAGE
+}
+
 static void attackers_to_json(cJSON *o, const veil_job_result *r)
 {
     if (!r->n_attackers) return;
@@ -297,6 +321,7 @@ char *veil_job_result_to_json(const veil_job_result *r)
     cJSON_AddStringToObject(o, "collapse_reason", r->collapse_reason);
     cJSON_AddNumberToObject(o, "restarts", r->restarts);
     add_num(o, "seconds", r->seconds);
+    stages_to_json(o, &r->stages);
     attackers_to_json(o, r);
     split_to_json(o, r);
     /* the method's own settings, every one (src/train/<method>.c) */
@@ -375,6 +400,14 @@ static int split_from_json(const cJSON *o, veil_job_result *out)
     return 0;
 }
 
+static void stages_from_json(const cJSON *o, veil_job_stages *st)
+{
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "stages");
+#define GET_STAGE(f) st->f = cJSON_IsObject(s) ? get_num(s, #f) : NAN;
+    STAGE_FIELDS(GET_STAGE) /* NaN: a line from before the stage profile */
+#undef GET_STAGE
+}
+
 int veil_job_result_from_json(const char *line, veil_job_result *out)
 {
     memset(out, 0, sizeof *out);
@@ -429,6 +462,7 @@ int veil_job_result_from_json(const char *line, veil_job_result *out)
     double rs = get_num(o, "restarts");
     out->restarts = isfinite(rs) ? (int)rs : 0;
     out->seconds = get_num(o, "seconds");
+    stages_from_json(o, &out->stages);
     if (attackers_from_json(o, out) || split_from_json(o, out)) {
         veil_error("job result: malformed \"attackers\" or \"split\": %.80s", line);
         veil_job_result_free(out);

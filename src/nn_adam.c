@@ -7,8 +7,7 @@
 #include <immintrin.h>
 #endif
 
-#include "veil/common.h"
-#include "veil/nn.h"
+#include "nn_dnnl.h"
 
 void veil_adam_init(veil_adam *a, float lr)
 {
@@ -54,38 +53,50 @@ static void adam_update(float *restrict p, const float *restrict g, float *restr
 
 /* Large tensors (the attacker's 16384 x 1024 first layer: 470 MB of traffic per step)
  * are split over the worker threads. Each value's update is independent and the same
- * code runs on every chunk, so the result is bit-identical for any thread count. */
+ * code runs on every chunk, so the result is bit-identical for any thread count and
+ * for any layout the four arrays share. */
 enum { ADAM_CHUNK = 1 << 16 };
 
-static void adam_tensor(veil_param *p, const veil_adam *a, float step_size, float inv_sqrt_bc2)
+void vd_adam_arrays(float *p, const float *g, float *m, float *v, size_t n, const veil_adam *a,
+                    float step_size, float inv_sqrt_bc2, void (*done)(void *ctx, size_t start, size_t count),
+                    void *ctx)
 {
-    long chunks = (long)((p->size + ADAM_CHUNK - 1) / ADAM_CHUNK);
+    long chunks = (long)((n + ADAM_CHUNK - 1) / ADAM_CHUNK);
     if (chunks < 2 || veil_threads() < 2) {
-        adam_update(p->data, p->grad, p->adam_m, p->adam_v, p->size, a->beta1, a->beta2, step_size,
-                    inv_sqrt_bc2, a->eps);
+        adam_update(p, g, m, v, n, a->beta1, a->beta2, step_size, inv_sqrt_bc2, a->eps);
+        if (done) done(ctx, 0, n);
         return;
     }
 #pragma omp parallel for schedule(static)
     for (long c = 0; c < chunks; c++) {
-        size_t start = (size_t)c * ADAM_CHUNK, n = p->size - start < ADAM_CHUNK ? p->size - start : ADAM_CHUNK;
-        adam_update(p->data + start, p->grad + start, p->adam_m + start, p->adam_v + start, n, a->beta1,
-                    a->beta2, step_size, inv_sqrt_bc2, a->eps);
+        size_t start = (size_t)c * ADAM_CHUNK, k = n - start < ADAM_CHUNK ? n - start : ADAM_CHUNK;
+        adam_update(p + start, g + start, m + start, v + start, k, a->beta1, a->beta2, step_size, inv_sqrt_bc2,
+                    a->eps);
+        if (done) done(ctx, start, k);
     }
 }
 
-void veil_adam_step(veil_adam *a, veil_param *params, int count)
+void vd_adam_begin(veil_adam *a, float *step_size, float *inv_sqrt_bc2)
 {
     a->step++;
     /* bias corrections in double: b2^t stays accurate for long runs */
     double bc1 = 1.0 - pow(a->beta1, (double)a->step);
     double bc2 = 1.0 - pow(a->beta2, (double)a->step);
-    float step_size = (float)(a->lr / bc1);
-    float inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
-    for (int i = 0; i < count; i++) {
-        veil_param *p = &params[i];
-        if (p->is_buffer || !p->grad) continue;
-        if (!p->adam_m) p->adam_m = veil_calloc(p->size, sizeof(float));
-        if (!p->adam_v) p->adam_v = veil_calloc(p->size, sizeof(float));
-        adam_tensor(p, a, step_size, inv_sqrt_bc2);
-    }
+    *step_size = (float)(a->lr / bc1);
+    *inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
+}
+
+void vd_adam_param(veil_param *p, const veil_adam *a, float step_size, float inv_sqrt_bc2)
+{
+    if (p->is_buffer || !p->grad) return;
+    if (!p->adam_m) p->adam_m = veil_calloc(p->size, sizeof(float));
+    if (!p->adam_v) p->adam_v = veil_calloc(p->size, sizeof(float));
+    vd_adam_arrays(p->data, p->grad, p->adam_m, p->adam_v, p->size, a, step_size, inv_sqrt_bc2, NULL, NULL);
+}
+
+void veil_adam_step(veil_adam *a, veil_param *params, int count)
+{
+    float step_size, inv_sqrt_bc2;
+    vd_adam_begin(a, &step_size, &inv_sqrt_bc2);
+    for (int i = 0; i < count; i++) vd_adam_param(&params[i], a, step_size, inv_sqrt_bc2);
 }

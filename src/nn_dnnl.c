@@ -202,6 +202,15 @@ int vd_reorder_add(vd_net *net, int list, dnnl_memory_t src, dnnl_memory_t dst)
     return vd_step_add(net, list, prim, 2, a);
 }
 
+/* A reorder step carrying a tag (VD_TAG_*). */
+static int reorder_tagged(vd_net *net, int list, dnnl_memory_t src, dnnl_memory_t dst, int tag)
+{
+    int k = net->nsteps[list];
+    if (vd_reorder_add(net, list, src, dst)) return -1;
+    net->steps[list][k].tag = tag;
+    return 0;
+}
+
 int vd_adapt(vd_net *net, int list, dnnl_memory_t src, const dnnl_memory_desc_t *want, int slot,
              dnnl_memory_t *out)
 {
@@ -290,7 +299,7 @@ int vd_net_run(vd_net *net, int list, int with_dx)
     if (!st) return -1;
     for (int i = 0; i < net->nsteps[list]; i++) {
         vd_step *s = &net->steps[list][i];
-        if (s->dx_only && !with_dx) continue;
+        if ((s->dx_only && !with_dx) || (s->tag & net->skip)) continue;
         if (s->fn) {
             if (vd_check(dnnl_stream_wait(st), "waiting for the stream")) return -1;
             s->fn(s->ctx, list);
@@ -513,7 +522,7 @@ static int vd_weights_as(vd_net *net, dnnl_memory_t master, dnnl_memory_t have,
         return 0;
     }
     *out = vd_owned_mem(net, want);
-    return vd_reorder_add(net, VD_WSYNC, master, *out);
+    return reorder_tagged(net, VD_WSYNC, master, *out, net->tag ? VD_TAG_WSYNC : 0);
 }
 
 /* ReLU backward from the forward output, in place on out's gradient. */
@@ -560,11 +569,11 @@ int vd_wlayer_weights_grad(vd_net *net, vd_wlayer *l, dnnl_primitive_t bw, const
         vd_adapt(net, VD_BWD, out->dmem, vd_pd_md(wpd, DNNL_ARG_DIFF_DST), 2, &l->wdiff))
         return -1;
     const dnnl_memory_desc_t *dwmd = vd_pd_md(wpd, DNNL_ARG_DIFF_WEIGHTS);
-    dwp = dnnl_memory_desc_equal(dwmd, &l->w_user) ? dwu : vd_mem(net, dwmd, 4);
+    dwp = l->dwp = dnnl_memory_desc_equal(dwmd, &l->w_user) ? dwu : vd_mem(net, dwmd, 4);
     dnnl_exec_arg_t wa[] = {{DNNL_ARG_SRC, wsrc}, {DNNL_ARG_DIFF_DST, l->wdiff},
                             {DNNL_ARG_DIFF_WEIGHTS, dwp}, {DNNL_ARG_DIFF_BIAS, dbias}};
     if (vd_step_add(net, VD_BWD, bw, 4, wa)) return -1;
-    if (dwp != dwu && vd_reorder_add(net, VD_BWD, dwp, dwu)) return -1;
+    if (dwp != dwu && reorder_tagged(net, VD_BWD, dwp, dwu, net->tag ? VD_TAG_WGRAD : 0)) return -1;
     return 0;
 }
 
@@ -579,6 +588,7 @@ int vd_wlayer_data_grad(vd_net *net, vd_wlayer *l, dnnl_primitive_t bd, const_dn
     else if (vd_adapt(net, VD_BWD, out->dmem, want, 5, &ddst))
         return -1;
     if (vd_weights_as(net, l->wu, l->wp, vd_pd_md(dpd, DNNL_ARG_WEIGHTS), &wb)) return -1;
+    l->wb = wb;
     want = vd_pd_md(dpd, DNNL_ARG_DIFF_SRC);
     dsrc = dnnl_memory_desc_equal(want, &in->md) ? in->dmem : vd_mem(net, want, 3);
     dnnl_exec_arg_t da[] = {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wb}, {DNNL_ARG_DIFF_SRC, dsrc}};

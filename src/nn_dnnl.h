@@ -34,9 +34,14 @@ typedef struct vd_step {
     dnnl_primitive_t prim; /* or fn(ctx) */
     vd_fn fn;
     void *ctx;
-    int block, dx_only, nargs;
+    int block, dx_only, tag, nargs;
     dnnl_exec_arg_t args[12];
 } vd_step;
+
+/* Step tags: a net skips the steps whose tag is in its skip mask (nn_head.c's fused Adam
+ * keeps the first layer's weights and gradient in the primitives' layout, so their
+ * layout copies are not needed). */
+enum { VD_TAG_WSYNC = 1, VD_TAG_WGRAD = 2 };
 
 /* A tensor of the layer chain: value, gradient (training nets), chain index. */
 typedef struct vd_tensor {
@@ -51,6 +56,8 @@ typedef struct vd_net {
     vd_step *steps[3];
     int nsteps[3], capsteps[3];
     int block, dx_only;
+    int tag;  /* tag of the next weight-sync / weight-gradient reorders (0: none) */
+    int skip; /* steps tagged with any of these do not run */
     int input_grad_optional; /* next layer's input gradient steps run only when dx is asked */
     struct vd_bind { dnnl_memory_t mem; int slot; size_t off, size; } *binds;
     int nbinds, capbinds;
@@ -146,6 +153,7 @@ typedef struct vd_wlayer {
     int relu;
     dnnl_memory_desc_t w_user, b_md;  /* master weights (plain fp32) and bias */
     dnnl_memory_t src, wu, wp, wdiff; /* input and weights as the primitives read them */
+    dnnl_memory_t dwp, wb;            /* weight gradient as written, weights as backward-data reads them */
 } vd_wlayer;
 /* The forward step fwd (of pd): reads in (a copy where the layout differs), the weights (a synced
  * copy where the layout differs) and the bias; writes out, a new chain tensor. A training net
@@ -166,8 +174,22 @@ int vd_conv_build(vd_net *net, vd_tensor *in, veil_param *w, veil_param *b, int 
 int vd_pool_build(vd_net *net, vd_tensor *in, vd_tensor *out);
 int vd_linear_build(vd_net *net, vd_tensor *in, veil_param *w, veil_param *b, int relu,
                     dnnl_data_type_t dst_type, vd_tensor *out);
+/* The same, keeping the layer's memories in *l (tagging its weight reorders with net->tag). */
+int vd_linear_build_layer(vd_net *net, vd_tensor *in, veil_param *w, veil_param *b, int relu,
+                          dnnl_data_type_t dst_type, vd_tensor *out, vd_wlayer *l);
+
+/* Adam pieces (nn_adam.c) for models that update a tensor in their own layout. */
+void vd_adam_begin(veil_adam *a, float *step_size, float *inv_sqrt_bc2); /* a->step++, bias corrections */
+void vd_adam_param(veil_param *p, const veil_adam *a, float step_size, float inv_sqrt_bc2);
+/* p, g, m, v: n values in any one layout; after each chunk's update, if done is given,
+ * done(ctx, start, count) runs on it (same thread, the chunk still in cache). */
+void vd_adam_arrays(float *p, const float *g, float *m, float *v, size_t n, const veil_adam *a,
+                    float step_size, float inv_sqrt_bc2, void (*done)(void *ctx, size_t start, size_t count),
+                    void *ctx);
 
 /* The dropout mask of the head's last training forward (n x hidden, 1 keep). */
 const unsigned char *vd_head_last_mask(const veil_head *h);
+/* 1 while veil_head_adam_step keeps fc1.weight in the primitives' layout (tests). */
+int vd_head_fused(const veil_head *h);
 
 #endif

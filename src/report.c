@@ -180,6 +180,59 @@ static const char *num_or_dash(double x, char *buf, size_t n)
     return buf;
 }
 
+/* "Where the time went": the stage profile of every job that has one, summed per method
+ * and G, then over the run; other = the job's seconds outside the named stages. */
+static void stage_table(veil_strbuf *b, const veil_job_result *r, size_t n)
+{
+    enum { NCOL = 8 };
+    static const char *const head[NCOL] = {"training", "training eval", "extraction", "gender head",
+                                           "attackers", "I/O", "other", "total"};
+    const veil_job_result **sorted = veil_malloc((n ? n : 1) * sizeof *sorted);
+    size_t m = 0, missing = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(r[i].stages.train)) missing++;
+        else sorted[m++] = &r[i];
+    }
+    veil_strbuf_printf(b, "## Where the time went\n\n");
+    if (!m) {
+        veil_strbuf_printf(b, "No job has a stage profile (results from before it was recorded).\n\n");
+        free(sorted);
+        return;
+    }
+    qsort(sorted, m, sizeof *sorted, run_order);
+    veil_strbuf_printf(b, "Seconds per stage, summed over the jobs of each method and G (the results lines' "
+                          "\"stages\"). Training excludes its per-epoch evaluation passes; extraction is the "
+                          "trained extractor's features for the gender head and the attackers; I/O is loading "
+                          "the corpus and patch cache (once per process); other is the rest of the jobs' "
+                          "seconds.\n\n| method | G | jobs |");
+    for (int c = 0; c < NCOL; c++) veil_strbuf_printf(b, " %s |", head[c]);
+    veil_strbuf_printf(b, "\n|---|---:|---:|");
+    for (int c = 0; c < NCOL; c++) veil_strbuf_printf(b, "---:|");
+    veil_strbuf_printf(b, "\n");
+    double all[NCOL] = {0};
+    for (size_t i = 0; i < m;) {
+        size_t j = i;
+        double sum[NCOL] = {0};
+        for (; j < m && sorted[j]->method == sorted[i]->method && sorted[j]->groups == sorted[i]->groups; j++) {
+            const veil_job_stages *st = &sorted[j]->stages;
+            double named = st->train + st->train_eval + st->extract + st->gender + st->attackers;
+            double v[NCOL] = {st->train, st->train_eval, st->extract, st->gender, st->attackers, st->io,
+                              sorted[j]->seconds - named, sorted[j]->seconds + st->io};
+            for (int c = 0; c < NCOL; c++) sum[c] += isfinite(v[c]) ? v[c] : 0, all[c] += isfinite(v[c]) ? v[c] : 0;
+        }
+        veil_strbuf_printf(b, "| %s | %d | %zu |", veil_method_name(sorted[i]->method), sorted[i]->groups, j - i);
+        for (int c = 0; c < NCOL; c++) veil_strbuf_printf(b, " %.1f |", sum[c]);
+        veil_strbuf_printf(b, "\n");
+        i = j;
+    }
+    veil_strbuf_printf(b, "| all | | %zu |", m);
+    for (int c = 0; c < NCOL; c++)
+        veil_strbuf_printf(b, " %.1f (%.0f %%) |", all[c], all[NCOL - 1] > 0 ? 100 * all[c] / all[NCOL - 1] : 0.0);
+    veil_strbuf_printf(b, "\n\n");
+    if (missing) veil_strbuf_printf(b, "%zu job(s) from before the stage profile are not counted.\n\n", missing);
+    free(sorted);
+}
+
 int veil_report_write_md(const char *path, const veil_report_info *info, const veil_summary *s,
                          const veil_job_result *r, size_t n)
 {
@@ -253,7 +306,9 @@ int veil_report_write_md(const char *path, const veil_report_info *info, const v
                            j->seconds, j->collapsed ? "**COLLAPSED**" : "");
     }
     free(sorted);
-    veil_strbuf_printf(&b, "\n## Collapsed runs\n\n");
+    veil_strbuf_printf(&b, "\n");
+    stage_table(&b, r, n);
+    veil_strbuf_printf(&b, "## Collapsed runs\n\n");
     if (!total_collapsed) veil_strbuf_printf(&b, "None.\n");
     for (size_t i = 0; i < n; i++)
         if (r[i].collapsed)

@@ -72,7 +72,7 @@ int veil_head_train(veil_head *h, const float *x, const int *labels, size_t n, i
     int *lb = veil_malloc((size_t)batch * sizeof(int));
     size_t *order = veil_malloc(n * sizeof(size_t));
     int pcount, rc = -1;
-    veil_param *params = veil_head_params(h, &pcount);
+    veil_param *params = veil_head_params(h, &pcount); /* before training: nothing fused yet */
     veil_adam adam;
     veil_adam_init(&adam, lr);
     veil_rng rng;
@@ -96,8 +96,11 @@ int veil_head_train(veil_head *h, const float *x, const int *labels, size_t n, i
             float loss = veil_softmax_xent(logits, lb, (int)k, (int)cls, dlogits);
             if (!veil_finite_loss(loss, name, "cross-entropy", epoch, b)) goto done;
             if (veil_head_backward(h, dlogits, NULL)) goto done;
-            if (!veil_finite_grads(params, pcount, name, epoch, b)) goto done;
-            veil_adam_step(&adam, params, pcount);
+            /* fc1.weight (params[0], 16.8 M values at G = 1) is not scanned every step: its
+             * gradient stays in oneDNN's layout (veil_head_adam_step), and a non-finite one
+             * makes the next loss non-finite, which is caught above */
+            if (!veil_finite_grads(params + 1, pcount - 1, name, epoch, b)) goto done;
+            if (veil_head_adam_step(h, &adam)) goto done;
             loss_sum += (double)loss * (double)k;
         }
         epoch_loss = loss_sum / (double)n;
@@ -109,6 +112,7 @@ int veil_head_train(veil_head *h, const float *x, const int *labels, size_t n, i
     if (final_loss) *final_loss = epoch_loss;
     rc = 0;
 done:
+    veil_head_params(h, NULL); /* fc1.weight back in the plain master (veil_head_adam_step) */
     free(xb);
     free(logits);
     free(dlogits);

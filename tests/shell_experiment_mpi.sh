@@ -20,7 +20,7 @@ tiny=(--corpus "$tmp/corpus" --cache "$tmp/cache" --preset quick --st 4 --attack
       --groups 1,2 --cv 2 --siamese-epochs 1 --gender-epochs 1 --reference-epochs 1
       --attack-epochs 1 --filter-divisor 16 --precision fp32 --threads 1 --seed 3)
 norm() { # results without the timings, one sorted line per job
-  sed -E 's/"seconds":[^,}]*//; s/"attacker_seconds":\{[^}]*\}//' "$1" | sort
+  sed -E 's/"seconds":[^,}]*//; s/"stages":\{[^}]*\}//; s/"attacker_seconds":\{[^}]*\}//' "$1" | sort
 }
 
 "$veil" experiment "${tiny[@]}" --out "$tmp/serial" >"$tmp/log0" 2>&1 || { cat "$tmp/log0"; fail "serial run"; }

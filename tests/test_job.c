@@ -96,6 +96,12 @@ static void check_result(const veil_job_result *r, const veil_split *s, veil_met
     CHECK(r->z_spread > 0);
     CHECK(r->collapsed == 0 || strlen(r->collapse_reason) > 0);
     CHECK(r->seconds > 0);
+    /* the stage profile: every stage ran, none longer than the job (io is outside it) */
+    const veil_job_stages *st = &r->stages;
+    double named = st->train + st->train_eval + st->extract + st->gender + st->attackers;
+    CHECK(st->train > 0 && st->train_eval > 0 && st->extract > 0 && st->gender > 0 && st->attackers > 0);
+    CHECK_MSG(named <= r->seconds, "stages sum to %.3f s, the job took %.3f s", named, r->seconds);
+    CHECK(st->io == 0);
     /* the battery (paper-mlp alone by default): attack_acc is its per-patch accuracy; the
      * split is recorded by speaker id */
     CHECK(r->n_attackers == 1 && !strcmp(r->attackers[0].name, "paper-mlp"));
@@ -119,6 +125,7 @@ static char *json_without_seconds(const veil_job_result *r)
 {
     veil_job_result c = *r;
     c.seconds = 0;
+    memset(&c.stages, 0, sizeof c.stages);
     c.attackers = calloc((size_t)r->n_attackers + 1, sizeof *c.attackers);
     for (int i = 0; i < r->n_attackers; i++) {
         c.attackers[i] = r->attackers[i];
@@ -137,7 +144,8 @@ static void test_json(const veil_job_result *r)
                           "\"gender_eval_acc\"", "\"gender_test_acc\"", "\"attack_acc\"",
                           "\"attack_acc_mean\"", "\"epochs_run\"", "\"final_loss\"",
                           "\"pair_verdict_acc\"", "\"z_spread\"", "\"collapsed\"",
-                          "\"collapse_reason\"", "\"seconds\"", "\"settings\""};
+                          "\"collapse_reason\"", "\"seconds\"", "\"settings\"", "\"stages\"",
+                          "\"train_eval\"", "\"attackers\""};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         CHECK_MSG(strstr(line, keys[i]) != NULL, "%s missing from %s", keys[i], line);
     veil_job_result back;
@@ -146,6 +154,7 @@ static void test_json(const veil_job_result *r)
     CHECK_MSG(!strcmp(line, again), "round trip differs:\n%s\n%s", line, again);
     CHECK(back.seed == r->seed && back.n_attack_groups == r->n_attack_groups);
     CHECK(back.gender_test_acc == r->gender_test_acc && back.attack_acc_mean == r->attack_acc_mean);
+    CHECK(back.stages.train == r->stages.train && back.stages.attackers == r->stages.attackers);
     CHECK(back.n_attackers == r->n_attackers && back.n_train_speakers == r->n_train_speakers);
     CHECK(back.n_attackers && back.attackers[0].group[0].acc_utt == r->attackers[0].group[0].acc_utt);
     free(again);

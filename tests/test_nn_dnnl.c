@@ -369,6 +369,68 @@ static void test_determinism(void)
     veil_extractor_free(f1), veil_extractor_free(f2), veil_extractor_free(f3);
 }
 
+/* veil_head_adam_step (fc1.weight updated in the primitives' blocked layout) gives the
+ * same bits as veil_adam_step on the plain parameters, through batch-size changes and
+ * evaluation forwards in between, for 1 and 2 threads. The shape is one where oneDNN
+ * picks the blocked layouts the fused path handles (checked: the path must engage). */
+static void test_head_fused_adam(veil_precision prec)
+{
+    veil_head_config c = {256, 128, 5, 0.5f};
+    enum { N = 12, STEPS = 7 };
+    float *x = rnd((size_t)N * c.in_dim, 1.0), logits[N * 5], dl[N * 5], lp[N * 5];
+    int y[N];
+    for (int i = 0; i < N; i++) y[i] = i % 5;
+    float *ref[4] = {0};
+    for (int threads = 1; threads <= 2; threads++) {
+        veil_set_threads(threads);
+        veil_head *a = veil_head_new(&c, N, prec, 5), *b = veil_head_new(&c, N, prec, 5);
+        CHECK(a && b);
+        veil_adam aa, ab;
+        veil_adam_init(&aa, 1e-3f);
+        veil_adam_init(&ab, 1e-3f);
+        int count, engaged = 0;
+        for (int s = 0; s < STEPS; s++) {
+            int n = s == 3 ? N - 5 : N; /* a second training net in between */
+            CHECK(veil_head_forward(a, x, n, 1, logits) == 0);
+            veil_softmax_xent(logits, y, n, 5, dl);
+            CHECK(veil_head_backward(a, dl, NULL) == 0);
+            veil_param *pa = veil_head_params(a, &count);
+            veil_adam_step(&aa, pa, count);
+            CHECK(veil_head_forward(b, x, n, 1, lp) == 0);
+            CHECK(memcmp(logits, lp, (size_t)n * 5 * sizeof(float)) == 0);
+            veil_softmax_xent(lp, y, n, 5, dl);
+            CHECK(veil_head_backward(b, dl, NULL) == 0);
+            CHECK(veil_head_adam_step(b, &ab) == 0);
+            engaged |= vd_head_fused(b);
+            if (s == 5) { /* an evaluation forward leaves the fused state */
+                CHECK(veil_head_forward(b, x, N, 0, lp) == 0 && !vd_head_fused(b));
+                CHECK(veil_head_forward(a, x, N, 0, logits) == 0);
+                CHECK(memcmp(logits, lp, sizeof lp) == 0);
+            }
+        }
+        CHECK(engaged);
+        veil_param *pa = veil_head_params(a, &count), *pb = veil_head_params(b, &count);
+        CHECK(!vd_head_fused(b));
+        for (int i = 0; i < 4; i++) {
+            size_t bytes = pa[i].size * sizeof(float);
+            CHECK(memcmp(pa[i].data, pb[i].data, bytes) == 0);
+            CHECK(memcmp(pa[i].grad, pb[i].grad, bytes) == 0);
+            CHECK(memcmp(pa[i].adam_m, pb[i].adam_m, bytes) == 0 && memcmp(pa[i].adam_v, pb[i].adam_v, bytes) == 0);
+            if (threads == 1) {
+                ref[i] = veil_malloc(bytes);
+                memcpy(ref[i], pb[i].data, bytes);
+            } else {
+                CHECK(memcmp(ref[i], pb[i].data, bytes) == 0); /* same for any thread count */
+                free(ref[i]);
+            }
+        }
+        veil_head_free(a);
+        veil_head_free(b);
+    }
+    veil_set_threads(1);
+    free(x);
+}
+
 int main(void)
 {
     veil_rng_seed(&rng, 2019);
@@ -383,11 +445,13 @@ int main(void)
     for (int g = 1; g <= 5; g++) test_extractor(VEIL_PREC_FP32, g, g == 5 ? 2 : 1, 1e-4);
     test_extractor_grad();
     test_head(VEIL_PREC_FP32, 1e-4);
+    test_head_fused_adam(VEIL_PREC_FP32);
     test_determinism();
     if (veil_cpu_has_bf16()) {
         test_layers(VEIL_PREC_BF16, 2e-2);
         test_extractor(VEIL_PREC_BF16, 2, 2, 5e-2);
         test_head(VEIL_PREC_BF16, 2e-2);
+        test_head_fused_adam(VEIL_PREC_BF16);
     } else {
         printf("bf16 tests skipped: no native bf16 on this CPU\n");
     }

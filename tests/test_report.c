@@ -41,6 +41,7 @@ static veil_job_result fake(veil_method m, int g, int it, double ge, double gt, 
     veil_train_config tc;
     veil_train_config_paper(&tc);
     r.settings = tc.method[m];
+    r.stages = (veil_job_stages){0.5 * secs, 0.1 * secs, 0.1 * secs, 0.05 * secs, 0.2 * secs, it == 0 ? 2 : 0};
     return r;
 }
 
@@ -293,6 +294,10 @@ int main(void)
     CHECK(strstr(md, "![](figure3.png)") && strstr(md, "![](figure4.png)"));
     CHECK(strstr(md, "1/St = 5.0 %") && strstr(md, "2/St = 10.0 %"));
     CHECK(strstr(md, "| 30.0 40.0 |")); /* per-group attacker accuracies of a run */
+    /* the stage profile: reference G=1 is jobs of 50 and 52 s, I/O 2 s charged to iteration 0 */
+    CHECK(strstr(md, "## Where the time went"));
+    CHECK(strstr(md, "| reference | 1 | 2 | 51.0 | 10.2 | 10.2 | 5.1 | 20.4 | 2.0 | 5.1 | 104.0 |"));
+    CHECK(strstr(md, "| all | | 7 | 238.0 (49 %) |"));
     free(md);
 
     /* ---- Figure 3 ---- */

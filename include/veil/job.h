@@ -88,6 +88,20 @@ typedef struct veil_job_attacker {
     double seconds;             /* over all groups ("attacker_seconds" in JSON) */
 } veil_job_attacker;
 
+/* Where a job's time went ("stages" in results.jsonl; report.md sums them per method).
+ * Filled at the stage boundaries; what is left of seconds (setup, allocation, the
+ * split's bookkeeping) is the report's "other". */
+typedef struct veil_job_stages {
+    double train;      /* training f (the reference: f and g together), evaluation passes excluded */
+    double train_eval; /* the training's per-epoch evaluation passes (early stopping) */
+    double extract;    /* features of the trained f: g's training and evaluation sets, the
+                        * attacker tables, the gender-testing patches outside them */
+    double gender;     /* the gender head on frozen features: training, evaluation, test */
+    double attackers;  /* the probes on the attacker tables (training and scoring) */
+    double io;         /* loading the corpus and patch cache: charged to the first job a
+                        * process runs (outside seconds), 0 for the others */
+} veil_job_stages;
+
 typedef struct veil_job_result {
     veil_method method;
     int groups;                 /* G */
@@ -105,6 +119,7 @@ typedef struct veil_job_result {
     int collapsed;              /* 1 if the extractor collapsed (docs/protocol.md) */
     char collapse_reason[128];
     double seconds;
+    veil_job_stages stages;
     int restarts;               /* Siamese restarts after a collapse (0 normally) */
     veil_method_settings settings; /* the method's own settings this job ran with */
     /* added with the probes: every attacker's result per group (attack_acc above is
@@ -143,6 +158,7 @@ typedef struct veil_train_report {
     double d_similar, d_dissimilar;  /* mean distance of evaluation pairs, best epoch */
     int collapsed;
     char collapse_reason[128];
+    double eval_seconds;          /* in the evaluation passes (BatchNorm recalibration included) */
 } veil_train_report;
 /* Eval-mode features of patches idx[0..n) into z (n x dim), batch at a time. */
 int veil_extract_features(veil_extractor *f, const veil_patch_set *p, const size_t *idx, size_t n,
@@ -171,6 +187,7 @@ typedef struct veil_attack_result {
     const veil_probe **probes;
     veil_probe_result *r;   /* n_probes x n_groups: r[probe * n_groups + group] */
     size_t gender_total, gender_correct, gender_pred[2], gender_truth[2]; /* with a gender head */
+    double extract_seconds, gender_seconds; /* feature tables; the gender head's passes */
 } veil_attack_result;
 void veil_attack_result_free(veil_attack_result *r);
 /* For each group of s: its attacker-training and attacker-evaluation tables, extracted

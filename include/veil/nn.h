@@ -117,6 +117,12 @@ typedef struct veil_adam {
 void veil_adam_init(veil_adam *a, float lr); /* beta1 .9, beta2 .999, eps 1e-8 */
 /* One update of every non-buffer parameter from its grad (allocates adam_m/v on first use). */
 void veil_adam_step(veil_adam *a, veil_param *params, int count);
+/* One Adam step over the head's parameters from the last train=1 forward and backward:
+ * the same values as veil_adam_step(a, veil_head_params(h)), without copying fc1.weight
+ * and its gradient between layouts at each step (nn_head.c). While such steps run, the
+ * head keeps fc1.weight's values, gradient and moments itself; veil_head_params() (and
+ * an evaluation forward) bring params[0] up to date. -1 after veil_error. */
+int veil_head_adam_step(veil_head *h, veil_adam *a);
 
 /* ---- threads: oneDNN follows veil_set_threads() (common.h) ---- */
 

@@ -50,9 +50,11 @@ int veil_train_reference(veil_extractor *f, veil_head *g, const veil_patch_set *
     veil_adam_init(&gadam, tc->lr);
     veil_rng rng;
     veil_rng_seed(&rng, veil_seed_mix(seed, 0x72656600, 0));
+    double te = veil_now();
     if (tc->bn_recalibrate && veil_bn_recalibrate(f, p, train, (size_t)batch, veil_seed_mix(seed, 0x626e, 0)))
         goto done;
     if (veil_extract_features(f, p, eval->idx, eval->n, tc->extract_batch, zeval)) goto done;
+    rep->eval_seconds += veil_now() - te;
     rep->z_spread_init = veil_z_spread(zeval, eval->n, dim);
     size_t batches = (train->n + (size_t)batch - 1) / (size_t)batch;
     char label[160], extra[160];
@@ -88,11 +90,13 @@ int veil_train_reference(veil_extractor *f, veil_head *g, const veil_patch_set *
         }
         epoch_loss = loss_sum / (double)train->n;
         rep->epochs_run = epoch;
+        te = veil_now();
         if (tc->bn_recalibrate &&
             veil_bn_recalibrate(f, p, train, (size_t)batch, veil_seed_mix(seed, 0x626e, (uint64_t)epoch)))
             goto done;
         if (veil_extract_features(f, p, eval->idx, eval->n, tc->extract_batch, zeval)) goto done;
         double acc = veil_head_accuracy(g, zeval, eval->label, eval->n, tc->extract_batch, NULL);
+        rep->eval_seconds += veil_now() - te;
         if (isnan(acc)) goto done;
         last_acc = acc;
         if (acc > best_acc || (tc->ties_improve && acc == best_acc)) {

@@ -247,12 +247,16 @@ int veil_train_siamese(veil_extractor *f, const veil_patch_set *p, const veil_la
     if (veil_pairs_draw(eval, spk_eval, ss->similar_fraction, &rng, epartner, ey)) goto done;
 
     pair_eval m;
+    double te = veil_now();
     if (tc->bn_recalibrate && veil_bn_recalibrate(f, p, train, 2 * (size_t)bp, veil_seed_mix(seed, 0x626e, 0)))
         goto done;
+    rep->eval_seconds += veil_now() - te;
     if (ss->z_init_distance > 0 &&
         scale_initial_distance(f, p, train, spk_train, tc, ss, 2 * (size_t)bp, veil_seed_mix(seed, 0x7363, 0)))
         goto done;
+    te = veil_now();
     if (siamese_eval(f, p, eval, epartner, ey, ss->margin, tc->extract_batch, zeval, &m)) goto done;
+    rep->eval_seconds += veil_now() - te;
     rep->z_spread_init = m.spread;
     veil_adam adam;
     veil_adam_init(&adam, lr);
@@ -302,10 +306,12 @@ int veil_train_siamese(veil_extractor *f, const veil_patch_set *p, const veil_la
         }
         epoch_loss = loss_sum / (double)train->n;
         rep->epochs_run = epoch;
+        te = veil_now();
         if (tc->bn_recalibrate &&
             veil_bn_recalibrate(f, p, train, 2 * (size_t)bp, veil_seed_mix(seed, 0x626e, (uint64_t)epoch)))
             goto done;
         if (siamese_eval(f, p, eval, epartner, ey, ss->margin, tc->extract_batch, zeval, &m)) goto done;
+        rep->eval_seconds += veil_now() - te;
         char reason[128];
         int collapsed = siamese_collapsed(&m, rep->z_spread_init, ss, reason, sizeof reason);
         if (collapsed) memcpy(last_reason, reason, sizeof reason);
@@ -370,6 +376,7 @@ static int siamese_train(const veil_train_context *ctx, veil_trained *out)
 {
     const veil_siamese_settings *ss = ctx->settings;
     float lr = ctx->tc->lr;
+    double eval_seconds = 0; /* over every attempt */
     for (int attempt = 0;; attempt++) {
         out->f = veil_train_new_extractor(ctx, 2 * ss->batch_pairs, veil_seed_mix(ctx->seed, 0x696e6974, (uint64_t)attempt));
         if (!out->f) return -1;
@@ -380,6 +387,8 @@ static int siamese_train(const veil_train_context *ctx, veil_trained *out)
             return -1;
         }
         out->restarts = attempt;
+        eval_seconds += out->rep.eval_seconds;
+        out->rep.eval_seconds = eval_seconds;
         if (!out->rep.collapsed || attempt >= ss->collapse_restarts) break;
         lr *= ss->restart_lr_factor;
         veil_log("%s: the extractor collapsed (%s); restarting from a new initialisation "
