@@ -17,9 +17,26 @@ static void usage(FILE *f)
             "OUT/results.jsonl. Running the same command again skips finished jobs. At the end:\n"
             "OUT/summary.csv, OUT/report.md, OUT/figure3.png and .svg (docs/experiment.md).\n\n"
             "  --preset quick|paper     settings to start from (default paper); options below override\n"
-            "  --methods LIST           training methods, comma-separated (default reference,siamese;\n"
-            "                           the reference runs at G = 1)\n"
+            "  --methods LIST           training methods, comma-separated (default: all of them; the\n"
+            "                           reference runs at G = 1, methods with a knob at --sweep-groups)\n"
             "  --groups LIST            Siamese G values: 1-5, 1,3,5 (paper: 1-5, quick: 1,5)\n"
+            "  --sweep-groups G         the one G of the methods with a knob (default 5)\n");
+    /* every method's knob: a comma-separated list of values */
+    int count;
+    const veil_train_method *const *ms = veil_train_methods(&count);
+    for (int k = 0; k < count; k++) {
+        if (!ms[k]->knob) continue;
+        char opt[64], paper[128] = "";
+        snprintf(opt, sizeof opt, "--%s LIST", ms[k]->knob);
+        for (char *p = opt; *p; p++)
+            if (*p == '_') *p = '-';
+        for (int v = 0; v < ms[k]->n_sweep; v++)
+            snprintf(paper + strlen(paper), sizeof paper - strlen(paper), "%s%g", v ? "," : "", ms[k]->sweep[v]);
+        fprintf(f, "  %-24s %s's knob: every value runs on iteration 0, later iterations the one\n"
+                   "  %-24s with the largest trade-off on non-test data (paper preset %s;\n"
+                   "  %-24s quick: the setting's default)\n", opt, ms[k]->name, "", paper, "");
+    }
+    fprintf(f,
             "  --cv N                   cross-validation iterations (paper 10, quick 1)\n"
             "  --st N                   training speakers St = speakers per attacker group (20)\n"
             "  --attack-groups N        attacker groups per job, 0 = as many as fit (quick: 2)\n"
@@ -89,6 +106,10 @@ int cmd_experiment(int argc, char **argv)
         else if (!strcmp(o, "--cache")) c.cache = v;
         else if (!strcmp(o, "--preset")) continue;
         else if (!strcmp(o, "--methods")) rc = veil_experiment_parse_methods(v, &c);
+        else if (!strcmp(o, "--sweep-groups")) rc = int_opt(o, v, 1, VEIL_MAX_GROUPS, &c.sweep_groups);
+        else if ((rc = veil_experiment_parse_knob(o, v, &c)) != 1) {
+            if (rc == 0) continue;
+        }
         else if (!strcmp(o, "--groups")) rc = veil_experiment_parse_groups(v, &c);
         else if (!strcmp(o, "--cv")) rc = int_opt(o, v, 1, 1000, &c.cv);
         else if (!strcmp(o, "--st")) rc = int_opt(o, v, 2, 100000, &c.protocol.train_speakers);

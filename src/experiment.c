@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,12 +35,20 @@ int veil_experiment_preset(veil_experiment_config *c, const char *name)
     veil_mfcc_config_default(&c->mfcc);
     veil_protocol_config_paper(&c->protocol);
     veil_train_config_paper(&c->train);
-    c->with_method[VEIL_METHOD_REFERENCE] = c->with_method[VEIL_METHOD_SIAMESE] = 1;
+    /* every method of the table; the methods with a knob at one G */
+    int count;
+    const veil_train_method *const *ms = veil_train_methods(&count);
+    for (int k = 0; k < count; k++) c->with_method[ms[k]->id] = 1;
+    c->sweep_groups = VEIL_MAX_GROUPS;
     c->precision = VEIL_PREC_AUTO;
     c->seed = 1;
     if (!strcmp(name, "paper")) {
         for (int g = 1; g <= VEIL_MAX_GROUPS; g++) c->groups[c->n_groups++] = g;
         c->cv = 10;
+        /* each knob swept over the method's own list on iteration 0 */
+        for (int k = 0; k < count; k++)
+            for (int v = 0; v < ms[k]->n_sweep && v < VEIL_MAX_KNOB_VALUES; v++)
+                c->knob_values[ms[k]->id][c->n_knob_values[ms[k]->id]++] = ms[k]->sweep[v];
         return 0;
     }
     if (!strcmp(name, "quick")) {
@@ -56,6 +65,9 @@ int veil_experiment_preset(veil_experiment_config *c, const char *name)
         c->train.attack_epochs = 20;
         veil_train_config_set(&c->train, "siamese_epochs", "10");
         veil_train_config_set(&c->train, "reference_epochs", "5");
+        /* the methods with a knob: one value (their setting's), as short as the reference */
+        for (int k = 0; k < count; k++)
+            if (ms[k]->knob && ms[k]->epochs_setting) veil_train_config_set(&c->train, ms[k]->epochs_setting, "5");
         return 0;
     }
     veil_error("unknown preset '%s' (expected quick or paper)", name);
@@ -112,6 +124,46 @@ int veil_experiment_parse_methods(const char *s, veil_experiment_config *c)
     return 0;
 }
 
+int veil_experiment_parse_knob(const char *option, const char *list, veil_experiment_config *c)
+{
+    int count, id = -1;
+    const veil_train_method *const *ms = veil_train_methods(&count);
+    for (int k = 0; k < count && id < 0; k++)
+        if (veil_method_is_knob(ms[k]->id, option)) id = ms[k]->id;
+    if (id < 0) return 1;
+    double values[VEIL_MAX_KNOB_VALUES];
+    int n = 0;
+    veil_method_settings scratch = c->train.method[id];
+    const char *p = list;
+    while (*p) {
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || (*end && *end != ',')) {
+            veil_error("%s: expected comma-separated numbers, got '%s'", option, list);
+            return -1;
+        }
+        if (n == VEIL_MAX_KNOB_VALUES) {
+            veil_error("%s: at most %d values", option, VEIL_MAX_KNOB_VALUES);
+            return -1;
+        }
+        for (int i = 0; i < n; i++)
+            if (values[i] == v) {
+                veil_error("%s: %g given twice", option, v);
+                return -1;
+            }
+        if (veil_method_set_knob(&scratch, id, v) != 0) return -1; /* in range */
+        values[n++] = v;
+        p = *end ? end + 1 : end;
+    }
+    if (!n) {
+        veil_error("%s: no value given", option);
+        return -1;
+    }
+    memcpy(c->knob_values[id], values, (size_t)n * sizeof(double));
+    c->n_knob_values[id] = n;
+    return 0;
+}
+
 /* ---------------- the grid and its seeds ---------------- */
 enum { TAG_SPLIT = 0x5350u, TAG_JOB = 0x4a42u };
 
@@ -126,23 +178,54 @@ uint64_t veil_experiment_job_seed(uint64_t seed, veil_method m, int groups, int 
                          (uint64_t)iteration, TAG_JOB);
 }
 
+/* A method's knob values in this grid: the swept list, or the setting's own value. */
+static int knob_values_of(const veil_experiment_config *c, int id, double *values)
+{
+    if (c->n_knob_values[id] > 0) {
+        memcpy(values, c->knob_values[id], (size_t)c->n_knob_values[id] * sizeof(double));
+        return c->n_knob_values[id];
+    }
+    values[0] = veil_method_knob(id, &c->train.method[id]);
+    return 1;
+}
+
 veil_job_id *veil_experiment_jobs(const veil_experiment_config *c, size_t *n)
 {
     int count;
     const veil_train_method *const *ms = veil_train_methods(&count);
-    size_t per = 0;
-    for (int k = 0; k < count; k++)
-        if (c->with_method[ms[k]->id]) per += ms[k]->groups == VEIL_GROUPS_ONE ? 1 : (size_t)c->n_groups;
-    veil_job_id *j = veil_malloc((per * (size_t)(c->cv > 0 ? c->cv : 0) + 1) * sizeof *j);
+    size_t cap = 1;
+    for (int k = 0; k < count; k++) cap += (size_t)(c->n_groups + VEIL_MAX_KNOB_VALUES) * (size_t)(c->cv > 0 ? c->cv : 0);
+    veil_job_id *j = veil_malloc(cap * sizeof *j);
     *n = 0;
     for (int i = 0; i < c->cv; i++)
         for (int k = 0; k < count; k++) {
-            if (!c->with_method[ms[k]->id]) continue;
-            if (ms[k]->groups == VEIL_GROUPS_ONE) j[(*n)++] = (veil_job_id){ms[k]->id, 1, i};
-            else
-                for (int q = 0; q < c->n_groups; q++) j[(*n)++] = (veil_job_id){ms[k]->id, c->groups[q], i};
+            int id = ms[k]->id;
+            if (!c->with_method[id]) continue;
+            if (ms[k]->groups == VEIL_GROUPS_ONE) {
+                j[(*n)++] = (veil_job_id){id, 1, i, NAN, 0};
+            } else if (ms[k]->groups == VEIL_GROUPS_LIST) {
+                for (int q = 0; q < c->n_groups; q++) j[(*n)++] = (veil_job_id){id, c->groups[q], i, NAN, 0};
+            } else {
+                double v[VEIL_MAX_KNOB_VALUES];
+                int nv = knob_values_of(c, id, v);
+                if (i == 0 || nv == 1)
+                    for (int q = 0; q < (i == 0 ? nv : 1); q++) j[(*n)++] = (veil_job_id){id, c->sweep_groups, i, v[q], 0};
+                else
+                    j[(*n)++] = (veil_job_id){id, c->sweep_groups, i, NAN, 1};
+            }
         }
     return j;
+}
+
+/* Does the grid sweep a knob over two or more values (and so need the validation group)? */
+static int grid_sweeps(const veil_experiment_config *c)
+{
+    int count;
+    const veil_train_method *const *ms = veil_train_methods(&count);
+    for (int k = 0; k < count; k++)
+        if (c->with_method[ms[k]->id] && ms[k]->groups == VEIL_GROUPS_SWEEP && c->n_knob_values[ms[k]->id] > 1)
+            return 1;
+    return 0;
 }
 
 /* ---------------- config.json ---------------- */
@@ -189,6 +272,7 @@ static cJSON *config_json(const veil_experiment_config *c, const veil_corpus *co
     cJSON_AddNumberToObject(pj, "train_fraction", c->protocol.train_fraction);
     cJSON_AddNumberToObject(pj, "attack_fraction", c->protocol.attack_fraction);
     cJSON_AddNumberToObject(pj, "attack_groups", c->protocol.attack_groups);
+    cJSON_AddNumberToObject(pj, "validation_group", grid_sweeps(c));
     cJSON_AddItemToObject(o, "train", train_json(&c->train));
     cJSON_AddItemToObject(o, "method_settings", method_settings_json(&c->train));
     cJSON *ms = cJSON_AddArrayToObject(o, "methods");
@@ -197,6 +281,15 @@ static cJSON *config_json(const veil_experiment_config *c, const veil_corpus *co
     for (int k = 0; k < count; k++)
         if (c->with_method[all[k]->id]) cJSON_AddItemToArray(ms, cJSON_CreateString(all[k]->name));
     cJSON_AddItemToObject(o, "groups", cJSON_CreateIntArray(c->groups, c->n_groups));
+    cJSON_AddNumberToObject(o, "sweep_groups", c->sweep_groups);
+    cJSON *sw = cJSON_AddObjectToObject(o, "sweeps");
+    for (int k = 0; k < count; k++) {
+        if (!c->with_method[all[k]->id] || all[k]->groups != VEIL_GROUPS_SWEEP) continue;
+        double v[VEIL_MAX_KNOB_VALUES];
+        int nv = knob_values_of(c, all[k]->id, v);
+        cJSON *mo = cJSON_AddObjectToObject(sw, all[k]->name);
+        cJSON_AddItemToObject(mo, all[k]->knob, cJSON_CreateDoubleArray(v, nv));
+    }
     cJSON_AddNumberToObject(o, "cv", c->cv);
     cJSON *pr = cJSON_AddObjectToObject(o, "precision");
     cJSON_AddStringToObject(pr, "requested", veil_precision_name(c->precision));
@@ -209,8 +302,9 @@ static cJSON *config_json(const veil_experiment_config *c, const veil_corpus *co
 /* The fields whose change changes results; the grid (methods, groups, cv), threads, the
  * requested precision and the version may change between runs of the same OUT. */
 static const char *const result_fields[] = {"corpus", "mfcc", "protocol", "train", "seed", "precision.resolved"};
-/* Each method's own settings (method_settings.<name>) are compared too, for the methods
- * both configurations know (a method new to this binary has no results yet). */
+/* Each method's own settings (method_settings.<name>) and its sweep (sweeps.<name>: the
+ * values of iteration 0 choose what later iterations run) are compared too, for the
+ * methods both configurations have (a method new to the grid has no results yet). */
 
 static cJSON *get_path(const cJSON *o, const char *path)
 {
@@ -265,14 +359,17 @@ static int diff_results_fields(const cJSON *was, const cJSON *now, diffbuf *d)
     d->text[0] = 0;
     for (size_t i = 0; i < sizeof result_fields / sizeof result_fields[0]; i++)
         diff_json(d, result_fields[i], get_path(was, result_fields[i]), get_path(now, result_fields[i]));
-    const cJSON *mw = cJSON_GetObjectItemCaseSensitive(was, "method_settings");
-    const cJSON *mn = cJSON_GetObjectItemCaseSensitive(now, "method_settings");
-    const cJSON *x;
-    cJSON_ArrayForEach(x, mw) {
-        const cJSON *y = cJSON_GetObjectItemCaseSensitive(mn, x->string);
-        char name[160];
-        snprintf(name, sizeof name, "method_settings.%s", x->string);
-        if (y) diff_json(d, name, x, y);
+    static const char *const per_method[] = {"method_settings", "sweeps"};
+    for (int k = 0; k < 2; k++) {
+        const cJSON *mw = cJSON_GetObjectItemCaseSensitive(was, per_method[k]);
+        const cJSON *mn = cJSON_GetObjectItemCaseSensitive(now, per_method[k]);
+        const cJSON *x;
+        cJSON_ArrayForEach(x, mw) {
+            const cJSON *y = cJSON_GetObjectItemCaseSensitive(mn, x->string);
+            char name[160];
+            snprintf(name, sizeof name, "%s.%s", per_method[k], x->string);
+            if (y) diff_json(d, name, x, y);
+        }
     }
     return d->count;
 }
@@ -355,10 +452,14 @@ static int append_line(const char *path, const char *json)
     return rc;
 }
 
+/* A job is done when results.jsonl has its (method, G, iteration) and knob value; a
+ * job whose knob is selected is done by any knob value of its (method, G, iteration). */
 static int job_done(const veil_job_result *r, size_t n, veil_job_id id)
 {
     for (size_t i = 0; i < n; i++)
-        if (r[i].method == id.method && r[i].groups == id.groups && r[i].iteration == id.iteration) return 1;
+        if (r[i].method == id.method && r[i].groups == id.groups && r[i].iteration == id.iteration &&
+            (id.select || isnan(id.knob) || veil_method_knob(r[i].method, &r[i].settings) == id.knob))
+            return 1;
     return 0;
 }
 
@@ -389,9 +490,14 @@ static char *config_markdown(const cJSON *c)
     else snprintf(agtext, sizeof agtext, "as many as fit");
     veil_strbuf_printf(&b, "- protocol: St = %d training speakers, attacker groups of St speakers: %s\n",
                        json_int(c, "protocol.train_speakers", 0), agtext);
-    veil_strbuf_printf(&b, "- grid: methods %s, Siamese G %s, %d cross-validation iteration(s), seed %.0f\n",
+    char *sweeps = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(c, "sweeps"));
+    veil_strbuf_printf(&b, "- grid: methods %s, Siamese G %s, %d cross-validation iteration(s), seed %.0f; "
+                           "methods with a knob at G = %d, swept on iteration 0: `%s`%s\n",
                        methods ? methods : "?", groups ? groups : "?", json_int(c, "cv", 0),
-                       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "seed")));
+                       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "seed")),
+                       json_int(c, "sweep_groups", VEIL_MAX_GROUPS), sweeps ? sweeps : "{}",
+                       json_int(c, "protocol.validation_group", 0) ? " (with the attacker-validation group)" : "");
+    free(sweeps);
     veil_strbuf_printf(&b, "- shared: gender g %d epochs (batch %d), attacker %d epochs (batch %d), early-stopping "
                            "patience %d; filter divisor %d\n",
                        json_int(c, "train.gender_epochs", 0), json_int(c, "train.gender_batch", 0),
@@ -432,11 +538,20 @@ static int report_from(const char *out, const cJSON *config, const veil_results_
     snprintf(png, sizeof png, "%s/figure3.png", out);
     snprintf(svg, sizeof svg, "%s/figure3.svg", out);
     if (rc == 0 && veil_plot_figure3(&s, st, png, svg) != 0) rc = -1;
+    int sweep_groups = json_int(config, "sweep_groups", VEIL_MAX_GROUPS);
+    const veil_summary_row *rows[VEIL_METHOD_SLOTS];
+    int nrows = veil_figure4_rows(&s, r, n, sweep_groups, rows);
     snprintf(png, sizeof png, "%s/figure4.png", out);
     snprintf(svg, sizeof svg, "%s/figure4.svg", out);
-    if (rc == 0 && veil_plot_figure4(&s, st, png, svg) != 0) rc = -1;
+    if (rc == 0 && veil_plot_figure4(rows, nrows, st, png, svg) != 0) rc = -1;
+    snprintf(png, sizeof png, "%s/tradeoff.png", out);
+    snprintf(svg, sizeof svg, "%s/tradeoff.svg", out);
+    if (rc == 0 && veil_plot_tradeoff(&s, sweep_groups, st, png, svg) != 0) rc = -1;
+    snprintf(png, sizeof png, "%s/extractors.png", out);
+    snprintf(svg, sizeof svg, "%s/extractors.svg", out);
+    if (rc == 0 && veil_plot_extractors(&s, st, png, svg) != 0) rc = -1;
     char *md = config_markdown(config);
-    veil_report_info info = {md, st, "figure3.png", "figure4.png"};
+    veil_report_info info = {md, st, "figure3.png", "figure4.png", "tradeoff.png", "extractors.png", sweep_groups};
     snprintf(path, sizeof path, "%s/report.md", out);
     if (rc == 0 && veil_report_write_md(path, &info, &s, r, n) != 0) rc = -1;
     free(md);
@@ -446,7 +561,7 @@ static int report_from(const char *out, const cJSON *config, const veil_results_
         free(t);
         printf("\nchance: 1/St = %.1f %%, knowing gender 2/St = %.1f %%\n", 100.0 / st, 200.0 / st);
         printf("results: %s/results.jsonl\nsummary: %s/summary.csv\nreport:  %s/report.md\n"
-               "figures: %s/figure3.png, %s/figure4.png (and .svg)\n", out, out, out, out, out);
+               "figures: %s/figure3.png, figure4.png, tradeoff.png, extractors.png (and .svg)\n", out, out, out, out);
         fflush(stdout);
     }
     veil_summary_free(&s);
@@ -496,6 +611,10 @@ static int check_config(const veil_experiment_config *c)
     }
     if (!any) {
         veil_error("experiment: no method selected");
+        return -1;
+    }
+    if (c->sweep_groups < 1 || c->sweep_groups > VEIL_MAX_GROUPS) {
+        veil_error("experiment: --sweep-groups %d outside 1..%d", c->sweep_groups, VEIL_MAX_GROUPS);
         return -1;
     }
     for (int i = 0; i < c->n_groups; i++)
@@ -559,9 +678,12 @@ static void progress_line(size_t k, size_t total, const veil_job_result *r, int 
         veil_format_duration(elapsed / (double)k * (double)(total - k), d, sizeof d);
         snprintf(left, sizeof left, "; about %s left", d);
     }
-    fprintf(stderr, "job %zu/%zu %s G=%d iteration %d%s: gender eval %.1f %%, gender test %.1f %%, "
+    const veil_train_method *m = veil_train_method_by_id(r->method);
+    char knob[64] = "";
+    if (m && m->knob) snprintf(knob, sizeof knob, " %s=%g", m->knob, veil_method_knob(r->method, &r->settings));
+    fprintf(stderr, "job %zu/%zu %s G=%d%s iteration %d%s: gender eval %.1f %%, gender test %.1f %%, "
                     "attacker %.1f %%, %d epochs, %.0f s%s%s\n",
-            k, total, veil_method_name(r->method), r->groups, r->iteration, where, 100 * r->gender_eval_acc,
+            k, total, veil_method_name(r->method), r->groups, knob, r->iteration, where, 100 * r->gender_eval_acc,
             100 * r->gender_test_acc, 100 * r->attack_acc_mean, r->epochs_run, r->seconds,
             left, r->collapsed ? "  COLLAPSED" : "");
     fflush(stderr);
@@ -571,6 +693,7 @@ static void progress_line(size_t k, size_t total, const veil_job_result *r, int 
  * OUT: its lock, config.json and results.jsonl. */
 typedef struct run_state {
     const veil_experiment_config *c;
+    veil_protocol_config protocol; /* c's, with the validation group when the grid sweeps */
     veil_precision resolved;
     veil_corpus *corpus;
     veil_patch_set *patches;
@@ -581,6 +704,7 @@ typedef struct run_state {
     size_t n_done;
     veil_job_id *jobs;
     size_t n_jobs;
+    char *handed;   /* per job: handed out in this run */
     int lock_fd;
     int out_was_new; /* OUT did not exist: a failure before any result removes what we made */
     veil_results_rules rules;
@@ -600,6 +724,7 @@ static void run_state_free(run_state *s)
 {
     if (s->have_split) veil_split_free(&s->split);
     free(s->jobs);
+    free(s->handed);
     veil_results_free(s->done, s->n_done);
     veil_results_rules_free(&s->rules);
     cJSON_Delete(s->config);
@@ -614,11 +739,13 @@ static int load_inputs(run_state *s)
     const veil_experiment_config *c = s->c;
     if (veil_precision_resolve(c->precision, &s->resolved) != 0) return -1;
     double t0 = veil_now();
+    s->protocol = c->protocol;
+    s->protocol.validation_group = grid_sweeps(c);
     if (veil_corpus_load(c->corpus, &s->corpus) != 0) return -1;
     if (veil_features_load(s->corpus, &c->mfcc, c->cache, c->threads, &s->patches) != 0) return -1;
     s->load_seconds = veil_now() - t0;
     /* the protocol must fit this corpus before anything is written */
-    if (veil_split_make(s->corpus, s->patches, &c->protocol, veil_experiment_split_seed(c->seed, 0), &s->split) != 0) {
+    if (veil_split_make(s->corpus, s->patches, &s->protocol, veil_experiment_split_seed(c->seed, 0), &s->split) != 0) {
         veil_error_prefix("%s", c->corpus);
         return -1;
     }
@@ -626,6 +753,7 @@ static int load_inputs(run_state *s)
     s->split_iter = 0;
     s->config = config_json(c, s->corpus, s->patches, s->resolved);
     s->jobs = veil_experiment_jobs(c, &s->n_jobs);
+    s->handed = veil_calloc(s->n_jobs ? s->n_jobs : 1, 1);
     return 0;
 }
 
@@ -735,20 +863,41 @@ static int open_out_or_clean(run_state *s)
     return -1;
 }
 
-/* The next job to run (index into jobs), or -1: none left, or --max-jobs reached. */
+/* The knob value iteration 0 selected for a job (docs/protocol.md, "Selecting a knob"):
+ * 1 and *value when every swept value's result is in, 0 while one is missing. */
+static int selected_knob(const run_state *s, veil_job_id id, double *value)
+{
+    double v[VEIL_MAX_KNOB_VALUES];
+    int nv = knob_values_of(s->c, id.method, v);
+    return veil_select_knob(s->done, s->n_done, id.method, id.groups, v, nv, value, NULL) == 0;
+}
+
+/* The next job to run (index into jobs); -1: none left, or --max-jobs reached; -2: the
+ * jobs left wait for the results of a sweep still running (MPI: ask again later). */
 static long next_job(void *ctx)
 {
     run_state *s = ctx;
-    while (s->next < s->n_jobs && job_done(s->done, s->n_done, s->jobs[s->next])) s->next++;
-    if (s->next >= s->n_jobs) return -1;
     if (s->c->max_jobs > 0 && s->ran >= s->c->max_jobs) {
-        if (veil_verbosity >= 1 && !s->said_stop)
+        int left = 0;
+        for (size_t k = 0; k < s->n_jobs && !left; k++) left = !s->handed[k] && !job_done(s->done, s->n_done, s->jobs[k]);
+        if (left && veil_verbosity >= 1 && !s->said_stop)
             fprintf(stderr, "experiment: stopping after %ld job(s) (--max-jobs); run again to go on\n", s->ran);
         s->said_stop = 1; /* every MPI worker asks once more */
         return -1;
     }
-    s->ran++;
-    return (long)s->next++;
+    int waiting = 0;
+    for (size_t k = 0; k < s->n_jobs; k++) {
+        if (s->handed[k] || job_done(s->done, s->n_done, s->jobs[k])) continue;
+        if (s->jobs[k].select && !selected_knob(s, s->jobs[k], &s->jobs[k].knob)) {
+            waiting = 1;
+            continue;
+        }
+        s->handed[k] = 1;
+        s->ran++;
+        return (long)k;
+    }
+    /* waiting is only worth it while the sweep's jobs are still out */
+    return waiting && s->started > s->finished ? -2 : -1;
 }
 
 static const char *job_name(void *ctx, long job)
@@ -756,7 +905,12 @@ static const char *job_name(void *ctx, long job)
     run_state *s = ctx;
     if (job < 0 || (size_t)job >= s->n_jobs) return "(none)";
     veil_job_id id = s->jobs[job];
-    snprintf(s->name, sizeof s->name, "%s G=%d iteration %d", veil_method_name(id.method), id.groups, id.iteration);
+    const veil_train_method *m = veil_train_method_by_id(id.method);
+    if (!isnan(id.knob) && m && m->knob)
+        snprintf(s->name, sizeof s->name, "%s G=%d %s=%g%s iteration %d", m->name, id.groups, m->knob, id.knob,
+                 id.select ? " (selected)" : "", id.iteration);
+    else
+        snprintf(s->name, sizeof s->name, "%s G=%d iteration %d", veil_method_name(id.method), id.groups, id.iteration);
     return s->name;
 }
 
@@ -771,8 +925,9 @@ static int job_started(void *ctx, long job, int rank, const char *host)
     return 0;
 }
 
-/* Runs one job of the grid; its results.jsonl line (malloc'd) or NULL. */
-static char *run_job(void *ctx, long job)
+/* Runs one job of the grid with its knob value (NaN: none); its results.jsonl line
+ * (malloc'd) or NULL. */
+static char *run_job(void *ctx, long job, double knob)
 {
     run_state *s = ctx;
     const veil_experiment_config *c = s->c;
@@ -780,17 +935,23 @@ static char *run_job(void *ctx, long job)
     if (s->split_iter != id.iteration) {
         if (s->have_split) veil_split_free(&s->split);
         s->have_split = 0;
-        if (veil_split_make(s->corpus, s->patches, &c->protocol, veil_experiment_split_seed(c->seed, id.iteration),
+        if (veil_split_make(s->corpus, s->patches, &s->protocol, veil_experiment_split_seed(c->seed, id.iteration),
                             &s->split) != 0)
             return NULL;
         s->have_split = 1;
         s->split_iter = id.iteration;
     }
+    veil_train_config tc = c->train;
+    if (!isnan(knob) && veil_method_set_knob(&tc.method[id.method], id.method, knob) != 0) return NULL;
+    /* the validation group's attacker only where a knob is being chosen: iteration 0 of a sweep */
+    veil_split view = s->split;
+    double values[VEIL_MAX_KNOB_VALUES];
+    view.has_validation = s->split.has_validation && id.iteration == 0 && !isnan(knob) &&
+                          knob_values_of(c, id.method, values) > 1;
     veil_job_result r;
     uint64_t seed = veil_experiment_job_seed(c->seed, id.method, id.groups, id.iteration);
-    if (veil_job_run(id.method, id.groups, id.iteration, &s->split, s->patches, &c->train, s->resolved, seed, &r,
-                     NULL) != 0) {
-        veil_error_prefix("job %s G=%d iteration %d", veil_method_name(id.method), id.groups, id.iteration);
+    if (veil_job_run(id.method, id.groups, id.iteration, &view, s->patches, &tc, s->resolved, seed, &r, NULL) != 0) {
+        veil_error_prefix("job %s", job_name(s, job));
         return NULL;
     }
     if (!s->load_charged) r.stages.io = s->load_seconds;
@@ -812,15 +973,23 @@ static int job_finished(void *ctx, long job, int rank, const char *line)
     }
     int rc = append_line(s->results, line);
     if (rc == 0) progress_line(++s->finished, s->todo, &r, rank, veil_now() - s->start);
-    veil_job_result_free(&r);
+    /* kept: later jobs select their knob from these results */
+    s->done = veil_realloc(s->done, (s->n_done + 1) * sizeof *s->done);
+    s->done[s->n_done++] = r;
     return rc;
+}
+
+static double job_knob(void *ctx, long job)
+{
+    run_state *s = ctx;
+    return s->jobs[job].knob;
 }
 
 static int run_serial(run_state *s)
 {
     for (long job; (job = next_job(s)) >= 0;) {
         job_started(s, job, 0, NULL);
-        char *line = run_job(s, job);
+        char *line = run_job(s, job, s->jobs[job].knob);
         if (!line) return -1;
         int rc = job_finished(s, job, 0, line);
         free(line);
@@ -867,7 +1036,7 @@ static int run_mpi(run_state *s)
 
     int rc;
     if (m.rank == 0) {
-        vx_coordinator co = {s, next_job, job_started, job_finished, job_name};
+        vx_coordinator co = {s, next_job, job_started, job_finished, job_name, job_knob};
         rc = vx_mpi_coordinate(&m, &co);
         if (rc == 0) rc = report_from(s->c->out, s->config, &s->rules, 1);
     } else {

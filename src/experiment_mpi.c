@@ -3,8 +3,11 @@
  *   worker -> 0  READY  its host name (first message)
  *   worker -> 0  RESULT the finished job's results.jsonl line
  *   worker -> 0  FAIL   the error message of a failed job; the worker then stops
- *   0 -> worker  JOB    one long: the job index, or -1 = stop
- * Jobs are handed out one at a time, so long and short jobs balance themselves. */
+ *   0 -> worker  JOB    the job index (-1 = stop) and its knob value (a job whose knob is
+ *                       selected from iteration 0's results gets it from rank 0)
+ * Jobs are handed out one at a time, so long and short jobs balance themselves. A worker
+ * asking while every job left waits for a sweep still running gets no answer until a
+ * result comes in. */
 #include "experiment_mpi.h"
 
 #include <mpi.h>
@@ -91,12 +94,22 @@ static char *receive_any(int *source, int *tag)
     return text;
 }
 
-static void send_job(int rank, long job) { MPI_Send(&job, 1, MPI_LONG, rank, TAG_JOB, MPI_COMM_WORLD); }
+typedef struct job_msg {
+    long job;
+    double knob;
+} job_msg;
+
+static void send_job(int rank, long job, double knob)
+{
+    job_msg m = {job, knob};
+    MPI_Send(&m, (int)sizeof m, MPI_BYTE, rank, TAG_JOB, MPI_COMM_WORLD);
+}
 
 int vx_mpi_coordinate(const vx_mpi *m, const vx_coordinator *co)
 {
     int workers = m->size - 1, stopped = 0, failed = 0, cannot_record = 0;
     long *holding = veil_malloc((size_t)m->size * sizeof(long));
+    char *waiting = veil_calloc((size_t)m->size, 1); /* asked, told nothing yet */
     char (*hosts)[64] = veil_calloc((size_t)m->size, sizeof *hosts);
     char *first_error = NULL;
     for (int r = 0; r < m->size; r++) holding[r] = -1;
@@ -123,18 +136,29 @@ int vx_mpi_coordinate(const vx_mpi *m, const vx_coordinator *co)
                          text);
                 first_error = veil_strdup(msg);
             }
-            stopped++; /* a failed worker has left its loop */
-            free(text);
-            continue;
+            stopped++; /* a failed worker has left its loop; those waiting are told to stop */
         }
         free(text);
-        long next = failed ? -1 : co->next_job(co->ctx);
-        if (next >= 0 && co->on_started && co->on_started(co->ctx, next, src, hosts[src]) != 0) next = -1;
-        send_job(src, next);
-        if (next < 0) stopped++;
-        else holding[src] = next;
+        /* this worker asks; so do those waiting, now that a result may have freed a job */
+        if (tag != TAG_FAIL) waiting[src] = 1;
+        for (int r = 1; r < m->size; r++) {
+            if (!waiting[r]) continue;
+            long next = failed ? -1 : co->next_job(co->ctx);
+            if (next == -2) {
+                int out = 0;
+                for (int q = 1; q < m->size; q++) out |= holding[q] >= 0;
+                if (out) break; /* keep waiting for a result */
+                next = -1;
+            }
+            if (next >= 0 && co->on_started && co->on_started(co->ctx, next, r, hosts[r]) != 0) next = -1;
+            send_job(r, next, next >= 0 ? co->job_knob(co->ctx, next) : 0.0);
+            waiting[r] = 0;
+            if (next < 0) stopped++;
+            else holding[r] = next;
+        }
     }
     free(holding);
+    free(waiting);
     free(hosts);
     if (failed) {
         veil_error("%s", first_error ? first_error : "a worker failed");
@@ -144,14 +168,15 @@ int vx_mpi_coordinate(const vx_mpi *m, const vx_coordinator *co)
     return 0;
 }
 
-int vx_mpi_work(const vx_mpi *m, char *(*run_job)(void *ctx, long job), void *ctx)
+int vx_mpi_work(const vx_mpi *m, char *(*run_job)(void *ctx, long job, double knob), void *ctx)
 {
     MPI_Send(m->host, (int)strlen(m->host), MPI_CHAR, 0, TAG_READY, MPI_COMM_WORLD);
     for (;;) {
-        long job;
-        MPI_Recv(&job, 1, MPI_LONG, 0, TAG_JOB, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        if (job < 0) return 0;
-        char *line = run_job(ctx, job);
+        job_msg msg;
+        MPI_Recv(&msg, (int)sizeof msg, MPI_BYTE, 0, TAG_JOB, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        if (msg.job < 0) return 0;
+        long job = msg.job;
+        char *line = run_job(ctx, job, msg.knob);
         if (!line) {
             const char *e = veil_last_error();
             MPI_Send(e, (int)strlen(e), MPI_CHAR, 0, TAG_FAIL, MPI_COMM_WORLD);

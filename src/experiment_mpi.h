@@ -24,7 +24,9 @@ int vx_mpi_all_ok(int ok);
 /* Rank 0's string to every rank (*s malloc'd on the others). Collective. */
 int vx_mpi_bcast_string(char **s);
 
-/* Coordinator side. next_job: the next job index to hand out, or -1 when none is left.
+/* Coordinator side. next_job: the next job index to hand out, -1 when none is left, -2
+ * when the jobs left wait for results still out (the asking worker waits for a later
+ * result; job_knob: the knob value to send with a job, NaN: none).
  * on_result: one worker's finished job (its results line); non-zero stops handing out
  * jobs. Returns 0 when every handed-out job came back, -1 with veil_error() naming the
  * rank, host and job of the first failure otherwise. */
@@ -34,11 +36,13 @@ typedef struct vx_coordinator {
     int (*on_started)(void *ctx, long job, int rank, const char *host);
     int (*on_result)(void *ctx, long job, int rank, const char *line);
     const char *(*job_name)(void *ctx, long job);
+    double (*job_knob)(void *ctx, long job);
 } vx_coordinator;
 int vx_mpi_coordinate(const vx_mpi *m, const vx_coordinator *co);
 
-/* Worker side: asks for jobs until told to stop. run_job returns the results line
+/* Worker side: asks for jobs until told to stop. run_job (with the job's knob value from
+ * rank 0) returns the results line
  * (malloc'd) or NULL with veil_error(); a failure is reported to rank 0 and ends the loop. */
-int vx_mpi_work(const vx_mpi *m, char *(*run_job)(void *ctx, long job), void *ctx);
+int vx_mpi_work(const vx_mpi *m, char *(*run_job)(void *ctx, long job, double knob), void *ctx);
 
 #endif

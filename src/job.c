@@ -79,6 +79,8 @@ int veil_job_run(veil_method method, int groups, int iteration, const veil_split
     out->seed = seed;
     out->pair_verdict_acc = NAN;
     out->final_loss = NAN;
+    out->attack_val_acc = NAN;
+    out->gender_test_majority = NAN;
     if (model_out) *model_out = NULL;
     char name[96];
     snprintf(name, sizeof name, "job %s G=%d iteration %d", veil_method_name(method), groups, iteration);
@@ -195,6 +197,35 @@ int veil_job_run(veil_method method, int groups, int iteration, const veil_split
             for (int i = 0; i < split->n_groups; i++) out->attack_acc[i] = a->group[i].acc;
     }
     record_split(split, out);
+    if (split->n_gtest) {
+        size_t male = 0;
+        for (size_t i = 0; i < split->n_gtest; i++) male += split->gtest_label[i] == 1;
+        size_t major = male > split->n_gtest - male ? male : split->n_gtest - male;
+        out->gender_test_majority = (double)major / (double)split->n_gtest;
+    }
+    /* the attacker-validation group (choosing a knob): the paper's attacker on a group of
+     * its own, outside every test group */
+    if (split->has_validation) {
+        veil_split val = *split;
+        val.n_groups = 1;
+        val.has_validation = 0;
+        val.group_speakers = split->group_speakers + (size_t)split->n_groups * (size_t)split->st;
+        val.n_atrain = split->n_atrain + split->n_groups;
+        val.n_aeval = split->n_aeval + split->n_groups;
+        val.atrain = split->atrain + split->n_groups;
+        val.aeval = split->aeval + split->n_groups;
+        val.atrain_label = split->atrain_label + split->n_groups;
+        val.aeval_label = split->aeval_label + split->n_groups;
+        char vname[128];
+        snprintf(vname, sizeof vname, "%s: validation", name);
+        veil_attack_config vc = {NULL, 0, NULL, head_batch};
+        veil_attack_result vr;
+        memset(&vr, 0, sizeof vr);
+        int vrc = veil_attack_run(f, patches, &val, tc, veil_seed_mix(seed, 0x76616c69, 0), vname, &vc, &vr);
+        if (vrc == 0) out->attack_val_acc = vr.r[0].acc;
+        veil_attack_result_free(&vr);
+        if (vrc) goto fail;
+    }
     double sum = 0;
     for (int i = 0; i < split->n_groups; i++) sum += out->attack_acc[i];
     out->attack_acc_mean = split->n_groups ? sum / split->n_groups : NAN;
@@ -324,6 +355,8 @@ char *veil_job_result_to_json(const veil_job_result *r)
     stages_to_json(o, &r->stages);
     attackers_to_json(o, r);
     split_to_json(o, r);
+    add_num(o, "gender_test_majority", r->gender_test_majority);
+    add_num(o, "attack_val_acc", r->attack_val_acc);
     /* the method's own settings, every one (src/train/<method>.c) */
     const veil_train_method *m = veil_train_method_by_id(r->method);
     if (m) cJSON_AddItemToObject(o, "settings", veil_settings_to_json(m->settings, m->n_settings, r->settings.bytes));
@@ -468,6 +501,8 @@ int veil_job_result_from_json(const char *line, veil_job_result *out)
         veil_job_result_free(out);
         goto done;
     }
+    out->gender_test_majority = get_num(o, "gender_test_majority");
+    out->attack_val_acc = get_num(o, "attack_val_acc");
     /* the method's settings: its defaults where a line (an older one) has none */
     const veil_train_method *m = veil_train_method_by_id(out->method);
     veil_settings_defaults(m->settings, m->n_settings, out->settings.bytes);

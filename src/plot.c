@@ -3,6 +3,7 @@
 #include <cairo-svg.h>
 #include <cairo.h>
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -73,6 +74,7 @@ static void text_at(cairo_t *cr, const char *s, double x, double y, double size,
     cairo_text_extents(cr, s, &e);
     cairo_move_to(cr, x - align * e.x_advance, y + valign * size * 0.72);
     cairo_show_text(cr, s);
+    cairo_new_path(cr); /* show_text leaves a current point: a later line_to would draw from it */
 }
 
 static void hline(cairo_t *cr, double pct, rgb c, line_style s, double width)
@@ -168,17 +170,15 @@ static void draw_series(cairo_t *cr, const veil_summary *s, series which, rgb c,
         set_line(cr, LINE_SOLID, 1.3);
         whisker(cr, x, lo, hi, 6);
     }
-    /* the line through the means */
+    /* lines between the means of neighbouring G only: no line across a G that was not run */
     set_color(cr, c);
     set_line(cr, LINE_SOLID, 2.2);
-    int started = 0;
-    for (int g = 1; g <= 5; g++) {
+    for (int g = 2; g <= 5; g++) {
+        const veil_summary_row *a = veil_summary_find(s, VEIL_METHOD_SIAMESE, g - 1);
         const veil_summary_row *r = veil_summary_find(s, VEIL_METHOD_SIAMESE, g);
-        if (!r) continue;
-        double x = x_of(g), y = y_of(row_stat(r, which).mean);
-        if (started) cairo_line_to(cr, x, y);
-        else cairo_move_to(cr, x, y);
-        started = 1;
+        if (!a || !r) continue;
+        cairo_move_to(cr, x_of(g - 1), y_of(row_stat(a, which).mean));
+        cairo_line_to(cr, x_of(g), y_of(row_stat(r, which).mean));
     }
     cairo_stroke(cr);
     for (int g = 1; g <= 5; g++) {
@@ -297,7 +297,10 @@ static cairo_status_t to_file(void *closure, const unsigned char *data, unsigned
 typedef struct plot_ctx {
     const veil_summary *s;
     int st;
-    void (*draw)(cairo_t *, const veil_summary *, int);
+    void (*draw)(cairo_t *, const struct plot_ctx *);
+    /* Figure 4 and the trade-off figure */
+    const veil_summary_row *const *rows;
+    int n_rows, sweep_groups;
 } plot_ctx;
 
 static int cairo_result(cairo_status_t st)
@@ -312,7 +315,7 @@ static int write_png(FILE *f, void *ctx)
     plot_ctx *p = ctx;
     cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)FIG_W, (int)FIG_H);
     cairo_t *cr = cairo_create(surf);
-    p->draw(cr, p->s, p->st);
+    p->draw(cr, p);
     cairo_status_t st = cairo_status(cr);
     cairo_destroy(cr);
     if (st == CAIRO_STATUS_SUCCESS) st = cairo_surface_write_to_png_stream(surf, to_file, f);
@@ -325,7 +328,7 @@ static int write_svg(FILE *f, void *ctx)
     plot_ctx *p = ctx;
     cairo_surface_t *surf = cairo_svg_surface_create_for_stream(to_file, f, FIG_W, FIG_H);
     cairo_t *cr = cairo_create(surf);
-    p->draw(cr, p->s, p->st);
+    p->draw(cr, p);
     cairo_status_t st = cairo_status(cr);
     cairo_destroy(cr);
     cairo_surface_finish(surf); /* writes the document */
@@ -347,13 +350,15 @@ static int plot_files(plot_ctx *p, const char *png_path, const char *svg_path)
     return 0;
 }
 
+static void draw_figure3(cairo_t *cr, const plot_ctx *p) { draw(cr, p->s, p->st); }
+
 int veil_plot_figure3(const veil_summary *s, int st, const char *png_path, const char *svg_path)
 {
-    plot_ctx p = {s, st > 0 ? st : 20, draw};
+    plot_ctx p = {s, st > 0 ? st : 20, draw_figure3, NULL, 0, 0};
     return plot_files(&p, png_path, svg_path);
 }
 
-/* ---- Figure 4-like: bars of gender test and attacker accuracy per summary row ---- */
+/* ---- bar charts: gender test and attacker accuracy per extractor ---- */
 static void bar(cairo_t *cr, double x, double w, veil_stat v, int runs, rgb c)
 {
     cairo_set_source_rgba(cr, c.r, c.g, c.b, 0.85);
@@ -369,36 +374,63 @@ static void bar(cairo_t *cr, double x, double w, veil_stat v, int runs, rgb c)
     whisker(cr, x + w / 2, y_of(v.mean - v.std), y_of(v.mean + v.std), 4);
 }
 
-static void draw_bars(cairo_t *cr, const veil_summary *s, int st)
+/* "adversarial", "G=5", "adv_lambda=0.1": up to three lines under a bar pair */
+static void row_label(const veil_summary_row *r, char lines[3][48])
+{
+    const veil_train_method *m = veil_train_method_by_id(r->method);
+    snprintf(lines[0], 48, "%s", veil_method_name(r->method));
+    lines[1][0] = lines[2][0] = 0;
+    if (!m || m->groups != VEIL_GROUPS_ONE) snprintf(lines[1], 48, "G=%d", r->groups);
+    if (m && m->knob && !isnan(r->knob)) snprintf(lines[2], 48, "%s=%g", m->knob, r->knob);
+}
+
+/* The gender chance level: the majority share of the gender-testing patches (mean over rows). */
+static double gender_chance(const veil_summary_row *const *rows, int n)
+{
+    double sum = 0;
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (isfinite(rows[i]->gender_majority.mean) && rows[i]->gender_majority.mean > 0) {
+            sum += rows[i]->gender_majority.mean;
+            k++;
+        }
+    return k ? sum / k : NAN;
+}
+
+static void draw_bar_chart(cairo_t *cr, const veil_summary_row *const *rows, int nrows, int st, const char *title)
 {
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
     y_grid(cr, 0);
-    int n = s->n_rows > 0 ? s->n_rows : 1;
+    int n = nrows > 0 ? nrows : 1, runs = 0;
     double slot = (PX1 - PX0) / n, w = slot * 0.32;
-    for (int i = 0; i < s->n_rows; i++) {
-        const veil_summary_row *r = &s->rows[i];
+    for (int i = 0; i < nrows; i++) {
+        const veil_summary_row *r = rows[i];
+        if (r->runs > runs) runs = r->runs;
         double x0 = PX0 + i * slot + slot / 2;
         bar(cr, x0 - w - 2, w, r->gender_test, r->runs, C_GENDER);
         bar(cr, x0 + 2, w, r->attack, r->runs, C_ATTACK);
-        char lab[64];
-        const veil_train_method *m = veil_train_method_by_id(r->method);
-        if (m && m->groups == VEIL_GROUPS_ONE) snprintf(lab, sizeof lab, "%s", m->name);
-        else snprintf(lab, sizeof lab, "%s G=%d", veil_method_name(r->method), r->groups);
+        char lab[3][48];
+        row_label(r, lab);
         set_color(cr, C_AXIS);
-        text_at(cr, lab, x0, PY1 + 20, 13, 0.5, 0, 0);
+        double size = nrows > 8 ? 9.5 : 12;
+        for (int l = 0; l < 3; l++)
+            if (lab[l][0]) text_at(cr, lab[l], x0, PY1 + 16 + 13 * l, size, 0.5, 0, 0);
         if (r->collapsed) {
             set_color(cr, C_ATTACK);
-            text_at(cr, "! collapsed run", x0, PY1 + 36, 11, 0.5, 0, 1);
+            text_at(cr, "! collapsed", x0, PY1 + 56, 10, 0.5, 0, 1);
         }
     }
+    double gchance = gender_chance(rows, nrows);
     clip_with_chance(cr, st);
+    if (isfinite(gchance)) hline(cr, gchance, C_GENDER, LINE_DOTTED, 1.6);
     cairo_restore(cr);
     plot_frame(cr);
     y_axis_label(cr);
-    char title[160];
-    snprintf(title, sizeof title, "Gender test vs. attacker test per extractor (St = %d)", st);
-    text_at(cr, title, FIG_W / 2, 34, 18, 0.5, 0, 1);
+    char full[200];
+    snprintf(full, sizeof full, "%s (St = %d)", title, st);
+    set_color(cr, C_AXIS);
+    text_at(cr, full, FIG_W / 2, 34, 18, 0.5, 0, 1);
 
     char chance1[64], chance2[64];
     chance_labels(st, chance1, chance2);
@@ -425,11 +457,196 @@ static void draw_bars(cairo_t *cr, const veil_summary *s, int st)
     text_at(cr, chance1, lx + 44, ly + 52, 12.5, 0, 0.5, 0);
     text_at(cr, "chance knowing gender", lx + 44, ly + 78, 12.5, 0, 0.5, 0);
     text_at(cr, chance2 + strlen("chance knowing gender "), lx + 44, ly + 94, 12.5, 0, 0.5, 0);
-    text_at(cr, "bars: mean, whiskers: ± std", lx, ly + 126, 12, 0, 0.5, 0);
+    double y = ly + 120;
+    if (isfinite(gchance)) {
+        set_color(cr, C_GENDER);
+        set_line(cr, LINE_DOTTED, 1.6);
+        cairo_move_to(cr, lx, y);
+        cairo_line_to(cr, lx + 36, y);
+        cairo_stroke(cr);
+        set_color(cr, C_AXIS);
+        char g[64];
+        snprintf(g, sizeof g, "gender chance %.1f %%", gchance);
+        text_at(cr, g, lx + 44, y, 12.5, 0, 0.5, 0);
+        text_at(cr, "(majority share)", lx + 44, y + 16, 12.5, 0, 0.5, 0);
+        y += 42;
+    }
+    if (runs > 1) text_at(cr, "bars: mean, whiskers: ± std", lx, y, 12, 0, 0.5, 0);
+    else text_at(cr, "one iteration: no spread", lx, y, 12, 0, 0.5, 0);
 }
 
-int veil_plot_figure4(const veil_summary *s, int st, const char *png_path, const char *svg_path)
+static void draw_extractors(cairo_t *cr, const plot_ctx *p)
 {
-    plot_ctx p = {s, st > 0 ? st : 20, draw_bars};
+    const veil_summary_row **rows = veil_malloc((size_t)(p->s->n_rows ? p->s->n_rows : 1) * sizeof *rows);
+    for (int i = 0; i < p->s->n_rows; i++) rows[i] = &p->s->rows[i];
+    draw_bar_chart(cr, rows, p->s->n_rows, p->st, "Gender test vs. attacker test per extractor");
+    free(rows);
+}
+
+int veil_plot_extractors(const veil_summary *s, int st, const char *png_path, const char *svg_path)
+{
+    plot_ctx p = {s, st > 0 ? st : 20, draw_extractors, NULL, 0, 0};
+    return plot_files(&p, png_path, svg_path);
+}
+
+static void draw_figure4(cairo_t *cr, const plot_ctx *p)
+{
+    draw_bar_chart(cr, p->rows, p->n_rows, p->st, "Figure 4: privacy methods at their selected points");
+}
+
+int veil_plot_figure4(const veil_summary_row *const *rows, int n, int st, const char *png_path,
+                      const char *svg_path)
+{
+    plot_ctx p = {NULL, st > 0 ? st : 20, draw_figure4, rows, n, 0};
+    return plot_files(&p, png_path, svg_path);
+}
+
+/* ---- the trade-off: attacker accuracy (x) vs gender test accuracy (y) ---- */
+static double tx_of(double pct)
+{
+    if (pct < 0) pct = 0;
+    if (pct > 100) pct = 100;
+    return PX0 + pct / 100.0 * (PX1 - PX0);
+}
+
+static const rgb method_colors[] = {{0.35, 0.35, 0.35}, {0.12, 0.40, 0.75}, {0.84, 0.20, 0.16},
+                                    {0.20, 0.60, 0.25}, {0.55, 0.30, 0.70}, {0.85, 0.55, 0.10}};
+
+static void draw_tradeoff(cairo_t *cr, const plot_ctx *p)
+{
+    const veil_summary *s = p->s;
+    int st = p->st;
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    y_grid(cr, 1);
+    for (int q = 0; q <= 100; q += 10) {
+        cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
+        set_line(cr, LINE_SOLID, 1);
+        cairo_move_to(cr, tx_of(q), PY0);
+        cairo_line_to(cr, tx_of(q), PY1);
+        cairo_stroke(cr);
+        set_color(cr, C_AXIS);
+        char lab[16];
+        snprintf(lab, sizeof lab, "%d", q);
+        text_at(cr, lab, tx_of(q), PY1 + 20, 13, 0.5, 0, 0);
+    }
+    plot_frame(cr);
+    set_color(cr, C_AXIS);
+    text_at(cr, "attacker test accuracy (%)", (PX0 + PX1) / 2, PY1 + 48, 15, 0.5, 0, 0);
+    cairo_save(cr);
+    cairo_translate(cr, PX0 - 48, (PY0 + PY1) / 2);
+    cairo_rotate(cr, -M_PI / 2);
+    text_at(cr, "gender test accuracy (%)", 0, 0, 15, 0.5, 0, 0);
+    cairo_restore(cr);
+    char title[160];
+    snprintf(title, sizeof title, "Trade-off: gender recognition vs. speaker identification (St = %d)", st);
+    text_at(cr, title, FIG_W / 2, 34, 17, 0.5, 0, 1);
+
+    /* chance: vertical 1/St and 2/St, horizontal gender majority */
+    const veil_summary_row **all = veil_malloc((size_t)(s->n_rows ? s->n_rows : 1) * sizeof *all);
+    for (int i = 0; i < s->n_rows; i++) all[i] = &s->rows[i];
+    double gchance = gender_chance(all, s->n_rows);
+    free(all);
+    cairo_save(cr);
+    cairo_rectangle(cr, PX0, PY0, PX1 - PX0, PY1 - PY0);
+    cairo_clip(cr);
+    set_color(cr, C_CHANCE);
+    set_line(cr, LINE_DOTTED, 1.8);
+    cairo_move_to(cr, tx_of(100.0 / st), PY0);
+    cairo_line_to(cr, tx_of(100.0 / st), PY1);
+    cairo_stroke(cr);
+    set_line(cr, LINE_DASHDOT, 1.4);
+    cairo_move_to(cr, tx_of(200.0 / st), PY0);
+    cairo_line_to(cr, tx_of(200.0 / st), PY1);
+    cairo_stroke(cr);
+    if (isfinite(gchance)) hline(cr, gchance, C_GENDER, LINE_DOTTED, 1.6);
+
+    /* one line per method: its rows at the sweep G by knob (or by G), in summary order */
+    int count;
+    const veil_train_method *const *ms = veil_train_methods(&count);
+    double lx = PX1 + 18, ly = PY0 + 12;
+    int items = 0;
+    for (int q = 0; q < count; q++) {
+        const veil_train_method *m = ms[q];
+        rgb c = method_colors[q % (int)(sizeof method_colors / sizeof method_colors[0])];
+        int first = 1, any = 0;
+        set_color(cr, c);
+        set_line(cr, LINE_SOLID, 2);
+        for (int i = 0; i < s->n_rows; i++) {
+            const veil_summary_row *r = &s->rows[i];
+            if (r->method != m->id || (m->knob && r->groups != p->sweep_groups)) continue;
+            double x = tx_of(r->attack.mean), y = y_of(r->gender_test.mean);
+            if (first) cairo_move_to(cr, x, y);
+            else cairo_line_to(cr, x, y);
+            first = 0;
+            any = 1;
+        }
+        cairo_stroke(cr);
+        if (!any) continue;
+        for (int i = 0; i < s->n_rows; i++) {
+            const veil_summary_row *r = &s->rows[i];
+            if (r->method != m->id || (m->knob && r->groups != p->sweep_groups)) continue;
+            double x = tx_of(r->attack.mean), y = y_of(r->gender_test.mean);
+            draw_marker(cr, MARK_CIRCLE, x, y, c);
+            char lab[48] = "";
+            if (m->knob && !isnan(r->knob)) snprintf(lab, sizeof lab, "%g", r->knob);
+            else if (m->groups != VEIL_GROUPS_ONE) snprintf(lab, sizeof lab, "G=%d", r->groups);
+            set_color(cr, c);
+            if (lab[0]) text_at(cr, lab, x + 7, y - 8, 10.5, 0, 0, 0);
+        }
+        /* legend entry, outside the clip */
+        cairo_save(cr);
+        cairo_reset_clip(cr);
+        double y = ly + items * 24;
+        set_color(cr, c);
+        set_line(cr, LINE_SOLID, 2);
+        cairo_move_to(cr, lx, y);
+        cairo_line_to(cr, lx + 36, y);
+        cairo_stroke(cr);
+        draw_marker(cr, MARK_CIRCLE, lx + 18, y, c);
+        set_color(cr, C_AXIS);
+        char lab[80];
+        if (m->knob) snprintf(lab, sizeof lab, "%s (%s)", m->name, m->knob);
+        else snprintf(lab, sizeof lab, "%s", m->name);
+        text_at(cr, lab, lx + 44, y, 12.5, 0, 0.5, 0);
+        cairo_restore(cr);
+        items++;
+    }
+    cairo_restore(cr);
+    double y = ly + items * 24 + 12;
+    char chance1[64], chance2[64];
+    chance_labels(st, chance1, chance2);
+    set_color(cr, C_CHANCE);
+    set_line(cr, LINE_DOTTED, 1.8);
+    cairo_move_to(cr, lx, y);
+    cairo_line_to(cr, lx + 36, y);
+    cairo_stroke(cr);
+    set_line(cr, LINE_DASHDOT, 1.4);
+    cairo_move_to(cr, lx, y + 26);
+    cairo_line_to(cr, lx + 36, y + 26);
+    cairo_stroke(cr);
+    set_color(cr, C_AXIS);
+    text_at(cr, chance1, lx + 44, y, 12, 0, 0.5, 0);
+    text_at(cr, "chance knowing gender", lx + 44, y + 26, 12, 0, 0.5, 0);
+    text_at(cr, chance2 + strlen("chance knowing gender "), lx + 44, y + 42, 12, 0, 0.5, 0);
+    if (isfinite(gchance)) {
+        set_color(cr, C_GENDER);
+        set_line(cr, LINE_DOTTED, 1.6);
+        cairo_move_to(cr, lx, y + 68);
+        cairo_line_to(cr, lx + 36, y + 68);
+        cairo_stroke(cr);
+        set_color(cr, C_AXIS);
+        char g[64];
+        snprintf(g, sizeof g, "gender chance %.1f %%", gchance);
+        text_at(cr, g, lx + 44, y + 68, 12, 0, 0.5, 0);
+    }
+    set_color(cr, C_AXIS);
+    text_at(cr, "labels: knob value or G", lx, y + 100, 11.5, 0, 0.5, 0);
+}
+
+int veil_plot_tradeoff(const veil_summary *s, int sweep_groups, int st, const char *png_path,
+                       const char *svg_path)
+{
+    plot_ctx p = {s, st > 0 ? st : 20, draw_tradeoff, NULL, 0, sweep_groups};
     return plot_files(&p, png_path, svg_path);
 }

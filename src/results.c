@@ -121,6 +121,8 @@ static int check_settings(const veil_job_result *r, const char *method_settings)
         memset(&cfg, 0, sizeof cfg);
         veil_settings_defaults(m->settings, m->n_settings, cfg.bytes);
         if (veil_settings_from_json(m->settings, m->n_settings, want, cfg.bytes, "config.json") != 0) rc = -1;
+        /* a method's knob is the job's grid coordinate (config.json's sweeps), not a setting */
+        if (rc == 0 && m->knob) veil_method_set_knob(&cfg, m->id, veil_method_knob(m->id, &r->settings));
         cJSON *a = rc ? NULL : veil_settings_to_json(m->settings, m->n_settings, r->settings.bytes);
         cJSON *b = rc ? NULL : veil_settings_to_json(m->settings, m->n_settings, cfg.bytes);
         if (rc == 0 && !cJSON_Compare(a, b, 1)) {
@@ -223,7 +225,9 @@ bad:
 
 static int same_job(const veil_job_result *a, const veil_job_result *b)
 {
-    return a->method == b->method && a->groups == b->groups && a->iteration == b->iteration;
+    double ka = veil_method_knob(a->method, &a->settings), kb = veil_method_knob(b->method, &b->settings);
+    return a->method == b->method && a->groups == b->groups && a->iteration == b->iteration &&
+           (ka == kb || (isnan(ka) && isnan(kb)));
 }
 
 int veil_results_parse(const char *name, char *data, size_t size, const veil_results_rules *rules,

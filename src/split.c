@@ -15,6 +15,7 @@ void veil_protocol_config_paper(veil_protocol_config *p)
     p->train_fraction = 0.7;
     p->attack_fraction = 0.7;
     p->attack_groups = 0;
+    p->validation_group = 0;
 }
 
 /* Patches of one speaker on the training side of a fraction split: rounded to the
@@ -159,10 +160,17 @@ static int check_inputs(const veil_corpus *c, const veil_patch_set *p, const vei
                    st, st, others, c->n_speakers);
         return -1;
     }
-    if (pc->attack_groups > 0 && (long)pc->attack_groups * st > others) {
-        veil_error("protocol: %d attacker groups of %d speakers need %ld speakers besides the "
-                   "training speakers, but only %d remain", pc->attack_groups, st,
-                   (long)pc->attack_groups * st, others);
+    int need = pc->attack_groups + (pc->validation_group ? 1 : 0);
+    if (pc->attack_groups > 0 && (long)need * st > others) {
+        veil_error("protocol: %d attacker groups%s of %d speakers need %ld speakers besides the "
+                   "training speakers, but only %d remain", pc->attack_groups,
+                   pc->validation_group ? " and the attacker-validation group" : "", st,
+                   (long)need * st, others);
+        return -1;
+    }
+    if (pc->validation_group && others < 2 * st) {
+        veil_error("protocol: an attacker group and the attacker-validation group need %d speakers "
+                   "besides the %d training speakers, but only %d remain", 2 * st, st, others);
         return -1;
     }
     return 0;
@@ -226,9 +234,16 @@ int veil_split_make(const veil_corpus *c, const veil_patch_set *p, const veil_pr
                       out->gtest_label, &out->n_gtest, NULL, NULL, NULL);
 
     /* attacker groups: the others shuffled, then consecutive runs of St, regardless of
-     * gender (as the paper); speakers that do not fill a whole group stay out */
-    make_groups(p, others, no, st, pc->attack_groups > 0 ? pc->attack_groups : no / st,
-                pc->attack_fraction, &pick, &divide, out);
+     * gender (as the paper); speakers that do not fill a whole group stay out. With a
+     * validation group, it is the run right after the test groups (so the test groups are
+     * those of a split without it, unless every run was a test group: then one fewer) */
+    int groups = pc->attack_groups > 0 ? pc->attack_groups : no / st - (pc->validation_group ? 1 : 0);
+    make_groups(p, others, no, st, groups + (pc->validation_group ? 1 : 0), pc->attack_fraction, &pick,
+                &divide, out);
+    if (pc->validation_group) {
+        out->n_groups = groups;
+        out->has_validation = 1;
+    }
     free(others);
     record_speakers(c, out);
     return 0;
@@ -244,7 +259,7 @@ void veil_split_free(veil_split *s)
     free(s->gtrain_label);
     free(s->geval_label);
     free(s->gtest_label);
-    for (int g = 0; g < s->n_groups; g++) {
+    for (int g = 0; g < s->n_groups + s->has_validation; g++) {
         if (s->atrain) free(s->atrain[g]);
         if (s->aeval) free(s->aeval[g]);
         if (s->atrain_label) free(s->atrain_label[g]);

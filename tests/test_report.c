@@ -2,6 +2,7 @@
  * Figure 3 as PNG (read back by cairo) and SVG, results.jsonl with a torn last line. */
 #include <cairo.h>
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,17 @@ static veil_job_result fake(veil_method m, int g, int it, double ge, double gt, 
     veil_train_config_paper(&tc);
     r.settings = tc.method[m];
     r.stages = (veil_job_stages){0.5 * secs, 0.1 * secs, 0.1 * secs, 0.05 * secs, 0.2 * secs, it == 0 ? 2 : 0};
+    r.gender_test_majority = 0.69;
+    r.attack_val_acc = NAN;
+    return r;
+}
+
+/* an adversarial job at G = 5 with its lambda and the validation attacker's accuracy */
+static veil_job_result fake_adv(double lambda, int it, double ge, double gt, double a, double val)
+{
+    veil_job_result r = fake(2, 5, it, ge, gt, a, a, 10, 30, 0);
+    CHECK(veil_method_set_knob(&r.settings, 2, lambda) == 0);
+    r.attack_val_acc = val;
     return r;
 }
 
@@ -222,7 +234,7 @@ int main(void)
     st = veil_stat_of(xs, 1);
     CHECK(st.mean == 1 && st.std == 0);
 
-    veil_job_result r[7];
+    veil_job_result r[12];
     int n = 0;
     r[n++] = fake(VEIL_METHOD_SIAMESE, 3, 0, 0.90, 0.92, 0.20, 0.30, 20, 100, 0);
     r[n++] = fake(VEIL_METHOD_REFERENCE, 1, 0, 0.96, 0.95, 0.60, 0.70, 30, 50, 0);
@@ -231,9 +243,25 @@ int main(void)
     r[n++] = fake(VEIL_METHOD_REFERENCE, 1, 1, 0.94, 0.93, 0.62, 0.66, 30, 52, 0);
     r[n++] = fake(VEIL_METHOD_SIAMESE, 1, 1, 0.96, 0.95, 0.34, 0.36, 12, 64, 0);
     r[n++] = fake(VEIL_METHOD_SIAMESE, 3, 2, 0.92, 0.94, 0.10, 0.12, 22, 110, 0);
+    int n_old = n;
+    /* a sweep on iteration 0 (lambda 0, 1, 10), then the selected lambda = 1 on iteration 1:
+     * trade-offs 0.97-0.60 = 0.37, 0.95-0.20 = 0.75, 0.55-0.05 = 0.50. The test accuracies
+     * would favour lambda = 10 (attacker 4 %): they must not choose. */
+    r[n++] = fake_adv(0, 0, 0.97, 0.96, 0.65, 0.60);
+    r[n++] = fake_adv(1, 0, 0.95, 0.94, 0.25, 0.20);
+    r[n++] = fake_adv(10, 0, 0.55, 0.90, 0.04, 0.05);
+    r[n++] = fake_adv(1, 1, 0.93, 0.92, 0.21, NAN);
+
+    double values[3] = {0, 1, 10}, chosen = -1, scores[3];
+    CHECK(veil_select_knob(r, (size_t)n, 2, 5, values, 3, &chosen, scores) == 0 && chosen == 1);
+    CHECK_NEAR(scores[0], 0.37, 1e-12);
+    CHECK_NEAR(scores[2], 0.50, 1e-12);
+    double more[4] = {0, 1, 10, 100}; /* a value without its result: no choice yet */
+    CHECK(veil_select_knob(r, (size_t)n, 2, 5, more, 4, &chosen, NULL) == -1);
+    CHECK(veil_select_knob(r, (size_t)n, 2, 5, values + 2, 1, &chosen, NULL) == 0 && chosen == 10);
 
     veil_summary s;
-    CHECK(veil_summary_make(r, (size_t)n, &s) == 0);
+    CHECK(veil_summary_make(r, (size_t)n_old, &s) == 0);
     CHECK(s.n_rows == 3);
     CHECK(s.rows[0].method == VEIL_METHOD_REFERENCE && s.rows[0].groups == 1);
     CHECK(s.rows[1].method == VEIL_METHOD_SIAMESE && s.rows[1].groups == 1);
@@ -282,16 +310,18 @@ int main(void)
 
     /* ---- report.md ---- */
     snprintf(path, sizeof path, "%s/report.md", dir);
-    veil_report_info info = {"- corpus: fake\n", 20, "figure3.png", "figure4.png"};
+    veil_report_info info = {"- corpus: fake\n", 20, "figure3.png", "figure4.png", "tradeoff.png", "extractors.png", 5};
     CHECK(veil_report_write_md(path, &info, &s, r, (size_t)n) == 0);
     char *md;
     CHECK(veil_read_file(path, &md, NULL) == 0);
-    CHECK(strstr(md, "| reference | 1 | 2 | 95.0 ± 1.4 | 94.0 ± 1.4 | 95 | 64.5 ± 0.7 | 65 |"));
-    CHECK(strstr(md, "| siamese | 1 | 2 |"));
-    CHECK(strstr(md, "| ⚠ siamese | 3 | 3 |"));
+    CHECK(strstr(md, "| reference | 1 |  | 2 | 95.0 ± 1.4 | 94.0 ± 1.4 | 95 | 64.5 ± 0.7 | 65 |"));
+    CHECK(strstr(md, "| siamese | 1 |  | 2 |"));
+    CHECK(strstr(md, "| ⚠ siamese | 3 |  | 3 |"));
+    CHECK(strstr(md, "Gender chance: 69.0 %"));
+    CHECK(!strstr(md, "50 %"));
     CHECK(strstr(md, "**1 of 3 COLLAPSED**"));
     CHECK(strstr(md, "- siamese G=3 iteration 1: z spread 1e-07 below 1e-4"));
-    CHECK(strstr(md, "![](figure3.png)") && strstr(md, "![](figure4.png)"));
+    CHECK(strstr(md, "![](figure3.png)") && strstr(md, "![](figure4.png)") && strstr(md, "![](extractors.png)"));
     CHECK(strstr(md, "1/St = 5.0 %") && strstr(md, "2/St = 10.0 %"));
     CHECK(strstr(md, "| 30.0 40.0 |")); /* per-group attacker accuracies of a run */
     /* the stage profile: reference G=1 is jobs of 50 and 52 s, I/O 2 s charged to iteration 0 */
@@ -313,13 +343,43 @@ int main(void)
     CHECK(veil_read_file(svg, &svgtext, NULL) == 0);
     CHECK(!strncmp(svgtext, "<?xml", 5) && strstr(svgtext, "<svg"));
     free(svgtext);
-    snprintf(png, sizeof png, "%s/figure4.png", dir);
-    snprintf(svg, sizeof svg, "%s/figure4.svg", dir);
-    CHECK(veil_plot_figure4(&s, 20, png, svg) == 0);
+    snprintf(png, sizeof png, "%s/extractors.png", dir);
+    snprintf(svg, sizeof svg, "%s/extractors.svg", dir);
+    CHECK(veil_plot_extractors(&s, 20, png, svg) == 0);
     img = cairo_image_surface_create_from_png(png);
     CHECK(cairo_surface_status(img) == CAIRO_STATUS_SUCCESS && cairo_image_surface_get_width(img) == 900);
     cairo_surface_destroy(img);
     CHECK(veil_path_exists(svg));
+
+    /* ---- with the adversarial sweep: selection in the report, Figure 4, trade-off ---- */
+    veil_summary sa;
+    CHECK(veil_summary_make(r, (size_t)n, &sa) == 0);
+    CHECK(sa.n_rows == 6);
+    const veil_summary_row *l1 = veil_summary_find_knob(&sa, 2, 5, 1.0);
+    CHECK(l1 && l1->runs == 2 && veil_summary_find_knob(&sa, 2, 5, 10.0)->runs == 1);
+    CHECK(isnan(veil_summary_find(&sa, VEIL_METHOD_SIAMESE, 1)->knob));
+    const veil_summary_row *rows[VEIL_METHOD_SLOTS];
+    int nr = veil_figure4_rows(&sa, r, (size_t)n, 5, rows);
+    /* Siamese (no G = 5 here: its largest G, 3) and adversarial at the selected lambda = 1 */
+    CHECK(nr == 2 && rows[0]->method == VEIL_METHOD_SIAMESE && rows[0]->groups == 3 && rows[1] == l1);
+    snprintf(png, sizeof png, "%s/figure4.png", dir);
+    CHECK(veil_plot_figure4(rows, nr, 20, png, NULL) == 0);
+    snprintf(png, sizeof png, "%s/tradeoff.png", dir);
+    snprintf(svg, sizeof svg, "%s/tradeoff.svg", dir);
+    CHECK(veil_plot_tradeoff(&sa, 5, 20, png, svg) == 0 && veil_path_exists(png) && veil_path_exists(svg));
+    snprintf(path, sizeof path, "%s/report-sweep.md", dir);
+    CHECK(veil_report_write_md(path, &info, &sa, r, (size_t)n) == 0);
+    CHECK(veil_read_file(path, &md, NULL) == 0);
+    CHECK_MSG(strstr(md, "selected adv_lambda = 1\n"), "%s", md);
+    CHECK(strstr(md, "| **1** | 95.0 | 20.0 | 75.0 |"));
+    CHECK(strstr(md, "| adversarial | 5 | adv_lambda=1 | 2 | 93.0 ± 1.4 | 23.0 ± 2.8 |"));
+    free(md);
+    char *csv2 = NULL;
+    snprintf(path, sizeof path, "%s/summary-sweep.csv", dir);
+    CHECK(veil_summary_write_csv(path, &sa) == 0 && veil_read_file(path, &csv2, NULL) == 0);
+    CHECK(strstr(csv2, ",adv_lambda,10\n"));
+    free(csv2);
+    veil_summary_free(&sa);
     /* an unwritable destination fails with its name and leaves nothing behind */
     CHECK_FAILS_WITH(veil_plot_figure3(&s, 20, "/nonexistent-dir/f.png", NULL), "/nonexistent-dir/f.png");
 

@@ -10,6 +10,8 @@
 #include "veil/mfcc.h"
 #include "veil/nn.h"
 
+#define VEIL_MAX_KNOB_VALUES 16
+
 typedef struct veil_experiment_config {
     const char *corpus;          /* corpus directory or manifest */
     const char *out;             /* results directory */
@@ -18,6 +20,11 @@ typedef struct veil_experiment_config {
     veil_protocol_config protocol;
     veil_train_config train;
     int with_method[VEIL_METHOD_SLOTS]; /* 1 for each method id in the grid (src/train/method.h) */
+    /* methods with a knob (adversarial lambda, ...): the values swept on iteration 0; 0 values =
+     * the setting's own value. Later iterations run the value selected on iteration 0. */
+    double knob_values[VEIL_METHOD_SLOTS][VEIL_MAX_KNOB_VALUES];
+    int n_knob_values[VEIL_METHOD_SLOTS];
+    int sweep_groups;            /* the one G of methods that sweep a knob (default 5) */
     int groups[VEIL_MAX_GROUPS]; /* Siamese G values, ascending, no repeats */
     int n_groups;
     int cv;                      /* cross-validation iterations */
@@ -33,12 +40,17 @@ int veil_experiment_preset(veil_experiment_config *c, const char *name);
 int veil_experiment_parse_groups(const char *s, veil_experiment_config *c);
 /* "reference,siamese": any of the training methods' names. */
 int veil_experiment_parse_methods(const char *s, veil_experiment_config *c);
+/* "--adv-lambda", "0,0.1,1,10": the values of a method's knob. 1: option is no method's
+ * knob; 0: set; -1: refused (message). */
+int veil_experiment_parse_knob(const char *option, const char *list, veil_experiment_config *c);
 
 /* Jobs of the grid, in the order they run: iteration, then the methods in their table's
  * order (each at G = 1 or at every G of the grid, as the method says), G ascending. */
 typedef struct veil_job_id {
     veil_method method;
     int groups, iteration;
+    double knob;   /* the knob's value (NaN: the method has none) */
+    int select;    /* 1: the knob is the one selected on iteration 0 (set when the job is handed out) */
 } veil_job_id;
 /* malloc'd list; *n receives its length. */
 veil_job_id *veil_experiment_jobs(const veil_experiment_config *c, size_t *n);

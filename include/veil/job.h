@@ -17,6 +17,8 @@ typedef struct veil_protocol_config {
     double train_fraction;   /* 0.7: gender-training vs gender-evaluation, per speaker */
     double attack_fraction;  /* 0.7: attacker-training vs attacker-evaluation, per speaker */
     int attack_groups;       /* number of attacker groups of St speakers; 0 = as many as fit */
+    int validation_group;    /* 1: one more group of St others, in no attacker group, whose
+                              * attacker chooses a method's knob (docs/protocol.md) */
 } veil_protocol_config;
 void veil_protocol_config_paper(veil_protocol_config *p);
 
@@ -36,6 +38,8 @@ typedef struct veil_split {
     int n_speakers;
     int *speaker_gender;       /* 0 = F, 1 = M */
     char **speaker_id;         /* copies of the corpus's speaker ids */
+    int has_validation;        /* 1: index n_groups of the group arrays is the attacker-
+                                * validation group (protocol validation_group) */
 } veil_split;
 /* Draw a split from seed. Refuses (clear message) a corpus that cannot fill it. */
 int veil_split_make(const veil_corpus *c, const veil_patch_set *p, const veil_protocol_config *pc,
@@ -129,6 +133,9 @@ typedef struct veil_job_result {
     int n_train_speakers, st;   /* st: speakers per attacker group */
     char **train_speakers;      /* speaker ids */
     char **group_speakers;      /* n_attack_groups x st speaker ids */
+    double gender_test_majority;   /* share of the gender-testing patches of their majority
+                                    * gender: the gender chance level */
+    double attack_val_acc;         /* attacker on the validation group (NaN: not run) */
 } veil_job_result;
 void veil_job_result_free(veil_job_result *r);
 /* One line of JSON (no newline), malloc'd. Values that do not apply (the pair verdict of

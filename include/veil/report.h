@@ -52,16 +52,29 @@ typedef struct veil_summary_row {
     int collapsed;   /* how many of them collapsed (averaged in, and flagged) */
     veil_stat gender_eval, gender_test, attack; /* % */
     veil_stat epochs, seconds;
+    double knob;     /* the method's knob value (NaN: the method has none) */
+    veil_stat gender_majority; /* % of gender-testing patches of the majority gender */
 } veil_summary_row;
 
 typedef struct veil_summary {
     int n_rows;
-    veil_summary_row *rows; /* reference first, then siamese; G ascending */
+    veil_summary_row *rows; /* by method id, then G, then knob value, ascending */
 } veil_summary;
 
 int veil_summary_make(const veil_job_result *r, size_t n, veil_summary *out);
 void veil_summary_free(veil_summary *s);
 const veil_summary_row *veil_summary_find(const veil_summary *s, veil_method m, int groups);
+/* The row of (m, G, knob); knob NaN matches a row without one. */
+const veil_summary_row *veil_summary_find_knob(const veil_summary *s, veil_method m, int groups, double knob);
+
+/* ---- choosing a method's knob (docs/protocol.md, "Selecting a knob") ---- */
+/* Among values (n_values >= 1), the knob value of (m, G) whose iteration-0 job has the largest
+ * trade-off: gender-evaluation accuracy minus the attacker's accuracy on the validation group;
+ * the first in values on a tie. A single value is chosen as is. Never reads test data.
+ * 0 and *chosen when every value has its iteration-0 result (and, for two or more, a finite
+ * validation accuracy); -1 otherwise. scores (optional, n_values): each value's trade-off. */
+int veil_select_knob(const veil_job_result *r, size_t n, veil_method m, int groups, const double *values,
+                     int n_values, double *chosen, double *scores);
 /* Plain-text table for a terminal (malloc'd). */
 char *veil_summary_table(const veil_summary *s);
 /* method,groups,runs,collapsed,<field>_mean,<field>_std... (atomically). */
@@ -71,8 +84,17 @@ typedef struct veil_report_info {
     const char *config_markdown; /* the configuration, already rendered (may be NULL) */
     int st;                      /* speakers per attacker group: chance 1/St, 2/St */
     const char *figure;          /* Figure 3 file name relative to the report, NULL: none */
-    const char *figure4;         /* the bar chart, likewise */
+    const char *figure4;         /* Figure 4 (methods at their selected points), likewise */
+    const char *tradeoff;        /* the trade-off figure, likewise */
+    const char *extractors;      /* the per-extractor bar chart, likewise */
+    int sweep_groups;            /* the G of the methods with a knob (and of Siamese in Figure 4) */
 } veil_report_info;
+
+/* The point Figure 4 shows per method (every method but those run at G = 1 only): a method
+ * with a knob at its selected value, another (Siamese) at G = sweep_groups, else its
+ * largest G. Fills rows (room for VEIL_METHOD_SLOTS) in method order; returns the count. */
+int veil_figure4_rows(const veil_summary *s, const veil_job_result *r, size_t n, int sweep_groups,
+                      const veil_summary_row **rows);
 /* report.md: configuration, summary beside the paper's numbers, per-job and per-group
  * attacker accuracies, collapsed runs, the figure (atomically). */
 int veil_report_write_md(const char *path, const veil_report_info *info, const veil_summary *s,
@@ -82,7 +104,15 @@ int veil_report_write_md(const char *path, const veil_report_info *info, const v
  * reference as dashed lines, chance 1/St and 2/St dotted. Same drawing for both files;
  * either path may be NULL. Each file is drawn to a temporary name and renamed. */
 int veil_plot_figure3(const veil_summary *s, int st, const char *png_path, const char *svg_path);
-/* Figure 4-like: gender test and attacker accuracy as bars per (method, G), chance lines. */
-int veil_plot_figure4(const veil_summary *s, int st, const char *png_path, const char *svg_path);
+/* Gender test and attacker accuracy as bars per extractor (every summary row), chance lines. */
+int veil_plot_extractors(const veil_summary *s, int st, const char *png_path, const char *svg_path);
+/* The paper's Figure 4: gender test and attacker test bars (mean ± std) for the given rows
+ * (veil_figure4_rows), chance lines (1/St, 2/St, and the gender majority share). */
+int veil_plot_figure4(const veil_summary_row *const *rows, int n, int st, const char *png_path,
+                      const char *svg_path);
+/* Trade-off: attacker accuracy (x) against gender test accuracy (y), one point per knob value
+ * (methods with a knob, at sweep_groups) or per G (Siamese), one line per method, chance lines. */
+int veil_plot_tradeoff(const veil_summary *s, int sweep_groups, int st, const char *png_path,
+                       const char *svg_path);
 
 #endif

@@ -156,6 +156,34 @@ double veil_settings_value(const veil_setting *s, int n, const void *base, const
     return f ? get_field(f, base) : NAN;
 }
 
+double veil_method_knob(int id, const veil_method_settings *settings)
+{
+    const veil_train_method *m = veil_train_method_by_id(id);
+    if (!m || !m->knob) return NAN;
+    return veil_settings_value(m->settings, m->n_settings, settings->bytes, m->knob);
+}
+
+int veil_method_set_knob(veil_method_settings *settings, int id, double value)
+{
+    const veil_train_method *m = veil_train_method_by_id(id);
+    const veil_setting *f = m && m->knob ? find_setting(m->settings, m->n_settings, m->knob) : NULL;
+    if (!f) {
+        veil_error("method %s has no knob to set", veil_method_name(id));
+        return -1;
+    }
+    char what[80];
+    snprintf(what, sizeof what, "--%s", f->name);
+    if (check_value(f, value, what)) return -1;
+    set_field(f, settings->bytes, value);
+    return 0;
+}
+
+int veil_method_is_knob(int id, const char *option)
+{
+    const veil_train_method *m = veil_train_method_by_id(id);
+    return m && m->knob && same_name(m->knob, option);
+}
+
 void *veil_method_settings_of(veil_train_config *tc, int id)
 {
     return id >= 0 && id < VEIL_METHOD_SLOTS ? tc->method[id].bytes : NULL;

@@ -19,7 +19,7 @@
 
 /* Every method, in report order: X(name) names the veil_train_method
  * veil_method_<name> that src/train/<name>.c defines. */
-#define VEIL_TRAIN_METHODS(X) X(reference) X(siamese)
+#define VEIL_TRAIN_METHODS(X) X(reference) X(siamese) X(adversarial)
 
 /* ---- settings: a table of named fields over a struct ---- */
 typedef enum { VEIL_SETTING_INT, VEIL_SETTING_FLOAT, VEIL_SETTING_DOUBLE } veil_setting_type;
@@ -59,7 +59,8 @@ typedef struct veil_trained {
 /* Which G values the experiment grid runs a method at. */
 typedef enum {
     VEIL_GROUPS_ONE,   /* G = 1 only (the reference, as in the paper) */
-    VEIL_GROUPS_LIST,  /* every G of --groups */
+    VEIL_GROUPS_LIST,  /* every G of --groups (the Siamese method: Figure 3) */
+    VEIL_GROUPS_SWEEP, /* one G (--sweep-groups, default 5); its knob swept on iteration 0 */
 } veil_groups_policy;
 
 typedef struct veil_train_method {
@@ -70,6 +71,9 @@ typedef struct veil_train_method {
     int n_settings;
     size_t settings_size;
     const char *epochs_setting;   /* the setting `veil train --epochs` sets */
+    const char *knob;             /* the setting the grid sweeps (VEIL_GROUPS_SWEEP), NULL: none */
+    const double *sweep;          /* its values in the paper preset */
+    int n_sweep;
     veil_groups_policy groups;
     /* Train f (and g) on ctx->train, early stopping on ctx->eval. On failure: -1 with
      * veil_error(), nothing left in out to free. */
@@ -92,6 +96,11 @@ int veil_settings_from_json(const veil_setting *s, int n, const cJSON *o, void *
 /* One setting from text, by name; 1 if name is not in s, 0 if set, -1 if refused. */
 int veil_settings_set(const veil_setting *s, int n, void *base, const char *name, const char *value);
 double veil_settings_value(const veil_setting *s, int n, const void *base, const char *name);
+/* The knob of method id: its value in settings (NaN: no knob), and set it (refused out of range). */
+double veil_method_knob(int id, const veil_method_settings *settings);
+int veil_method_set_knob(veil_method_settings *settings, int id, double value);
+/* 1 if option ("--adv-lambda", "adv_lambda") names the knob of method id. */
+int veil_method_is_knob(int id, const char *option);
 
 /* The settings every method shares (veil_train_config's own fields). */
 const veil_setting *veil_train_common_settings(int *count);
@@ -155,5 +164,19 @@ int veil_train_reference(veil_extractor *f, veil_head *g, const veil_patch_set *
                          const veil_labelled *train, const veil_labelled *eval,
                          const veil_train_config *tc, const veil_reference_settings *rs,
                          uint64_t seed, const char *name, veil_train_report *rep);
+
+/* ---- the adversarial method's one step, as a building block (tests check it) ---- */
+typedef struct veil_adversarial_work {
+    int max_n;
+    float *z, *dz, *dz_speaker, *logits_gender, *dlogits_gender, *logits_speaker, *dlogits_speaker;
+} veil_adversarial_work;
+void veil_adversarial_work_init(veil_adversarial_work *w, int max_n, int dim, int speakers);
+void veil_adversarial_work_free(veil_adversarial_work *w);
+/* One batch: training-mode forward of f, g and the adversary a; every gradient set, no
+ * update: g's and a's from their own cross-entropies, f's from dJ/dz with
+ * J = L_gender - lambda L_speaker (the gradient-reversal layer). */
+int veil_adversarial_gradients(veil_extractor *f, veil_head *g, veil_head *a, const float *x, int n,
+                               const int *gender, const int *speaker, float lambda,
+                               veil_adversarial_work *w, float *loss_gender, float *loss_speaker);
 
 #endif
