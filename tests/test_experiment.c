@@ -2,6 +2,7 @@
  * network): every output file, stop after one job and resume without redoing it, a torn
  * last line, a refused configuration change, and the errors that must write nothing. */
 #include <cairo.h>
+#include <math.h>
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,7 @@ static void tiny(veil_experiment_config *c, const char *corpus, const char *out,
     c->out = out;
     c->cache = cache;
     veil_experiment_preset(c, "quick");
+    CHECK(veil_experiment_parse_methods("reference,siamese", c) == 0);
     c->protocol.train_speakers = 4;
     c->protocol.attack_groups = 1;
     c->n_groups = 2;
@@ -184,7 +186,7 @@ int main(void)
     CHECK(csv && strstr(csv, "\nreference,1,1,") && strstr(csv, "\nsiamese,1,1,") && strstr(csv, "\nsiamese,2,1,"));
     free(csv);
     char *md = slurp(out, "report.md");
-    CHECK(md && strstr(md, "reference | 1 | 1 |") && strstr(md, "siamese | 2 | 1 |"));
+    CHECK(md && strstr(md, "reference | 1 |  | 1 |") && strstr(md, "siamese | 2 |  | 1 |"));
     CHECK(md && strstr(md, "![](figure3.png)") && strstr(md, "St = 4 training speakers"));
     free(md);
     snprintf(path, sizeof path, "%s/figure3.png", out);
@@ -234,6 +236,54 @@ int main(void)
     test_write_file(path, first ? first : "x\n", first ? strlen(first) : 2);
     tiny(&c, corpus, out3, cache);
     CHECK_FAILS_WITH(veil_experiment_run(&c), "without their config.json");
+
+    /* ---- a knob swept on iteration 0, the selected value on iteration 1 ---- */
+    char out4[4300];
+    snprintf(out4, sizeof out4, "%s/out4", tmp);
+    tiny(&c, corpus, out4, cache);
+    CHECK(veil_experiment_parse_methods("adversarial", &c) == 0);
+    c.protocol.train_speakers = 2; /* 8 speakers: 2 training, one test group and the validation group */
+    c.cv = 2;
+    c.sweep_groups = 1;
+    CHECK(veil_train_config_set(&c.train, "adv_epochs", "2") == 0);
+    CHECK_FAILS_WITH(veil_experiment_parse_knob("--adv-lambda", "0,x", &c), "--adv-lambda");
+    CHECK_FAILS_WITH(veil_experiment_parse_knob("--adv-lambda", "0,-1", &c), "adv_lambda");
+    CHECK(veil_experiment_parse_knob("--margin", "1", &c) == 1);
+    CHECK(veil_experiment_parse_knob("--adv-lambda", "0,3", &c) == 0 && c.n_knob_values[2] == 2);
+    size_t nsw;
+    veil_job_id *sw = veil_experiment_jobs(&c, &nsw);
+    CHECK(nsw == 3 && sw[0].knob == 0 && sw[1].knob == 3 && !sw[1].select && sw[2].select && sw[2].iteration == 1);
+    CHECK(sw[0].groups == 1 && isnan(sw[2].knob));
+    free(sw);
+    CHECK_MSG(veil_experiment_run(&c) == 0, "%s", veil_last_error());
+    snprintf(path, sizeof path, "%s/results.jsonl", out4);
+    CHECK(veil_results_load(path, &r, &n, NULL, NULL) == 0 && n == 3);
+    if (n == 3) {
+        double values[2] = {0, 3}, chosen = -1;
+        CHECK(veil_select_knob(r, n, 2, 1, values, 2, &chosen, NULL) == 0);
+        for (size_t i = 0; i < n; i++) {
+            CHECK(r[i].method == 2 && r[i].groups == 1 && r[i].n_attack_groups == 1);
+            /* the validation attacker where a knob is chosen, never later; same seed for every value */
+            CHECK(r[i].iteration == 0 ? isfinite(r[i].attack_val_acc) : isnan(r[i].attack_val_acc));
+            CHECK(r[i].seed == veil_experiment_job_seed(7, 2, 1, r[i].iteration));
+            CHECK(r[i].gender_test_majority >= 0.5 && r[i].gender_test_majority <= 1);
+            if (r[i].iteration == 1) CHECK(veil_method_knob(2, &r[i].settings) == chosen);
+        }
+    }
+    veil_results_free(r, n);
+    md = slurp(out4, "report.md");
+    CHECK(md && strstr(md, "selected adv_lambda = ") && strstr(md, "## Figure 4") && strstr(md, "![](tradeoff.png)"));
+    free(md);
+    snprintf(path, sizeof path, "%s/tradeoff.png", out4);
+    CHECK(veil_path_exists(path));
+    /* resume refuses a changed lambda sweep and a changed setting of the method, by name */
+    CHECK(veil_experiment_parse_knob("--adv-lambda", "0,2", &c) == 0);
+    CHECK_FAILS_WITH(veil_experiment_run(&c), "sweeps.adversarial.adv_lambda (was [0,3], now [0,2])");
+    CHECK(veil_experiment_parse_knob("--adv-lambda", "0,3", &c) == 0);
+    CHECK(veil_train_config_set(&c.train, "adv_epochs", "3") == 0);
+    CHECK_FAILS_WITH(veil_experiment_run(&c), "method_settings.adversarial.adv_epochs (was 2, now 3)");
+    CHECK(veil_train_config_set(&c.train, "adv_epochs", "2") == 0);
+    CHECK_MSG(veil_experiment_run(&c) == 0, "%s", veil_last_error()); /* the same: nothing to do */
 
     free(first);
     free(all);
