@@ -16,7 +16,7 @@ command -v mpirun >/dev/null || fail "mpirun not found (Debian package openmpi-b
 mpi() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" mpirun -n 3 "$@"; }
 
 "$veil" corpus synth --out "$tmp/corpus" --speakers 8 --female 4 --seconds 6 --threads 1 >/dev/null
-tiny=(--corpus "$tmp/corpus" --cache "$tmp/cache" --preset quick --st 4 --attack-groups 1
+tiny=(--corpus "$tmp/corpus" --cache "$tmp/cache" --preset quick --methods reference,siamese --st 4 --attack-groups 1
       --groups 1,2 --cv 2 --siamese-epochs 1 --gender-epochs 1 --reference-epochs 1
       --attack-epochs 1 --filter-divisor 16 --precision fp32 --threads 1 --seed 3)
 norm() { # results without the timings, one sorted line per job
@@ -41,6 +41,17 @@ mpi "$veil" experiment "${tiny[@]}" --out "$tmp/chunks" >"$tmp/log3" 2>&1 || { c
 grep -q "2 done, 4 to run" "$tmp/log3" || fail "resume did not skip the finished jobs"
 [ "$(head -n2 "$tmp/chunks/results.jsonl")" = "$first" ] || fail "finished lines rewritten"
 [ "$(norm "$tmp/chunks/results.jsonl")" = "$(norm "$tmp/serial/results.jsonl")" ] || fail "chunked MPI results differ"
+
+# a knob swept on iteration 0: the iteration-1 job waits for the sweep's results, then runs
+# the selected value, the same as in one process (2 workers: one is told to wait)
+sweep=(--corpus "$tmp/corpus" --cache "$tmp/cache" --preset quick --methods adversarial --adv-lambda 0,1,3
+       --sweep-groups 1 --adv-epochs 1 --st 2 --attack-groups 1 --cv 2 --gender-epochs 1 --attack-epochs 1
+       --filter-divisor 16 --precision fp32 --threads 1 --seed 3)
+"$veil" experiment "${sweep[@]}" --out "$tmp/sweep-serial" >"$tmp/log5" 2>&1 || { cat "$tmp/log5"; fail "serial sweep"; }
+mpi "$veil" experiment "${sweep[@]}" --out "$tmp/sweep-mpi" >"$tmp/log6" 2>&1 || { cat "$tmp/log6"; fail "MPI sweep"; }
+[ "$(wc -l <"$tmp/sweep-mpi/results.jsonl")" -eq 4 ] || { cat "$tmp/log6"; fail "4 sweep jobs expected"; }
+[ "$(norm "$tmp/sweep-mpi/results.jsonl")" = "$(norm "$tmp/sweep-serial/results.jsonl")" ] || fail "MPI sweep differs from the serial run's"
+[ "$(tail -n1 "$tmp/sweep-mpi/results.jsonl" | grep -c '"iteration":1')" -eq 1 ] || fail "the selected job ran before the sweep finished"
 
 # a corpus that cannot fill the protocol: every rank stops, non-zero, nothing written
 set +e
