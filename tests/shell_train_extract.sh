@@ -47,4 +47,18 @@ grep -q "short.wav.*shorter than one patch" "$dir/err.txt" || fail "message: $(c
     --precision fp32 --json -q > "$dir/attack.json"
 grep -q '"groups":3' "$dir/attack.json" || fail "attack: $(cat "$dir/attack.json")"
 grep -q '"attack_acc_mean":[0-9]' "$dir/attack.json" || fail "attack: $(cat "$dir/attack.json")"
+# the adversarial method (lambda by name): a model that extract and attack use like any other
+"$veil" train --corpus "$dir/corpus" --method adversarial --groups 5 --st 2 --epochs 2 --adv-lambda 3 --seed 5 \
+    --threads 1 --precision fp32 --json -q -o "$dir/adv.safetensors" > "$dir/adv.json"
+grep -q '"method":"adversarial"' "$dir/adv.json" || fail "train adversarial: $(cat "$dir/adv.json")"
+grep -q '"adv_lambda":3,"adv_epochs":2' "$dir/adv.json" || fail "adversarial settings: $(cat "$dir/adv.json")"
+"$veil" extract --model "$dir/adv.safetensors" "${files[0]}" -o "$dir/adv.npy" --threads 1 2>/dev/null
+header "$dir/adv.npy" | grep -q "512)" || fail "adversarial feature shape: $(header "$dir/adv.npy")"
+"$veil" attack --model "$dir/adv.safetensors" --corpus "$dir/corpus" --st 2 --epochs 3 --threads 1 \
+    --precision fp32 --json -q > "$dir/adv-attack.json"
+grep -q '"attack_acc_mean":[0-9]' "$dir/adv-attack.json" || fail "attack adversarial: $(cat "$dir/adv-attack.json")"
+if "$veil" train --corpus "$dir/corpus" --method adversarial --groups 5 --st 2 --adv-lambda -1 -o "$dir/x" 2> "$dir/err2.txt"; then
+    fail "train accepted a negative lambda"
+fi
+grep -q "adv_lambda" "$dir/err2.txt" || fail "message: $(cat "$dir/err2.txt")"
 echo "shell_train_extract: ok"
