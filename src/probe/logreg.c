@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 
 #include "linalg.h"
 #include "veil/common.h"
@@ -90,7 +91,8 @@ static int lr_minimise(lr_problem *pb, double *theta)
     pb->w32 = veil_malloc((size_t)pb->c * pb->p * sizeof(float));
     if (lr_eval(pb, theta, g, &f)) goto done;
     double g0 = sqrt(dot(g, g, np));
-    for (int it = 0; it < LBFGS_ITERS; it++) {
+    int it = 0, evals = 1;
+    for (; it < LBFGS_ITERS; it++) {
         double gnorm = sqrt(dot(g, g, np));
         if (gnorm <= 1e-6 * (g0 > 1 ? g0 : 1)) break;
         /* two-loop recursion: d = -H g */
@@ -123,6 +125,7 @@ static int lr_minimise(lr_problem *pb, double *theta)
         for (int ls = 0; ls < 40; ls++) {
             for (size_t i = 0; i < np; i++) tn[i] = theta[i] + step * d[i];
             if (lr_eval(pb, tn, gn, &fn)) goto done;
+            evals++;
             if (fn <= f + 1e-4 * step * slope) {
                 ok = 1;
                 break;
@@ -147,6 +150,7 @@ static int lr_minimise(lr_problem *pb, double *theta)
         f = fn;
         if (df <= 1e-10 * (fabs(f) > 1 ? fabs(f) : 1)) break;
     }
+    if (getenv("PM_DEBUG")) fprintf(stderr, "l2 %g: %d iterations, %d evaluations, f %.6g\n", pb->l2, it, evals, f);
     rc = 0;
 done:
     free(pb->z);

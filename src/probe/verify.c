@@ -157,11 +157,22 @@ void veil_trials_cosine(const float *e, size_t n_utt, int dim, const int *speake
 {
     size_t D = (size_t)dim, cap = n_utt * (n_utt > 0 ? n_utt - 1 : 0) / 2;
     memset(out, 0, sizeof *out);
-    double *norm = veil_malloc((n_utt ? n_utt : 1) * sizeof *norm);
+    float *un = veil_malloc((n_utt ? n_utt : 1) * D * sizeof *un);
+    float *g = veil_malloc((n_utt ? n_utt * n_utt : 1) * sizeof *g);
     for (size_t i = 0; i < n_utt; i++) {
         double q = 0;
         for (size_t k = 0; k < D; k++) q += (double)e[i * D + k] * e[i * D + k];
-        norm[i] = q > 0 ? sqrt(q) : 1;
+        float inv = q > 0 ? (float)(1 / sqrt(q)) : 0;
+        for (size_t k = 0; k < D; k++) un[i * D + k] = e[i * D + k] * inv;
+    }
+    if (pm_sgemm('N', 'T', n_utt, n_utt, D, 1.0f, un, D, un, D, 0.0f, g, n_utt)) {
+        /* sgemm cannot fail on valid sizes; fall back to plain dot products */
+        for (size_t i = 0; i < n_utt; i++)
+            for (size_t j = 0; j < n_utt; j++) {
+                double d = 0;
+                for (size_t k = 0; k < D; k++) d += (double)un[i * D + k] * un[j * D + k];
+                g[i * n_utt + j] = (float)d;
+            }
     }
     out->score = veil_malloc((cap ? cap : 1) * sizeof(float));
     out->target = veil_malloc((cap ? cap : 1) * sizeof(int));
@@ -170,15 +181,14 @@ void veil_trials_cosine(const float *e, size_t n_utt, int dim, const int *speake
     for (size_t i = 0; i < n_utt; i++)
         for (size_t j = i + 1; j < n_utt; j++) {
             if (same_gender && gender[i] != gender[j]) continue;
-            double d = 0;
-            for (size_t k = 0; k < D; k++) d += (double)e[i * D + k] * e[j * D + k];
             size_t t = out->n++;
-            out->score[t] = (float)(d / (norm[i] * norm[j]));
+            out->score[t] = g[i * n_utt + j];
             out->target[t] = speaker[i] == speaker[j];
             out->spk_a[t] = speaker[i];
             out->spk_b[t] = speaker[j];
         }
-    free(norm);
+    free(un);
+    free(g);
 }
 
 void veil_trials_free(veil_trials *t)
@@ -191,26 +201,28 @@ void veil_trials_free(veil_trials *t)
 }
 
 /* ---- LDA ---- */
-/* Orthonormalise the q columns of a (rows x q, row-major, double) in place (modified
- * Gram-Schmidt, twice for stability); returns the number of independent columns kept
- * at the front. */
-static int orthonormalise(double *a, size_t rows, int q)
+/* Orthonormalise the q rows of a (q x len, row-major, double) in place (modified
+ * Gram-Schmidt, twice for stability); returns the number of independent rows kept at
+ * the front. */
+static int orthonormalise_rows(double *a, int q, size_t len)
 {
     int kept = 0;
     for (int j = 0; j < q; j++) {
-        double n0 = 0;
-        for (size_t r = 0; r < rows; r++) n0 += a[r * q + j] * a[r * q + j];
+        double *aj = a + (size_t)j * len, n0 = 0;
+        for (size_t r = 0; r < len; r++) n0 += aj[r] * aj[r];
         for (int pass = 0; pass < 2; pass++)
             for (int k = 0; k < kept; k++) {
+                const double *ak = a + (size_t)k * len;
                 double d = 0;
-                for (size_t r = 0; r < rows; r++) d += a[r * q + k] * a[r * q + j];
-                for (size_t r = 0; r < rows; r++) a[r * q + j] -= d * a[r * q + k];
+                for (size_t r = 0; r < len; r++) d += ak[r] * aj[r];
+                for (size_t r = 0; r < len; r++) aj[r] -= d * ak[r];
             }
         double nn = 0;
-        for (size_t r = 0; r < rows; r++) nn += a[r * q + j] * a[r * q + j];
+        for (size_t r = 0; r < len; r++) nn += aj[r] * aj[r];
         if (!(nn > 1e-20 * n0) || nn == 0) continue;
         nn = 1 / sqrt(nn);
-        for (size_t r = 0; r < rows; r++) a[r * q + kept] = a[r * q + j] * nn;
+        double *dst = a + (size_t)kept * len;
+        for (size_t r = 0; r < len; r++) dst[r] = aj[r] * nn;
         kept++;
     }
     return kept;
@@ -221,8 +233,16 @@ static void to_float(const double *a, float *b, size_t n)
     for (size_t i = 0; i < n; i++) b[i] = (float)a[i];
 }
 
-/* Principal directions of the centred rows xc (n x D): V (D x p, row-major float),
- * p <= pmax; identity when D <= pmax. Randomised subspace iteration (two power steps). */
+static void to_double(const float *a, double *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) b[i] = a[i];
+}
+
+/* Principal directions of the centred rows xc (n x D) as the rows of Vt (p x D, float),
+ * p <= pmax: the identity when D <= pmax; else from B (q x D), whose rows span the
+ * principal subspace: the rows of xc themselves when n <= pmax + 10 (exact), otherwise
+ * a randomised range finder with two power steps. The right singular vectors of B are
+ * U^T B / sqrt(eig) for the eigenvectors U of B B^T. All D-sized work is GEMM. */
 static int pca_basis(const float *xc, size_t n, size_t D, int pmax, uint64_t seed, float **vout,
                      int *pout)
 {
@@ -233,69 +253,73 @@ static int pca_basis(const float *xc, size_t n, size_t D, int pmax, uint64_t see
         *pout = (int)D;
         return 0;
     }
-    int q = pmax + 10;
-    if ((size_t)q > n) q = (int)n;
-    veil_rng rng;
-    veil_rng_seed(&rng, seed);
-    float *om = veil_malloc(D * (size_t)q * sizeof *om), *y32 = veil_malloc(n * (size_t)q * sizeof *y32);
-    double *y = veil_malloc(n * (size_t)q * sizeof *y), *z = veil_malloc(D * (size_t)q * sizeof *z);
-    float *b32 = veil_malloc((size_t)q * D * sizeof *b32);
-    int rc = -1, k = q;
-    for (size_t i = 0; i < D * (size_t)q; i++) om[i] = (float)veil_rng_normal(&rng);
-    if (pm_sgemm('N', 'N', n, (size_t)q, D, 1.0f, xc, D, om, (size_t)q, 0.0f, y32, (size_t)q)) goto done;
-    for (int it = 0; it <= 2; it++) {
-        for (size_t i = 0; i < n * (size_t)q; i++) y[i] = y32[i];
-        k = orthonormalise(y, n, q);
-        for (size_t r = 0; r < n; r++)
-            for (int j = 0; j < q; j++) y32[r * q + j] = j < k ? (float)y[r * q + j] : 0;
-        if (it == 2) break;
-        /* z = xc^T y (D x q), orthonormalised, then y = xc z */
-        if (pm_sgemm('T', 'N', D, (size_t)q, n, 1.0f, xc, D, y32, (size_t)q, 0.0f, om, (size_t)q)) goto done;
-        for (size_t i = 0; i < D * (size_t)q; i++) z[i] = om[i];
-        int kz = orthonormalise(z, D, q);
-        for (size_t r = 0; r < D; r++)
-            for (int j = 0; j < q; j++) om[r * q + j] = j < kz ? (float)z[r * q + j] : 0;
-        if (pm_sgemm('N', 'N', n, (size_t)q, D, 1.0f, xc, D, om, (size_t)q, 0.0f, y32, (size_t)q)) goto done;
+    int q = pmax + 10, rc = -1;
+    float *b = NULL, *om = NULL, *yt = NULL, *bb32 = NULL, *u32 = NULL, *vt = NULL;
+    double *y = NULL, *bb = NULL, *ev = NULL, *u = NULL;
+    if ((size_t)q >= n) {
+        q = (int)n;
+        b = veil_malloc(n * D * sizeof *b);
+        memcpy(b, xc, n * D * sizeof *b);
+    } else {
+        veil_rng rng;
+        veil_rng_seed(&rng, seed);
+        size_t Q = (size_t)q;
+        om = veil_malloc(Q * D * sizeof *om);
+        yt = veil_malloc(Q * n * sizeof *yt);
+        b = veil_malloc(Q * D * sizeof *b);
+        y = veil_malloc(Q * (n > D ? n : D) * sizeof *y);
+        for (size_t i = 0; i < Q * D; i++) om[i] = (float)veil_rng_normal(&rng);
+        for (int it = 0; it < 3; it++) {
+            /* yt = om xc^T (q x n), orthonormal rows; b = yt xc (q x D) */
+            if (pm_sgemm('N', 'T', Q, n, D, 1.0f, om, D, xc, D, 0.0f, yt, n)) goto done;
+            to_double(yt, y, Q * n);
+            int k = orthonormalise_rows(y, q, n);
+            memset(yt, 0, Q * n * sizeof *yt);
+            to_float(y, yt, (size_t)k * n);
+            if (pm_sgemm('N', 'N', Q, D, n, 1.0f, yt, n, xc, D, 0.0f, b, D)) goto done;
+            if (it == 2) break;
+            to_double(b, y, Q * D);
+            k = orthonormalise_rows(y, q, D);
+            memset(om, 0, Q * D * sizeof *om);
+            to_float(y, om, (size_t)k * D);
+        }
     }
-    /* B = y^T xc (q x D); eigenvectors of B B^T give the right singular vectors */
-    if (pm_sgemm('T', 'N', (size_t)q, D, n, 1.0f, y32, (size_t)q, xc, D, 0.0f, b32, D)) goto done;
-    {
-        double *bb = veil_calloc((size_t)q * q, sizeof *bb), *ev = veil_malloc((size_t)q * sizeof *ev);
-        double *u = veil_malloc((size_t)q * q * sizeof *u);
-        for (int i = 0; i < k; i++)
-            for (int j = 0; j <= i; j++) {
-                double s = 0;
-                for (size_t d = 0; d < D; d++) s += (double)b32[i * D + d] * b32[j * D + d];
-                bb[i * q + j] = bb[j * q + i] = s;
-            }
-        pm_sym_eigen(bb, q, ev, u);
-        int p = 0;
-        while (p < pmax && p < q && ev[p] > 1e-10 * ev[0] && ev[p] > 0) p++;
-        float *v = veil_malloc(D * (size_t)(p ? p : 1) * sizeof *v);
-        for (size_t d = 0; d < D; d++)
-            for (int j = 0; j < p; j++) {
-                double s = 0;
-                for (int i = 0; i < q; i++) s += b32[i * D + d] * u[i * q + j];
-                v[d * p + j] = (float)(s / sqrt(ev[j]));
-            }
-        free(bb);
-        free(ev);
-        free(u);
-        *vout = v;
-        *pout = p;
-    }
-    rc = *pout > 0 ? 0 : -1;
-    if (rc) {
-        free(*vout);
-        *vout = NULL;
+    size_t Q = (size_t)q;
+    bb32 = veil_malloc(Q * Q * sizeof *bb32);
+    if (pm_sgemm('N', 'T', Q, Q, D, 1.0f, b, D, b, D, 0.0f, bb32, Q)) goto done;
+    bb = veil_malloc(Q * Q * sizeof *bb);
+    ev = veil_malloc(Q * sizeof *ev);
+    u = veil_malloc(Q * Q * sizeof *u);
+    for (size_t i = 0; i < Q; i++)
+        for (size_t j = 0; j < Q; j++) bb[i * Q + j] = 0.5 * ((double)bb32[i * Q + j] + bb32[j * Q + i]);
+    pm_sym_eigen(bb, q, ev, u);
+    int p = 0;
+    while (p < pmax && p < q && ev[p] > 1e-9 * ev[0] && ev[p] > 0) p++;
+    if (p == 0) {
         veil_error("LDA: the training rows do not vary (all equal)");
+        goto done;
     }
+    /* vt = diag(1/sqrt(ev)) U^T b */
+    u32 = veil_malloc((size_t)p * Q * sizeof *u32);
+    for (int j = 0; j < p; j++)
+        for (size_t i = 0; i < Q; i++) u32[(size_t)j * Q + i] = (float)(u[i * Q + j] / sqrt(ev[j]));
+    vt = veil_malloc((size_t)p * D * sizeof *vt);
+    if (pm_sgemm('N', 'N', (size_t)p, D, Q, 1.0f, u32, Q, b, D, 0.0f, vt, D)) goto done;
+    *vout = vt;
+    *pout = p;
+    vt = NULL;
+    rc = 0;
 done:
+    free(b);
     free(om);
-    free(y32);
+    free(yt);
     free(y);
-    free(z);
-    free(b32);
+    free(bb32);
+    free(bb);
+    free(ev);
+    free(u);
+    free(u32);
+    free(vt);
     return rc;
 }
 
@@ -321,7 +345,7 @@ int veil_lda_fit(const float *x, const int *y, size_t n, int dim, int classes, u
     double *sw = NULL, *sb = NULL, *cm = NULL, *m = NULL, *ev = NULL, *u = NULL;
     if (pca_basis(xc, n, D, pmax, seed, &v, &p)) goto done;
     pr = veil_malloc(n * (size_t)p * sizeof *pr);
-    if (pm_sgemm('N', 'N', n, (size_t)p, D, 1.0f, xc, D, v, (size_t)p, 0.0f, pr, (size_t)p)) goto done;
+    if (pm_sgemm('N', 'T', n, (size_t)p, D, 1.0f, xc, D, v, D, 0.0f, pr, (size_t)p)) goto done;
     size_t P = (size_t)p;
     cm = veil_calloc((size_t)classes * P, sizeof *cm);
     long *cnt = veil_calloc((size_t)classes, sizeof *cnt);
@@ -383,7 +407,7 @@ int veil_lda_fit(const float *x, const int *y, size_t n, int dim, int classes, u
     to_float(ut, ut32, (size_t)out * P);
     free(ut);
     w = veil_malloc(D * (size_t)out * sizeof *w);
-    int g = pm_sgemm('N', 'T', D, (size_t)out, P, 1.0f, v, P, ut32, P, 0.0f, w, (size_t)out);
+    int g = pm_sgemm('T', 'T', D, (size_t)out, P, 1.0f, v, D, ut32, P, 0.0f, w, (size_t)out);
     free(ut32);
     if (g) goto done;
     float *mean = veil_malloc(D * sizeof *mean);
