@@ -160,6 +160,8 @@ int cmd_audit(int argc, char **argv)
     veil_audit_result res;
     memset(&res, 0, sizeof res);
     veil_strbuf source = {0}, warning = {0};
+    char *const *exclude = NULL;
+    int n_exclude = 0;
     int rc = 1;
     if (features) {
         if (veil_audit_load_features(features, labels, &d)) goto done;
@@ -171,8 +173,6 @@ int cmd_audit(int argc, char **argv)
         veil_mfcc_config_default(&mc);
         if (veil_corpus_load(corpus_dir, &c) || veil_features_load(c, m ? &m->mfcc : &mc, cache, (int)threads, &p))
             goto done;
-        char *const *exclude = NULL;
-        int n_exclude = 0;
         if (m) {
             veil_strbuf_printf(&warning, "%s records no training speakers: every speaker of the corpus "
                                "is audited, including any the model was trained on (the attack is "
@@ -184,7 +184,7 @@ int cmd_audit(int argc, char **argv)
         else veil_strbuf_printf(&source, "raw MFCC patches of corpus %s", corpus_dir);
     }
     if (veil_audit_run(d, &cfg, &res)) goto done;
-    veil_audit_info info = {source.s, warning.s, (uint64_t)seed, cfg.fraction};
+    veil_audit_info info = {source.s, warning.s, exclude, n_exclude, (uint64_t)seed, cfg.fraction};
     if (veil_audit_write(out_dir, &info, &res)) goto done;
     if (veil_verbosity >= 1) fprintf(stderr, "veil audit: wrote %s/audit.json, audit.md, audit.png\n", out_dir);
     rc = 0;

@@ -589,6 +589,8 @@ static char *audit_json(const veil_audit_info *info, const veil_audit_result *r)
     cJSON_AddNumberToObject(o, "dim", r->dim);
     cJSON_AddNumberToObject(o, "rows", (double)r->n_rows);
     cJSON_AddNumberToObject(o, "speakers", r->n_speakers);
+    cJSON *lo = cJSON_AddArrayToObject(o, "left_out_speakers");
+    for (int i = 0; i < info->n_left_out; i++) cJSON_AddItemToArray(lo, cJSON_CreateString(info->left_out[i]));
     cJSON_AddNumberToObject(o, "chance", 1.0 / r->st);
     cJSON_AddItemToObject(o, "chance_gender", cJSON_CreateDoubleArray(r->chance_gender, r->n_groups));
     cJSON *gs = cJSON_CreateArray();
@@ -653,6 +655,11 @@ static char *audit_md(const veil_audit_info *info, const veil_audit_result *r, c
                        100 * info->fraction, 100 * (1 - info->fraction),
                        (unsigned long long)info->seed);
     if (info->warning) veil_strbuf_printf(&b, "**Warning:** %s\n\n", info->warning);
+    if (info->n_left_out) {
+        veil_strbuf_printf(&b, "Left out (the model's training speakers):");
+        for (int i = 0; i < info->n_left_out; i++) veil_strbuf_printf(&b, " %s", info->left_out[i]);
+        veil_strbuf_printf(&b, ".\n\n");
+    }
     int a, u, e;
     strongest(r, &a, &u, &e);
     veil_strbuf_printf(&b, "## Strongest attackers\n\n");

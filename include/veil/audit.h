@@ -73,6 +73,8 @@ int veil_audit_run(const veil_audit_data *d, const veil_audit_config *c, veil_au
 typedef struct veil_audit_info {
     const char *source;     /* "features X.npy (labels L.csv)", "model M on corpus C", ... */
     const char *warning;    /* shown in the report (e.g. no training speakers recorded), or NULL */
+    char *const *left_out;  /* speakers left out (the model's training speakers) */
+    int n_left_out;
     uint64_t seed;
     double fraction;
 } veil_audit_info;

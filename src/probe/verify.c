@@ -533,9 +533,11 @@ static int score_trials(const veil_probe_input *in, const utt_set *u, int dim, i
                                 VEIL_DCF_C_FA);
     int rc = 0;
     if (isnan(out->eer)) {
-        veil_error("verification: %zu trials among %zu utterances hold no %s trial", t.n, u->n,
-                   t.n ? "target or no non-target" : "");
-        rc = -1;
+        /* no speaker with two utterances (or a single speaker): verification does not apply */
+        out->min_dcf = NAN;
+        veil_log("%s%swarning: %zu trials among %zu utterances hold no %s trial: no EER",
+                 in->name ? in->name : "", in->name ? ": " : "", t.n, u->n,
+                 t.n ? "target or no non-target" : "target or non-target");
     } else {
         rc = veil_eer_bootstrap(t.score, t.target, t.spk_a, t.spk_b, t.n, n_speakers, BOOTSTRAP_REPS,
                                 veil_seed_mix(in->seed, 0x766572, 2), &out->eer_lo, &out->eer_hi);
