@@ -44,49 +44,6 @@ static int usage_error(const char *fmt, const char *arg)
     return cli_usage_error("audit", usage_text, fmt, arg);
 }
 
-/* "all" or a comma list of known names, in table order of the list given, no repeats. */
-static int parse_attackers(const char *s, const veil_probe ***out, int *n)
-{
-    int count;
-    const veil_probe *table = veil_probes(&count);
-    const veil_probe **list = veil_calloc((size_t)count, sizeof *list);
-    *n = 0;
-    if (!strcmp(s, "all")) {
-        for (int i = 0; i < count; i++) list[(*n)++] = table + i;
-        *out = list;
-        return 0;
-    }
-    char *copy = veil_strdup(s), *save = NULL;
-    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        const veil_probe *p = veil_probe_find(t);
-        if (!p) {
-            veil_strbuf known = {0};
-            for (int i = 0; i < count; i++) veil_strbuf_printf(&known, "%s%s", i ? ", " : "", table[i].name);
-            veil_error("--attackers: unknown attacker '%s' (known: %s, or all)", t, known.s);
-            free(known.s);
-            free(copy);
-            free(list);
-            return -1;
-        }
-        for (int i = 0; i < *n; i++)
-            if (list[i] == p) {
-                veil_error("--attackers: '%s' is listed twice", t);
-                free(copy);
-                free(list);
-                return -1;
-            }
-        list[(*n)++] = p;
-    }
-    free(copy);
-    if (*n == 0) {
-        veil_error("--attackers: no attacker named in '%s'", s);
-        free(list);
-        return -1;
-    }
-    *out = list;
-    return 0;
-}
-
 int cmd_audit(int argc, char **argv)
 {
     const char *features = NULL, *labels = NULL, *model_path = NULL, *corpus_dir = NULL;
@@ -140,9 +97,14 @@ int cmd_audit(int argc, char **argv)
     if (veil_precision_parse(prec_s, &prec) || veil_precision_resolve(prec, &prec)) return cli_fail();
     veil_set_threads((int)threads);
 
-    const veil_probe **list = NULL;
-    int n_list = 0;
-    if (parse_attackers(attackers, &list, &n_list)) return cli_fail();
+    int n_table = 0, n_list = 0;
+    veil_probes(&n_table);
+    const veil_probe **list = veil_calloc((size_t)n_table, sizeof *list);
+    if (veil_probe_parse_list(attackers, list, &n_list)) {
+        free(list);
+        veil_error_prefix("--attackers %s", attackers);
+        return cli_fail();
+    }
     veil_audit_config cfg;
     veil_audit_config_default(&cfg);
     cfg.st = (int)st;

@@ -337,6 +337,7 @@ void veil_audit_config_default(veil_audit_config *c)
     c->hidden = tc.head_hidden;
     c->lr = tc.lr;
     c->dropout = tc.dropout;
+    c->eval_batch = tc.attack_batch > tc.extract_batch ? tc.attack_batch : tc.extract_batch;
 }
 
 void veil_audit_result_free(veil_audit_result *r)
@@ -381,17 +382,7 @@ static int speaker_of_row(const veil_audit_data *d, size_t row)
 static int make_table(const veil_audit_data *d, const size_t *idx, const int *label, size_t n,
                       int n_classes, veil_feature_table *t)
 {
-    memset(t, 0, sizeof *t);
-    size_t m = n ? n : 1;
-    t->n = n;
-    t->dim = d->dim;
-    t->n_classes = n_classes;
-    t->z = veil_aligned_alloc(m * (size_t)d->dim * sizeof *t->z);
-    t->label = veil_malloc(m * sizeof *t->label);
-    t->speaker = veil_malloc(m * sizeof *t->speaker);
-    t->gender = veil_malloc(m * sizeof *t->gender);
-    t->utterance = veil_malloc(m * sizeof *t->utterance);
-    t->file = veil_malloc(m * sizeof *t->file);
+    veil_feature_table_alloc(t, n, d->dim, n_classes);
     for (size_t i = 0; i < n; i++) {
         int s = speaker_of_row(d, idx[i]);
         t->label[i] = label[i];
@@ -463,10 +454,14 @@ int veil_audit_run(const veil_audit_data *d, const veil_audit_config *c, veil_au
                       : 1.0 / nf;
         out->chance_gender[g] = sp.n_aeval[g] ? ch / (double)sp.n_aeval[g] : NAN;
         double t0 = veil_now();
-        int o = (g + 1) % G;
+        /* others, for probes that need speakers outside the group: the next group's
+         * attacker-training rows (as veil_attack_run) */
+        int o = (g + 1) % G, need_others = 0;
+        for (int k = 0; k < P; k++) need_others |= c->probes[k]->needs_others;
+        need_others = need_others && G > 1;
         if (make_table(d, sp.atrain[g], sp.atrain_label[g], sp.n_atrain[g], sp.st, &tr) ||
             make_table(d, sp.aeval[g], sp.aeval_label[g], sp.n_aeval[g], sp.st, &te) ||
-            (G > 1 && make_table(d, sp.atrain[o], sp.atrain_label[o], sp.n_atrain[o], sp.st, &ot))) {
+            (need_others && make_table(d, sp.atrain[o], sp.atrain_label[o], sp.n_atrain[o], sp.st, &ot))) {
             veil_error_prefix("audit group %d/%d: features", g + 1, G);
             goto done;
         }
@@ -481,7 +476,7 @@ int veil_audit_run(const veil_audit_data *d, const veil_audit_config *c, veil_au
             memset(&in, 0, sizeof in);
             in.train = &tr;
             in.test = &te;
-            in.others = G > 1 ? &ot : NULL;
+            in.others = need_others && pr->needs_others ? &ot : NULL;
             in.seed = veil_seed_mix(veil_seed_mix(c->seed, 0x61756469, name_hash(pr->name)), 0, (uint64_t)g);
             in.precision = c->precision;
             in.epochs = c->epochs;
@@ -490,8 +485,12 @@ int veil_audit_run(const veil_audit_data *d, const veil_audit_config *c, veil_au
             in.lr = c->lr;
             in.dropout = c->dropout;
             in.name = name;
+            in.attack_seed = c->seed; /* paper-mlp: the seeds of `veil attack --seed` */
+            in.group = g;
+            in.eval_batch = c->eval_batch;
             veil_probe_result *res = &out->r[(size_t)k * G + g];
             double t1 = veil_now();
+            veil_probe_result_clear(res);
             if (pr->score(&in, res)) goto done;
             res->seconds = veil_now() - t1;
             if (veil_verbosity >= 1) {

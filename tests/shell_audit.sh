@@ -24,33 +24,51 @@ grep -q 'Strongest attackers' "$dir/model/audit.md" || fail "audit.md: no strong
 # the speakers audited: every corpus speaker but the model's training speakers
 left_out=$(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["left_out_speakers"]))' \
     "$dir/model/audit.json")
-# files in corpus order: speakers by id, then path; one labels row per feature row
-files=()
-printf 'speaker,gender,utterance,file\n' > "$dir/labels.csv"
+# files in corpus order: speakers by id, then path; one labels row per feature row; all
+# speakers (as `veil attack`) and the speakers the model audit kept
+files=() kept=()
+printf 'speaker,gender,utterance,file\n' | tee "$dir/labels_all.csv" > "$dir/labels.csv"
 while read -r spk path; do
-    case " $left_out " in *" $spk "*) continue ;; esac
-    files+=("$path")
     "$veil" extract --model "$dir/m.safetensors" "$path" -o "$dir/one.npy" --threads 1 2>/dev/null
     rows=$(python3 -c 'import sys; h=open(sys.argv[1],"rb").read(128).decode("latin1"); print(h.split("(")[1].split(",")[0])' "$dir/one.npy")
     utt=$(basename "$path" .WAV)
+    files+=("$path")
+    for ((k = 0; k < rows; k++)); do echo "$spk,${spk:0:1},$utt,$path" >> "$dir/labels_all.csv"; done
+    case " $left_out " in *" $spk "*) continue ;; esac
+    kept+=("$path")
     for ((k = 0; k < rows; k++)); do echo "$spk,${spk:0:1},$utt,$path" >> "$dir/labels.csv"; done
 done < <(for p in "$dir"/corpus/TRAIN/*/*/*.WAV; do echo "$(basename "$(dirname "$p")") $p"; done | sort -k1,1 -k2,2)
-"$veil" extract --model "$dir/m.safetensors" "${files[@]}" -o "$dir/x.npy" --threads 1 2>/dev/null
+"$veil" extract --model "$dir/m.safetensors" "${kept[@]}" -o "$dir/x.npy" --threads 1 2>/dev/null
 "$veil" audit --features "$dir/x.npy" --labels "$dir/labels.csv" --out "$dir/features" "${common[@]}"
 python3 - "$dir/model/audit.json" "$dir/features/audit.json" <<'PY' || fail "features audit differs from the model audit"
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
 assert a["group_speakers"] == b["group_speakers"], (a["group_speakers"], b["group_speakers"])
 assert a["rows"] == b["rows"] and a["dim"] == b["dim"], (a["rows"], b["rows"])
+assert set(a["probes"]) == set(b["probes"]) and "paper-mlp" in a["probes"], list(a["probes"])
 bad = 0
 for name, pa in a["probes"].items():
     pb = b["probes"][name]
     for k, va in pa.items():
         if k in ("seconds", "about", "mean"): continue
         for x, y in zip(va, pb[k]):
-            if (x is None) != (y is None) or (x is not None and abs(x - y) > 0.02):
+            if (x is None) != (y is None) or (x is not None and abs(x - y) > 1e-9):
                 print(f"{name} {k}: model {va} features {pb[k]}"); bad = 1
 sys.exit(bad)
+PY
+# every speaker's features against `veil attack` on the whole corpus: the same groups and
+# the same paper-mlp numbers
+"$veil" extract --model "$dir/m.safetensors" "${files[@]}" -o "$dir/all.npy" --threads 1 2>/dev/null
+"$veil" audit --features "$dir/all.npy" --labels "$dir/labels_all.csv" --out "$dir/all" --attackers paper-mlp \
+    "${common[@]}"
+"$veil" attack --model "$dir/m.safetensors" --corpus "$dir/corpus" --cache "$dir/cache" --st 4 --groups 2 \
+    --seed 2 --epochs 3 --precision fp32 --threads 1 --json -q > "$dir/attack.json"
+python3 - "$dir/attack.json" "$dir/all/audit.json" <<'PY' || fail "features audit differs from veil attack"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+x, y = a["attack_acc"], b["probes"]["paper-mlp"]["acc"]
+print("veil attack", x, "audit", y)
+sys.exit(0 if len(x) == len(y) == 2 and all(abs(p - q) < 1e-9 for p, q in zip(x, y)) else 1)
 PY
 
 "$veil" audit --raw --corpus "$dir/corpus" --cache "$dir/cache" --out "$dir/raw" --attackers logreg,verify-cosine \

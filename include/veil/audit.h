@@ -53,6 +53,7 @@ typedef struct veil_audit_config {
     veil_precision precision;
     int epochs, batch, hidden;
     float lr, dropout;
+    int eval_batch;         /* rows per forward pass when an MLP scores test rows (256) */
 } veil_audit_config;
 void veil_audit_config_default(veil_audit_config *c); /* St 20, 0.7, seed 1, the paper's MLP */
 

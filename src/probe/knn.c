@@ -144,7 +144,7 @@ int veil_probe_knn_cosine(const veil_probe_input *in, veil_probe_result *out)
 {
     const veil_feature_table *tr = in->train, *te = in->test;
     double t0 = veil_now();
-    pm_result_clear(out);
+    veil_probe_result_clear(out);
     float *x = veil_probe_standardised(tr, tr), *xt = veil_probe_standardised(tr, te);
     float *logp = veil_malloc((te->n ? te->n : 1) * (size_t)tr->n_classes * sizeof *logp);
     int k = 0;

@@ -27,14 +27,4 @@ void pm_holdout(const int *y, size_t n, int classes, double fraction, uint64_t s
 /* Rows of logits (n x c) turned into log-softmax in place. */
 void pm_log_softmax(double *z, size_t n, int c);
 
-
-#include <math.h>
-#include "veil/probe.h"
-/* Every field NaN but seconds (0): what a probe leaves where a field does not apply. */
-static inline void pm_result_clear(veil_probe_result *r)
-{
-    r->acc = r->acc_utt = r->chance = r->eer = r->eer_lo = r->eer_hi = r->min_dcf = NAN;
-    r->seconds = 0;
-}
-
 #endif

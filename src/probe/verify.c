@@ -549,7 +549,7 @@ static int score_trials(const veil_probe_input *in, const utt_set *u, int dim, i
 static int verify(const veil_probe_input *in, veil_probe_result *out, int same_gender)
 {
     double t0 = veil_now();
-    pm_result_clear(out);
+    veil_probe_result_clear(out);
     const veil_feature_table *tr = in->train;
     size_t D = (size_t)tr->dim;
     double *mu = veil_malloc(D * sizeof *mu), *sd = veil_malloc(D * sizeof *sd);
@@ -579,12 +579,13 @@ int veil_probe_verify_same_gender(const veil_probe_input *in, veil_probe_result 
 int veil_probe_verify_lda(const veil_probe_input *in, veil_probe_result *out)
 {
     double t0 = veil_now();
-    pm_result_clear(out);
+    veil_probe_result_clear(out);
     const veil_feature_table *o = in->others;
-    if (!o || o->n == 0) {
-        veil_error("%s%sverify-lda needs rows of speakers disjoint from the group (none given)",
-                   in->name ? in->name : "", in->name ? ": " : "");
-        return -1;
+    if (!o || o->n == 0) { /* a single attacker group: no speakers to learn LDA from */
+        if (veil_verbosity >= 2)
+            veil_log("%s%sno speakers outside the group: no LDA, no EER", in->name ? in->name : "",
+                     in->name ? ": " : "");
+        return 0;
     }
     size_t D = (size_t)o->dim;
     double *mu = veil_malloc(D * sizeof *mu), *sd = veil_malloc(D * sizeof *sd);
