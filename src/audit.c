@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 
 #include "corpus_internal.h"
 #include "json.h"
@@ -400,6 +401,15 @@ static int make_table(const veil_audit_data *d, const size_t *idx, const int *la
 
 static uint64_t name_hash(const char *s) { return fnv(s); }
 
+/* CPU seconds of the process (every thread): on a shared machine, what a probe costs. */
+static double cpu_seconds(void)
+{
+    struct rusage u;
+    if (getrusage(RUSAGE_SELF, &u)) return NAN;
+    return (double)u.ru_utime.tv_sec + (double)u.ru_stime.tv_sec +
+           1e-6 * (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
 int veil_audit_run(const veil_audit_data *d, const veil_audit_config *c, veil_audit_result *out)
 {
     memset(out, 0, sizeof *out);
@@ -489,19 +499,21 @@ int veil_audit_run(const veil_audit_data *d, const veil_audit_config *c, veil_au
             in.group = g;
             in.eval_batch = c->eval_batch;
             veil_probe_result *res = &out->r[(size_t)k * G + g];
-            double t1 = veil_now();
+            double t1 = veil_now(), c1 = cpu_seconds();
             veil_probe_result_clear(res);
             if (pr->score(&in, res)) goto done;
             res->seconds = veil_now() - t1;
+            double cpu = cpu_seconds() - c1;
             if (veil_verbosity >= 1) {
                 if (!isnan(res->acc))
-                    veil_log("%s: accuracy %.1f %% per row, %.1f %% per utterance (%.1f s)", name,
-                             100 * res->acc, 100 * res->acc_utt, res->seconds);
+                    veil_log("%s: accuracy %.1f %% per row, %.1f %% per utterance (%.1f s, CPU %.1f s)",
+                             name, 100 * res->acc, 100 * res->acc_utt, res->seconds, cpu);
                 else if (!isnan(res->eer))
-                    veil_log("%s: EER %.1f %% [%.1f, %.1f], minDCF %.3f (%.1f s)", name, 100 * res->eer,
-                             100 * res->eer_lo, 100 * res->eer_hi, res->min_dcf, res->seconds);
+                    veil_log("%s: EER %.1f %% [%.1f, %.1f], minDCF %.3f (%.1f s, CPU %.1f s)", name,
+                             100 * res->eer, 100 * res->eer_lo, 100 * res->eer_hi, res->min_dcf,
+                             res->seconds, cpu);
                 else
-                    veil_log("%s: does not apply here (%.1f s)", name, res->seconds);
+                    veil_log("%s: does not apply here (%.1f s, CPU %.1f s)", name, res->seconds, cpu);
             }
         }
         veil_feature_table_free(&tr);
