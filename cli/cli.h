@@ -10,6 +10,7 @@ int cmd_corpus(int argc, char **argv);     /* cmd_corpus.c: info | synth | featu
 int cmd_train(int argc, char **argv);      /* cmd_train.c */
 int cmd_extract(int argc, char **argv);    /* cmd_extract.c */
 int cmd_attack(int argc, char **argv);     /* cmd_attack.c */
+int cmd_audit(int argc, char **argv);      /* cmd_audit.c */
 int cmd_experiment(int argc, char **argv); /* cmd_experiment.c */
 int cmd_bench(int argc, char **argv);      /* cmd_bench.c: train | mfcc */
 

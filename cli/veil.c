@@ -23,6 +23,7 @@ static const struct {
     {"train", cmd_train, "train one extractor (siamese | reference) and save it"},
     {"extract", cmd_extract, "privacy-preserving features of audio files with a trained model"},
     {"attack", cmd_attack, "speaker-identification attack on a trained extractor"},
+    {"audit", cmd_audit, "the attacker battery on any features (.npy + labels), a model, or raw MFCC"},
     {"corpus", cmd_corpus, "corpus info | synth | features"},
     {"mfcc", cmd_mfcc, "MFCC frames or patches of one audio file as .npy"},
     {"bench", cmd_bench, "speed of training and extraction"},

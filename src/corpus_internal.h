@@ -67,4 +67,10 @@ int corpus_looks_like_timit(const char *root);
 /* Path of a file named NAME (any letter case) directly in DIR, malloc'd; NULL if absent. */
 char *corpus_find_file_ci(const char *dir, const char *name);
 
+/* Each record of a CSV file (RFC 4180 as the manifest: quotes, CRLF, BOM, blank lines
+ * skipped): fn(ctx, fields, n, line) until it returns nonzero (then -1). Reader errors
+ * name PATH:LINE. */
+typedef int (*corpus_csv_fn)(void *ctx, const char *const *fields, int n, int line);
+int corpus_csv_each(const char *path, corpus_csv_fn fn, void *ctx);
+
 #endif

@@ -226,3 +226,23 @@ int corpus_load_manifest(const char *csv, veil_corpus **out)
     }
     return corpus_build(&b, VEIL_LAYOUT_MANIFEST, csv, out);
 }
+
+/* The same RFC 4180 reader for other CSV inputs (the labels of `veil audit`). */
+int corpus_csv_each(const char *path, corpus_csv_fn fn, void *ctx)
+{
+    char *data;
+    if (veil_read_file(path, &data, NULL) != 0) return -1;
+    csv_reader rd = {.path = path, .p = data, .line = 1};
+    if (!strncmp(rd.p, "\xEF\xBB\xBF", 3)) rd.p += 3;
+    csv_record r = {0};
+    int rc;
+    while ((rc = csv_next(&rd, &r)) == 1)
+        if (fn(ctx, (const char *const *)r.f, r.n, r.line)) {
+            rc = -1;
+            break;
+        }
+    record_clear(&r);
+    free(r.f);
+    free(data);
+    return rc < 0 ? -1 : 0;
+}

@@ -8,11 +8,22 @@
 #include "veil/common.h"
 #include "veil/probe.h"
 #include "probe_internal.h"
+#include "veil/probe_math.h"
 
 /* In report order. A new attacker: one file in src/probe/ and one line here. */
 static const veil_probe probe_table[] = {
     {"paper-mlp", "the paper's attacker: MLP (1024 ReLU, dropout) on raw features, patches split 70/30",
      veil_probe_paper_mlp_score, 0},
+    {"logreg", "multinomial logistic regression on standardised features, L2 chosen on held-out training rows",
+     veil_probe_logreg, 0},
+    {"knn-cosine", "cosine k-nearest neighbours on standardised features, k chosen on held-out training rows",
+     veil_probe_knn_cosine, 0},
+    {"verify-cosine", "verification: cosine of utterance-mean embeddings, all trials (EER, minDCF)",
+     veil_probe_verify_cosine, 0},
+    {"verify-same-gender", "verification: cosine of utterance means, same-gender trials only",
+     veil_probe_verify_same_gender, 0},
+    {"verify-lda", "verification: cosine after LDA trained on another group's speakers",
+     veil_probe_verify_lda, 1},
 };
 
 const veil_probe *veil_probes(int *count)

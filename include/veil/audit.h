@@ -1,0 +1,89 @@
+/* veil audit: the attacker battery (include/veil/probe.h) on any feature set: a .npy with
+ * a labels CSV from any tool, a veil extractor on a corpus, or the raw MFCC patches. The
+ * protocol of `veil attack`: groups of St speakers drawn regardless of gender, each
+ * speaker's rows split 70/30 (src/split.c), deterministic for a seed. docs/audit.md. */
+#ifndef VEIL_AUDIT_H
+#define VEIL_AUDIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "veil/corpus.h"
+#include "veil/features.h"
+#include "veil/nn.h"
+#include "veil/probe.h"
+
+/* What is audited: rows grouped by speaker (rows of speaker s are
+ * [speaker_offset[s], speaker_offset[s+1])), each with an utterance and a file; features
+ * either held (z) or computed on demand from patches (raw, or through an extractor). */
+typedef struct veil_audit_data {
+    int n_speakers;
+    char **speaker_id;
+    char *speaker_gender;   /* 'F' / 'M' */
+    size_t *speaker_offset; /* n_speakers + 1 */
+    size_t n_rows;
+    int dim;
+    int *row_utterance, *row_file;
+    size_t *row_source;     /* row of the .npy, or patch of the patch set */
+    float *z;               /* .npy: every row (source order), owned; NULL otherwise */
+    const veil_patch_set *patches; /* corpus modes (not owned) */
+    veil_extractor *f;      /* --model (not owned); NULL with patches: raw patches */
+    int extract_batch;
+} veil_audit_data;
+void veil_audit_data_free(veil_audit_data *d);
+
+/* --features X.npy --labels L.csv: the CSV has a header naming (any order, any case)
+ * speaker, gender and utterance; other columns are ignored; one row per feature row.
+ * Errors name the file, the line and the problem. Rows keep their order within a speaker;
+ * speakers are numbered in order of first appearance. */
+int veil_audit_load_features(const char *npy, const char *labels, veil_audit_data **out);
+/* --model / --raw: every patch of the corpus's speakers, except the speakers named in
+ * exclude (the model's training speakers; n_exclude may be 0). f NULL: raw patches. */
+int veil_audit_from_corpus(const veil_corpus *c, const veil_patch_set *p, veil_extractor *f,
+                           int extract_batch, char *const *exclude, int n_exclude,
+                           veil_audit_data **out);
+
+typedef struct veil_audit_config {
+    int st;                 /* speakers per group (20) */
+    int n_groups;           /* 0: as many as fit */
+    double fraction;        /* attacker-training share of each speaker's rows (0.7) */
+    uint64_t seed;          /* the split and every probe */
+    const veil_probe *const *probes;
+    int n_probes;
+    /* paper-mlp family settings */
+    veil_precision precision;
+    int epochs, batch, hidden;
+    float lr, dropout;
+    int eval_batch;         /* rows per forward pass when an MLP scores test rows (256) */
+} veil_audit_config;
+void veil_audit_config_default(veil_audit_config *c); /* St 20, 0.7, seed 1, the paper's MLP */
+
+typedef struct veil_audit_result {
+    int st, n_groups, n_probes, dim;
+    size_t n_rows;
+    int n_speakers;
+    char **group_speakers;        /* n_groups x st ids (pointers into the data, not owned) */
+    double *chance_gender;        /* per group: chance knowing the gender */
+    const veil_probe *const *probes;
+    veil_probe_result *r;         /* n_probes x n_groups */
+} veil_audit_result;
+void veil_audit_result_free(veil_audit_result *r);
+
+/* Run every probe on every group. Progress lines go to stderr (veil_log). */
+int veil_audit_run(const veil_audit_data *d, const veil_audit_config *c, veil_audit_result *out);
+
+typedef struct veil_audit_info {
+    const char *source;     /* "features X.npy (labels L.csv)", "model M on corpus C", ... */
+    const char *warning;    /* shown in the report (e.g. no training speakers recorded), or NULL */
+    char *const *left_out;  /* speakers left out (the model's training speakers) */
+    int n_left_out;
+    uint64_t seed;
+    double fraction;
+} veil_audit_info;
+/* audit.json, audit.md, audit.png and audit.svg in dir (created), each written to a
+ * temporary name and renamed. */
+int veil_audit_write(const char *dir, const veil_audit_info *info, const veil_audit_result *r);
+/* The figure alone (src/audit_plot.c): per probe, mean over groups of the identification
+ * accuracy per patch and per utterance against chance, and the EER against 50 %. */
+int veil_audit_plot(const veil_audit_result *r, const char *png_path, const char *svg_path);
+
+#endif
