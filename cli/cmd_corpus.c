@@ -156,6 +156,7 @@ static int corpus_features(int argc, char **argv)
 }
 
 /* ---------------- synth ---------------- */
+#ifdef VEIL_HAVE_SYNTH
 static int corpus_synth(int argc, char **argv)
 {
     veil_synth_config sc;
@@ -197,6 +198,15 @@ static int corpus_synth(int argc, char **argv)
     veil_corpus_free(c);
     return 0;
 }
+#else
+static int corpus_synth(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "veil corpus synth: this veil was built without espeak-ng (VEIL_WITH_SYNTH=OFF)\n");
+    return 1;
+}
+#endif
 
 int cmd_corpus(int argc, char **argv)
 {

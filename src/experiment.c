@@ -429,6 +429,7 @@ static int report_from(const char *out, const cJSON *config, const veil_results_
     int rc = 0;
     snprintf(path, sizeof path, "%s/summary.csv", out);
     if (veil_summary_write_csv(path, &s) != 0) rc = -1;
+#ifdef VEIL_HAVE_PLOTS
     snprintf(png, sizeof png, "%s/figure3.png", out);
     snprintf(svg, sizeof svg, "%s/figure3.svg", out);
     if (rc == 0 && veil_plot_figure3(&s, st, png, svg) != 0) rc = -1;
@@ -437,6 +438,12 @@ static int report_from(const char *out, const cJSON *config, const veil_results_
     if (rc == 0 && veil_plot_figure4(&s, st, png, svg) != 0) rc = -1;
     char *md = config_markdown(config);
     veil_report_info info = {md, st, "figure3.png", "figure4.png"};
+#else /* a build without cairo (VEIL_WITH_PLOTS=OFF): the report without figures */
+    (void)png;
+    (void)svg;
+    char *md = config_markdown(config);
+    veil_report_info info = {md, st, NULL, NULL};
+#endif
     snprintf(path, sizeof path, "%s/report.md", out);
     if (rc == 0 && veil_report_write_md(path, &info, &s, r, n) != 0) rc = -1;
     free(md);
@@ -829,6 +836,7 @@ static int run_serial(run_state *s)
     return report_from(s->c->out, s->config, &s->rules, 1);
 }
 
+#ifdef VEIL_HAVE_MPI
 /* The grid over MPI ranks: rank 0 owns OUT, ranks 1.. run jobs. Every rank checks its
  * inputs; a worker whose corpus, settings or resolved precision differ from rank 0's
  * (another machine, another CPU) is refused by name before any job runs. */
@@ -881,6 +889,7 @@ refused:
     vx_mpi_finalize();
     return -1;
 }
+#endif
 
 int veil_experiment_run(const veil_experiment_config *c)
 {
@@ -892,8 +901,11 @@ int veil_experiment_run(const veil_experiment_config *c)
     s.lock_fd = -1;
     s.split_iter = -1;
     int rc;
+#ifdef VEIL_HAVE_MPI
     if (vx_mpi_launched()) rc = run_mpi(&s);
-    else rc = load_inputs(&s) == 0 && open_out_or_clean(&s) == 0 ? run_serial(&s) : -1;
+    else
+#endif
+        rc = load_inputs(&s) == 0 && open_out_or_clean(&s) == 0 ? run_serial(&s) : -1;
     run_state_free(&s);
     return rc;
 }

@@ -9,6 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "veil/export.h"
+
+VEIL_API_BEGIN
 
 #ifndef VEIL_VERSION
 #define VEIL_VERSION "0.1.0"
@@ -101,5 +104,7 @@ void veil_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Number of worker threads veil uses (default: online CPUs); oneDNN follows it. */
 int veil_threads(void);
 void veil_set_threads(int n);
+
+VEIL_API_END
 
 #endif
