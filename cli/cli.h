@@ -9,6 +9,8 @@ int cmd_mfcc(int argc, char **argv);       /* cmd_mfcc.c */
 int cmd_extract(int argc, char **argv);    /* cmd_extract.c */
 int cmd_classify(int argc, char **argv);   /* cmd_classify.c */
 int cmd_bench(int argc, char **argv);      /* cmd_bench.c: train | mfcc */
+/* Usage text of veil bench (both benchmarks). */
+extern const char *const cli_bench_usage;
 /* The research part (VEIL_WITH_TRAINING): */
 int cmd_corpus(int argc, char **argv);     /* cmd_corpus.c: info | synth | features */
 int cmd_train(int argc, char **argv);      /* cmd_train.c */

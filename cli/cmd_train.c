@@ -65,7 +65,12 @@ int cmd_train(int argc, char **argv)
         else if (!strcmp(a, "--attack")) attack = 1;
         else if (!strcmp(a, "-v")) veil_verbosity = 2;
         else if (!strcmp(a, "-q")) veil_verbosity = 0;
-        else if (!v) return usage_error("unknown option or missing value '%s'", a);
+        else if (!v) {
+            char *u = usage_text();
+            int rc = cli_unknown_option("train", u, a);
+            free(u);
+            return rc;
+        }
         else if (!strcmp(a, "--corpus")) corpus_dir = argv[++i];
         else if (!strcmp(a, "-o") || !strcmp(a, "--out")) out = argv[++i];
         else if (!strcmp(a, "--cache")) cache = argv[++i];
@@ -85,7 +90,12 @@ int cmd_train(int argc, char **argv)
             i++;
         } else if (!strncmp(a, "--", 2) && strncmp(veil_last_error(), "unknown setting", 15) != 0) {
             return cli_fail();
-        } else return usage_error("unknown option '%s'", a);
+        } else {
+            char *u = usage_text();
+            int rc = cli_unknown_option("train", u, a);
+            free(u);
+            return rc;
+        }
     }
     if (!corpus_dir) return usage_error("%s", "--corpus DIR is required");
     if (!out) return usage_error("%s", "-o MODEL.safetensors is required");
