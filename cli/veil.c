@@ -169,8 +169,8 @@ static int take_verbosity(int argc, char **argv)
     int n = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        if (i > 1 && (!strcmp(a, "-v") || !strcmp(a, "--verbose"))) veil_verbosity = 2;
-        else if (i > 1 && (!strcmp(a, "-q") || !strcmp(a, "--quiet"))) veil_verbosity = 0;
+        if (i > 0 && (!strcmp(a, "-v") || !strcmp(a, "--verbose"))) veil_verbosity = 2;
+        else if (i > 0 && (!strcmp(a, "-q") || !strcmp(a, "--quiet"))) veil_verbosity = 0;
         else argv[n++] = argv[i];
     }
     argv[n] = NULL;
@@ -179,7 +179,8 @@ static int take_verbosity(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    default_wait_policy(argv);
+    default_wait_policy(argv);        /* re-runs itself first, with the original argv */
+    argc = take_verbosity(argc, argv); /* veil -v COMMAND ... and veil COMMAND ... -v alike */
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -202,7 +203,6 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    argc = take_verbosity(argc, argv);
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
     size_t best = 0, best_d = (size_t)-1;
