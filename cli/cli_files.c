@@ -72,7 +72,8 @@ int cli_file_features(veil_model *m, veil_mfcc *mf, const char *path, int batch,
     float *out = np ? veil_malloc(np * dim * sizeof(float)) : NULL;
     for (size_t i = 0; i < np; i += (size_t)batch) {
         size_t k = np - i < (size_t)batch ? np - i : (size_t)batch;
-        if (veil_extractor_forward(m->f, pt + i * hw, (int)k, 0, out + i * dim)) {
+        if (veil_extractor_forward(m->f, pt + i * hw, (int)k, 0, out + i * dim) ||
+            veil_extractor_check_output(m->f, out + i * dim, k, "the model's features")) {
             free(pt);
             free(out);
             veil_error_prefix("%s", path);

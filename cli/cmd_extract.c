@@ -213,14 +213,6 @@ int cmd_extract(int argc, char **argv)
         n_rows[i] = np;
         total += np;
     }
-<<<<<<< HEAD
-    size_t dim = (size_t)veil_extractor_dim(m->f);
-    z = veil_malloc(total * dim * sizeof(float));
-    for (size_t i = 0; i < total; i += (size_t)batch) {
-        size_t k = total - i < (size_t)batch ? total - i : (size_t)batch;
-        if (veil_extractor_forward(m->f, all + i * hw, (int)k, 0, z + i * dim)) goto done;
-        if (veil_extractor_check_output(m->f, z + i * dim, k, model_path)) goto done;
-=======
     if (total == 0) {
         veil_error("no file gave a whole patch (%.3f s of audio each is needed)", cli_patch_seconds(mc));
         goto done;
@@ -240,7 +232,6 @@ int cmd_extract(int argc, char **argv)
         if (per_file) fprintf(stderr, " -> %s/\n", per_file);
         else fprintf(stderr, " -> %s%s%s\n", strcmp(out, "-") ? out : "standard output",
                      index_path ? ", index " : "", index_path ? index_path : "");
->>>>>>> e721d9e (Library: core libveil (shared with soname + static) with hidden symbols, research part by folder glob, VEIL_WITH_* options, make install with headers, veil.pc and man page; streaming API (veil/stream.h) and examples/stream_extract.c; veil classify; veil extract --list, -, index CSV, --per-file, short files skipped unless --strict; veil help CMD, global -v/-q, nearest-option suggestions)
     }
     rc = 0;
 done:

@@ -277,6 +277,7 @@ static int diff_results_fields(const cJSON *was, const cJSON *now, diffbuf *d)
     return d->count;
 }
 
+#ifdef VEIL_HAVE_MPI
 /* A worker's configuration against rank 0's ("was" = rank 0's, "now" = this rank's). */
 static int differing_fields(const cJSON *was, const cJSON *now, const char *what)
 {
@@ -287,6 +288,7 @@ static int differing_fields(const cJSON *was, const cJSON *now, const char *what
                what, d.count, d.count == 1 ? "" : "s", d.text);
     return -1;
 }
+#endif
 
 /* 0: no config.json yet (*old_cv 0) or the same results-relevant fields (*old_cv: its cv);
  * -1: refused or unreadable. */

@@ -106,7 +106,9 @@ static int drain_patches(veil_stream *s, veil_stream_fn fn, void *ctx)
 {
     const veil_mfcc_config *mc = &s->model->mfcc;
     while (veil_mfcc_stream_pop_patch(s->mfcc, s->patch)) {
-        if (veil_extractor_forward(s->model->f, s->patch, 1, 0, s->z)) return -1;
+        if (veil_extractor_forward(s->model->f, s->patch, 1, 0, s->z) ||
+            veil_extractor_check_output(s->model->f, s->z, 1, "stream"))
+            return -1;
         veil_stream_patch p = {
             .index = s->patches,
             .start_seconds = (double)s->patches * mc->patch_frames * mc->hop_length / mc->sample_rate,

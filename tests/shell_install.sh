@@ -16,8 +16,9 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 export OMP_NUM_THREADS=1
 
 root=$dir/root
-DESTDIR=$root cmake --install "$build" --prefix /usr/local >/dev/null
-pre=$root/usr/local
+DESTDIR=$root cmake --install "$build" >/dev/null
+prefix=$(sed -n 's/^prefix=//p' "$build/veil.pc") # the build's CMAKE_INSTALL_PREFIX
+pre=$root$prefix
 lib=$(dirname "$(find "$pre" -name libveil.so -print -quit)")
 [ -n "$lib" ] || fail "no libveil.so installed"
 for f in "$lib"/libveil.so.0 "$lib"/libveil.a "$lib"/pkgconfig/veil.pc "$pre"/bin/veil \
@@ -36,6 +37,10 @@ if grep -v '^veil_' "$dir/exports.txt" | grep -v '^_' | grep -q .; then
     fail "exports outside the API: $(grep -v '^veil_' "$dir/exports.txt" | head -5 | tr '\n' ' ')"
 fi
 grep -qx veil_json_print "$dir/exports.txt" && fail "an internal function (veil_json_print) is exported"
+# the manual page has every command
+for cmd in extract classify train experiment attack corpus mfcc bench; do
+    grep -q "^\.SS veil $cmd" "$pre"/share/man/man1/veil.1 || fail "veil.1 lacks veil $cmd"
+done
 needed=$(objdump -p "$lib"/libveil.so | awk '/NEEDED/ {print $2}' | tr '\n' ' ')
 for bad in cairo espeak mpi; do
     case "$needed" in *$bad*) fail "libveil.so needs $bad: $needed" ;; esac
