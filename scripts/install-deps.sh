@@ -2,7 +2,7 @@
 # Installs the Debian packages veil needs, when they are missing.
 # As root it runs apt-get; otherwise it prints the exact command and fails.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config
+pkgs=(build-essential binutils cmake pkg-config
       libsndfile1-dev libsoxr-dev libfftw3-dev libdnnl-dev libcjson-dev
       libespeak-ng-dev espeak-ng-data libcairo2-dev fonts-dejavu-core
       libopenmpi-dev openmpi-bin)

@@ -75,6 +75,21 @@ cmp -s "$dir/stdout.npy" "$dir/one.npy" || fail "-o - differs"
 "$veil" extract --model "$dir/m.safetensors" "${files[@]}" --per-file "$dir/each" -q
 name=$(basename "${files[1]}"); name=${name%.*}
 cmp -s <(data "$dir/each/$name.npy") <(data "$dir/two.npy") || fail "--per-file differs"
+# docs/library.md's Python: numpy reads the array and the index, rows join back to files
+if python3 -c 'import numpy' 2>/dev/null; then
+    python3 - "$dir" "${files[0]}" <<'PY' || fail "the Python of docs/library.md"
+import csv, sys, numpy as np
+d, first = sys.argv[1], sys.argv[2]
+z = np.load(f"{d}/both.npy")
+with open(f"{d}/both.index.csv", newline="") as f:
+    index = list(csv.DictReader(f))
+assert len(index) == len(z)
+by_file = {}
+for r in index:
+    by_file.setdefault(r["file"], []).append(int(r["row"]))
+assert np.array_equal(z[by_file[first]], np.load(f"{d}/one.npy"))
+PY
+fi
 # classify: a line per file with posteriors summing to 1, JSON on request
 "$veil" classify --model "$dir/m.safetensors" "${files[@]}" > "$dir/cls.txt"
 [ "$(wc -l < "$dir/cls.txt")" = 3 ] || fail "classify: $(cat "$dir/cls.txt")"
