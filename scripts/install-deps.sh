@@ -5,9 +5,10 @@ set -euo pipefail
 pkgs=(build-essential binutils cmake pkg-config
       libsndfile1-dev libsoxr-dev libfftw3-dev libdnnl-dev libcjson-dev
       libespeak-ng-dev espeak-ng-data libcairo2-dev fonts-dejavu-core
-      libopenmpi-dev openmpi-bin)
+      libopenmpi-dev openmpi-bin
+      python3)   # the tests compare JSON lines with it (tests/shell_train_rerun.sh)
 if [ "${1:-}" = "--bench" ]; then
-  pkgs+=(python3 python3-numpy python3-torch python3-torchaudio)
+  pkgs+=(python3-numpy python3-torch python3-torchaudio)
 fi
 # make fuzz only: clang with libFuzzer and its sanitizer runtimes, and clang's OpenMP
 if [ "${1:-}" = "--fuzz" ]; then
