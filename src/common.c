@@ -486,7 +486,7 @@ void veil_progress_begin(veil_progress *p, const char *label, long total)
     p->start = veil_now();
     p->last_draw = 0;
     p->total = total;
-    p->unit = NULL;
+    p->unit = "steps"; /* the trainers count batches; other callers name their unit */
     p->tty = isatty(fileno(stderr)) && veil_verbosity >= 1;
 }
 

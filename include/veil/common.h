@@ -89,7 +89,7 @@ typedef struct veil_progress {
     double start, last_draw;
     long total;
     int tty;
-    const char *unit; /* what the counter counts ("steps", "files"); set after begin */
+    const char *unit; /* what the counter counts: "steps" (batches) unless set after begin */
 } veil_progress;
 void veil_progress_begin(veil_progress *p, const char *label, long total);
 /* done: units finished so far; extra: free text (e.g. "loss 0.123 acc 91.0%") */
