@@ -31,6 +31,8 @@ int cli_unknown_option(const char *cmd, const char *usage, const char *arg);
 int cli_nearest_option(const char *usage, const char *arg, char *out, size_t n);
 /* Option parsing helpers: match "--name" and take its value; errors exit with usage. */
 int cli_parse_int(const char *opt, const char *value, long lo, long hi, long *out);
+/* Any unsigned 64-bit integer (seeds as results.jsonl records them). */
+int cli_parse_u64(const char *opt, const char *value, uint64_t *out);
 int cli_parse_double(const char *opt, const char *value, double *out);
 /* An MFCC configuration from a JSON file (over the values already in *c); -1 after veil_error. */
 int cli_read_mfcc_config(const char *path, veil_mfcc_config *c);

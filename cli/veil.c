@@ -136,6 +136,19 @@ int cli_parse_int(const char *opt, const char *value, long lo, long hi, long *ou
     return 0;
 }
 
+int cli_parse_u64(const char *opt, const char *value, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = value ? strtoull(value, &end, 10) : 0;
+    if (!value || errno || *end || end == value || value[0] == '-' || value[0] == '+') {
+        veil_error("%s: expected an integer in 0..18446744073709551615, got '%s'", opt, value ? value : "");
+        return -1;
+    }
+    *out = (uint64_t)v;
+    return 0;
+}
+
 int cli_parse_double(const char *opt, const char *value, double *out)
 {
     char *end;
