@@ -23,8 +23,9 @@ static const char *usage_text =
     "  --index FILE           where the index goes (default OUT.index.csv: OUT without .npy);\n"
     "                         columns row,file,patch,start_seconds: row of the array, the file,\n"
     "                         the patch's number within the file and its start in seconds\n"
-    "  --per-file DIR         instead: DIR/NAME.npy per file (NAME: the file name without its\n"
-    "                         extension; two files of one name are refused)\n"
+    "  --per-file DIR         instead: DIR/NAME.npy per file (NAME: the file's path after the\n"
+    "                         folder all inputs share, without extension, / made _; e.g.\n"
+    "                         DR1_FAKS0_SA1.npy; two files of one NAME are refused)\n"
     "  --strict               a file shorter than one patch is an error (default: skipped, named\n"
     "                         in a warning)\n"
     "  --precision fp32|bf16|auto   arithmetic of the extractor (default fp32)\n"
@@ -81,16 +82,35 @@ static char *default_index_path(const char *out)
     return p;
 }
 
-/* DIR/NAME.npy for a file; NAME is its base name without the extension. */
-static char *per_file_path(const char *dir, const char *file)
+/* Length of the folder part all paths share ("a/b/" of a/b/x.wav and a/b/c/y.wav). */
+static size_t common_folder(const cli_files *l)
 {
-    const char *base = strrchr(file, '/');
-    base = base ? base + 1 : file;
-    if (!strcmp(file, "-")) base = "stdin";
-    const char *dot = strrchr(base, '.');
-    size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+    size_t n = 0;
+    const char *first = l->path[0], *slash = strrchr(first, '/');
+    if (slash) n = (size_t)(slash - first) + 1;
+    for (size_t i = 1; i < l->n; i++) {
+        size_t k = 0;
+        while (k < n && l->path[i][k] == first[k]) k++;
+        while (k > 0 && first[k - 1] != '/') k--;
+        n = k;
+    }
+    return n;
+}
+
+/* DIR/NAME.npy for a file: NAME is its path after the folder all inputs share, without
+ * the extension, '/' made '_' (corpus/TRAIN/DR1/FAKS0/SA1.WAV among others of TRAIN/ ->
+ * DR1_FAKS0_SA1.npy); "-" is "stdin". */
+static char *per_file_path(const char *dir, const char *file, size_t skip)
+{
+    const char *rel = !strcmp(file, "-") ? "stdin" : strlen(file) > skip ? file + skip : file;
+    const char *base = strrchr(rel, '/'), *dot = strrchr(rel, '.');
+    size_t n = dot && dot > (base ? base + 1 : rel) ? (size_t)(dot - rel) : strlen(rel);
     veil_strbuf b = {0};
-    veil_strbuf_printf(&b, "%s/%.*s.npy", dir, (int)n, base);
+    veil_strbuf_printf(&b, "%s/", dir);
+    size_t start = b.len;
+    veil_strbuf_printf(&b, "%.*s.npy", (int)n, rel);
+    for (size_t i = start; i < b.len; i++)
+        if (b.s[i] == '/') b.s[i] = '_';
     return b.s;
 }
 
@@ -151,8 +171,9 @@ int cmd_extract(int argc, char **argv)
     char **outs = NULL; /* --per-file: each file's output, checked for clashes first */
     if (per_file) {
         outs = veil_calloc(files.n, sizeof *outs);
+        size_t skip = common_folder(&files);
         for (size_t i = 0; i < files.n; i++) {
-            outs[i] = per_file_path(per_file, files.path[i]);
+            outs[i] = per_file_path(per_file, files.path[i], skip);
             for (size_t j = 0; j < i; j++)
                 if (!strcmp(outs[i], outs[j])) {
                     veil_error("--per-file: %s and %s would both be written to %s", files.path[j],

@@ -73,7 +73,7 @@ cmp -s "$dir/pipe.npy" "$dir/one.npy" || fail "audio on standard input differs"
 "$veil" extract --model "$dir/m.safetensors" "${files[0]}" -o - -q > "$dir/stdout.npy"
 cmp -s "$dir/stdout.npy" "$dir/one.npy" || fail "-o - differs"
 "$veil" extract --model "$dir/m.safetensors" "${files[@]}" --per-file "$dir/each" -q
-name=$(basename "${files[1]}"); name=${name%.*}
+name=${files[1]#$dir/corpus/TRAIN/}; name=${name%.*}; name=${name//\//_}
 cmp -s <(data "$dir/each/$name.npy") <(data "$dir/two.npy") || fail "--per-file differs"
 # docs/library.md's Python: numpy reads the array and the index, rows join back to files
 if python3 -c 'import numpy' 2>/dev/null; then

@@ -7,7 +7,7 @@
 
 VEIL_API_BEGIN
 
-/* Write atomically (temporary file, then rename). ndim 1..4. */
+/* Write atomically (temporary file, then rename); "-" writes to standard output. ndim 1..4. */
 int veil_npy_write_f32(const char *path, const float *data, int ndim, const size_t *shape);
 /* Read a float32 .npy written by veil or numpy ('<f4', C order). Malformed files get a
  * message naming the file and the problem. *data is malloc'd. */
