@@ -110,7 +110,7 @@ int cmd_classify(int argc, char **argv)
     veil_mfcc *mf = NULL;
     float *logits = NULL, *post = NULL, *mean = NULL;
     veil_strbuf b = {0};
-    if (veil_precision_parse(prec_s, &prec)) goto done;
+    if (veil_output_check(out) || veil_precision_parse(prec_s, &prec)) goto done;
     veil_set_threads((int)threads);
     if (veil_model_load(model_path, prec, (int)batch, &m)) goto done;
     if (!m->g) {
@@ -196,10 +196,7 @@ int cmd_classify(int argc, char **argv)
         }
         free(patches.s);
     }
-    if (!strcmp(out, "-") ? write_text(stdout, b.s) || fflush(stdout) : veil_write_atomic(out, write_text, b.s)) {
-        if (!strcmp(out, "-")) veil_error("standard output: write failed");
-        goto done;
-    }
+    if (veil_write_atomic(out, write_text, b.s)) goto done; /* "-": standard output */
     rc = 0;
 done:
     free(b.s);

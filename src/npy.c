@@ -80,15 +80,6 @@ int veil_npy_write_f32(const char *path, const float *data, int ndim, const size
         count *= shape[d];
     }
     npy_job j = {path, data, ndim, shape, count};
-    if (!strcmp(path, "-")) { /* standard output, for pipes (veil extract -o - | ...) */
-        npy_job out = {"standard output", data, ndim, shape, count};
-        if (write_npy_body(stdout, &out) != 0) return -1;
-        if (fflush(stdout) != 0) {
-            veil_error("standard output: write failed");
-            return -1;
-        }
-        return 0;
-    }
     return veil_write_atomic(path, write_npy_body, &j);
 }
 
