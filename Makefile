@@ -5,6 +5,7 @@
 #                (it replays every committed fuzz input, tests/fuzz/)
 #   make fuzz  - by hand: build the libFuzzer harnesses with clang and run each for
 #                FUZZ_SECONDS (default 60), one process each (tests/fuzz/README.md)
+# and make install [PREFIX=/usr/local] [DESTDIR=...] installs the library and program.
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 BUILD ?= build
@@ -15,7 +16,9 @@ FUZZ ?=
 DEMO_CORPUS ?= data/synth-default
 DEMO_OUT ?= runs/demo
 
-.PHONY: all deps build build-asan demo test test-release test-asan bench fuzz clean
+PREFIX ?= /usr/local
+
+.PHONY: all deps build build-asan demo test test-release test-asan bench fuzz install clean
 
 all: build
 
@@ -23,7 +26,7 @@ deps:
 	@scripts/install-deps.sh
 
 build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DVEIL_WERROR=ON >/dev/null
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DVEIL_WERROR=ON -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
 build-asan: deps
@@ -53,6 +56,11 @@ fuzz:
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVEIL_FUZZ=ON -DVEIL_WERROR=ON >/dev/null
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
 	@scripts/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ)
+
+# libveil.so/.a, the public headers, veil.pc, the veil program and its man page under
+# $(DESTDIR)$(PREFIX) (docs/library.md). make install PREFIX=/opt/veil DESTDIR=/tmp/stage
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

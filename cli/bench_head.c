@@ -145,7 +145,7 @@ int bench_head(int argc, char **argv)
             if (veil_precision_parse(v, &prec)) return cli_fail();
             i++;
         } else {
-            return cli_usage_error("bench head", usage_text, "unknown option %s", argv[i]);
+            return cli_unknown_option("bench head", usage_text, argv[i]);
         }
     }
     veil_set_threads((int)threads);

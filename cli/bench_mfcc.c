@@ -12,17 +12,7 @@
 
 int bench_mfcc(int argc, char **argv);
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: veil bench mfcc [--seconds S] [--audio FILE] [--repeat R] [--save-signal OUT.wav] [--json]\n"
-               "\n"
-               "Speed of the paper's MFCC front end (frames -> 32x32 patches), one thread, in\n"
-               "times real time: whole-signal (veil_mfcc_patches) and streaming (10 ms pushes).\n"
-               "The signal is a deterministic synthetic voice-like mix (S seconds, default 60)\n"
-               "or the given audio file; best of R runs (default 5).\n"
-               "  --save-signal OUT.wav  also write the synthetic signal (16-bit WAV) and time\n"
-               "                         the 16-bit version, as bench/mfcc.sh feeds it to torchaudio\n");
-}
+static void usage(FILE *f) { fputs(cli_bench_usage, f); }
 
 /* Harmonics of a gliding f0 under a syllable-rate envelope, plus a little noise. */
 static float *synth_signal(size_t n, int rate)
@@ -75,9 +65,7 @@ int bench_mfcc(int argc, char **argv)
             save = v;
             i++;
         } else {
-            fprintf(stderr, "veil bench mfcc: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
+            return cli_unknown_option("bench mfcc", cli_bench_usage, a);
         }
     }
     veil_mfcc_config c;

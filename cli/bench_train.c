@@ -17,13 +17,6 @@ int bench_train(int argc, char **argv);
 
 enum { PAIRS = 1040, BATCH_PAIRS = 150, EXTRACT_BATCH = 256, EXTRACT_PATCHES = 2048 };
 
-static int usage(void)
-{
-    fprintf(stderr, "usage: veil bench train --groups G --precision fp32|bf16|auto [--threads N] "
-                    "[--repeat R] [--json]\n");
-    return 2;
-}
-
 int bench_train(int argc, char **argv)
 {
     long groups = 5, threads = 2, repeat = 1;
@@ -31,7 +24,10 @@ int bench_train(int argc, char **argv)
     veil_precision prec = VEIL_PREC_FP32;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(argv[i], "--json")) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(cli_bench_usage, stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--json")) {
             json = 1;
         } else if (!strcmp(argv[i], "--groups")) {
             if (cli_parse_int("--groups", v, 1, VEIL_MAX_GROUPS, &groups)) return cli_fail();
@@ -46,7 +42,7 @@ int bench_train(int argc, char **argv)
             if (veil_precision_parse(v, &prec)) return cli_fail();
             i++;
         } else {
-            return usage();
+            return cli_unknown_option("bench train", cli_bench_usage, argv[i]);
         }
     }
     veil_set_threads((int)threads);

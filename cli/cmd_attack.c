@@ -18,11 +18,12 @@
 static const char *usage_text =
     "usage: veil attack --model MODEL.safetensors --corpus DIR [--st 20] [--groups N]\n"
     "                   [--epochs 150] [--seed N] [--cache DIR] [--threads N]\n"
-    "                   [--precision fp32|bf16|auto] [--json]\n\n"
+    "                   [--precision fp32|bf16|auto] [--json] [-v|-q]\n\n"
     "Groups of St speakers drawn from the whole corpus regardless of gender (default: as\n"
     "many as fit), each speaker's patches split 70/30 into attacker-training/evaluation; a\n"
     "fresh MLP per group learns to name the speaker from the model's features. Prints each\n"
-    "group's accuracy and the mean (chance: 1/St; knowing the gender: about 2/St).\n";
+    "group's accuracy and the mean (chance: 1/St; knowing the gender: about 2/St).\n"
+    "-v: per-epoch lines; -q: only errors and the result.\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -39,7 +40,7 @@ int cmd_attack(int argc, char **argv)
         if (cli_help(a, usage_text)) return 0;
         if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "-q")) veil_verbosity = 0;
-        else if (!v) return usage_error("unknown option or missing value '%s'", a);
+        else if (!v) return cli_unknown_option("attack", usage_text, a);
         else if (!strcmp(a, "--model")) model_path = argv[++i];
         else if (!strcmp(a, "--corpus")) corpus_dir = argv[++i];
         else if (!strcmp(a, "--cache")) cache = argv[++i];
@@ -54,7 +55,7 @@ int cmd_attack(int argc, char **argv)
             if (cli_parse_int(a, argv[++i], 0, 0x7fffffffffffffffL, &seed)) return cli_fail();
         } else if (!strcmp(a, "--threads")) {
             if (cli_parse_int(a, argv[++i], 0, 4096, &threads)) return cli_fail();
-        } else return usage_error("unknown option '%s'", a);
+        } else return cli_unknown_option("attack", usage_text, a);
     }
     if (!model_path) return usage_error("%s", "--model MODEL is required");
     if (!corpus_dir) return usage_error("%s", "--corpus DIR is required");

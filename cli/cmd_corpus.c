@@ -20,7 +20,15 @@ static const char *usage_text =
     "Layouts: a TIMIT tree (TRAIN|TEST/DRn/<F|M>id/*.WAV), LibriSpeech (SPEAKERS.TXT),\n"
     "VCTK (speaker-info.txt) or a manifest CSV 'path,speaker,gender[,labels...]'.\n"
     "features computes (or loads from the cache) the MFCC patches of every file;\n"
-    "the cache lives in DIR/.veil-cache unless --cache is given. See docs/corpora.md.\n";
+    "the cache lives in DIR/.veil-cache unless --cache is given. See docs/corpora.md.\n"
+    "A manifest is any regular file (CSV with a header; it need not end in .csv).\n"
+    "  --json                 JSON instead of text\n"
+    "  --cache DIR            where MFCC patches are cached\n"
+    "  --threads N            worker threads (default: all cores)\n"
+    "  --mfcc CONFIG.json     MFCC settings (veil mfcc --print-config gives the fields)\n"
+    "  --out DIR              synth: where the corpus is written (TIMIT layout)\n"
+    "  --speakers N, --female N, --seconds S, --seed N   synth: the corpus drawn\n"
+    "  -v, -q                 more / less on standard error\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -41,7 +49,7 @@ static int corpus_info(int argc, char **argv)
     int json = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = 1;
-        else if (argv[i][0] == '-') return usage_error("unknown option '%s'", argv[i]);
+        else if (argv[i][0] == '-') return cli_unknown_option("corpus", usage_text, argv[i]);
         else if (!dir) dir = argv[i];
         else return usage_error("unexpected argument '%s'", argv[i]);
     }
@@ -134,7 +142,7 @@ static int corpus_features(int argc, char **argv)
         else if (!strcmp(a, "--mfcc") && i + 1 < argc) mfcc_file = argv[++i];
         else if (!strcmp(a, "--threads")) {
             if (cli_parse_int(a, i + 1 < argc ? argv[++i] : NULL, 0, 1024, &threads) != 0) return cli_fail();
-        } else if (a[0] == '-') return usage_error("unknown option or missing value '%s'", a);
+        } else if (a[0] == '-') return cli_unknown_option("corpus", usage_text, a);
         else if (!dir) dir = a;
         else return usage_error("unexpected argument '%s'", a);
     }
@@ -156,6 +164,7 @@ static int corpus_features(int argc, char **argv)
 }
 
 /* ---------------- synth ---------------- */
+#ifdef VEIL_HAVE_SYNTH
 static int corpus_synth(int argc, char **argv)
 {
     veil_synth_config sc;
@@ -186,7 +195,7 @@ static int corpus_synth(int argc, char **argv)
         } else if (!strcmp(a, "--threads")) {
             if (cli_parse_int(a, v, 0, 1024, &n) != 0) return cli_fail();
             sc.threads = (int)n;
-        } else return usage_error("unknown option or missing value '%s'", a);
+        } else return cli_unknown_option("corpus", usage_text, a);
         i++;
     }
     if (!out) return usage_error("%s", "synth needs --out DIR");
@@ -197,6 +206,15 @@ static int corpus_synth(int argc, char **argv)
     veil_corpus_free(c);
     return 0;
 }
+#else
+static int corpus_synth(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "veil corpus synth: this veil was built without espeak-ng (VEIL_WITH_SYNTH=OFF)\n");
+    return 1;
+}
+#endif
 
 int cmd_corpus(int argc, char **argv)
 {

@@ -8,9 +8,11 @@
 #include "veil/experiment.h"
 #include "train/method.h"
 
-static void usage(FILE *f)
+/* The usage text with every training setting (malloc'd). */
+static char *usage_text(void)
 {
-    fprintf(f,
+    veil_strbuf b = {0};
+    veil_strbuf_printf(&b, "%s",
             "usage: veil experiment --corpus DIR --out DIR [options]\n"
             "       veil experiment --out DIR --report-only\n\n"
             "Runs methods x G x cross-validation iterations; each finished job is one line of\n"
@@ -32,11 +34,11 @@ static void usage(FILE *f)
             if (*p == '_') *p = '-';
         for (int v = 0; v < ms[k]->n_sweep; v++)
             snprintf(paper + strlen(paper), sizeof paper - strlen(paper), "%s%g", v ? "," : "", ms[k]->sweep[v]);
-        fprintf(f, "  %-24s %s's knob: every value runs on iteration 0, later iterations the one\n"
+        veil_strbuf_printf(&b, "  %-24s %s's knob: every value runs on iteration 0, later iterations the one\n"
                    "  %-24s with the largest trade-off on non-test data (paper preset %s;\n"
                    "  %-24s quick: the setting's default)\n", opt, ms[k]->name, "", paper, "");
     }
-    fprintf(f,
+    veil_strbuf_printf(&b, "%s",
             "  --cv N                   cross-validation iterations (paper 10, quick 1)\n"
             "  --st N                   training speakers St = speakers per attacker group (20)\n"
             "  --attack-groups N        attacker groups per job, 0 = as many as fit (quick: 2)\n"
@@ -46,17 +48,54 @@ static void usage(FILE *f)
             "  --cache DIR              MFCC patch cache (default: beside the corpus)\n"
             "  --max-jobs N             stop after N new jobs (work in chunks; run again to go on)\n"
             "  --report-only            rewrite summary, report and figure from OUT alone\n"
-            "  --quiet                  only errors and the final table\n\n"
+            "  -q, --quiet              only errors and the final table\n"
+            "  -v, --verbose            per-epoch lines of every job\n\n"
+            "Without --preset the grid is the paper's (about a day on 2 cores): its size and an\n"
+            "estimate of its time are printed first. --preset quick runs in minutes.\n\n"
             "Training settings (shared by all methods, or one method's own; the presets change\n"
             "some, docs/protocol.md says what each does):\n");
     char *settings = veil_train_settings_help();
-    fputs(settings, f);
+    veil_strbuf_printf(&b, "%s", settings);
     free(settings);
-    fprintf(f, "\n"
+    veil_strbuf_printf(&b, "%s", "\n"
             "Under mpirun (Open MPI) rank 0 owns OUT and the other ranks run jobs, e.g.\n"
             "  mpirun -H node1:4,node2:4 -n 8 veil experiment --corpus DIR --out DIR --preset paper\n"
             "(the corpus at the same path on every machine; without --threads, the workers of a\n"
             "machine share its cores).\n");
+    return b.s;
+}
+
+static void usage(FILE *f)
+{
+    char *u = usage_text();
+    fputs(u, f);
+    free(u);
+}
+
+static int unknown_option(const char *o)
+{
+    char *u = usage_text();
+    int rc = cli_unknown_option("experiment", u, o);
+    free(u);
+    return rc;
+}
+
+/* No --preset: the paper's grid, about a day on 2 cores. Say so before it starts. The
+ * estimate is docs/experiment.md's measurement: 2.5-3 h per iteration of 6 jobs at the
+ * paper's settings on 2 cores (about 25-30 minutes a job, the attacker most of it). */
+static void say_grid_size(const veil_experiment_config *c)
+{
+    size_t n = 0;
+    free(veil_experiment_jobs(c, &n));
+    char lo[32], hi[32];
+    veil_format_duration((double)n * 25 * 60, lo, sizeof lo);
+    veil_format_duration((double)n * 30 * 60, hi, sizeof hi);
+    fprintf(stderr,
+            "veil experiment: no --preset, so the paper's grid: %zu jobs (%d cross-validation "
+            "iteration%s of %zu), about %s-%s on 2 cores at the paper's settings (less with more "
+            "cores, mpirun, or fewer epochs; finished jobs in OUT are skipped).\n"
+            "For a run of minutes: --preset quick. Ctrl-C stops; the same command resumes.\n",
+            n, c->cv, c->cv == 1 ? "" : "s", c->cv ? n / (size_t)c->cv : n, lo, hi);
 }
 
 static int int_opt(const char *opt, const char *v, long lo, long hi, int *out)
@@ -72,14 +111,14 @@ int cmd_experiment(int argc, char **argv)
     veil_experiment_config c;
     memset(&c, 0, sizeof c);
     const char *preset = "paper";
-    int report_only = 0;
+    int report_only = 0, preset_given = 0;
     /* the preset first, so that every other option overrides it whatever the order */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
         }
-        if (!strcmp(argv[i], "--preset") && i + 1 < argc) preset = argv[i + 1];
+        if (!strcmp(argv[i], "--preset") && i + 1 < argc) preset = argv[i + 1], preset_given = 1;
     }
     if (veil_experiment_preset(&c, preset) != 0) return cli_fail();
     for (int i = 1; i < argc; i++) {
@@ -88,16 +127,17 @@ int cmd_experiment(int argc, char **argv)
             report_only = 1;
             continue;
         }
-        if (!strcmp(o, "--quiet")) {
+        if (!strcmp(o, "--quiet") || !strcmp(o, "-q")) {
             veil_verbosity = 0;
             continue;
         }
-        if (strncmp(o, "--", 2) != 0 || i + 1 >= argc) {
-            fprintf(stderr, "veil experiment: unexpected '%s'%s\n\n", o,
-                    strncmp(o, "--", 2) ? "" : " (missing its value)");
-            usage(stderr);
-            return 2;
+        if (strncmp(o, "--", 2) != 0) {
+            char *u = usage_text();
+            int rc = cli_usage_error("experiment", u, "unexpected '%s'", o);
+            free(u);
+            return rc;
         }
+        if (i + 1 >= argc) return unknown_option(o);
         const char *v = argv[++i];
         long x;
         int rc = 0;
@@ -127,9 +167,7 @@ int cmd_experiment(int argc, char **argv)
         } else if (strncmp(veil_last_error(), "unknown setting", 15) != 0) {
             rc = -1;
         } else {
-            fprintf(stderr, "veil experiment: unknown option '%s'\n\n", o);
-            usage(stderr);
-            return 2;
+            return unknown_option(o);
         }
         if (rc != 0) return cli_fail();
     }
@@ -145,5 +183,6 @@ int cmd_experiment(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (!preset_given) say_grid_size(&c);
     return veil_experiment_run(&c) == 0 ? 0 : cli_fail();
 }

@@ -1,133 +1,271 @@
 /* veil extract: privacy-preserving features of audio files: the model's MFCC patches of
- * each file, through its extractor in evaluation mode, into one P x dim .npy. */
+ * each file, through its extractor in evaluation mode, into one P x dim .npy with an
+ * index (row -> file, patch) beside it, or one .npy per file. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
-#include "veil/audio.h"
 #include "veil/common.h"
 #include "veil/mfcc.h"
 #include "veil/model.h"
 #include "veil/npy.h"
 
 static const char *usage_text =
-    "usage: veil extract --model MODEL.safetensors AUDIO... -o OUT.npy\n"
-    "                    [--precision fp32|bf16|auto] [--threads N] [--batch 256]\n\n"
+    "usage: veil extract --model MODEL.safetensors [AUDIO...] [--list FILE] -o OUT.npy [options]\n"
+    "       veil extract --model MODEL.safetensors [AUDIO...] [--list FILE] --per-file DIR [options]\n\n"
     "Features z of every whole patch of every file, in the order given (P x dim float32).\n"
-    "Audio is resampled to the model's rate; the MFCC settings come from the model.\n";
+    "Audio is resampled to the model's rate; the MFCC settings come from the model.\n\n"
+    "  --model FILE           the trained model (veil train, veil experiment)\n"
+    "  AUDIO...               audio files (any format libsndfile reads); - reads one from standard input\n"
+    "  --list FILE            more audio files, one path a line (- = the names on standard input)\n"
+    "  -o, --out OUT.npy      all patches in one array; - writes it to standard output\n"
+    "  --index FILE           where the index goes (default OUT.index.csv: OUT without .npy);\n"
+    "                         columns row,file,patch,start_seconds: row of the array, the file,\n"
+    "                         the patch's number within the file and its start in seconds\n"
+    "  --per-file DIR         instead: DIR/NAME.npy per file (NAME: the file's path after the\n"
+    "                         folder all inputs share, without extension, / made _; e.g.\n"
+    "                         DR1_FAKS0_SA1.npy; two files of one NAME are refused)\n"
+    "  --strict               a file shorter than one patch is an error (default: skipped, named\n"
+    "                         in a warning)\n"
+    "  --precision fp32|bf16|auto   arithmetic of the extractor (default fp32)\n"
+    "  --threads N            worker threads (default: all cores)\n"
+    "  --batch N              patches per forward pass (default 256; the features do not depend on it)\n"
+    "  -v, -q                 more / less on standard error\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
     return cli_usage_error("extract", usage_text, fmt, arg);
 }
 
+typedef struct {
+    const cli_files *files;
+    const size_t *first_row, *n_rows; /* per file */
+    const veil_mfcc_config *mc;
+} index_ctx;
+
+static int write_index(FILE *f, void *p)
+{
+    const index_ctx *x = p;
+    double hop_s = (double)x->mc->patch_frames * x->mc->hop_length / x->mc->sample_rate;
+    fprintf(f, "row,file,patch,start_seconds\n");
+    for (size_t i = 0; i < x->files->n; i++) {
+        const char *name = x->files->path[i];
+        /* CSV: quote a name holding a comma, quote or line break */
+        int quote = strpbrk(name, ",\"\r\n") != NULL;
+        for (size_t k = 0; k < x->n_rows[i]; k++) {
+            fprintf(f, "%zu,", x->first_row[i] + k);
+            if (quote) {
+                fputc('"', f);
+                for (const char *c = name; *c; c++) {
+                    if (*c == '"') fputc('"', f);
+                    fputc(*c, f);
+                }
+                fputc('"', f);
+            } else {
+                fputs(name, f);
+            }
+            fprintf(f, ",%zu,%.3f\n", k, (double)k * hop_s);
+        }
+    }
+    return ferror(f) ? -1 : 0;
+}
+
+/* OUT.npy -> OUT.index.csv */
+static char *default_index_path(const char *out)
+{
+    size_t n = strlen(out);
+    if (n > 4 && !strcmp(out + n - 4, ".npy")) n -= 4;
+    char *p = veil_malloc(n + sizeof ".index.csv");
+    memcpy(p, out, n);
+    strcpy(p + n, ".index.csv");
+    return p;
+}
+
+/* Length of the folder part all paths share ("a/b/" of a/b/x.wav and a/b/c/y.wav). */
+static size_t common_folder(const cli_files *l)
+{
+    size_t n = 0;
+    const char *first = l->path[0], *slash = strrchr(first, '/');
+    if (slash) n = (size_t)(slash - first) + 1;
+    for (size_t i = 1; i < l->n; i++) {
+        size_t k = 0;
+        while (k < n && l->path[i][k] == first[k]) k++;
+        while (k > 0 && first[k - 1] != '/') k--;
+        n = k;
+    }
+    return n;
+}
+
+/* DIR/NAME.npy for a file: NAME is its path after the folder all inputs share, without
+ * the extension, '/' made '_' (corpus/TRAIN/DR1/FAKS0/SA1.WAV among others of TRAIN/ ->
+ * DR1_FAKS0_SA1.npy); "-" is "stdin". */
+static char *per_file_path(const char *dir, const char *file, size_t skip)
+{
+    const char *rel = !strcmp(file, "-") ? "stdin" : strlen(file) > skip ? file + skip : file;
+    const char *base = strrchr(rel, '/'), *dot = strrchr(rel, '.');
+    size_t n = dot && dot > (base ? base + 1 : rel) ? (size_t)(dot - rel) : strlen(rel);
+    veil_strbuf b = {0};
+    veil_strbuf_printf(&b, "%s/", dir);
+    size_t start = b.len;
+    veil_strbuf_printf(&b, "%.*s.npy", (int)n, rel);
+    for (size_t i = start; i < b.len; i++)
+        if (b.s[i] == '/') b.s[i] = '_';
+    return b.s;
+}
+
 int cmd_extract(int argc, char **argv)
 {
-    const char *model_path = NULL, *out = NULL, *prec_s = "fp32";
+    const char *model_path = NULL, *out = NULL, *prec_s = "fp32", *index_arg = NULL, *per_file = NULL;
     long threads = 0, batch = 256;
-    const char **files = calloc((size_t)argc, sizeof(char *));
-    int nfiles = 0;
+    int strict = 0, rc = 1;
+    cli_files files = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (cli_help(a, usage_text)) {
-            free(files);
+            cli_files_free(&files);
             return 0;
         }
         int bad = 0;
-        if (a[0] != '-') files[nfiles++] = a;
+        if (a[0] != '-' || !strcmp(a, "-")) cli_files_add(&files, a);
+        else if (!strcmp(a, "--strict")) strict = 1;
         else if (!v) bad = 1;
         else if (!strcmp(a, "--model")) model_path = argv[++i];
         else if (!strcmp(a, "-o") || !strcmp(a, "--out")) out = argv[++i];
+        else if (!strcmp(a, "--index")) index_arg = argv[++i];
+        else if (!strcmp(a, "--per-file")) per_file = argv[++i];
         else if (!strcmp(a, "--precision")) prec_s = argv[++i];
-        else if (!strcmp(a, "--threads")) {
+        else if (!strcmp(a, "--list")) {
+            if (cli_files_read_list(&files, argv[++i])) bad = 2;
+        } else if (!strcmp(a, "--threads")) {
             if (cli_parse_int(a, argv[++i], 0, 4096, &threads)) bad = 2;
         } else if (!strcmp(a, "--batch")) {
             if (cli_parse_int(a, argv[++i], 1, 65536, &batch)) bad = 2;
         } else bad = 1;
         if (bad) {
-            free(files);
-            return bad == 2 ? cli_fail() : usage_error("unknown option or missing value '%s'", a);
+            cli_files_free(&files);
+            return bad == 2 ? cli_fail() : cli_unknown_option("extract", usage_text, a);
         }
     }
-    const char *missing = !model_path ? "--model MODEL is required"
-                          : !out      ? "-o OUT.npy is required"
-                          : !nfiles   ? "no audio files given"
-                                      : NULL;
+    const char *missing = !model_path            ? "--model MODEL is required"
+                          : !out && !per_file    ? "-o OUT.npy (or --per-file DIR) is required"
+                          : out && per_file      ? "-o and --per-file exclude each other"
+                          : !files.n             ? "no audio files given"
+                          : index_arg && per_file ? "--index goes with -o, not --per-file"
+                                                 : NULL;
     if (missing) {
-        free(files);
+        cli_files_free(&files);
         return usage_error("%s", missing);
     }
-    if (veil_output_check(out)) {
-        free(files);
+    size_t stdin_uses = 0;
+    for (size_t i = 0; i < files.n; i++) stdin_uses += !strcmp(files.path[i], "-");
+    if (stdin_uses > 1) {
+        cli_files_free(&files);
+        return usage_error("%s", "- (audio on standard input) can be given once");
+    }
+    /* outputs that cannot be written are refused before any work */
+    if ((out && veil_output_check(out)) || (index_arg && veil_output_check(index_arg))) {
+        cli_files_free(&files);
         return cli_fail();
+    }
+    char **outs = NULL; /* --per-file: each file's output, checked for clashes first */
+    if (per_file) {
+        outs = veil_calloc(files.n, sizeof *outs);
+        size_t skip = common_folder(&files);
+        for (size_t i = 0; i < files.n; i++) {
+            outs[i] = per_file_path(per_file, files.path[i], skip);
+            for (size_t j = 0; j < i; j++)
+                if (!strcmp(outs[i], outs[j])) {
+                    veil_error("--per-file: %s and %s would both be written to %s", files.path[j],
+                               files.path[i], outs[i]);
+                    goto early_fail;
+                }
+        }
+        if (veil_mkdirs(per_file)) goto early_fail;
     }
     veil_precision prec;
-    if (veil_precision_parse(prec_s, &prec)) {
-        free(files);
-        return cli_fail();
-    }
+    if (veil_precision_parse(prec_s, &prec)) goto early_fail;
     veil_set_threads((int)threads);
     veil_model *m = NULL;
-    if (cli_model_load(model_path, prec, (int)batch, &m)) {
-        free(files);
-        return cli_fail();
-    }
+    if (cli_model_load(model_path, prec, (int)batch, &m)) goto early_fail;
+
     const veil_mfcc_config *mc = &m->mfcc;
-    size_t hw = (size_t)mc->patch_frames * mc->n_mfcc, total = 0;
     const veil_extractor_config *ac = veil_extractor_config_of(m->f);
-    int rc = 1;
-    float *all = NULL, *z = NULL;
+    size_t dim = (size_t)veil_extractor_dim(m->f), total = 0, skipped = 0;
+    size_t *first_row = veil_calloc(files.n, sizeof(size_t)), *n_rows = veil_calloc(files.n, sizeof(size_t));
+    float *all = NULL;
+    char *index_path = NULL;
     veil_mfcc *mf = NULL;
-    if ((size_t)ac->in_h * ac->in_w != hw) {
+    if (ac->in_h != mc->patch_frames || ac->in_w != mc->n_mfcc) {
         veil_error("%s: extractor input %dx%d does not match its MFCC patches %dx%d", model_path,
                    ac->in_h, ac->in_w, mc->patch_frames, mc->n_mfcc);
         goto done;
     }
     mf = veil_mfcc_new(mc);
     if (!mf) goto done;
-    for (int i = 0; i < nfiles; i++) {
-        veil_audio a;
-        if (veil_audio_load(files[i], mc->sample_rate, &a)) goto done;
-        float *pt = NULL;
-        size_t np = 0;
-        int r = veil_mfcc_patches(mf, a.samples, a.n, &pt, &np);
-        double seconds = (double)a.n / a.rate;
-        veil_audio_free(&a);
-        if (r) {
-            veil_error_prefix("%s", files[i]);
-            goto done;
-        }
+    for (size_t i = 0; i < files.n; i++) {
+        float *z;
+        size_t np;
+        double seconds;
+        if (cli_file_features(m, mf, files.path[i], (int)batch, &z, &np, &seconds)) goto done;
         if (np == 0) {
-            veil_error("%s: audio of %.3f s is shorter than one patch (%d frames, %.3f s)", files[i],
-                       seconds, mc->patch_frames,
-                       (double)((mc->patch_frames - 1) * mc->hop_length + mc->win_length) / mc->sample_rate);
-            free(pt);
-            goto done;
+            if (strict) {
+                veil_error("%s: audio of %.3f s is shorter than one patch (%d frames, %.3f s)",
+                           files.path[i], seconds, mc->patch_frames, cli_patch_seconds(mc));
+                goto done;
+            }
+            if (veil_verbosity >= 1)
+                fprintf(stderr, "veil extract: warning: %s: skipped: audio of %.3f s is shorter than one patch (%.3f s)\n",
+                        files.path[i], seconds, cli_patch_seconds(mc));
+            skipped++;
+            continue;
         }
-        all = veil_realloc(all, (total + np) * hw * sizeof(float));
-        memcpy(all + total * hw, pt, np * hw * sizeof(float));
+        if (per_file) {
+            size_t shape[2] = {np, dim};
+            int w = veil_npy_write_f32(outs[i], z, 2, shape);
+            free(z);
+            if (w) goto done;
+        } else {
+            all = veil_realloc(all, (total + np) * dim * sizeof(float));
+            memcpy(all + total * dim, z, np * dim * sizeof(float));
+            free(z);
+        }
+        first_row[i] = total;
+        n_rows[i] = np;
         total += np;
-        free(pt);
     }
-    size_t dim = (size_t)veil_extractor_dim(m->f);
-    z = veil_malloc(total * dim * sizeof(float));
-    for (size_t i = 0; i < total; i += (size_t)batch) {
-        size_t k = total - i < (size_t)batch ? total - i : (size_t)batch;
-        if (veil_extractor_forward(m->f, all + i * hw, (int)k, 0, z + i * dim)) goto done;
-        if (veil_extractor_check_output(m->f, z + i * dim, k, model_path)) goto done;
+    if (total == 0) {
+        veil_error("no file gave a whole patch (%.3f s of audio each is needed)", cli_patch_seconds(mc));
+        goto done;
     }
-    size_t shape[2] = {total, dim};
-    if (veil_npy_write_f32(out, z, 2, shape)) goto done;
-    if (veil_verbosity >= 1)
-        fprintf(stderr, "veil extract: %zu patches x %zu features from %d file%s -> %s\n", total, dim,
-                nfiles, nfiles == 1 ? "" : "s", out);
+    if (!per_file) {
+        size_t shape[2] = {total, dim};
+        index_path = index_arg ? veil_strdup(index_arg) : strcmp(out, "-") ? default_index_path(out) : NULL;
+        index_ctx ix = {&files, first_row, n_rows, mc};
+        /* the index first: a reader that finds OUT finds its index */
+        if (index_path && veil_write_atomic(index_path, write_index, &ix)) goto done;
+        if (veil_npy_write_f32(out, all, 2, shape)) goto done;
+    }
+    if (veil_verbosity >= 1) {
+        fprintf(stderr, "veil extract: %zu patches x %zu features from %zu file%s", total, dim,
+                files.n - skipped, files.n - skipped == 1 ? "" : "s");
+        if (skipped) fprintf(stderr, " (%zu skipped: shorter than one patch)", skipped);
+        if (per_file) fprintf(stderr, " -> %s/\n", per_file);
+        else fprintf(stderr, " -> %s%s%s\n", strcmp(out, "-") ? out : "standard output",
+                     index_path ? ", index " : "", index_path ? index_path : "");
+    }
     rc = 0;
 done:
     veil_mfcc_free(mf);
     free(all);
-    free(z);
-    free(files);
+    free(first_row);
+    free(n_rows);
+    free(index_path);
     veil_model_free(m);
+early_fail:
+    if (outs)
+        for (size_t i = 0; i < files.n; i++) free(outs[i]);
+    free(outs);
+    cli_files_free(&files);
     return rc ? cli_fail() : 0;
 }

@@ -9,9 +9,7 @@
 #include "veil/mfcc.h"
 #include "veil/npy.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f,
+static const char *mfcc_usage_text =
             "usage: veil mfcc AUDIO -o OUT.npy [--patches] [options]\n"
             "\n"
             "MFCCs of one audio file (anything libsndfile reads; mixed to mono and resampled to\n"
@@ -31,8 +29,10 @@ static void usage(FILE *f)
             "  --preemphasis A        x[t] - A x[t-1] within each frame (0 = none)\n"
             "  --patch-frames N       frames per patch (32)\n"
             "  --print-config         print the settings as JSON and exit\n"
-            "  -q, --quiet            no summary line\n");
-}
+            "  -o -                   write to standard output\n"
+            "  -v, -q                 more / less on standard error (-q: no summary line)\n";
+
+static void usage(FILE *f) { fputs(mfcc_usage_text, f); }
 
 static int usage_error(const char *msg)
 {
@@ -105,9 +105,7 @@ int cmd_mfcc(int argc, char **argv)
             else c.preemphasis = (float)dv;
             i++;
         } else if (a[0] == '-' && a[1]) {
-            char msg[300];
-            snprintf(msg, sizeof msg, "unknown option '%s'", a);
-            return usage_error(msg);
+            return cli_unknown_option("mfcc", mfcc_usage_text, a);
         } else if (!in) {
             in = a;
         } else {

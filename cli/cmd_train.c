@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "veil/common.h"
 #include "veil/corpus.h"
+#include "veil/experiment.h"
 #include "veil/features.h"
 #include "veil/job.h"
 #include "veil/model.h"
@@ -15,14 +16,25 @@
 
 static const char *usage_head =
     "usage: veil train --corpus DIR --method METHOD --groups G -o MODEL.safetensors\n"
-    "                  [--seed N] [--precision fp32|bf16|auto] [--threads N] [--epochs N]\n"
-    "                  [--cache DIR] [--st 20] [--attack] [--json] [-v|-q] [--SETTING VALUE]...\n\n"
-    "Draws one split of the paper's protocol (iteration 0: St training speakers, half F and\n"
-    "half M, 70/30 into gender-training/evaluation; all others are gender-testing), trains\n"
-    "the extractor f with METHOD (--epochs caps the method's epochs) and the gender\n"
-    "recognizer g, saves both, and prints the gender accuracies. --attack also runs the\n"
-    "speaker-identification attacker on every group of St other speakers.\n"
-    "See docs/protocol.md.\n\nMethods:\n";
+    "                  [--seed N] [--iteration I] [--job-seed S] [--precision fp32|bf16|auto]\n"
+    "                  [--threads N] [--epochs N] [--cache DIR] [--st 20] [--attack] [--json]\n"
+    "                  [-v|-q] [--SETTING VALUE]...\n"
+    "       veil train --from OUT --job N|list -o MODEL.safetensors [--corpus DIR] [--cache DIR]\n"
+    "                  [--threads N] [--json] [-v|-q]\n\n"
+    "Draws one split of the paper's protocol (St training speakers, half F and half M, 70/30\n"
+    "into gender-training/evaluation; all others are gender-testing), trains the extractor f\n"
+    "with METHOD (--epochs caps the method's epochs) and the gender recognizer g, saves both,\n"
+    "and prints the gender accuracies. --attack also runs the speaker-identification\n"
+    "attacker on every group of St other speakers. See docs/protocol.md.\n\n"
+    "Seeds are the experiment's: --seed N is the base seed of `veil experiment --seed N`\n"
+    "(any 64-bit value), the split is that of cross-validation iteration I (--iteration,\n"
+    "default 0) and the job's own seed is derived as the grid derives it, unless --job-seed S\n"
+    "gives it (the \"seed\" of a results.jsonl line, any 64-bit value).\n\n"
+    "--from OUT --job N reruns job N of the experiment in OUT alone: its corpus (or --corpus\n"
+    "if it moved), MFCC, protocol, settings, seeds and precision come from OUT/config.json,\n"
+    "the attacker runs as in the grid, and the numbers are the grid's (--json prints its\n"
+    "results.jsonl line). --job list prints the grid's jobs: N, method, G, iteration.\n\n"
+    "Methods:\n";
 
 /* the usage text with the table of methods and every training setting */
 static char *usage_text(void)
@@ -46,11 +58,101 @@ static int usage_error(const char *fmt, const char *arg)
     return rc;
 }
 
+static void print_json_line(const veil_job_result *r)
+{
+    char *line = veil_job_result_to_json(r);
+    printf("%s\n", line);
+    free(line);
+}
+
+/* veil train --from OUT --job N: job N of OUT's grid, alone, with the grid's settings and
+ * seeds (veil_experiment_config_read), so its numbers are the grid's. */
+static int train_from(const char *from, const char *job_s, const char *grid_option, const char *corpus_dir,
+                      const char *cache, const char *out, int threads, int json)
+{
+    if (grid_option)
+        return usage_error("%s: --from takes the method, G, seeds and settings from OUT/config.json",
+                           grid_option);
+    if (!job_s) return usage_error("%s", "--from OUT needs --job N (or --job list)");
+    veil_experiment_config ec;
+    char *config_corpus = NULL;
+    if (veil_experiment_config_read(from, &ec, &config_corpus)) return cli_fail();
+    size_t n_jobs = 0;
+    veil_job_id *jobs = veil_experiment_jobs(&ec, &n_jobs);
+    int rc = 1;
+    veil_corpus *c = NULL;
+    veil_patch_set *p = NULL;
+    veil_split split;
+    int have_split = 0;
+    veil_job_result r;
+    int have_result = 0;
+    veil_model *model = NULL;
+    if (!strcmp(job_s, "list")) {
+        for (size_t i = 0; i < n_jobs; i++)
+            printf("%zu %s %d %d\n", i, veil_method_name(jobs[i].method), jobs[i].groups, jobs[i].iteration);
+        rc = 0;
+        goto done;
+    }
+    long job;
+    if (cli_parse_int("--job", job_s, 0, n_jobs ? (long)n_jobs - 1 : 0, &job) || n_jobs == 0) {
+        if (n_jobs == 0) veil_error("%s: the grid has no jobs", from);
+        goto done;
+    }
+    if (!out) {
+        free(jobs);
+        free(config_corpus);
+        return usage_error("%s", "-o MODEL.safetensors is required");
+    }
+    veil_job_id id = jobs[job];
+    if (!corpus_dir) corpus_dir = config_corpus;
+    veil_set_threads(threads);
+    if (veil_corpus_load(corpus_dir, &c)) goto done;
+    if (veil_features_load(c, &ec.mfcc, cache, threads, &p)) goto done;
+    if (veil_split_make(c, p, &ec.protocol, veil_experiment_split_seed(ec.seed, id.iteration), &split)) {
+        veil_error_prefix("%s", corpus_dir);
+        goto done;
+    }
+    have_split = 1;
+    uint64_t seed = veil_experiment_job_seed(ec.seed, id.method, id.groups, id.iteration);
+    if (veil_verbosity >= 1)
+        fprintf(stderr, "train: job %ld of %s: %s G=%d iteration %d, seed %llu\n", job, from,
+                veil_method_name(id.method), id.groups, id.iteration, (unsigned long long)seed);
+    if (veil_job_run(id.method, id.groups, id.iteration, &split, p, &ec.train, ec.precision, seed, &r, &model))
+        goto done;
+    have_result = 1;
+    if (veil_model_save(out, model)) goto done;
+    if (json) {
+        print_json_line(&r);
+    } else {
+        printf("%s G=%d iteration %d (%s): gender-evaluation %.1f%%, gender-testing %.1f%%\n",
+               veil_method_name(id.method), id.groups, id.iteration, veil_precision_name(r.precision),
+               100 * r.gender_eval_acc, 100 * r.gender_test_acc);
+        if (r.n_attack_groups)
+            printf("attacker: %.1f%% mean over %d groups of %d speakers\n", 100 * r.attack_acc_mean,
+                   r.n_attack_groups, split.st);
+        if (r.collapsed) printf("warning: collapsed: %s\n", r.collapse_reason);
+        printf("saved %s\n", out);
+    }
+    rc = 0;
+done:
+    if (have_result) veil_job_result_free(&r);
+    veil_model_free(model);
+    if (have_split) veil_split_free(&split);
+    veil_patch_set_free(p);
+    veil_corpus_free(c);
+    free(jobs);
+    free(config_corpus);
+    return rc ? cli_fail() : 0;
+}
+
 int cmd_train(int argc, char **argv)
 {
     const char *corpus_dir = NULL, *out = NULL, *cache = NULL, *method_s = NULL, *prec_s = "auto";
-    long groups = 0, seed = 1, threads = 0, epochs = 0, st = 20;
-    int json = 0, attack = 0;
+    const char *from = NULL, *job_s = NULL;
+    long groups = 0, threads = 0, epochs = 0, st = 20, iteration = 0;
+    uint64_t seed = 1, job_seed = 0;
+    int json = 0, attack = 0, have_job_seed = 0;
+    const char *grid_option = NULL; /* the first option that --from takes from OUT instead */
     veil_train_config tc;
     veil_train_config_paper(&tc);
     for (int i = 1; i < argc; i++) {
@@ -65,28 +167,51 @@ int cmd_train(int argc, char **argv)
         else if (!strcmp(a, "--attack")) attack = 1;
         else if (!strcmp(a, "-v")) veil_verbosity = 2;
         else if (!strcmp(a, "-q")) veil_verbosity = 0;
-        else if (!v) return usage_error("unknown option or missing value '%s'", a);
+        else if (!v) {
+            char *u = usage_text();
+            int rc = cli_unknown_option("train", u, a);
+            free(u);
+            return rc;
+        }
         else if (!strcmp(a, "--corpus")) corpus_dir = argv[++i];
+        else if (!strcmp(a, "--from")) from = argv[++i];
+        else if (!strcmp(a, "--job")) job_s = argv[++i];
         else if (!strcmp(a, "-o") || !strcmp(a, "--out")) out = argv[++i];
         else if (!strcmp(a, "--cache")) cache = argv[++i];
-        else if (!strcmp(a, "--method")) method_s = argv[++i];
-        else if (!strcmp(a, "--precision")) prec_s = argv[++i];
-        else if (!strcmp(a, "--groups")) {
-            if (cli_parse_int(a, argv[++i], 1, VEIL_MAX_GROUPS, &groups)) return cli_fail();
-        } else if (!strcmp(a, "--seed")) {
-            if (cli_parse_int(a, argv[++i], 0, 0x7fffffffffffffffL, &seed)) return cli_fail();
-        } else if (!strcmp(a, "--threads")) {
+        else if (!strcmp(a, "--threads")) {
             if (cli_parse_int(a, argv[++i], 0, 4096, &threads)) return cli_fail();
-        } else if (!strcmp(a, "--epochs")) {
-            if (cli_parse_int(a, argv[++i], 1, 100000, &epochs)) return cli_fail();
-        } else if (!strcmp(a, "--st")) {
-            if (cli_parse_int(a, argv[++i], 2, 100000, &st)) return cli_fail();
-        } else if (!strncmp(a, "--", 2) && veil_train_config_set(&tc, a + 2, argv[i + 1]) == 0) {
-            i++;
-        } else if (!strncmp(a, "--", 2) && strncmp(veil_last_error(), "unknown setting", 15) != 0) {
-            return cli_fail();
-        } else return usage_error("unknown option '%s'", a);
+        } else {
+            /* the options below are what --from takes from OUT/config.json */
+            if (!grid_option) grid_option = a;
+            if (!strcmp(a, "--method")) method_s = argv[++i];
+            else if (!strcmp(a, "--precision")) prec_s = argv[++i];
+            else if (!strcmp(a, "--groups")) {
+                if (cli_parse_int(a, argv[++i], 1, VEIL_MAX_GROUPS, &groups)) return cli_fail();
+            } else if (!strcmp(a, "--seed")) {
+                if (cli_parse_u64(a, argv[++i], &seed)) return cli_fail();
+            } else if (!strcmp(a, "--job-seed")) {
+                if (cli_parse_u64(a, argv[++i], &job_seed)) return cli_fail();
+                have_job_seed = 1;
+            } else if (!strcmp(a, "--iteration")) {
+                if (cli_parse_int(a, argv[++i], 0, 1000000, &iteration)) return cli_fail();
+            } else if (!strcmp(a, "--epochs")) {
+                if (cli_parse_int(a, argv[++i], 1, 100000, &epochs)) return cli_fail();
+            } else if (!strcmp(a, "--st")) {
+                if (cli_parse_int(a, argv[++i], 2, 100000, &st)) return cli_fail();
+            } else if (!strncmp(a, "--", 2) && veil_train_config_set(&tc, a + 2, argv[i + 1]) == 0) {
+                i++;
+            } else if (!strncmp(a, "--", 2) && strncmp(veil_last_error(), "unknown setting", 15) != 0) {
+                return cli_fail();
+            } else {
+                char *u = usage_text();
+                int rc = cli_unknown_option("train", u, a);
+                free(u);
+                return rc;
+            }
+        }
     }
+    if (from) return train_from(from, job_s, grid_option, corpus_dir, cache, out, (int)threads, json);
+    if (job_s) return usage_error("%s", "--job N goes with --from OUT");
     if (!corpus_dir) return usage_error("%s", "--corpus DIR is required");
     if (!out) return usage_error("%s", "-o MODEL.safetensors is required");
     if (!method_s) return usage_error("%s", "--method siamese|reference is required");
@@ -119,20 +244,19 @@ int cmd_train(int argc, char **argv)
     veil_job_result r;
     veil_model *model = NULL;
     int rc = 1;
-    /* the same seeds as the experiment's iteration 0 */
-    if (veil_split_make(c, p, &pc, veil_seed_mix((uint64_t)seed, 0x73706c6974, 0), &split)) {
+    /* the experiment's seeds: iteration I's split of base seed N, the job's seed from both */
+    if (!have_job_seed) job_seed = veil_experiment_job_seed(seed, method, (int)groups, (int)iteration);
+    if (veil_split_make(c, p, &pc, veil_experiment_split_seed(seed, (int)iteration), &split)) {
         veil_error_prefix("%s", corpus_dir);
         goto done_corpus;
     }
     veil_split view = split;
     if (!attack) view.n_groups = 0; /* the attacker is `veil attack` or --attack */
-    if (veil_job_run(method, (int)groups, 0, &view, p, &tc, prec, (uint64_t)seed, &r, &model))
+    if (veil_job_run(method, (int)groups, (int)iteration, &view, p, &tc, prec, job_seed, &r, &model))
         goto done_split;
     if (veil_model_save(out, model)) goto done_result;
     if (json) {
-        char *line = veil_job_result_to_json(&r);
-        printf("%s\n", line);
-        free(line);
+        print_json_line(&r);
     } else {
         printf("%s G=%d (%s): gender-evaluation %.1f%%, gender-testing %.1f%% (%zu patches of %d "
                "speakers)\n", veil_method_name(method), (int)groups, veil_precision_name(r.precision),

@@ -2,12 +2,13 @@
 # Installs the Debian packages veil needs, when they are missing.
 # As root it runs apt-get; otherwise it prints the exact command and fails.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config
+pkgs=(build-essential binutils cmake pkg-config
       libsndfile1-dev libsoxr-dev libfftw3-dev libdnnl-dev libcjson-dev
       libespeak-ng-dev espeak-ng-data libcairo2-dev fonts-dejavu-core
-      libopenmpi-dev openmpi-bin)
+      libopenmpi-dev openmpi-bin
+      python3)   # the tests compare JSON lines with it (tests/shell_train_rerun.sh)
 if [ "${1:-}" = "--bench" ]; then
-  pkgs+=(python3 python3-numpy python3-torch python3-torchaudio)
+  pkgs+=(python3-numpy python3-torch python3-torchaudio)
 fi
 # make fuzz only: clang with libFuzzer and its sanitizer runtimes, and clang's OpenMP
 if [ "${1:-}" = "--fuzz" ]; then

@@ -486,6 +486,7 @@ void veil_progress_begin(veil_progress *p, const char *label, long total)
     p->start = veil_now();
     p->last_draw = 0;
     p->total = total;
+    p->unit = "steps"; /* the trainers count batches; other callers name their unit */
     p->tty = isatty(fileno(stderr)) && veil_verbosity >= 1;
 }
 
@@ -499,7 +500,8 @@ void veil_progress_update(veil_progress *p, long done, const char *extra)
     double rate = el > 0 ? done / el : 0;
     char left[32];
     veil_format_duration(rate > 0 && p->total > 0 ? (p->total - done) / rate : -1, left, sizeof left);
-    fprintf(stderr, "\r\033[K%s %ld/%ld  %.1f/s  left %s  %s", p->label, done, p->total, rate, left,
+    fprintf(stderr, "\r\033[K%s %ld/%ld%s%s  %.1f/s  left %s  %s", p->label, done, p->total,
+            p->unit ? " " : "", p->unit ? p->unit : "", rate, left,
             extra ? extra : "");
     fflush(stderr);
 }

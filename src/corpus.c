@@ -238,6 +238,22 @@ int corpus_build(corpus_builder *b, veil_layout layout, const char *root, veil_c
 }
 
 /* ---------------- loading and freeing ---------------- */
+static int looks_like_manifest(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    int comma = 0;
+    for (size_t i = 0; i < n && buf[i] != '\n'; i++) {
+        if (buf[i] == 0) return 0;
+        comma |= buf[i] == ',';
+    }
+    return comma;
+}
+
+
 int veil_corpus_load(const char *path, veil_corpus **out)
 {
     *out = NULL;
@@ -251,7 +267,9 @@ int veil_corpus_load(const char *path, veil_corpus **out)
     for (size_t n = strlen(root); n > 1 && root[n - 1] == '/'; n--) root[n - 1] = 0;
     int rc = -2;
     char *found = NULL;
-    if (S_ISREG(st.st_mode) && corpus_has_suffix_ci(root, ".csv")) {
+    /* a manifest is any regular text file whose first line has a comma (a .csv, or a name
+     * ending in anything else); an audio file or other binary is not */
+    if (S_ISREG(st.st_mode) && (corpus_has_suffix_ci(root, ".csv") || looks_like_manifest(root))) {
         rc = corpus_load_manifest(root, out);
     } else if (S_ISDIR(st.st_mode)) {
         if (corpus_looks_like_timit(root)) {
@@ -269,7 +287,7 @@ int veil_corpus_load(const char *path, veil_corpus **out)
     }
     if (rc == -2) {
         veil_error("%s: unknown layout: expected a TIMIT tree (TRAIN/ or TEST/ with DRn/), LibriSpeech "
-                   "(SPEAKERS.TXT), VCTK (speaker-info.txt) or a manifest .csv",
+                   "(SPEAKERS.TXT), VCTK (speaker-info.txt), or a manifest file",
                    root);
         rc = -1;
     }

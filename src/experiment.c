@@ -374,6 +374,7 @@ static int diff_results_fields(const cJSON *was, const cJSON *now, diffbuf *d)
     return d->count;
 }
 
+#ifdef VEIL_HAVE_MPI
 /* A worker's configuration against rank 0's ("was" = rank 0's, "now" = this rank's). */
 static int differing_fields(const cJSON *was, const cJSON *now, const char *what)
 {
@@ -384,6 +385,7 @@ static int differing_fields(const cJSON *was, const cJSON *now, const char *what
                what, d.count, d.count == 1 ? "" : "s", d.text);
     return -1;
 }
+#endif
 
 /* 0: no config.json yet (*old_cv 0) or the same results-relevant fields (*old_cv: its cv);
  * -1: refused or unreadable. */
@@ -535,6 +537,7 @@ static int report_from(const char *out, const cJSON *config, const veil_results_
     int rc = 0;
     snprintf(path, sizeof path, "%s/summary.csv", out);
     if (veil_summary_write_csv(path, &s) != 0) rc = -1;
+#ifdef VEIL_HAVE_PLOTS
     snprintf(png, sizeof png, "%s/figure3.png", out);
     snprintf(svg, sizeof svg, "%s/figure3.svg", out);
     if (rc == 0 && veil_plot_figure3(&s, st, png, svg) != 0) rc = -1;
@@ -552,6 +555,13 @@ static int report_from(const char *out, const cJSON *config, const veil_results_
     if (rc == 0 && veil_plot_extractors(&s, st, png, svg) != 0) rc = -1;
     char *md = config_markdown(config);
     veil_report_info info = {md, st, "figure3.png", "figure4.png", "tradeoff.png", "extractors.png", sweep_groups};
+#else /* a build without cairo (VEIL_WITH_PLOTS=OFF): the report without figures */
+    (void)png;
+    (void)svg;
+    int sweep_groups = json_int(config, "sweep_groups", VEIL_MAX_GROUPS);
+    char *md = config_markdown(config);
+    veil_report_info info = {md, st, NULL, NULL, NULL, NULL, sweep_groups};
+#endif
     snprintf(path, sizeof path, "%s/report.md", out);
     if (rc == 0 && veil_report_write_md(path, &info, &s, r, n) != 0) rc = -1;
     free(md);
@@ -998,6 +1008,7 @@ static int run_serial(run_state *s)
     return report_from(s->c->out, s->config, &s->rules, 1);
 }
 
+#ifdef VEIL_HAVE_MPI
 /* The grid over MPI ranks: rank 0 owns OUT, ranks 1.. run jobs. Every rank checks its
  * inputs; a worker whose corpus, settings or resolved precision differ from rank 0's
  * (another machine, another CPU) is refused by name before any job runs. */
@@ -1050,6 +1061,7 @@ refused:
     vx_mpi_finalize();
     return -1;
 }
+#endif
 
 int veil_experiment_run(const veil_experiment_config *c)
 {
@@ -1061,8 +1073,122 @@ int veil_experiment_run(const veil_experiment_config *c)
     s.lock_fd = -1;
     s.split_iter = -1;
     int rc;
+#ifdef VEIL_HAVE_MPI
     if (vx_mpi_launched()) rc = run_mpi(&s);
-    else rc = load_inputs(&s) == 0 && open_out_or_clean(&s) == 0 ? run_serial(&s) : -1;
+    else
+#endif
+        rc = load_inputs(&s) == 0 && open_out_or_clean(&s) == 0 ? run_serial(&s) : -1;
     run_state_free(&s);
+    return rc;
+}
+
+/* ---------------- reading config.json back: one job rerun alone ---------------- */
+static int json_get_int(const cJSON *o, const char *path, const char *file, int *out)
+{
+    const cJSON *x = get_path(o, path);
+    if (!cJSON_IsNumber(x) || x->valuedouble != floor(x->valuedouble)) {
+        veil_error("%s: \"%s\" is missing or not an integer", file, path);
+        return -1;
+    }
+    *out = (int)x->valuedouble;
+    return 0;
+}
+
+static int json_get_double(const cJSON *o, const char *path, const char *file, double *out)
+{
+    const cJSON *x = get_path(o, path);
+    if (!cJSON_IsNumber(x)) {
+        veil_error("%s: \"%s\" is missing or not a number", file, path);
+        return -1;
+    }
+    *out = x->valuedouble;
+    return 0;
+}
+
+int veil_experiment_config_read(const char *out_dir, veil_experiment_config *c, char **corpus)
+{
+    memset(c, 0, sizeof *c);
+    *corpus = NULL;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", out_dir);
+    char *text;
+    if (veil_read_file(path, &text, NULL) != 0) return -1;
+    cJSON *o = cJSON_Parse(text);
+    free(text);
+    if (!o) {
+        veil_error("%s: not valid JSON", path);
+        return -1;
+    }
+    int rc = -1;
+    const cJSON *cp = get_path(o, "corpus.path"), *mfcc = get_path(o, "mfcc");
+    if (!cJSON_IsString(cp) || !cJSON_IsObject(mfcc)) {
+        veil_error("%s: \"corpus.path\" or \"mfcc\" is missing", path);
+        goto done;
+    }
+    *corpus = veil_strdup(cp->valuestring);
+    c->corpus = *corpus;
+    veil_mfcc_config_default(&c->mfcc);
+    char *m = cJSON_PrintUnformatted(mfcc);
+    int bad = veil_mfcc_config_from_json(m, &c->mfcc);
+    free(m);
+    if (bad) {
+        veil_error_prefix("%s: mfcc", path);
+        goto done;
+    }
+    double seed;
+    if (json_get_int(o, "protocol.train_speakers", path, &c->protocol.train_speakers) ||
+        json_get_double(o, "protocol.train_fraction", path, &c->protocol.train_fraction) ||
+        json_get_double(o, "protocol.attack_fraction", path, &c->protocol.attack_fraction) ||
+        json_get_int(o, "protocol.attack_groups", path, &c->protocol.attack_groups) ||
+        json_get_int(o, "cv", path, &c->cv) || json_get_double(o, "seed", path, &seed))
+        goto done;
+    c->seed = (uint64_t)seed; /* --seed is at most 2^53, exact in JSON */
+    veil_train_config_paper(&c->train);
+    int n;
+    const veil_setting *common = veil_train_common_settings(&n);
+    if (veil_settings_from_json(common, n, get_path(o, "train"), &c->train, "train") != 0) {
+        veil_error_prefix("%s", path);
+        goto done;
+    }
+    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(o, "method_settings");
+    int count;
+    const veil_train_method *const *all = veil_train_methods(&count);
+    for (int k = 0; k < count; k++) {
+        const cJSON *s = ms ? cJSON_GetObjectItemCaseSensitive(ms, all[k]->name) : NULL;
+        if (s && veil_settings_from_json(all[k]->settings, all[k]->n_settings, s,
+                                         veil_method_settings_of(&c->train, all[k]->id), all[k]->name) != 0) {
+            veil_error_prefix("%s", path);
+            goto done;
+        }
+    }
+    const cJSON *x, *methods = cJSON_GetObjectItemCaseSensitive(o, "methods"),
+                    *groups = cJSON_GetObjectItemCaseSensitive(o, "groups");
+    cJSON_ArrayForEach(x, methods) {
+        const veil_train_method *md = cJSON_IsString(x) ? veil_train_method_by_name(x->valuestring) : NULL;
+        if (!md) {
+            veil_error("%s: unknown method in \"methods\"", path);
+            goto done;
+        }
+        c->with_method[md->id] = 1;
+    }
+    cJSON_ArrayForEach(x, groups) {
+        if (!cJSON_IsNumber(x) || c->n_groups >= VEIL_MAX_GROUPS) {
+            veil_error("%s: \"groups\" is not a list of up to %d numbers", path, VEIL_MAX_GROUPS);
+            goto done;
+        }
+        c->groups[c->n_groups++] = (int)x->valuedouble;
+    }
+    const cJSON *pr = get_path(o, "precision.resolved");
+    if (!cJSON_IsString(pr) || veil_precision_parse(pr->valuestring, &c->precision) != 0) {
+        veil_error("%s: \"precision.resolved\" is missing or unknown", path);
+        goto done;
+    }
+    rc = 0;
+done:
+    cJSON_Delete(o);
+    if (rc) {
+        free(*corpus);
+        *corpus = NULL;
+    }
     return rc;
 }

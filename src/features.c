@@ -382,6 +382,7 @@ static int compute(const veil_corpus *c, const veil_mfcc_config *m, int threads,
     pthread_t *tid = veil_calloc((size_t)threads, sizeof *tid);
     worker_arg *args = veil_calloc((size_t)threads, sizeof *args);
     veil_progress_begin(&j.progress, "MFCC patches", c->n_utts);
+    j.progress.unit = "files";
     int started = 0;
     for (int t = 0; t < threads; t++) {
         args[t].job = &j;

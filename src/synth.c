@@ -785,6 +785,7 @@ static int run_workers(const veil_synth_config *c, const char *out, char (*roots
     int *slot_of = veil_malloc((size_t)n_workers * sizeof *slot_of);
     veil_progress prog;
     veil_progress_begin(&prog, "synth", c->speakers);
+    prog.unit = "speakers";
     int next = 0, done = 0, active = 0, failed = 0;
     char first_error[2048] = "";
     while (active > 0 || (!failed && next < c->speakers)) {

@@ -254,6 +254,12 @@ static void test_manifest(void)
         }
         veil_corpus_free(c);
     }
+    /* the same manifest under a name that does not end in .csv */
+    write_text("man/list.manifest", csv);
+    c = NULL;
+    CHECK_MSG(veil_corpus_load(P("man/list.manifest"), &c) == 0, "%s", veil_last_error());
+    if (c) CHECK(c->layout == VEIL_LAYOUT_MANIFEST && c->n_utts == 3);
+    veil_corpus_free(c);
 
     /* malformed manifests: each message names the file and line */
     write_text("man/badgender.csv", "path,speaker,gender\na/one.wav,s1,F\nb/three.flac,s2,X\n");

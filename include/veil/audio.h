@@ -3,6 +3,9 @@
 #define VEIL_AUDIO_H
 
 #include <stddef.h>
+#include "veil/export.h"
+
+VEIL_API_BEGIN
 
 typedef struct veil_audio {
     float *samples; /* mono, in [-1, 1] */
@@ -34,5 +37,7 @@ int veil_audio_resample(const float *in, size_t n, double in_rate, double out_ra
                         size_t *out_n);
 /* Write mono 16-bit PCM WAV atomically (used by the synthetic corpus and tests). */
 int veil_audio_write_wav16(const char *path, const float *samples, size_t n, int rate);
+
+VEIL_API_END
 
 #endif

@@ -9,6 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "veil/export.h"
+
+VEIL_API_BEGIN
 
 #ifndef VEIL_VERSION
 #define VEIL_VERSION "0.1.0"
@@ -86,6 +89,7 @@ typedef struct veil_progress {
     double start, last_draw;
     long total;
     int tty;
+    const char *unit; /* what the counter counts: "steps" (batches) unless set after begin */
 } veil_progress;
 void veil_progress_begin(veil_progress *p, const char *label, long total);
 /* done: units finished so far; extra: free text (e.g. "loss 0.123 acc 91.0%") */
@@ -101,5 +105,7 @@ void veil_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Number of worker threads veil uses (default: online CPUs); oneDNN follows it. */
 int veil_threads(void);
 void veil_set_threads(int n);
+
+VEIL_API_END
 
 #endif

@@ -63,5 +63,11 @@ uint64_t veil_experiment_job_seed(uint64_t seed, veil_method m, int groups, int 
 int veil_experiment_run(const veil_experiment_config *c);
 /* Summary, report and figure from OUT's config.json and results.jsonl alone. */
 int veil_experiment_report(const char *out_dir, int print_table);
+/* OUT's configuration read back from OUT/config.json: corpus, MFCC, protocol, every
+ * training setting, methods, G values, cv, seed, and the resolved precision as
+ * c->precision; so veil_experiment_jobs(c) lists OUT's grid and one job can be rerun
+ * alone with the grid's seeds (`veil train --from OUT --job N`). c->corpus points to
+ * *corpus (malloc'd; free it). */
+int veil_experiment_config_read(const char *out_dir, veil_experiment_config *c, char **corpus);
 
 #endif

@@ -5,6 +5,9 @@
 #define VEIL_MFCC_H
 
 #include <stddef.h>
+#include "veil/export.h"
+
+VEIL_API_BEGIN
 
 typedef enum { VEIL_WINDOW_HAMMING = 0, VEIL_WINDOW_HANN = 1, VEIL_WINDOW_RECT = 2 } veil_window;
 typedef enum { VEIL_MEL_HTK = 0, VEIL_MEL_SLANEY = 1 } veil_mel_scale;
@@ -64,5 +67,7 @@ int veil_mfcc_stream_pop_patch(veil_mfcc_stream *s, float *patch);
 /* Frames are kept until popped (default on); a caller that wants only patches turns this
  * off so memory stays bounded. */
 void veil_mfcc_stream_keep_frames(veil_mfcc_stream *s, int keep);
+
+VEIL_API_END
 
 #endif

@@ -6,6 +6,9 @@
 
 #include "veil/mfcc.h"
 #include "veil/nn.h"
+#include "veil/export.h"
+
+VEIL_API_BEGIN
 
 typedef struct veil_model {
     veil_extractor_config arch;
@@ -26,5 +29,7 @@ int veil_model_parse(const char *name, const void *bytes, size_t size, veil_prec
                      veil_model **out);
 /* Frees f, g and class names too. */
 void veil_model_free(veil_model *m);
+
+VEIL_API_END
 
 #endif

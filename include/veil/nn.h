@@ -10,6 +10,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "veil/export.h"
+
+VEIL_API_BEGIN
 
 #define VEIL_MAX_GROUPS 5
 /* BatchNorm constants, defined once (PyTorch's defaults). Running statistics:
@@ -125,5 +128,7 @@ void veil_adam_step(veil_adam *a, veil_param *params, int count);
 int veil_head_adam_step(veil_head *h, veil_adam *a);
 
 /* ---- threads: oneDNN follows veil_set_threads() (common.h) ---- */
+
+VEIL_API_END
 
 #endif

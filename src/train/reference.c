@@ -84,8 +84,12 @@ int veil_train_reference(veil_extractor *f, veil_head *g, const veil_patch_set *
             veil_adam_step(&fadam, fp, fcount);
             veil_adam_step(&gadam, gp, gcount);
             loss_sum += (double)loss * (double)k;
-            snprintf(extra, sizeof extra, "epoch %d loss %.4f gender-eval %.1f%%", epoch,
-                     loss_sum / (double)(start + k), 100 * last_acc);
+            /* the gender-evaluation accuracy exists from the end of epoch 1 on */
+            if (isnan(last_acc))
+                snprintf(extra, sizeof extra, "epoch %d loss %.4f", epoch, loss_sum / (double)(start + k));
+            else
+                snprintf(extra, sizeof extra, "epoch %d loss %.4f gender-eval %.1f%%", epoch,
+                         loss_sum / (double)(start + k), 100 * last_acc);
             veil_progress_update(&prog, (long)(epoch - 1) * (long)batches + (long)b + 1, extra);
         }
         epoch_loss = loss_sum / (double)train->n;
