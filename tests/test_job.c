@@ -154,7 +154,9 @@ static void test_json(const veil_job_result *r)
     CHECK_MSG(!strcmp(line, again), "round trip differs:\n%s\n%s", line, again);
     CHECK(back.seed == r->seed && back.n_attack_groups == r->n_attack_groups);
     CHECK(back.gender_test_acc == r->gender_test_acc && back.attack_acc_mean == r->attack_acc_mean);
-    CHECK(back.stages.train == r->stages.train && back.stages.attackers == r->stages.attackers);
+    /* cJSON prints a double with 15 digits when that reads back within its epsilon: 1 ulp */
+    CHECK_NEAR(back.stages.train, r->stages.train, 1e-15 * fabs(r->stages.train));
+    CHECK_NEAR(back.stages.attackers, r->stages.attackers, 1e-15 * fabs(r->stages.attackers));
     CHECK(back.n_attackers == r->n_attackers && back.n_train_speakers == r->n_train_speakers);
     CHECK(back.n_attackers && back.attackers[0].group[0].acc_utt == r->attackers[0].group[0].acc_utt);
     free(again);

@@ -311,7 +311,7 @@ int main(void)
     /* ---- report.md ---- */
     snprintf(path, sizeof path, "%s/report.md", dir);
     veil_report_info info = {"- corpus: fake\n", 20, "figure3.png", "figure4.png", "tradeoff.png", "extractors.png", 5};
-    CHECK(veil_report_write_md(path, &info, &s, r, (size_t)n) == 0);
+    CHECK(veil_report_write_md(path, &info, &s, r, (size_t)n_old) == 0);
     char *md;
     CHECK(veil_read_file(path, &md, NULL) == 0);
     CHECK(strstr(md, "| reference | 1 |  | 2 | 95.0 ± 1.4 | 94.0 ± 1.4 | 95 | 64.5 ± 0.7 | 65 |"));

@@ -112,10 +112,12 @@ static int adversarial_train(const veil_train_context *ctx, veil_trained *out)
     veil_adam_init(&aadam, tc->lr);
     veil_rng rng;
     veil_rng_seed(&rng, veil_seed_mix(ctx->seed, 0x61647600, 0));
+    double te = veil_now(); /* evaluation passes: the stage profile's train_eval */
     if (tc->bn_recalibrate && veil_bn_recalibrate(f, p, train, (size_t)batch, veil_seed_mix(ctx->seed, 0x626e, 0)))
         goto done;
     if (veil_extract_features(f, p, eval->idx, eval->n, tc->extract_batch, zeval)) goto done;
     rep->z_spread_init = veil_z_spread(zeval, eval->n, (size_t)dim);
+    rep->eval_seconds += veil_now() - te;
     size_t batches = (train->n + (size_t)batch - 1) / (size_t)batch;
     char label[160], extra[160];
     snprintf(label, sizeof label, "%s: f+g+adversary (lambda %g)", ctx->name, as->lambda);
@@ -154,11 +156,13 @@ static int adversarial_train(const veil_train_context *ctx, veil_trained *out)
         epoch_loss = sum_g / (double)train->n;
         speaker_loss = sum_a / (double)train->n;
         rep->epochs_run = epoch;
+        te = veil_now();
         if (tc->bn_recalibrate &&
             veil_bn_recalibrate(f, p, train, (size_t)batch, veil_seed_mix(ctx->seed, 0x626e, (uint64_t)epoch)))
             goto done;
         if (veil_extract_features(f, p, eval->idx, eval->n, tc->extract_batch, zeval)) goto done;
         double acc = veil_head_accuracy(g, zeval, eval->label, eval->n, tc->extract_batch, NULL);
+        rep->eval_seconds += veil_now() - te;
         if (isnan(acc)) goto done;
         last_acc = acc;
         if (acc > best_acc || (tc->ties_improve && acc == best_acc)) {
