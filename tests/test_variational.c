@@ -1,7 +1,8 @@
 /* The variational-information method end to end on a tiny separable problem: it learns
  * gender, a large beta squeezes mu (the KL term acts), the same seed gives the same
  * weights, the method's entry in the table (settings, command line, JSON both ways) and
- * its train function through the seam. */
+ * its train function through the seam, and an experiment that refuses to resume with
+ * another beta. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
@@ -10,6 +11,8 @@
 #include "testutil.h"
 #include "train/method.h"
 #include "veil/common.h"
+#include "veil/corpus.h"
+#include "veil/experiment.h"
 #include "veil/job.h"
 
 #define SIDE 8
@@ -235,11 +238,62 @@ static void test_entry(void)
     free(help);
 }
 
+/* A one-job grid (variational at G = 1, tiny network) on a synthetic corpus: resuming the
+ * same output folder with another beta is refused and the message names the setting. */
+static void test_resume_refuses_beta(void)
+{
+    const char *tmp = test_tmpdir("variational");
+    char corpus[4200], out[4200], cache[4200];
+    snprintf(corpus, sizeof corpus, "%s/corpus", tmp);
+    snprintf(out, sizeof out, "%s/out", tmp);
+    snprintf(cache, sizeof cache, "%s/cache", tmp);
+    veil_synth_config sc;
+    veil_synth_config_default(&sc);
+    sc.speakers = 8;
+    sc.female = 4;
+    sc.seconds = 6;
+    sc.threads = 1;
+    CHECK_MSG(veil_synth_corpus(&sc, corpus) == 0, "synth: %s", veil_last_error());
+    veil_experiment_config c;
+    memset(&c, 0, sizeof c);
+    c.corpus = corpus;
+    c.out = out;
+    c.cache = cache;
+    veil_experiment_preset(&c, "quick");
+    memset(c.with_method, 0, sizeof c.with_method);
+    c.with_method[VEIL_METHOD_VARIATIONAL] = 1;
+    c.protocol.train_speakers = 4;
+    c.protocol.attack_groups = 1;
+    c.n_groups = 1;
+    c.groups[0] = 1;
+    c.cv = 1;
+    c.precision = VEIL_PREC_FP32;
+    c.threads = 1;
+    c.seed = 7;
+    c.train.gender_epochs = 1;
+    c.train.attack_epochs = 2;
+    c.train.head_hidden = 32;
+    c.train.filter_divisor = 16;
+    CHECK(veil_train_config_set(&c.train, "vib_epochs", "2") == 0);
+    CHECK(veil_train_config_set(&c.train, "vib_beta", "0.01") == 0);
+    CHECK_MSG(veil_experiment_run(&c) == 0, "%s", veil_last_error());
+    char path[8400], *results = NULL;
+    snprintf(path, sizeof path, "%s/results.jsonl", out);
+    CHECK(veil_read_file(path, &results, NULL) == 0 && results && strstr(results, "\"method\":\"variational\"") &&
+          strstr(results, "\"vib_beta\":0.01"));
+    free(results);
+    CHECK(veil_train_config_set(&c.train, "vib_beta", "0.1") == 0);
+    CHECK_FAILS_WITH(veil_experiment_run(&c), "method_settings.variational.vib_beta (was 0.01, now 0.1)");
+    CHECK(veil_train_config_set(&c.train, "vib_beta", "0.01") == 0);
+    CHECK_MSG(veil_experiment_run(&c) == 0, "the same beta resumes: %s", veil_last_error());
+}
+
 int main(void)
 {
     veil_verbosity = 0;
     veil_set_threads(1);
     test_entry();
     test_training();
+    test_resume_refuses_beta();
     return test_finish("test_variational");
 }
