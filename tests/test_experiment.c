@@ -257,7 +257,7 @@ int main(void)
     free(sw);
     CHECK_MSG(veil_experiment_run(&c) == 0, "%s", veil_last_error());
     snprintf(path, sizeof path, "%s/results.jsonl", out4);
-    CHECK(veil_results_load(path, &r, &n, NULL, NULL) == 0 && n == 3);
+    CHECK(veil_results_load(path, NULL, &r, &n, NULL, NULL) == 0 && n == 3);
     if (n == 3) {
         double values[2] = {0, 3}, chosen = -1;
         CHECK(veil_select_knob(r, n, 2, 1, values, 2, &chosen, NULL) == 0);
