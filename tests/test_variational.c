@@ -154,6 +154,7 @@ static void test_training(void)
     CHECK(r.rep.epochs_run == 25 && r.rep.best_epoch >= 1 && isfinite(r.rep.final_loss));
     CHECK(r.rep.final_loss < r1.rep.final_loss);
     CHECK(isnan(r.rep.d_similar) && r.rep.z_spread > 0);
+    CHECK(r.rep.eval_seconds > 0); /* the job's stage profile */
 
     /* the same seed gives the same f and g */
     run rb = train_once(&p, &train, &eval, &tc, 11);

@@ -79,9 +79,11 @@ int veil_train_variational(veil_extractor *f, veil_logvar *v, veil_head *g, cons
     veil_rng rng, noise;
     veil_rng_seed(&rng, veil_seed_mix(seed, 0x76696200, 0));
     float beta = (float)vs->beta;
+    double te = veil_now(); /* the evaluation passes are timed apart (the job's stage profile) */
     if (tc->bn_recalibrate && veil_bn_recalibrate(f, p, train, (size_t)batch, veil_seed_mix(seed, 0x626e, 0)))
         goto done;
     if (veil_extract_features(f, p, eval->idx, eval->n, tc->extract_batch, zeval)) goto done;
+    rep->eval_seconds += veil_now() - te;
     rep->z_spread_init = veil_z_spread(zeval, eval->n, dim);
     size_t batches = (train->n + (size_t)batch - 1) / (size_t)batch;
     char label[160], extra[200];
@@ -138,11 +140,13 @@ int veil_train_variational(veil_extractor *f, veil_logvar *v, veil_head *g, cons
         }
         epoch_loss = loss_sum / (double)train->n;
         rep->epochs_run = epoch;
+        te = veil_now();
         if (tc->bn_recalibrate &&
             veil_bn_recalibrate(f, p, train, (size_t)batch, veil_seed_mix(seed, 0x626e, (uint64_t)epoch)))
             goto done;
         if (veil_extract_features(f, p, eval->idx, eval->n, tc->extract_batch, zeval)) goto done;
         double acc = veil_head_accuracy(g, zeval, eval->label, eval->n, tc->extract_batch, NULL);
+        rep->eval_seconds += veil_now() - te;
         if (isnan(acc)) goto done;
         last_acc = acc;
         double spread = veil_z_spread(zeval, eval->n, dim);
