@@ -77,3 +77,18 @@ float veil_contrastive(const float *z1, const float *z2, const int *y, int n, in
     }
     return n > 0 ? (float)(total / n) : 0.0f;
 }
+
+/* KL(N(mu, exp(logvar)) || N(0, 1)) per value is (mu^2 + exp(logvar) - logvar - 1) / 2:
+ * the rows' sums averaged over the batch, so the gradients carry a 1/n. */
+float veil_kl_normal(const float *mu, const float *logvar, int n, int dim, float *dmu, float *dlogvar)
+{
+    double total = 0;
+    size_t count = (size_t)n * (size_t)dim;
+    for (size_t i = 0; i < count; i++) {
+        double m = mu[i], lv = logvar[i], var = exp(lv);
+        total += 0.5 * (m * m + var - lv - 1.0);
+        if (dmu) dmu[i] = (float)(m / n);
+        if (dlogvar) dlogvar[i] = (float)(0.5 * (var - 1.0) / n);
+    }
+    return n > 0 ? (float)(total / n) : 0.0f;
+}

@@ -284,6 +284,76 @@ double ref_contrastive(const double *z1, const double *z2, const int *y, int n, 
     return total / n;
 }
 
+/* ---------------- variational information ---------------- */
+void ref_logvar_forward(const double *mu, int n, int c, int hw, const double *wt, const double *bias,
+                        double *y)
+{
+    for (int b = 0; b < n; b++)
+        for (int o = 0; o < c; o++)
+            for (int p = 0; p < hw; p++) {
+                double s = bias[o];
+                for (int i = 0; i < c; i++) s += wt[(size_t)o * c + i] * mu[((size_t)b * c + i) * hw + p];
+                y[((size_t)b * c + o) * hw + p] = s;
+            }
+}
+
+void ref_logvar_backward(const double *mu, int n, int c, int hw, const double *wt, const double *dy,
+                         double *dmu, double *dwt, double *dbias)
+{
+    if (dmu)
+        for (int b = 0; b < n; b++)
+            for (int i = 0; i < c; i++)
+                for (int p = 0; p < hw; p++) {
+                    double s = 0;
+                    for (int o = 0; o < c; o++) s += wt[(size_t)o * c + i] * dy[((size_t)b * c + o) * hw + p];
+                    dmu[((size_t)b * c + i) * hw + p] = s;
+                }
+    if (dwt)
+        for (int o = 0; o < c; o++)
+            for (int i = 0; i < c; i++) {
+                double s = 0;
+                for (int b = 0; b < n; b++)
+                    for (int p = 0; p < hw; p++)
+                        s += dy[((size_t)b * c + o) * hw + p] * mu[((size_t)b * c + i) * hw + p];
+                dwt[(size_t)o * c + i] = s;
+            }
+    if (dbias)
+        for (int o = 0; o < c; o++) {
+            double s = 0;
+            for (int b = 0; b < n; b++)
+                for (int p = 0; p < hw; p++) s += dy[((size_t)b * c + o) * hw + p];
+            dbias[o] = s;
+        }
+}
+
+void ref_reparam_forward(const double *mu, const double *logvar, const double *eps, size_t count,
+                         double *z)
+{
+    for (size_t i = 0; i < count; i++) z[i] = mu[i] + exp(0.5 * logvar[i]) * eps[i];
+}
+
+void ref_reparam_backward(const double *dz, const double *logvar, const double *eps, size_t count,
+                          double *dmu, double *dlogvar)
+{
+    for (size_t i = 0; i < count; i++) {
+        double g = dz[i]; /* read first: dmu may be dz */
+        if (dlogvar) dlogvar[i] = g * eps[i] * 0.5 * exp(0.5 * logvar[i]);
+        if (dmu) dmu[i] = g;
+    }
+}
+
+double ref_kl_normal(const double *mu, const double *logvar, int n, int dim, double *dmu,
+                     double *dlogvar)
+{
+    double total = 0;
+    for (size_t i = 0; i < (size_t)n * dim; i++) {
+        total += 0.5 * (mu[i] * mu[i] + exp(logvar[i]) - logvar[i] - 1.0);
+        if (dmu) dmu[i] = mu[i] / n;
+        if (dlogvar) dlogvar[i] = 0.5 * (exp(logvar[i]) - 1.0) / n;
+    }
+    return total / n;
+}
+
 /* ---------------- whole networks ---------------- */
 static double *param_to_double(const veil_param *p)
 {

@@ -52,6 +52,21 @@ double ref_softmax_xent(const double *logits, const int *labels, int n, int clas
 double ref_contrastive(const double *z1, const double *z2, const int *y, int n, int dim,
                        double margin, double *dz1, double *dz2);
 
+/* Variational information: the log-variance layer, a per-position linear map of the
+ * C x hw map mu (a 1x1 convolution): y[b][o][p] = bias[o] + sum_c wt[o][c] mu[b][c][p];
+ * the reparameterisation z = mu + exp(logvar/2) eps (dmu = dz, dlogvar = dz eps
+ * exp(logvar/2) / 2); the KL term mean_b 1/2 sum (mu^2 + exp(logvar) - logvar - 1). */
+void ref_logvar_forward(const double *mu, int n, int c, int hw, const double *wt, const double *bias,
+                        double *y);
+void ref_logvar_backward(const double *mu, int n, int c, int hw, const double *wt, const double *dy,
+                         double *dmu, double *dwt, double *dbias);
+void ref_reparam_forward(const double *mu, const double *logvar, const double *eps, size_t count,
+                         double *z);
+void ref_reparam_backward(const double *dz, const double *logvar, const double *eps, size_t count,
+                          double *dmu, double *dlogvar);
+double ref_kl_normal(const double *mu, const double *logvar, int n, int dim, double *dmu,
+                     double *dlogvar);
+
 /* Whole extractor / head in evaluation or training mode from a parameter list laid out
  * as veil_extractor_params()/veil_head_params() return it (values converted to double).
  * Training mode of the extractor uses batch statistics; the head's training mode takes

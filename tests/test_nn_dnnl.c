@@ -431,6 +431,224 @@ static void test_head_fused_adam(veil_precision prec)
     free(x);
 }
 
+/* ---------------- variational information ---------------- */
+/* A small extractor config: G = 2, filters 4 and 6, 8x8 input (z: 6 x 2 x 2). */
+static void small_config(veil_extractor_config *c)
+{
+    veil_extractor_config_paper(c, 2);
+    c->in_h = c->in_w = 8;
+    c->filters[0] = 4, c->filters[1] = 6;
+    c->kernels[0] = 3, c->kernels[1] = 2;
+}
+
+/* the log-variance layer (1x1 conv on oneDNN) against the reference, forward and backward */
+static void test_logvar_layer(veil_precision prec, const veil_extractor_config *c, int n, double tol)
+{
+    veil_logvar *v = veil_logvar_new(c, n, prec, 5, -2.0f);
+    CHECK_MSG(v != NULL, "%s", veil_last_error());
+    if (!v) return;
+    int count, ch = c->filters[c->groups - 1], side = c->in_h >> c->groups, hw = side * side;
+    int dim = veil_logvar_dim(v);
+    CHECK(dim == veil_extractor_config_dim(c));
+    veil_param *p = veil_logvar_params(v, &count);
+    CHECK(count == 2 && !strcmp(p[0].name, "vib.logvar.weight") && p[0].shape[0] == ch && p[0].shape[1] == ch &&
+          p[0].shape[2] == 1 && p[1].data[0] == -2.0f);
+    for (int i = 0; i < ch; i++) p[1].data[i] += (float)(0.1 * i); /* distinct biases */
+    veil_logvar_params_changed(v);
+    size_t zs = (size_t)n * dim;
+    float *mu = rnd(zs, 1), *lv = veil_malloc(zs * 4), *dlv = rnd(zs, 1), *dmu = veil_malloc(zs * 4);
+    for (size_t i = 0; i < zs; i++) mu[i] = fabsf(mu[i]); /* a pooled ReLU map is >= 0 */
+    double *mud = dbl(mu, zs), *wd = dbl(p[0].data, p[0].size), *bd = dbl(p[1].data, ch), *dlvd = dbl(dlv, zs);
+    double *lvr = veil_malloc(zs * 8), *dmur = veil_malloc(zs * 8), *dwr = veil_malloc(p[0].size * 8),
+           *dbr = veil_malloc(ch * 8);
+    ref_logvar_forward(mud, n, ch, hw, wd, bd, lvr);
+    ref_logvar_backward(mud, n, ch, hw, wd, dlvd, dmur, dwr, dbr);
+    char what[96];
+    snprintf(what, sizeof what, "logvar %s C=%d %dx%d n%d", veil_precision_name(prec), ch, side, side, n);
+    CHECK_MSG(veil_logvar_forward(v, mu, n, 0, lv) == 0, "%s", veil_last_error());
+    CHECK_REL(lv, lvr, zs, tol, what);
+    CHECK_MSG(veil_logvar_forward(v, mu, n, 1, lv) == 0, "%s", veil_last_error());
+    CHECK_REL(lv, lvr, zs, tol, what);
+    CHECK_MSG(veil_logvar_backward(v, dlv, dmu) == 0, "%s", veil_last_error());
+    CHECK_REL(dmu, dmur, zs, tol, what);
+    CHECK_REL(p[0].grad, dwr, p[0].size, tol, what);
+    CHECK_REL(p[1].grad, dbr, ch, tol, what);
+    /* without dmu the parameter gradients are the same */
+    memset(p[1].grad, 0xff, ch * 4);
+    CHECK(veil_logvar_forward(v, mu, n, 1, lv) == 0 && veil_logvar_backward(v, dlv, NULL) == 0);
+    CHECK_REL(p[1].grad, dbr, ch, tol, what);
+    CHECK_FAILS_WITH(veil_logvar_forward(v, mu, n + 1, 0, lv), "batch");
+    CHECK(veil_logvar_forward(v, mu, n, 0, lv) == 0);
+    CHECK_FAILS_WITH(veil_logvar_backward(v, dlv, dmu), "backward needs");
+    free(mu), free(lv), free(dlv), free(dmu), free(mud), free(wd), free(bd), free(dlvd);
+    free(lvr), free(dmur), free(dwr), free(dbr);
+    veil_logvar_free(v);
+}
+
+/* the float reparameterisation and KL against the double reference */
+static void test_kl_reparam_float(void)
+{
+    int n = 5, dim = 7;
+    size_t count = (size_t)n * dim;
+    float *mu = rnd(count, 2), *lv = rnd(count, 3), *eps = veil_malloc(count * 4), *dz = rnd(count, 1);
+    for (size_t i = 0; i < count; i++) eps[i] = (float)veil_rng_normal(&rng);
+    float *z = veil_malloc(count * 4), *dlv = veil_malloc(count * 4), *kmu = veil_malloc(count * 4),
+          *klv = veil_malloc(count * 4);
+    double *mud = dbl(mu, count), *lvd = dbl(lv, count), *epsd = dbl(eps, count), *dzd = dbl(dz, count);
+    double *zr = veil_malloc(count * 8), *dmur = veil_malloc(count * 8), *dlvr = veil_malloc(count * 8),
+           *kmur = veil_malloc(count * 8), *klvr = veil_malloc(count * 8);
+    veil_reparam_forward(mu, lv, eps, count, z);
+    veil_reparam_backward(dz, lv, eps, count, dlv);
+    ref_reparam_forward(mud, lvd, epsd, count, zr);
+    ref_reparam_backward(dzd, lvd, epsd, count, dmur, dlvr);
+    CHECK_REL(z, zr, count, 1e-6, "reparam forward");
+    CHECK_REL(dlv, dlvr, count, 1e-6, "reparam dlogvar");
+    float kl = veil_kl_normal(mu, lv, n, dim, kmu, klv);
+    double klr = ref_kl_normal(mud, lvd, n, dim, kmur, klvr);
+    CHECK_NEAR(kl, klr, 1e-6 * klr);
+    CHECK_REL(kmu, kmur, count, 1e-6, "KL dmu");
+    CHECK_REL(klv, klvr, count, 1e-6, "KL dlogvar");
+    CHECK(veil_kl_normal(mu, lv, n, dim, NULL, NULL) == kl);
+    free(mu), free(lv), free(eps), free(dz), free(z), free(dlv), free(kmu), free(klv);
+    free(mud), free(lvd), free(epsd), free(dzd), free(zr), free(dmur), free(dlvr), free(kmur), free(klvr);
+}
+
+/* The whole variational objective on the oneDNN path, fp32: f -> mu, logvar layer,
+ * z = mu + exp(logvar/2) eps (eps fixed), head (no dropout), cross-entropy + beta KL;
+ * the trainer's composition of the backward passes against central differences of the
+ * engine's own forward. */
+typedef struct vib_engine {
+    veil_extractor *f;
+    veil_logvar *v;
+    veil_head *g;
+    int n, dim;
+    float beta;
+    float *x, *mu, *lv, *eps, *z, *logits, *dlogits, *dz, *dlv, *kmu, *klv, *dmu2;
+    int *labels;
+} vib_engine;
+
+static double vib_engine_loss(vib_engine *e)
+{
+    size_t count = (size_t)e->n * e->dim;
+    if (veil_extractor_forward(e->f, e->x, e->n, 1, e->mu) || veil_logvar_forward(e->v, e->mu, e->n, 1, e->lv))
+        return NAN;
+    veil_reparam_forward(e->mu, e->lv, e->eps, count, e->z);
+    if (veil_head_forward(e->g, e->z, e->n, 1, e->logits)) return NAN;
+    double ce = veil_softmax_xent(e->logits, e->labels, e->n, 2, e->dlogits);
+    return ce + (double)e->beta * veil_kl_normal(e->mu, e->lv, e->n, e->dim, e->kmu, e->klv);
+}
+
+/* after vib_engine_loss: every parameter gradient. logvar_path 0 leaves out the log-variance
+ * layer's input gradient (a wrong composition the check must catch). */
+static int vib_engine_backward(vib_engine *e, int logvar_path)
+{
+    size_t count = (size_t)e->n * e->dim;
+    if (veil_head_backward(e->g, e->dlogits, e->dz)) return -1;
+    veil_reparam_backward(e->dz, e->lv, e->eps, count, e->dlv);
+    for (size_t i = 0; i < count; i++) {
+        e->dlv[i] += e->beta * e->klv[i];
+        e->dz[i] += e->beta * e->kmu[i]; /* dz/dmu is the identity: dz becomes dmu */
+    }
+    if (veil_logvar_backward(e->v, e->dlv, e->dmu2)) return -1;
+    if (logvar_path)
+        for (size_t i = 0; i < count; i++) e->dz[i] += e->dmu2[i];
+    return veil_extractor_backward(e->f, e->dz);
+}
+
+/* worst relative error of grad over entries idx of p, h a central step; the floor 2e-2
+ * covers the float rounding of the loss (~1e-7 L / h) */
+static double vib_engine_fd(vib_engine *e, veil_param *p, const float *grad, const size_t *idx, int m, float h)
+{
+    double worst = 0;
+    for (int k = 0; k < m; k++) {
+        size_t i = idx[k];
+        float save = p->data[i];
+        p->data[i] = save + h;
+        veil_logvar_params_changed(e->v), veil_head_params_changed(e->g), veil_extractor_params_changed(e->f);
+        double lp = vib_engine_loss(e);
+        p->data[i] = save - h;
+        veil_logvar_params_changed(e->v), veil_head_params_changed(e->g), veil_extractor_params_changed(e->f);
+        double lm = vib_engine_loss(e);
+        p->data[i] = save;
+        double num = (lp - lm) / (2.0 * h), err = fabs(num - grad[i]) / fmax(fmax(fabs(num), fabs(grad[i])), 2e-2);
+        if (getenv("DBG")) fprintf(stderr, "  %s[%zu] fd %.6g analytic %.6g\n", p->name, i, num, grad[i]);
+        if (!(err <= worst)) worst = err;
+    }
+    return worst;
+}
+
+static void test_vib_engine_grad(void)
+{
+    veil_extractor_config c;
+    small_config(&c);
+    vib_engine e = {0};
+    e.n = 6, e.beta = 0.5f;
+    e.f = veil_extractor_new(&c, e.n, VEIL_PREC_FP32, 21);
+    e.v = veil_logvar_new(&c, e.n, VEIL_PREC_FP32, 22, -1.0f);
+    e.dim = veil_extractor_config_dim(&c);
+    veil_head_config hc = {e.dim, 16, 2, 0.0f};
+    e.g = veil_head_new(&hc, e.n, VEIL_PREC_FP32, 23);
+    CHECK_MSG(e.f && e.v && e.g, "%s", veil_last_error());
+    if (!e.f || !e.v || !e.g) return;
+    size_t count = (size_t)e.n * e.dim;
+    e.x = rnd((size_t)e.n * 64, 2);
+    e.mu = veil_malloc(count * 4), e.lv = veil_malloc(count * 4), e.z = veil_malloc(count * 4);
+    e.dz = veil_malloc(count * 4), e.dlv = veil_malloc(count * 4), e.kmu = veil_malloc(count * 4);
+    e.klv = veil_malloc(count * 4), e.dmu2 = veil_malloc(count * 4), e.eps = veil_malloc(count * 4);
+    for (size_t i = 0; i < count; i++) e.eps[i] = (float)veil_rng_normal(&rng);
+    e.logits = veil_malloc((size_t)e.n * 8), e.dlogits = veil_malloc((size_t)e.n * 8);
+    int labels[6] = {0, 1, 1, 0, 1, 0};
+    e.labels = labels;
+    /* a larger z so the noise and the KL term both matter */
+    int fc, vc, gc;
+    veil_param *fp = veil_extractor_params(e.f, &fc), *vp = veil_logvar_params(e.v, &vc), *gp = veil_head_params(e.g, &gc);
+    for (size_t i = 0; i < fp[fc - 2].size; i++) fp[fc - 2].data[i] *= 3.0f;
+    double loss = vib_engine_loss(&e);
+    CHECK(isfinite(loss));
+    CHECK(vib_engine_backward(&e, 1) == 0);
+    /* copies: the FD loop's forwards leave the gradients alone, but be explicit */
+    float *gw = veil_malloc(vp[0].size * 4), *gb = veil_malloc(vp[1].size * 4), *gcw = veil_malloc(fp[fc - 2].size * 4),
+          *gcb = veil_malloc(fp[fc - 1].size * 4), *gbn = veil_malloc(fp[0].size * 4), *gh = veil_malloc(gp[2].size * 4);
+    memcpy(gw, vp[0].grad, vp[0].size * 4), memcpy(gb, vp[1].grad, vp[1].size * 4);
+    memcpy(gcw, fp[fc - 2].grad, fp[fc - 2].size * 4), memcpy(gcb, fp[fc - 1].grad, fp[fc - 1].size * 4);
+    memcpy(gbn, fp[0].grad, fp[0].size * 4), memcpy(gh, gp[2].grad, gp[2].size * 4);
+    size_t idx[36];
+    for (int i = 0; i < 36; i++) idx[i] = (size_t)i;
+    float h = 1e-3f; /* larger steps cross ReLU/max-pool kinks (seen at 2e-3 on the BatchNorm weight) */
+    double tol = 2e-2;
+    double w;
+    w = vib_engine_fd(&e, &vp[0], gw, idx, 36, h);
+    CHECK_MSG(w <= tol, "variational engine: logvar weight: worst %.3g", w);
+    w = vib_engine_fd(&e, &vp[1], gb, idx, 6, h);
+    CHECK_MSG(w <= tol, "variational engine: logvar bias: worst %.3g", w);
+    w = vib_engine_fd(&e, &fp[fc - 2], gcw, idx, 24, h);
+    CHECK_MSG(w <= tol, "variational engine: last conv weight: worst %.3g", w);
+    w = vib_engine_fd(&e, &fp[fc - 1], gcb, idx, 6, h);
+    CHECK_MSG(w <= tol, "variational engine: last conv bias: worst %.3g", w);
+    w = vib_engine_fd(&e, &fp[0], gbn, idx, 1, h);
+    CHECK_MSG(w <= tol, "variational engine: g1 bn weight: worst %.3g", w);
+    w = vib_engine_fd(&e, &gp[2], gh, idx, 32, h); /* fc2: no ReLU kink downstream */
+    CHECK_MSG(w <= tol, "variational engine: head fc2 weight: worst %.3g", w);
+    /* the check can fail: without the log-variance layer's input gradient f's gradient is wrong */
+    vib_engine_loss(&e);
+    CHECK(vib_engine_backward(&e, 0) == 0);
+    memcpy(gcb, fp[fc - 1].grad, fp[fc - 1].size * 4);
+    w = vib_engine_fd(&e, &fp[fc - 1], gcb, idx, 6, h);
+    CHECK_MSG(w > 10 * tol, "variational engine: a gradient without the logvar path must fail (worst %.3g)", w);
+    /* and so does one without the KL term */
+    e.beta = 0.0f;
+    vib_engine_loss(&e);
+    CHECK(vib_engine_backward(&e, 1) == 0);
+    memcpy(gb, vp[1].grad, vp[1].size * 4);
+    e.beta = 0.5f;
+    w = vib_engine_fd(&e, &vp[1], gb, idx, 6, h);
+    CHECK_MSG(w > 10 * tol, "variational engine: a gradient without the KL term must fail (worst %.3g)", w);
+    free(gw), free(gb), free(gcw), free(gcb), free(gbn), free(gh);
+    free(e.x), free(e.mu), free(e.lv), free(e.z), free(e.dz), free(e.dlv), free(e.kmu), free(e.klv), free(e.dmu2);
+    free(e.eps), free(e.logits), free(e.dlogits);
+    veil_extractor_free(e.f), veil_logvar_free(e.v), veil_head_free(e.g);
+}
+
 int main(void)
 {
     veil_rng_seed(&rng, 2019);
@@ -455,5 +673,17 @@ int main(void)
     } else {
         printf("bf16 tests skipped: no native bf16 on this CPU\n");
     }
+    /* variational information (after the others, so their random data stay the same) */
+    veil_extractor_config small;
+    small_config(&small);
+    test_logvar_layer(VEIL_PREC_FP32, &small, 3, 1e-4);
+    for (int g = 1; g <= 5; g += 4) {
+        veil_extractor_config paper;
+        veil_extractor_config_paper(&paper, g);
+        test_logvar_layer(VEIL_PREC_FP32, &paper, 2, 1e-4); /* 64 x 16 x 16 and 512 x 1 x 1 */
+    }
+    if (veil_cpu_has_bf16()) test_logvar_layer(VEIL_PREC_BF16, &small, 3, 2e-2);
+    test_kl_reparam_float();
+    test_vib_engine_grad();
     return test_finish("nn_dnnl");
 }

@@ -360,6 +360,97 @@ static void test_losses(void)
     free(c.logits), free(dl), free(c.z1), free(c.z2), free(dz1), free(dz2);
 }
 
+/* ---------------- variational information ---------------- */
+typedef struct {
+    int n, c, hw;
+    double *mu, *wt, *b, *r, *y;
+} lv_ctx;
+
+static double logvar_loss(void *p)
+{
+    lv_ctx *c = p;
+    ref_logvar_forward(c->mu, c->n, c->c, c->hw, c->wt, c->b, c->y);
+    return dot(c->y, c->r, (size_t)c->n * c->c * c->hw);
+}
+
+static void test_logvar(void)
+{
+    lv_ctx c = {3, 4, 5, NULL, NULL, NULL, NULL, NULL};
+    size_t nm = 60, nw = 16;
+    c.mu = randv(nm, 1), c.wt = randv(nw, 0.5), c.b = randv(4, 1), c.r = randv(nm, 1), c.y = randv(nm, 0);
+    double *dmu = randv(nm, 9), *dw = randv(nw, 9), *db = randv(4, 9);
+    ref_logvar_backward(c.mu, c.n, c.c, c.hw, c.wt, c.r, dmu, dw, db);
+    CHECK_GRAD("logvar dmu", c.mu, nm, dmu, logvar_loss, &c);
+    CHECK_GRAD("logvar dW", c.wt, nw, dw, logvar_loss, &c);
+    CHECK_GRAD("logvar db", c.b, 4, db, logvar_loss, &c);
+    /* it is a 1x1 convolution: the same values as the reference conv with k = 1 */
+    double *yc = randv(nm, 0);
+    logvar_loss(&c);
+    ref_conv2d_forward(c.mu, c.n, c.c, 1, c.hw, c.wt, c.b, c.c, 1, yc);
+    double worst = 0;
+    for (size_t i = 0; i < nm; i++) worst = fmax(worst, fabs(yc[i] - c.y[i]));
+    CHECK_MSG(worst < 1e-12, "logvar vs 1x1 conv: %.3g", worst);
+    /* the checker notices a wrong gradient */
+    dw[5] *= 1.001;
+    CHECK(fd_worst(c.wt, nw, dw, logvar_loss, &c) > FD_TOL);
+    free(c.mu), free(c.wt), free(c.b), free(c.r), free(c.y), free(dmu), free(dw), free(db), free(yc);
+}
+
+/* J(mu, logvar) = <r, z(mu, logvar; eps)> + beta KL(mu, logvar), the noise eps fixed */
+typedef struct {
+    int n, dim;
+    double beta, *mu, *lv, *eps, *r, *z;
+} vib_ctx;
+
+static double vib_loss(void *p)
+{
+    vib_ctx *c = p;
+    size_t count = (size_t)c->n * c->dim;
+    ref_reparam_forward(c->mu, c->lv, c->eps, count, c->z);
+    return dot(c->z, c->r, count) + c->beta * ref_kl_normal(c->mu, c->lv, c->n, c->dim, NULL, NULL);
+}
+
+static double kl_only(void *p)
+{
+    vib_ctx *c = p;
+    return ref_kl_normal(c->mu, c->lv, c->n, c->dim, NULL, NULL);
+}
+
+static void test_kl_reparam(void)
+{
+    vib_ctx c = {4, 6, 0.7, NULL, NULL, NULL, NULL, NULL};
+    size_t count = 24;
+    c.mu = randv(count, 1.5), c.lv = randv(count, 2), c.r = randv(count, 1), c.z = randv(count, 0);
+    c.eps = randv(count, 0);
+    for (size_t i = 0; i < count; i++) c.eps[i] = veil_rng_normal(&rng);
+    /* the KL term alone */
+    double *dmu = randv(count, 9), *dlv = randv(count, 9);
+    ref_kl_normal(c.mu, c.lv, c.n, c.dim, dmu, dlv);
+    CHECK_GRAD("KL dmu", c.mu, count, dmu, kl_only, &c);
+    CHECK_GRAD("KL dlogvar", c.lv, count, dlv, kl_only, &c);
+    /* reparameterisation + beta KL: the gradients the trainer composes */
+    double *gmu = randv(count, 9), *glv = randv(count, 9), *kmu = randv(count, 0), *klv = randv(count, 0);
+    ref_reparam_backward(c.r, c.lv, c.eps, count, gmu, glv);
+    ref_kl_normal(c.mu, c.lv, c.n, c.dim, kmu, klv);
+    for (size_t i = 0; i < count; i++) gmu[i] += c.beta * kmu[i], glv[i] += c.beta * klv[i];
+    CHECK_GRAD("reparam + beta KL: dmu", c.mu, count, gmu, vib_loss, &c);
+    CHECK_GRAD("reparam + beta KL: dlogvar", c.lv, count, glv, vib_loss, &c);
+    glv[7] *= 1.001;
+    CHECK(fd_worst(c.lv, count, glv, vib_loss, &c) > FD_TOL);
+    /* by hand: N(0, 1) has KL 0; mu = 1 adds 1/2; variance 2 adds (2 - ln 2 - 1)/2 */
+    double m0[2] = {0, 0}, l0[2] = {0, 0}, m1[2] = {1, 0}, l1[2] = {0, log(2.0)};
+    CHECK(ref_kl_normal(m0, l0, 1, 2, NULL, NULL) == 0.0);
+    CHECK_NEAR(ref_kl_normal(m1, l0, 1, 2, NULL, NULL), 0.5, 1e-15);
+    CHECK_NEAR(ref_kl_normal(m0, l1, 1, 2, NULL, NULL), 0.5 * (1 - log(2.0)), 1e-15);
+    CHECK_NEAR(ref_kl_normal(m1, l1, 2, 1, NULL, NULL), (0.5 + 0.5 * (1 - log(2.0))) / 2, 1e-15);
+    /* z by hand: mu 1, logvar ln 4 (sigma 2), eps -0.5 -> 0 */
+    double zm = 1, zl = log(4.0), ze = -0.5, zz;
+    ref_reparam_forward(&zm, &zl, &ze, 1, &zz);
+    CHECK_NEAR(zz, 0.0, 1e-15);
+    free(c.mu), free(c.lv), free(c.eps), free(c.r), free(c.z);
+    free(dmu), free(dlv), free(gmu), free(glv), free(kmu), free(klv);
+}
+
 /* ---------------- whole small networks ---------------- */
 #define NG 2
 #define NC 3
@@ -371,7 +462,8 @@ typedef struct {
     int cin[NG][NC], chan_in[NG];
     /* caches of the last forward */
     double *in[NG + 1], *bnout[NG], *mean[NG], *var[NG], *pre[NG][NC], *post[NG][NC];
-    /* loss: 0 contrastive on (first half, second half), 1 head + xent */
+    /* loss: 0 contrastive on (first half, second half), 1 head + xent, 2 variational:
+     * log-variance layer on z, sample with fixed noise, head + xent + beta KL */
     int mode;
     int *y;
     double margin;
@@ -379,6 +471,7 @@ typedef struct {
     double p;
     unsigned char *mask;
     double *w1, *b1, *w2, *b2, *hpre, *hpost, *hdrop, *logits;
+    double *lvw, *lvb, *lv, *eps, *zs, kl_beta;
 } net;
 
 static int side(const net *t, int g) { return t->h0 >> g; }
@@ -420,6 +513,13 @@ static void net_init(net *t, int mode)
     for (size_t i = 0; i < nh; i++) t->mask[i] = veil_rng_uniform(&rng) < 0.5;
     t->hpre = randv(nh, 0), t->hpost = randv(nh, 0), t->hdrop = randv(nh, 0);
     t->logits = randv((size_t)t->n * t->classes, 0);
+    int ch = t->filt[NG - 1];
+    size_t nz = (size_t)t->n * t->dim;
+    t->lvw = randv((size_t)ch * ch, 0.5), t->lvb = randv(ch, 0.5);
+    for (int i = 0; i < ch; i++) t->lvb[i] -= 1.0;
+    t->lv = randv(nz, 0), t->zs = randv(nz, 0), t->eps = randv(nz, 0);
+    for (size_t i = 0; i < nz; i++) t->eps[i] = veil_rng_normal(&rng);
+    t->kl_beta = 0.3;
 }
 
 static void net_free(net *t)
@@ -432,6 +532,7 @@ static void net_free(net *t)
     }
     free(t->w1), free(t->b1), free(t->w2), free(t->b2), free(t->mask);
     free(t->hpre), free(t->hpost), free(t->hdrop), free(t->logits);
+    free(t->lvw), free(t->lvb), free(t->lv), free(t->zs), free(t->eps);
 }
 
 static double net_loss(void *p)
@@ -455,16 +556,25 @@ static double net_loss(void *p)
     if (t->mode == 0)
         return ref_contrastive(z, z + (size_t)half * t->dim, t->y, half, t->dim, t->margin, NULL, NULL);
     size_t nh = (size_t)t->n * t->hidden;
+    double kl = 0;
+    if (t->mode == 2) {
+        int ch = t->filt[NG - 1], hw = side(t, NG) * side(t, NG);
+        ref_logvar_forward(z, t->n, ch, hw, t->lvw, t->lvb, t->lv);
+        ref_reparam_forward(z, t->lv, t->eps, (size_t)t->n * t->dim, t->zs);
+        kl = ref_kl_normal(z, t->lv, t->n, t->dim, NULL, NULL);
+        z = t->zs;
+    }
     ref_linear_forward(z, t->n, t->dim, t->w1, t->b1, t->hidden, t->hpre);
     ref_relu_forward(t->hpre, nh, t->hpost);
     ref_dropout_forward(t->hpost, t->mask, nh, t->p, t->hdrop);
     ref_linear_forward(t->hdrop, t->n, t->hidden, t->w2, t->b2, t->classes, t->logits);
-    return ref_softmax_xent(t->logits, t->labels, t->n, t->classes, NULL);
+    return ref_softmax_xent(t->logits, t->labels, t->n, t->classes, NULL) + t->kl_beta * kl;
 }
 
 typedef struct {
     double *dx, *dgamma[NG], *dbeta[NG], *dw[NG][NC], *db[NG][NC];
     double *dw1, *db1, *dw2, *db2;
+    double *dlvw, *dlvb;
 } net_grads;
 
 /* Backward through the caches of the last net_loss(), composed from the ref layers. */
@@ -485,8 +595,22 @@ static void net_backward(net *t, net_grads *gr)
         ref_linear_backward(t->hdrop, t->n, t->hidden, t->w2, t->classes, dlog, dh, gr->dw2, gr->db2);
         ref_dropout_backward(dh, t->mask, nh, t->p, dh);
         ref_relu_backward(t->hpre, dh, nh, dh);
-        ref_linear_backward(t->in[NG], t->n, t->dim, t->w1, t->hidden, dh, dcur, gr->dw1, gr->db1);
+        const double *hin = t->mode == 2 ? t->zs : t->in[NG];
+        ref_linear_backward(hin, t->n, t->dim, t->w1, t->hidden, dh, dcur, gr->dw1, gr->db1);
         free(dlog), free(dh);
+        if (t->mode == 2) {
+            /* dcur is dL/dz: through the sample to mu and logvar, plus beta KL, then the
+             * log-variance layer's input gradient joins mu's */
+            int ch = t->filt[NG - 1], hw = side(t, NG) * side(t, NG);
+            double *dlv = randv(nz, 0), *kmu = randv(nz, 0), *klv = randv(nz, 0), *dmu2 = randv(nz, 0);
+            ref_reparam_backward(dcur, t->lv, t->eps, nz, dcur, dlv);
+            ref_kl_normal(t->in[NG], t->lv, t->n, t->dim, kmu, klv);
+            for (size_t i = 0; i < nz; i++) dlv[i] += t->kl_beta * klv[i], dcur[i] += t->kl_beta * kmu[i];
+            gr->dlvw = randv((size_t)ch * ch, 0), gr->dlvb = randv(ch, 0);
+            ref_logvar_backward(t->in[NG], t->n, ch, hw, t->lvw, dlv, dmu2, gr->dlvw, gr->dlvb);
+            for (size_t i = 0; i < nz; i++) dcur[i] += dmu2[i];
+            free(dlv), free(kmu), free(klv), free(dmu2);
+        }
     }
     for (int g = NG - 1; g >= 0; g--) {
         int c = t->chan_in[g], hh = side(t, g), f = t->filt[g];
@@ -517,6 +641,7 @@ static void net_backward(net *t, net_grads *gr)
 static void net_grads_free(net_grads *gr)
 {
     free(gr->dx), free(gr->dw1), free(gr->db1), free(gr->dw2), free(gr->db2);
+    free(gr->dlvw), free(gr->dlvb);
     for (int g = 0; g < NG; g++) {
         free(gr->dgamma[g]), free(gr->dbeta[g]);
         for (int j = 0; j < NC; j++) free(gr->dw[g][j]), free(gr->db[g][j]);
@@ -539,7 +664,8 @@ static void check_net(int mode)
     }
     net_grads gr = {0};
     net_backward(&t, &gr);
-    const char *m = mode ? "extractor+head+xent" : "extractor+contrastive";
+    const char *m = mode == 2 ? "extractor+logvar+sample+head+xent+KL"
+                    : mode ? "extractor+head+xent" : "extractor+contrastive";
     char what[128];
     snprintf(what, sizeof what, "%s: input", m);
     CHECK_GRAD(what, t.x, (size_t)t.n * t.h0 * t.h0, gr.dx, net_loss, &t);
@@ -553,7 +679,17 @@ static void check_net(int mode)
             CHECK_GRAD(what, t.b[g][j], (size_t)t.filt[g], gr.db[g][j], net_loss, &t);
         }
     }
-    if (mode == 1) {
+    if (mode == 2) {
+        int ch = t.filt[NG - 1];
+        CHECK_GRAD("variational: logvar weight", t.lvw, (size_t)ch * ch, gr.dlvw, net_loss, &t);
+        CHECK_GRAD("variational: logvar bias", t.lvb, (size_t)ch, gr.dlvb, net_loss, &t);
+        /* the same net without the KL term or the noise gives other gradients: both count */
+        double beta = t.kl_beta;
+        t.kl_beta = 0;
+        CHECK(fd_worst(t.lvb, (size_t)ch, gr.dlvb, net_loss, &t) > FD_TOL);
+        t.kl_beta = beta;
+    }
+    if (mode >= 1) {
         CHECK_GRAD("head fc1.weight", t.w1, (size_t)t.hidden * t.dim, gr.dw1, net_loss, &t);
         CHECK_GRAD("head fc1.bias", t.b1, (size_t)t.hidden, gr.db1, net_loss, &t);
         CHECK_GRAD("head fc2.weight", t.w2, (size_t)t.classes * t.hidden, gr.dw2, net_loss, &t);
@@ -688,6 +824,9 @@ int main(void)
     test_losses();
     check_net(0);
     check_net(1);
+    test_logvar();
+    test_kl_reparam();
+    check_net(2);
     test_whole_forward();
     return test_finish("test_nn_ref");
 }

@@ -103,6 +103,38 @@ int veil_head_backward(veil_head *h, const float *dlogits, float *dx);
 veil_param *veil_head_params(veil_head *h, int *count);
 void veil_head_params_changed(veil_head *h);
 
+/* ---- variational information (Nelus & Martin, ICASSP 2019; docs/network.md) ----
+ * The extractor's output is the mean mu of q(z|x) (n x dim: the last group's pooled map,
+ * C x s x s flattened). The log-variance comes from a 1x1 convolution C -> C of that map
+ * (a per-position linear map): logvar = W mu + b at each of the s x s positions, so a
+ * trained f stays the ordinary extractor. Training samples z = mu + exp(logvar/2) eps. */
+typedef struct veil_logvar veil_logvar;
+/* c: the extractor's architecture (C = filters[G-1], s = in_h / 2^G). Weights uniform
+ * (+-1/sqrt(C), PyTorch's default for a 1x1 conv), biases all bias_init. */
+veil_logvar *veil_logvar_new(const veil_extractor_config *c, int max_batch, veil_precision precision,
+                             uint64_t seed, float bias_init);
+void veil_logvar_free(veil_logvar *v);
+int veil_logvar_dim(const veil_logvar *v); /* = the extractor's dim */
+/* mu, logvar: n x dim. */
+int veil_logvar_forward(veil_logvar *v, const float *mu, int n, int train, float *logvar);
+/* After a train=1 forward: sets the parameter gradients from dlogvar; writes dmu (the
+ * input gradient, n x dim) if not NULL. */
+int veil_logvar_backward(veil_logvar *v, const float *dlogvar, float *dmu);
+/* vib.logvar.weight [C, C, 1, 1] (OIHW), vib.logvar.bias [C]. */
+veil_param *veil_logvar_params(veil_logvar *v, int *count);
+void veil_logvar_params_changed(veil_logvar *v);
+
+/* Reparameterisation over count values: z = mu + exp(logvar/2) eps. */
+void veil_reparam_forward(const float *mu, const float *logvar, const float *eps, size_t count, float *z);
+/* Its backward for the noise eps of the forward: dz/dmu is the identity (dmu = dz), and
+ * dlogvar = dz eps exp(logvar/2) / 2 (written). */
+void veil_reparam_backward(const float *dz, const float *logvar, const float *eps, size_t count,
+                           float *dlogvar);
+/* KL(N(mu, diag exp(logvar)) || N(0, I)) = 1/2 sum_k (mu^2 + exp(logvar) - logvar - 1),
+ * summed over the dim values of a row, mean over the n rows (accumulated in double).
+ * dmu, dlogvar (n x dim, may be NULL) receive the gradients of that mean. */
+float veil_kl_normal(const float *mu, const float *logvar, int n, int dim, float *dmu, float *dlogvar);
+
 /* ---- losses (plain C; means over the batch) ---- */
 /* Softmax cross-entropy. dlogits (n x classes) may be NULL. Returns the mean loss. */
 float veil_softmax_xent(const float *logits, const int *labels, int n, int classes, float *dlogits);

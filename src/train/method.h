@@ -19,7 +19,7 @@
 
 /* Every method, in report order: X(name) names the veil_train_method
  * veil_method_<name> that src/train/<name>.c defines. */
-#define VEIL_TRAIN_METHODS(X) X(reference) X(siamese) X(adversarial)
+#define VEIL_TRAIN_METHODS(X) X(reference) X(siamese) X(adversarial) X(variational)
 
 /* ---- settings: a table of named fields over a struct ---- */
 typedef enum { VEIL_SETTING_INT, VEIL_SETTING_FLOAT, VEIL_SETTING_DOUBLE } veil_setting_type;
@@ -178,5 +178,20 @@ void veil_adversarial_work_free(veil_adversarial_work *w);
 int veil_adversarial_gradients(veil_extractor *f, veil_head *g, veil_head *a, const float *x, int n,
                                const int *gender, const int *speaker, float lambda,
                                veil_adversarial_work *w, float *loss_gender, float *loss_speaker);
+
+/* ---- variational information (src/train/variational.c; docs/protocol.md) ---- */
+enum { VEIL_METHOD_VARIATIONAL = 3 };
+typedef struct veil_variational_settings {
+    double beta;       /* 1e-2: weight of KL(q(z|x) || N(0, I)), the "budget scaling factor" */
+    int epochs;        /* 30 */
+    float logvar_init; /* -6: initial bias of the log-variance layer */
+} veil_variational_settings;
+/* f, the log-variance layer v and g trained together on cross-entropy(g(z)) + beta KL with
+ * z = mu + exp(logvar/2) eps, early stopping on the gender-evaluation accuracy of g on mu
+ * (keeps the best f and g). */
+int veil_train_variational(veil_extractor *f, veil_logvar *v, veil_head *g, const veil_patch_set *p,
+                           const veil_labelled *train, const veil_labelled *eval,
+                           const veil_train_config *tc, const veil_variational_settings *vs,
+                           uint64_t seed, const char *name, veil_train_report *rep);
 
 #endif
