@@ -371,16 +371,22 @@ static void test_determinism(void)
 
 /* veil_head_adam_step (fc1.weight updated in the primitives' blocked layout) gives the
  * same bits as veil_adam_step on the plain parameters, through batch-size changes and
- * evaluation forwards in between, for 1 and 2 threads. The shape is one where oneDNN
- * picks the blocked layouts the fused path handles (checked: the path must engage). */
-static void test_head_fused_adam(veil_precision prec)
+ * evaluation forwards in between, for 1 and 2 threads. Whether oneDNN picks a layout the
+ * fused path handles depends on the CPU and the shape (an AMD EPYC without AMX takes it at
+ * the paper's 16384 x 1024 head, not at 256 x 128): the results must match either way, so
+ * the test checks results, never the choice. Returns whether the fused path ran. */
+static int head_fused_adam_at(veil_precision prec, int in_dim, int hidden, int classes, int across_threads)
 {
-    veil_head_config c = {256, 128, 5, 0.5f};
+    veil_head_config c = {in_dim, hidden, classes, 0.5f};
     enum { N = 12, STEPS = 7 };
-    float *x = rnd((size_t)N * c.in_dim, 1.0), logits[N * 5], dl[N * 5], lp[N * 5];
+    size_t nl = (size_t)N * (size_t)classes;
+    float *x = rnd((size_t)N * c.in_dim, 1.0);
+    float *logits = veil_malloc(nl * sizeof(float)), *dl = veil_malloc(nl * sizeof(float));
+    float *lp = veil_malloc(nl * sizeof(float));
     int y[N];
-    for (int i = 0; i < N; i++) y[i] = i % 5;
+    for (int i = 0; i < N; i++) y[i] = i % classes;
     float *ref[4] = {0};
+    int engaged = 0;
     for (int threads = 1; threads <= 2; threads++) {
         veil_set_threads(threads);
         veil_head *a = veil_head_new(&c, N, prec, 5), *b = veil_head_new(&c, N, prec, 5);
@@ -388,27 +394,26 @@ static void test_head_fused_adam(veil_precision prec)
         veil_adam aa, ab;
         veil_adam_init(&aa, 1e-3f);
         veil_adam_init(&ab, 1e-3f);
-        int count, engaged = 0;
+        int count;
         for (int s = 0; s < STEPS; s++) {
             int n = s == 3 ? N - 5 : N; /* a second training net in between */
             CHECK(veil_head_forward(a, x, n, 1, logits) == 0);
-            veil_softmax_xent(logits, y, n, 5, dl);
+            veil_softmax_xent(logits, y, n, classes, dl);
             CHECK(veil_head_backward(a, dl, NULL) == 0);
             veil_param *pa = veil_head_params(a, &count);
             veil_adam_step(&aa, pa, count);
             CHECK(veil_head_forward(b, x, n, 1, lp) == 0);
-            CHECK(memcmp(logits, lp, (size_t)n * 5 * sizeof(float)) == 0);
-            veil_softmax_xent(lp, y, n, 5, dl);
+            CHECK(memcmp(logits, lp, (size_t)n * (size_t)classes * sizeof(float)) == 0);
+            veil_softmax_xent(lp, y, n, classes, dl);
             CHECK(veil_head_backward(b, dl, NULL) == 0);
             CHECK(veil_head_adam_step(b, &ab) == 0);
             engaged |= vd_head_fused(b);
             if (s == 5) { /* an evaluation forward leaves the fused state */
                 CHECK(veil_head_forward(b, x, N, 0, lp) == 0 && !vd_head_fused(b));
                 CHECK(veil_head_forward(a, x, N, 0, logits) == 0);
-                CHECK(memcmp(logits, lp, sizeof lp) == 0);
+                CHECK(memcmp(logits, lp, nl * sizeof(float)) == 0);
             }
         }
-        CHECK(engaged);
         veil_param *pa = veil_head_params(a, &count), *pb = veil_head_params(b, &count);
         CHECK(!vd_head_fused(b));
         for (int i = 0; i < 4; i++) {
@@ -416,6 +421,7 @@ static void test_head_fused_adam(veil_precision prec)
             CHECK(memcmp(pa[i].data, pb[i].data, bytes) == 0);
             CHECK(memcmp(pa[i].grad, pb[i].grad, bytes) == 0);
             CHECK(memcmp(pa[i].adam_m, pb[i].adam_m, bytes) == 0 && memcmp(pa[i].adam_v, pb[i].adam_v, bytes) == 0);
+            if (!across_threads) continue;
             if (threads == 1) {
                 ref[i] = veil_malloc(bytes);
                 memcpy(ref[i], pb[i].data, bytes);
@@ -428,7 +434,28 @@ static void test_head_fused_adam(veil_precision prec)
         veil_head_free(b);
     }
     veil_set_threads(1);
-    free(x);
+    free(x), free(logits), free(dl), free(lp);
+    return engaged;
+}
+
+/* The small shape first; where the fused path did not run there, the paper's head shape,
+ * where it does on the AVX-512 CPUs tried so far. Neither is required to engage it. At
+ * the paper's shape oneDNN may split the 16384-long reductions by thread, so only the
+ * small shape compares thread counts (docs/protocol.md, "Bit-identical"). The fallback
+ * draws its inputs from a copy of the test's generator, so later tests see the same
+ * numbers whichever CPU ran this one. */
+static void test_head_fused_adam(veil_precision prec)
+{
+    const char *p = prec == VEIL_PREC_BF16 ? "bf16" : "fp32";
+    if (head_fused_adam_at(prec, 256, 128, 5, 1)) return;
+    veil_rng saved = rng;
+    int engaged = head_fused_adam_at(prec, 16384, 1024, 20, 0);
+    rng = saved;
+    if (engaged) {
+        printf("note: fused head-Adam path not taken at 256 x 128 (%s); checked at 16384 x 1024\n", p);
+        return;
+    }
+    printf("note: fused head-Adam path not taken on this CPU (%s); the plain path was checked\n", p);
 }
 
 /* ---------------- variational information ---------------- */
