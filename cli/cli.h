@@ -50,6 +50,15 @@ typedef struct cli_files {
 void cli_files_add(cli_files *l, const char *path);
 int cli_files_read_list(cli_files *l, const char *list);
 void cli_files_free(cli_files *l);
+/* The files of one command: what it reads and what it writes. An output may not be an
+ * input, the model or another output (compared by device and inode, so no two spellings
+ * of one file slip through), and standard output takes one output. -1 after veil_error. */
+typedef struct cli_io {
+    const char *path;
+    const char *role; /* "-o", "--index", "--model", "audio file", ... */
+    int output;
+} cli_io;
+int cli_check_outputs(const cli_io *io, size_t n);
 /* Seconds of audio one patch needs. */
 double cli_patch_seconds(const veil_mfcc_config *mc);
 /* Load PATH at the model's rate, cut its whole patches and run f (evaluation mode) in

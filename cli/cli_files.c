@@ -21,22 +21,30 @@ int cli_files_read_list(cli_files *l, const char *list)
         veil_error("%s: cannot open the file list", list);
         return -1;
     }
+    const char *name = strcmp(list, "-") ? list : "the file list on standard input";
     char *line = NULL;
-    size_t cap = 0;
+    size_t cap = 0, lineno = 0;
     ssize_t len;
-    while ((len = getline(&line, &cap, f)) >= 0) {
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
-        if (len == 0 || line[0] == '#') continue; /* blank lines and comments */
-        cli_files_add(l, line);
+    int bad = 0;
+    while (!bad && (len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        char *p = line;
+        /* a UTF-8 byte order mark (an editor's) is not part of the first name */
+        if (lineno == 1 && len >= 3 && !memcmp(p, "\xef\xbb\xbf", 3)) p += 3, len -= 3;
+        while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r')) p[--len] = 0;
+        if (memchr(p, 0, (size_t)len)) { /* a name cut at the NUL would be another file */
+            veil_error("%s:%zu: a NUL byte in the line; a path cannot hold one", name, lineno);
+            bad = 2;
+            break;
+        }
+        if (len == 0 || p[0] == '#') continue; /* blank lines and comments */
+        cli_files_add(l, p);
     }
-    int bad = ferror(f);
+    if (!bad && ferror(f)) bad = 1;
     free(line);
     if (f != stdin) fclose(f);
-    if (bad) {
-        veil_error("%s: read error in the file list", list);
-        return -1;
-    }
-    return 0;
+    if (bad == 1) veil_error("%s: read error in the file list", list);
+    return bad ? -1 : 0;
 }
 
 void cli_files_free(cli_files *l)
@@ -84,4 +92,56 @@ int cli_file_features(veil_model *m, veil_mfcc *mf, const char *path, int batch,
     *z = out;
     *n_patches = np;
     return 0;
+}
+
+typedef struct {
+    veil_file_id id;
+    size_t i;
+} io_entry;
+
+static int io_cmp(const void *a, const void *b)
+{
+    const io_entry *x = a, *y = b;
+    int c = veil_file_id_cmp(&x->id, &y->id);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+int cli_check_outputs(const cli_io *io, size_t n)
+{
+    size_t on_stdout = 0, first_stdout = 0;
+    for (size_t i = 0; i < n; i++)
+        if (io[i].output && !strcmp(io[i].path, "-") && on_stdout++ == 0) first_stdout = i;
+        else if (io[i].output && !strcmp(io[i].path, "-")) {
+            veil_error("%s - and %s - would both go to standard output, one stream; give one a file name",
+                       io[first_stdout].role, io[i].role);
+            return -1;
+        }
+    io_entry *e = veil_malloc((n ? n : 1) * sizeof *e);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (veil_file_id_of(io[i].path, &e[m].id) != 0) continue; /* "-", or nowhere to be */
+        if (io[i].output && !e[m].id.regular) continue; /* a device written through: /dev/null twice is fine */
+        e[m++].i = i;
+    }
+    qsort(e, m, sizeof *e, io_cmp);
+    int rc = 0;
+    for (size_t a = 0; a < m && rc == 0; a++) {
+        size_t b = a + 1;
+        for (; b < m && veil_file_id_cmp(&e[a].id, &e[b].id) == 0; b++) {
+            const cli_io *x = &io[e[a].i], *y = &io[e[b].i];
+            if (!x->output && !y->output) continue; /* an input read twice is fine */
+            const cli_io *out = y->output ? y : x, *other = y->output ? x : y;
+            if (other->output)
+                veil_error("%s %s and %s %s are the same file: one would overwrite the other",
+                           other->role, other->path, out->role, out->path);
+            else
+                veil_error("%s %s is the %s %s: writing it would destroy an input", out->role,
+                           out->path, other->role, other->path);
+            rc = -1;
+            break;
+        }
+        a = b - 1;
+    }
+    free(e);
+    return rc;
 }

@@ -32,7 +32,8 @@ static const char *usage_text =
     "  --groups N          number of groups (default 0: as many as fit)\n"
     "  --seed N            split and attackers (default 1)\n"
     "  --epochs N          epochs of the paper-mlp attackers (default 150)\n"
-    "  --precision P       fp32|bf16|auto for the extractor and MLP attackers (default auto)\n"
+    "  --precision P       fp32|bf16|auto for the extractor and MLP attackers (default fp32,\n"
+    "                      as veil extract; recorded in audit.json)\n"
     "  --batch N           rows per extractor forward pass (default 256)\n"
     "  --cache DIR         MFCC patch cache for --corpus\n"
     "  --threads N         worker threads (default: all cores)\n"
@@ -47,7 +48,7 @@ static int usage_error(const char *fmt, const char *arg)
 int cmd_audit(int argc, char **argv)
 {
     const char *features = NULL, *labels = NULL, *model_path = NULL, *corpus_dir = NULL;
-    const char *out_dir = NULL, *attackers = "all", *cache = NULL, *prec_s = "auto";
+    const char *out_dir = NULL, *attackers = "all", *cache = NULL, *prec_s = "fp32";
     long st = 20, groups = 0, seed = 1, epochs = 150, batch = 256, threads = 0;
     int raw = 0;
     for (int i = 1; i < argc; i++) {
@@ -93,6 +94,8 @@ int cmd_audit(int argc, char **argv)
         return usage_error("%s", "--model and --raw need --corpus DIR");
     if (features && corpus_dir) return usage_error("%s", "--corpus does not apply to --features");
     if (!out_dir) return usage_error("%s", "--out DIR is required");
+    /* before any attacker runs: an --out that cannot be written is refused now, not after */
+    if (veil_output_dir_check(out_dir)) return cli_fail();
     veil_precision prec;
     if (veil_precision_parse(prec_s, &prec) || veil_precision_resolve(prec, &prec)) return cli_fail();
     veil_set_threads((int)threads);
@@ -130,7 +133,7 @@ int cmd_audit(int argc, char **argv)
         veil_strbuf_printf(&source, "features %s (labels %s)", features, labels);
     } else {
         int max_batch = (int)batch > cfg.batch ? (int)batch : cfg.batch;
-        if (model_path && veil_model_load(model_path, prec, max_batch, &m)) goto done;
+        if (model_path && cli_model_load(model_path, prec, max_batch, &m)) goto done;
         veil_mfcc_config mc;
         veil_mfcc_config_default(&mc);
         if (veil_corpus_load(corpus_dir, &c) || veil_features_load(c, m ? &m->mfcc : &mc, cache, (int)threads, &p))
@@ -146,7 +149,8 @@ int cmd_audit(int argc, char **argv)
         else veil_strbuf_printf(&source, "raw MFCC patches of corpus %s", corpus_dir);
     }
     if (veil_audit_run(d, &cfg, &res)) goto done;
-    veil_audit_info info = {source.s, warning.s, exclude, n_exclude, (uint64_t)seed, cfg.fraction};
+    veil_audit_info info = {source.s, warning.s, exclude, n_exclude, (uint64_t)seed, cfg.fraction,
+                            veil_precision_name(prec)};
     if (veil_audit_write(out_dir, &info, &res)) goto done;
     if (veil_verbosity >= 1) fprintf(stderr, "veil audit: wrote %s/audit.json, audit.md, audit.png\n", out_dir);
     rc = 0;

@@ -5,7 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+#include <math.h>
+
 #include "cli.h"
+#include "json.h"
 #include "veil/common.h"
 #include "veil/model.h"
 #include "veil/stream.h"
@@ -32,16 +36,21 @@ static const char *usage_text =
     "  --batch N              patches per forward pass (default 256)\n"
     "  -v, -q                 more / less on standard error\n";
 
-static void put_json_string(veil_strbuf *b, const char *s)
+/* A field of the text output: a tab or line break in a file name would shift the columns
+ * or start a row, so they are written as \t, \n, \r (and the backslash as \\). */
+static void put_tsv(veil_strbuf *b, const char *s)
 {
-    veil_strbuf_printf(b, "\"");
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\') veil_strbuf_printf(b, "\\%c", *c);
-        else if (*c < 0x20) veil_strbuf_printf(b, "\\u%04x", *c);
+        if (*c == '\t') veil_strbuf_printf(b, "\\t");
+        else if (*c == '\n') veil_strbuf_printf(b, "\\n");
+        else if (*c == '\r') veil_strbuf_printf(b, "\\r");
+        else if (*c == '\\') veil_strbuf_printf(b, "\\\\");
         else veil_strbuf_printf(b, "%c", *c);
     }
-    veil_strbuf_printf(b, "\"");
 }
+
+/* JSON numbers as the text output rounds them (a posterior to 6 decimals, seconds to 3) */
+static double rounded(double v, double scale) { return round(v * scale) / scale; }
 
 static int argmax(const float *p, int k)
 {
@@ -51,13 +60,11 @@ static int argmax(const float *p, int k)
     return best;
 }
 
-static void put_posterior_json(veil_strbuf *b, const veil_model *m, const float *p)
+static cJSON *posterior_json(const veil_model *m, const float *p)
 {
-    veil_strbuf_printf(b, "{");
-    for (int k = 0; k < m->n_classes; k++) {
-        put_json_string(b, m->class_names[k]);
-        veil_strbuf_printf(b, ":%.6f%s", p[k], k + 1 < m->n_classes ? "," : "}");
-    }
+    cJSON *o = cJSON_CreateObject();
+    for (int k = 0; k < m->n_classes; k++) cJSON_AddNumberToObject(o, m->class_names[k], rounded(p[k], 1e6));
+    return o;
 }
 
 static int write_text(FILE *f, void *ctx)
@@ -111,8 +118,20 @@ int cmd_classify(int argc, char **argv)
     float *logits = NULL, *post = NULL, *mean = NULL;
     veil_strbuf b = {0};
     if (veil_output_check(out) || veil_precision_parse(prec_s, &prec)) goto done;
+    {
+        /* -o may not be an input or the model (compared by device and inode) */
+        cli_io *io = veil_malloc((files.n + 2) * sizeof *io);
+        size_t n_io = 0;
+        io[n_io++] = (cli_io){model_path, "model (--model)", 0};
+        for (size_t i = 0; i < files.n; i++) io[n_io++] = (cli_io){files.path[i], "audio file", 0};
+        io[n_io++] = (cli_io){out, "-o", 1};
+        int clash = cli_check_outputs(io, n_io);
+        free(io);
+        if (clash) goto done;
+    }
     veil_set_threads((int)threads);
-    if (veil_model_load(model_path, prec, (int)batch, &m)) goto done;
+    /* the one loader rule of every command: a method veil does not know is refused */
+    if (cli_model_load(model_path, prec, (int)batch, &m)) goto done;
     if (!m->g) {
         veil_error("%s: the model has no gender recognizer g", model_path);
         goto done;
@@ -128,7 +147,11 @@ int cmd_classify(int argc, char **argv)
     size_t dim = (size_t)veil_extractor_dim(m->f);
     if (!json) {
         veil_strbuf_printf(&b, "file\tclass");
-        for (int c = 0; c < k; c++) veil_strbuf_printf(&b, "\tP(%s)", m->class_names[c]);
+        for (int c = 0; c < k; c++) {
+            veil_strbuf_printf(&b, "\tP(");
+            put_tsv(&b, m->class_names[c]);
+            veil_strbuf_printf(&b, ")");
+        }
         veil_strbuf_printf(&b, "\tpatches%s\n", per_patch ? "\tpatch\tstart_seconds" : "");
     }
     for (size_t i = 0; i < files.n; i++) {
@@ -150,11 +173,15 @@ int cmd_classify(int argc, char **argv)
         }
         for (int c = 0; c < k; c++) mean[c] = 0;
         veil_strbuf patches = {0};
+        cJSON *pp = json && per_patch ? cJSON_CreateArray() : NULL;
         for (size_t p0 = 0; p0 < np; p0 += (size_t)batch) {
             size_t n = np - p0 < (size_t)batch ? np - p0 : (size_t)batch;
-            if (veil_head_forward(m->g, z + p0 * dim, (int)n, 0, logits)) {
+            if (veil_head_forward(m->g, z + p0 * dim, (int)n, 0, logits) ||
+                veil_head_check_output(m->g, logits, n, "the model's gender recognizer g")) {
+                veil_error_prefix("%s", name);
                 free(z);
                 free(patches.s);
+                cJSON_Delete(pp);
                 goto done;
             }
             for (size_t j = 0; j < n; j++) {
@@ -163,14 +190,16 @@ int cmd_classify(int argc, char **argv)
                 if (!per_patch) continue;
                 size_t p = p0 + j;
                 if (json) {
-                    veil_strbuf_printf(&patches, "%s{\"patch\":%zu,\"start_seconds\":%.3f,\"class\":",
-                                       p ? "," : "", p, (double)p * hop_s);
-                    put_json_string(&patches, m->class_names[argmax(post, k)]);
-                    veil_strbuf_printf(&patches, ",\"posterior\":");
-                    put_posterior_json(&patches, m, post);
-                    veil_strbuf_printf(&patches, "}");
+                    cJSON *o = cJSON_CreateObject();
+                    cJSON_AddNumberToObject(o, "patch", (double)p);
+                    cJSON_AddNumberToObject(o, "start_seconds", rounded((double)p * hop_s, 1e3));
+                    cJSON_AddStringToObject(o, "class", m->class_names[argmax(post, k)]);
+                    cJSON_AddItemToObject(o, "posterior", posterior_json(m, post));
+                    cJSON_AddItemToArray(pp, o);
                 } else {
-                    veil_strbuf_printf(&patches, "%s\t%s", name, m->class_names[argmax(post, k)]);
+                    put_tsv(&patches, name);
+                    veil_strbuf_printf(&patches, "\t");
+                    put_tsv(&patches, m->class_names[argmax(post, k)]);
                     for (int c = 0; c < k; c++) veil_strbuf_printf(&patches, "\t%.4f", post[c]);
                     veil_strbuf_printf(&patches, "\t1\t%zu\t%.3f\n", p, (double)p * hop_s);
                 }
@@ -179,17 +208,23 @@ int cmd_classify(int argc, char **argv)
         free(z);
         int cls = argmax(mean, k);
         if (json) {
-            veil_strbuf_printf(&b, "{\"file\":");
-            put_json_string(&b, name);
-            veil_strbuf_printf(&b, ",\"class\":");
-            put_json_string(&b, m->class_names[cls]);
-            veil_strbuf_printf(&b, ",\"posterior\":");
-            put_posterior_json(&b, m, mean);
-            veil_strbuf_printf(&b, ",\"patches\":%zu", np);
-            if (per_patch) veil_strbuf_printf(&b, ",\"per_patch\":[%s]", patches.s ? patches.s : "");
-            veil_strbuf_printf(&b, "}\n");
+            /* through the one JSON writer (veil_json_print): a file name that is not UTF-8
+             * still gives valid JSON */
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "file", name);
+            cJSON_AddStringToObject(o, "class", m->class_names[cls]);
+            cJSON_AddItemToObject(o, "posterior", posterior_json(m, mean));
+            cJSON_AddNumberToObject(o, "patches", (double)np);
+            if (pp) cJSON_AddItemToObject(o, "per_patch", pp);
+            pp = NULL;
+            char *line = veil_json_print(o);
+            cJSON_Delete(o);
+            veil_strbuf_printf(&b, "%s\n", line);
+            free(line);
         } else {
-            veil_strbuf_printf(&b, "%s\t%s", name, m->class_names[cls]);
+            put_tsv(&b, name);
+            veil_strbuf_printf(&b, "\t");
+            put_tsv(&b, m->class_names[cls]);
             for (int c = 0; c < k; c++) veil_strbuf_printf(&b, "\t%.4f", mean[c]);
             veil_strbuf_printf(&b, "\t%zu%s\n", np, per_patch ? "\t-\t-" : "");
             if (patches.s) veil_strbuf_printf(&b, "%s", patches.s);

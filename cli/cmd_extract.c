@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "extract_index.h"
 #include "veil/common.h"
 #include "veil/mfcc.h"
 #include "veil/model.h"
@@ -48,27 +49,8 @@ static int write_index(FILE *f, void *p)
 {
     const index_ctx *x = p;
     double hop_s = (double)x->mc->patch_frames * x->mc->hop_length / x->mc->sample_rate;
-    fprintf(f, "row,file,patch,start_seconds\n");
-    for (size_t i = 0; i < x->files->n; i++) {
-        const char *name = x->files->path[i];
-        /* CSV: quote a name holding a comma, quote or line break */
-        int quote = strpbrk(name, ",\"\r\n") != NULL;
-        for (size_t k = 0; k < x->n_rows[i]; k++) {
-            fprintf(f, "%zu,", x->first_row[i] + k);
-            if (quote) {
-                fputc('"', f);
-                for (const char *c = name; *c; c++) {
-                    if (*c == '"') fputc('"', f);
-                    fputc(*c, f);
-                }
-                fputc('"', f);
-            } else {
-                fputs(name, f);
-            }
-            fprintf(f, ",%zu,%.3f\n", k, (double)k * hop_s);
-        }
-    }
-    return ferror(f) ? -1 : 0;
+    return veil_extract_index_write(f, (const char *const *)x->files->path, x->first_row, x->n_rows,
+                                    x->files->n, hop_s);
 }
 
 /* OUT.npy -> OUT.index.csv */
@@ -120,6 +102,8 @@ int cmd_extract(int argc, char **argv)
     long threads = 0, batch = 256;
     int strict = 0, rc = 1;
     cli_files files = {0};
+    const char *lists[16];
+    size_t n_lists = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (cli_help(a, usage_text)) {
@@ -136,6 +120,7 @@ int cmd_extract(int argc, char **argv)
         else if (!strcmp(a, "--per-file")) per_file = argv[++i];
         else if (!strcmp(a, "--precision")) prec_s = argv[++i];
         else if (!strcmp(a, "--list")) {
+            if (n_lists < sizeof lists / sizeof *lists) lists[n_lists++] = v;
             if (cli_files_read_list(&files, argv[++i])) bad = 2;
         } else if (!strcmp(a, "--threads")) {
             if (cli_parse_int(a, argv[++i], 0, 4096, &threads)) bad = 2;
@@ -169,6 +154,7 @@ int cmd_extract(int argc, char **argv)
         return cli_fail();
     }
     char **outs = NULL; /* --per-file: each file's output, checked for clashes first */
+    char *index_path = NULL;
     if (per_file) {
         outs = veil_calloc(files.n, sizeof *outs);
         size_t skip = common_folder(&files);
@@ -181,8 +167,25 @@ int cmd_extract(int argc, char **argv)
                     goto early_fail;
                 }
         }
-        if (veil_mkdirs(per_file)) goto early_fail;
+    } else {
+        index_path = index_arg ? veil_strdup(index_arg) : strcmp(out, "-") ? default_index_path(out) : NULL;
     }
+    {
+        /* no output may be an input, the model, a list or another output: `-o X.wav` once
+         * replaced the audio it was reading, `--index` equal to -o one of the two files */
+        size_t n_io = 0;
+        cli_io *io = veil_malloc((2 * files.n + n_lists + 3) * sizeof *io);
+        io[n_io++] = (cli_io){model_path, "model (--model)", 0};
+        for (size_t i = 0; i < n_lists; i++) io[n_io++] = (cli_io){lists[i], "file list (--list)", 0};
+        for (size_t i = 0; i < files.n; i++) io[n_io++] = (cli_io){files.path[i], "audio file", 0};
+        if (out) io[n_io++] = (cli_io){out, "-o", 1};
+        if (index_path) io[n_io++] = (cli_io){index_path, index_arg ? "--index" : "the index", 1};
+        for (size_t i = 0; per_file && i < files.n; i++) io[n_io++] = (cli_io){outs[i], "--per-file output", 1};
+        int clash = cli_check_outputs(io, n_io);
+        free(io);
+        if (clash) goto early_fail;
+    }
+    if (per_file && veil_mkdirs(per_file)) goto early_fail;
     veil_precision prec;
     if (veil_precision_parse(prec_s, &prec)) goto early_fail;
     veil_set_threads((int)threads);
@@ -194,7 +197,6 @@ int cmd_extract(int argc, char **argv)
     size_t dim = (size_t)veil_extractor_dim(m->f), total = 0, skipped = 0;
     size_t *first_row = veil_calloc(files.n, sizeof(size_t)), *n_rows = veil_calloc(files.n, sizeof(size_t));
     float *all = NULL;
-    char *index_path = NULL;
     veil_mfcc *mf = NULL;
     if (ac->in_h != mc->patch_frames || ac->in_w != mc->n_mfcc) {
         veil_error("%s: extractor input %dx%d does not match its MFCC patches %dx%d", model_path,
@@ -240,7 +242,6 @@ int cmd_extract(int argc, char **argv)
     }
     if (!per_file) {
         size_t shape[2] = {total, dim};
-        index_path = index_arg ? veil_strdup(index_arg) : strcmp(out, "-") ? default_index_path(out) : NULL;
         index_ctx ix = {&files, first_row, n_rows, mc};
         /* the index first: a reader that finds OUT finds its index */
         if (index_path && veil_write_atomic(index_path, write_index, &ix)) goto done;
@@ -260,9 +261,9 @@ done:
     free(all);
     free(first_row);
     free(n_rows);
-    free(index_path);
     veil_model_free(m);
 early_fail:
+    free(index_path);
     if (outs)
         for (size_t i = 0; i < files.n; i++) free(outs[i]);
     free(outs);

@@ -1,4 +1,5 @@
 /* veil: privacy-preserving speech features (Nelus et al., Interspeech 2019). */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,8 +129,9 @@ int cli_parse_int(const char *opt, const char *value, long lo, long hi, long *ou
 {
     char *end;
     errno = 0;
-    long v = value ? strtol(value, &end, 10) : 0;
-    if (!value || errno || *end || end == value || v < lo || v > hi) {
+    /* strtol skips leading blanks: ' 1' would pass where '1 ' fails */
+    long v = value && !isspace((unsigned char)value[0]) ? strtol(value, &end, 10) : 0;
+    if (!value || isspace((unsigned char)value[0]) || errno || *end || end == value || v < lo || v > hi) {
         veil_error("%s: expected an integer in %ld..%ld, got '%s'", opt, lo, hi, value ? value : "");
         return -1;
     }
@@ -141,8 +143,9 @@ int cli_parse_u64(const char *opt, const char *value, uint64_t *out)
 {
     char *end;
     errno = 0;
-    unsigned long long v = value ? strtoull(value, &end, 10) : 0;
-    if (!value || errno || *end || end == value || value[0] == '-' || value[0] == '+') {
+    unsigned long long v = value && !isspace((unsigned char)value[0]) ? strtoull(value, &end, 10) : 0;
+    if (!value || isspace((unsigned char)value[0]) || errno || *end || end == value || value[0] == '-' ||
+        value[0] == '+') {
         veil_error("%s: expected an integer in 0..18446744073709551615, got '%s'", opt, value ? value : "");
         return -1;
     }
@@ -154,8 +157,8 @@ int cli_parse_double(const char *opt, const char *value, double *out)
 {
     char *end;
     errno = 0;
-    double v = value ? strtod(value, &end) : 0;
-    if (!value || errno || *end || end == value) {
+    double v = value && !isspace((unsigned char)value[0]) ? strtod(value, &end) : 0;
+    if (!value || isspace((unsigned char)value[0]) || errno || *end || end == value) {
         veil_error("%s: expected a number, got '%s'", opt, value ? value : "");
         return -1;
     }

@@ -1,9 +1,11 @@
 /* Audio in and out: libsndfile decodes, libsoxr resamples. */
 #include "veil/audio.h"
 
+#include <errno.h>
 #include <math.h>
 #include <sndfile.h>
 #include <soxr.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -39,6 +41,59 @@ static int read_all(SNDFILE *sf, const char *path, int channels, float **out, si
 /* The one place an audio file is opened: only a regular file (or - for stdin), and a header
  * whose rate, channels and length are plausible, so that a crafted header cannot ask the
  * resampler or the decoder for gigabytes. */
+/* A copy of a pipe (standard input) in an unlinked temporary file: FLAC and other
+ * formats seek while decoding, and a pipe cannot seek. -1 after veil_error. */
+static int spool(const char *path, int in)
+{
+    FILE *t = tmpfile();
+    if (!t) {
+        veil_error("%s: cannot make a temporary copy of the stream: %s", path, strerror(errno));
+        return -1;
+    }
+    char buf[1 << 16];
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            veil_error("%s: read error: %s", path, strerror(errno));
+            fclose(t);
+            return -1;
+        }
+        if (n == 0) break;
+        if (fwrite(buf, 1, (size_t)n, t) != (size_t)n) {
+            veil_error("%s: cannot make a temporary copy of the stream: %s", path, strerror(errno));
+            fclose(t);
+            return -1;
+        }
+    }
+    int fd = fflush(t) == 0 ? dup(fileno(t)) : -1;
+    fclose(t);
+    if (fd < 0 || lseek(fd, 0, SEEK_SET) != 0) {
+        veil_error("%s: cannot make a temporary copy of the stream: %s", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* The number after "key" on a line of libsndfile's log ("Sample Rate   : 0"), or -1. */
+static long log_number(const char *log, const char *key, long *should_be)
+{
+    const char *p = strstr(log, key);
+    if (!p) return -1;
+    p += strlen(key);
+    while (*p == ' ' || *p == ':') p++;
+    char *end;
+    long v = strtol(p, &end, 10);
+    if (end == p) return -1;
+    if (should_be) {
+        *should_be = -1;
+        const char *eol = strchr(end, '\n'), *sb = strstr(end, "(should be ");
+        if (sb && (!eol || sb < eol)) *should_be = strtol(sb + 11, NULL, 10);
+    }
+    return v;
+}
+
 static SNDFILE *open_audio(const char *path, SF_INFO *info)
 {
     memset(info, 0, sizeof *info);
@@ -52,9 +107,21 @@ static SNDFILE *open_audio(const char *path, SF_INFO *info)
         veil_error("%s: cannot open: out of file descriptors", path);
         return NULL;
     }
+    if (lseek(fd, 0, SEEK_CUR) < 0) { /* a pipe: spooled, so that every format can seek */
+        int copy = spool(path, fd);
+        close(fd);
+        if (copy < 0) return NULL;
+        fd = copy;
+        bytes = fstat(fd, &st) == 0 ? st.st_size : -1;
+    }
     SNDFILE *sf = sf_open_fd(fd, SFM_READ, info, 1);
     if (!sf) {
-        veil_error("%s: cannot read audio: %s", path, sf_strerror(NULL));
+        /* libsndfile refuses a header rate of 0 as "SF_INFO struct incomplete": say what it is */
+        char log[4096] = "";
+        sf_command(NULL, SFC_GET_LOG_INFO, log, sizeof log);
+        if (log_number(log, "Sample Rate", NULL) == 0)
+            veil_error("%s: cannot read audio: the header declares a sample rate of 0 Hz", path);
+        else veil_error("%s: cannot read audio: %s", path, sf_strerror(NULL));
         close(fd);
         return NULL;
     }
@@ -98,8 +165,17 @@ int veil_audio_load(const char *path, int target_rate, veil_audio *out)
     if (!sf) return -1;
     float *inter;
     size_t frames;
+    /* a WAV cut short (a copy that stopped): libsndfile reads what is there and notes in
+     * its log that the data chunk's length "should be" smaller; say so, once */
+    char log[4096] = "";
+    sf_command(sf, SFC_GET_LOG_INFO, log, sizeof log);
+    long should = -1, declared = log_number(log, "\ndata", &should);
     int rc = read_all(sf, path, info.channels, &inter, &frames);
     sf_close(sf);
+    if (rc == 0 && declared > 0 && should >= 0 && should < declared && veil_verbosity >= 1)
+        fprintf(stderr, "veil: warning: %s: truncated: the header declares %ld bytes of audio data, the file "
+                "holds %ld; reading the %.3f s that are there\n", path, declared, should,
+                (double)frames / info.samplerate);
     if (rc != 0) return -1;
     if (frames == 0) {
         free(inter);

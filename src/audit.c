@@ -16,6 +16,12 @@
 #include "veil/job.h"
 #include "veil/npy.h"
 
+/* paper-mlp trains on the raw features, as the paper's attacker; its gradients scale with
+ * them, and Adam squares them: beyond about 1e19 the squares overflow float32 (3.4e38) and
+ * the loss turns NaN, whatever the precision. Refused before any attacker runs, with this
+ * cause (other attackers standardise, but the battery is one). */
+#define VEIL_AUDIT_MAX_FEATURE 1e18
+
 /* ---- a string -> index map (open addressing, FNV-1a) ---- */
 typedef struct strmap {
     char **key;
@@ -222,9 +228,35 @@ int veil_audit_load_features(const char *npy, const char *labels, veil_audit_dat
                            c.line[i], j, isnan(z[i * dim + j]) ? "NaN" : "infinite");
                 goto done;
             }
+    /* |z| so large that float sums of squares overflow: every attacker would see inf or
+     * NaN (the MLP's loss first). Refused with that cause, not the attacker's symptom. */
+    for (size_t i = 0; i < shape[0] * dim; i++)
+        if (fabsf(z[i]) > VEIL_AUDIT_MAX_FEATURE) {
+            veil_error("%s: feature row %zu (labels line %d), column %zu is %g; beyond %g in "
+                       "magnitude, paper-mlp (trained on the raw features, as the paper's "
+                       "attacker) overflows float32 in any precision: scale the features "
+                       "(standardise them, or divide by a constant) before the audit", npy, i / dim,
+                       c.line[i / dim], i % dim, (double)z[i], VEIL_AUDIT_MAX_FEATURE);
+            goto done;
+        }
     if (c.n_spk < 2) {
         veil_error("%s: only one speaker ('%s'); an attacker needs at least 2", labels, c.spk_names[0]);
         goto done;
+    }
+    {
+        /* the 70/30 split needs a row on each side: name the speaker's one line */
+        int *count = veil_calloc((size_t)c.n_spk, sizeof *count), *last = veil_calloc((size_t)c.n_spk, sizeof *last);
+        int bad = -1;
+        for (size_t i = 0; i < c.n; i++) count[c.spk[i]]++, last[c.spk[i]] = c.line[i];
+        for (int s = 0; s < c.n_spk && bad < 0; s++)
+            if (count[s] < 2) bad = s;
+        if (bad >= 0)
+            veil_error("%s:%d: speaker '%s' has only this row; every speaker needs at least 2 (the "
+                       "70/30 split into attacker-training and -evaluation)", labels, last[bad],
+                       c.spk_names[bad]);
+        free(count);
+        free(last);
+        if (bad >= 0) goto done;
     }
     d = veil_calloc(1, sizeof *d);
     d->n_speakers = c.n_spk;
@@ -343,6 +375,9 @@ void veil_audit_config_default(veil_audit_config *c)
 
 void veil_audit_result_free(veil_audit_result *r)
 {
+    if (r->reason)
+        for (size_t i = 0; i < (size_t)r->n_probes * r->n_groups; i++) free(r->reason[i]);
+    free(r->reason);
     free(r->group_speakers);
     free(r->chance_gender);
     free(r->r);
@@ -445,6 +480,7 @@ int veil_audit_run(const veil_audit_data *d, const veil_audit_config *c, veil_au
     for (int i = 0; i < G * sp.st; i++) out->group_speakers[i] = d->speaker_id[sp.group_speakers[i]];
     out->chance_gender = veil_malloc((size_t)G * sizeof *out->chance_gender);
     out->r = veil_calloc((size_t)P * G, sizeof *out->r);
+    out->reason = veil_calloc((size_t)P * G, sizeof *out->reason);
     veil_feature_table tr, te, ot;
     memset(&tr, 0, sizeof tr);
     memset(&te, 0, sizeof te);
@@ -501,7 +537,18 @@ int veil_audit_run(const veil_audit_data *d, const veil_audit_config *c, veil_au
             veil_probe_result *res = &out->r[(size_t)k * G + g];
             double t1 = veil_now(), c1 = cpu_seconds();
             veil_probe_result_clear(res);
-            if (pr->score(&in, res)) goto done;
+            if (pr->score(&in, res)) {
+                /* this attacker cannot score this group (one utterance per speaker, constant
+                 * features, ...): null with its reason; the other attackers' results stand */
+                veil_probe_result_clear(res);
+                const char *why = veil_last_error();
+                size_t nl = strlen(name);
+                if (!strncmp(why, name, nl) && !strncmp(why + nl, ": ", 2)) why += nl + 2;
+                out->reason[(size_t)k * G + g] = veil_strdup(why);
+                veil_log("veil audit: warning: %s: no result: %s", name, why);
+                res->seconds = veil_now() - t1;
+                continue;
+            }
             res->seconds = veil_now() - t1;
             double cpu = cpu_seconds() - c1;
             if (veil_verbosity >= 1) {
@@ -595,6 +642,8 @@ static char *audit_json(const veil_audit_info *info, const veil_audit_result *r)
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)info->seed);
     cJSON_AddRawToObject(o, "seed", seed);
     cJSON_AddNumberToObject(o, "fraction", info->fraction);
+    /* the arithmetic of the extractor and the MLP attackers: their numbers depend on it */
+    cJSON_AddStringToObject(o, "precision", info->precision ? info->precision : "fp32");
     cJSON_AddNumberToObject(o, "st", r->st);
     cJSON_AddNumberToObject(o, "groups", r->n_groups);
     cJSON_AddNumberToObject(o, "dim", r->dim);
@@ -626,6 +675,15 @@ static char *audit_json(const veil_audit_info *info, const veil_audit_result *r)
             add_num(mean, fields[f].key, over_groups(r, k, fields[f].off).mean);
         }
         cJSON_AddItemToObject(p, "mean", mean);
+        int any = 0;
+        for (int g = 0; g < r->n_groups; g++) any |= r->reason && r->reason[(size_t)k * r->n_groups + g] != NULL;
+        if (any) { /* per group: why this attacker gave no result there, or null */
+            cJSON *why = cJSON_AddArrayToObject(p, "no_result");
+            for (int g = 0; g < r->n_groups; g++) {
+                const char *w = r->reason[(size_t)k * r->n_groups + g];
+                cJSON_AddItemToArray(why, w ? cJSON_CreateString(w) : cJSON_CreateNull());
+            }
+        }
         cJSON_AddItemToObject(ps, r->probes[k]->name, p);
     }
     cJSON_AddItemToObject(o, "probes", ps);
@@ -639,11 +697,23 @@ static char *audit_json(const veil_audit_info *info, const veil_audit_result *r)
     if (e >= 0) cJSON_AddStringToObject(s, "eer", r->probes[e]->name);
     else cJSON_AddNullToObject(s, "eer");
     cJSON_AddItemToObject(o, "strongest", s);
-    char *text = cJSON_Print(o);
+    char *text = veil_json_print_pretty(o); /* a name that is not UTF-8 stays valid JSON */
     cJSON_Delete(o);
-    char *copy = veil_strdup(text);
-    cJSON_free(text);
-    return copy;
+    return text;
+}
+
+/* A name in Markdown (a table cell or a list): | would end the cell and a line break the
+ * row, so they are escaped, as are the backslash and other control characters. */
+static void md_text(veil_strbuf *b, const char *s)
+{
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '|' || *c == '\\') veil_strbuf_printf(b, "\\%c", *c);
+        else if (*c == '\n') veil_strbuf_printf(b, "\\n");
+        else if (*c == '\r') veil_strbuf_printf(b, "\\r");
+        else if (*c == '\t') veil_strbuf_printf(b, "\\t");
+        else if (*c < 0x20 || *c == 0x7f) veil_strbuf_printf(b, "\\x%02x", *c);
+        else veil_strbuf_printf(b, "%c", *c);
+    }
 }
 
 static void pct(veil_strbuf *b, mean_sd m)
@@ -659,18 +729,35 @@ static char *audit_md(const veil_audit_info *info, const veil_audit_result *r, c
     double cg = 0;
     for (int g = 0; g < r->n_groups; g++) cg += r->chance_gender[g] / r->n_groups;
     veil_strbuf_printf(&b, "# veil audit\n\n");
-    veil_strbuf_printf(&b, "Audited: %s. %zu rows of %d features, %d speakers; %d attacker group%s of "
+    veil_strbuf_printf(&b, "Audited: ");
+    md_text(&b, info->source ? info->source : "?");
+    veil_strbuf_printf(&b, ". %zu rows of %d features, %d speakers; %d attacker group%s of "
                        "%d speakers, each speaker's rows split %.0f/%.0f into attacker-training and "
-                       "-evaluation (seed %llu).\n\n", info->source ? info->source : "?", r->n_rows,
+                       "-evaluation (seed %llu, precision %s).\n\n", r->n_rows,
                        r->dim, r->n_speakers, r->n_groups, r->n_groups == 1 ? "" : "s", r->st,
                        100 * info->fraction, 100 * (1 - info->fraction),
-                       (unsigned long long)info->seed);
-    if (info->warning) veil_strbuf_printf(&b, "**Warning:** %s\n\n", info->warning);
+                       (unsigned long long)info->seed, info->precision ? info->precision : "fp32");
+    if (info->warning) {
+        veil_strbuf_printf(&b, "**Warning:** ");
+        md_text(&b, info->warning);
+        veil_strbuf_printf(&b, "\n\n");
+    }
     if (info->n_left_out) {
         veil_strbuf_printf(&b, "Left out (the model's training speakers):");
-        for (int i = 0; i < info->n_left_out; i++) veil_strbuf_printf(&b, " %s", info->left_out[i]);
+        for (int i = 0; i < info->n_left_out; i++) {
+            veil_strbuf_printf(&b, " ");
+            md_text(&b, info->left_out[i]);
+        }
         veil_strbuf_printf(&b, ".\n\n");
     }
+    for (int k = 0; r->reason && k < r->n_probes; k++)
+        for (int g = 0; g < r->n_groups; g++) {
+            const char *w = r->reason[(size_t)k * r->n_groups + g];
+            if (!w) continue;
+            veil_strbuf_printf(&b, "**No result:** %s, group %d: ", r->probes[k]->name, g + 1);
+            md_text(&b, w);
+            veil_strbuf_printf(&b, "\n\n");
+        }
     int a, u, e;
     strongest(r, &a, &u, &e);
     veil_strbuf_printf(&b, "## Strongest attackers\n\n");
@@ -713,7 +800,10 @@ static char *audit_md(const veil_audit_info *info, const veil_audit_result *r, c
     veil_strbuf_printf(&b, "\n");
     for (int g = 0; g < r->n_groups; g++) {
         veil_strbuf_printf(&b, "| %d |", g + 1);
-        for (int s = 0; s < r->st; s++) veil_strbuf_printf(&b, "%s%s", s ? " " : " ", r->group_speakers[(size_t)g * r->st + s]);
+        for (int s = 0; s < r->st; s++) {
+            veil_strbuf_printf(&b, " ");
+            md_text(&b, r->group_speakers[(size_t)g * r->st + s]);
+        }
         veil_strbuf_printf(&b, " | %.1f |", 100 * r->chance_gender[g]);
         for (int k = 0; k < r->n_probes; k++) {
             const veil_probe_result *x = &r->r[(size_t)k * r->n_groups + g];
@@ -747,8 +837,13 @@ int veil_audit_write(const char *dir, const veil_audit_info *info, const veil_au
     json = veil_realloc(json, jl + 2);
     json[jl] = '\n';
     json[jl + 1] = 0;
-    int rc = veil_write_atomic(pj.s, write_text, json) || veil_write_atomic(pm.s, write_text, md) ||
-             veil_audit_plot(r, pp.s, ps.s);
+    /* all four or none: a full disk must not leave audit.json of this run beside the
+     * report of an earlier one */
+    veil_write_item set[4] = {{pj.s, write_text, json},
+                              {pm.s, write_text, md},
+                              {pp.s, veil_audit_png, (void *)r},
+                              {ps.s, veil_audit_svg, (void *)r}};
+    int rc = veil_write_atomic_set(set, 4);
     free(json);
     free(md);
     free(pj.s);

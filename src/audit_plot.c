@@ -181,7 +181,7 @@ static int status(cairo_status_t st)
     return -1;
 }
 
-static int write_png(FILE *f, void *ctx)
+int veil_audit_png(FILE *f, void *ctx)
 {
     cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)W, (int)H);
     cairo_t *cr = cairo_create(s);
@@ -193,7 +193,7 @@ static int write_png(FILE *f, void *ctx)
     return status(st);
 }
 
-static int write_svg(FILE *f, void *ctx)
+int veil_audit_svg(FILE *f, void *ctx)
 {
     cairo_surface_t *s = cairo_svg_surface_create_for_stream(to_file, f, W, H);
     cairo_t *cr = cairo_create(s);
@@ -209,11 +209,11 @@ static int write_svg(FILE *f, void *ctx)
 int veil_audit_plot(const veil_audit_result *r, const char *png_path, const char *svg_path)
 {
     void *ctx = (void *)r;
-    if (png_path && veil_write_atomic(png_path, write_png, ctx)) {
+    if (png_path && veil_write_atomic(png_path, veil_audit_png, ctx)) {
         veil_error_prefix("figure %s", png_path);
         return -1;
     }
-    if (svg_path && veil_write_atomic(svg_path, write_svg, ctx)) {
+    if (svg_path && veil_write_atomic(svg_path, veil_audit_svg, ctx)) {
         veil_error_prefix("figure %s", svg_path);
         return -1;
     }

@@ -1,10 +1,12 @@
 /* Shared basics: error messages, memory, atomic files, random numbers, progress. */
 #include "veil/common.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <omp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,8 +148,12 @@ static int finish_stream(const char *path, FILE *f, int rc, int do_sync)
     return rc;
 }
 
-int veil_write_atomic(const char *path, veil_write_fn fn, void *ctx)
+/* One output written as far as it can be before the rename: to its temporary name (*tmp,
+ * *real set; renamed by commit), or, for "-", a device or a FIFO, through (nothing to
+ * rename: *tmp NULL). */
+static int stage(const char *path, veil_write_fn fn, void *ctx, char **tmp, char **real_out)
 {
+    *tmp = *real_out = NULL;
     if (!path || !*path) {
         veil_error("output path is empty");
         return -1;
@@ -179,13 +185,13 @@ int veil_write_atomic(const char *path, veil_write_fn fn, void *ctx)
         free(real);
         return rc;
     }
-    size_t n = strlen(real) + 32;
-    char *tmp = veil_malloc(n);
-    snprintf(tmp, n, "%s.tmp.%ld", real, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
+    size_t n = strlen(real) + sizeof VEIL_TMP_MARK + 24;
+    char *t = veil_malloc(n);
+    snprintf(t, n, "%s" VEIL_TMP_MARK "%ld", real, (long)getpid());
+    FILE *f = fopen(t, "wb");
     if (!f) {
         veil_error("%s: cannot create: %s", path, strerror(errno));
-        free(tmp);
+        free(t);
         free(real);
         return -1;
     }
@@ -194,14 +200,74 @@ int veil_write_atomic(const char *path, veil_write_fn fn, void *ctx)
         veil_error("%s: close failed: %s", path, strerror(errno));
         rc = -1;
     }
-    if (rc == 0 && rename(tmp, real) != 0) {
-        veil_error("%s: cannot rename from temporary file: %s", path, strerror(errno));
-        rc = -1;
+    if (rc != 0) {
+        unlink(t);
+        free(t);
+        free(real);
+        return -1;
     }
-    if (rc != 0) unlink(tmp);
+    *tmp = t;
+    *real_out = real;
+    return 0;
+}
+
+int veil_write_atomic(const char *path, veil_write_fn fn, void *ctx)
+{
+    veil_write_item one = {path, fn, ctx};
+    return veil_write_atomic_set(&one, 1);
+}
+
+int veil_write_atomic_set(const veil_write_item *items, int n)
+{
+    char **tmp = veil_calloc((size_t)n, sizeof *tmp), **real = veil_calloc((size_t)n, sizeof *real);
+    int rc = 0, i;
+    for (i = 0; i < n && rc == 0; i++) rc = stage(items[i].path, items[i].fn, items[i].ctx, &tmp[i], &real[i]);
+    /* every file is complete on disk before the first rename: a full disk or a failing
+     * writer leaves none of the set, and the files of an earlier run stay whole */
+    for (i = 0; i < n && rc == 0; i++)
+        if (tmp[i] && rename(tmp[i], real[i]) != 0) {
+            veil_error("%s: cannot rename from temporary file: %s", items[i].path, strerror(errno));
+            rc = -1;
+        } else if (tmp[i]) {
+            free(tmp[i]);
+            tmp[i] = NULL;
+        }
+    for (i = 0; i < n; i++) {
+        if (tmp[i]) unlink(tmp[i]);
+        free(tmp[i]);
+        free(real[i]);
+    }
     free(tmp);
     free(real);
     return rc;
+}
+
+int veil_is_stale_temporary(const char *name)
+{
+    const char *m = strstr(name, VEIL_TMP_MARK);
+    if (!m || m == name) return 0;
+    const char *digits = m + strlen(VEIL_TMP_MARK);
+    if (!*digits || strspn(digits, "0123456789") != strlen(digits) || strlen(digits) > 9) return 0;
+    long pid = strtol(digits, NULL, 10);
+    if (pid <= 0 || pid == (long)getpid()) return 0;
+    /* alive (or another user's): kept; only the temporary of a process that is gone */
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+void veil_remove_stale_temporaries(const char *dir, const char *who)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!veil_is_stale_temporary(e->d_name)) continue;
+        veil_strbuf p = {0};
+        veil_strbuf_printf(&p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(p.s, &st) == 0 && S_ISREG(st.st_mode) && unlink(p.s) == 0 && veil_verbosity >= 2 && who)
+            fprintf(stderr, "%s: removed %s, left by a run that was killed\n", who, p.s);
+        free(p.s);
+    }
+    closedir(d);
 }
 
 int veil_output_check(const char *path)
@@ -240,6 +306,105 @@ int veil_output_check(const char *path)
     }
     free(real);
     return rc;
+}
+
+int veil_output_dir_check(const char *dir)
+{
+    if (!dir || !*dir) {
+        veil_error("output directory is empty");
+        return -1;
+    }
+    /* room for the longest name veil writes inside, with its temporary suffix */
+    if (strlen(dir) + 64 > 4095) {
+        veil_error("%.80s...: output directory path too long (%zu bytes)", dir, strlen(dir));
+        return -1;
+    }
+    struct stat st;
+    if (lstat(dir, &st) == 0 && S_ISLNK(st.st_mode) && stat(dir, &st) != 0) {
+        char *to = resolve_links(dir);
+        veil_error("%s: a symbolic link to %s, which does not exist (%s)", dir, to, strerror(errno));
+        free(to);
+        return -1;
+    }
+    if (stat(dir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) {
+            veil_error("%s: exists and is not a directory", dir);
+            return -1;
+        }
+        if (access(dir, W_OK | X_OK) != 0) {
+            veil_error("%s: not writable: %s", dir, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    if (errno != ENOENT) {
+        veil_error("%s: %s", dir, strerror(errno)); /* ENAMETOOLONG, ELOOP, EACCES, ENOTDIR */
+        return -1;
+    }
+    /* it will be created: its nearest existing ancestor must be a writable directory */
+    char *p = veil_strdup(dir);
+    int rc = 0;
+    for (;;) {
+        size_t n = strlen(p);
+        while (n > 1 && p[n - 1] == '/') p[--n] = 0;
+        char *slash = strrchr(p, '/');
+        if (!slash) strcpy(p, ".");
+        else if (slash == p) p[1] = 0;
+        else *slash = 0;
+        if (stat(p, &st) == 0) {
+            if (!S_ISDIR(st.st_mode)) {
+                veil_error("%s: cannot create: %s is not a directory", dir, p);
+                rc = -1;
+            } else if (access(p, W_OK | X_OK) != 0) {
+                veil_error("%s: cannot create in %s: %s", dir, p, strerror(errno));
+                rc = -1;
+            }
+            break;
+        }
+        if (errno != ENOENT) {
+            veil_error("%s: cannot create: %s: %s", dir, p, strerror(errno));
+            rc = -1;
+            break;
+        }
+        if (!strcmp(p, ".") || !strcmp(p, "/")) break;
+    }
+    free(p);
+    return rc;
+}
+
+int veil_file_id_of(const char *path, veil_file_id *id)
+{
+    memset(id, 0, sizeof *id);
+    if (!path || !*path || !strcmp(path, "-")) return -1;
+    char *real = resolve_links(path);
+    struct stat st;
+    int rc = 0;
+    if (stat(real, &st) == 0) {
+        id->dev = (uint64_t)st.st_dev;
+        id->ino = (uint64_t)st.st_ino;
+        id->regular = S_ISREG(st.st_mode);
+    } else {
+        /* not there yet: the folder it would be created in, and its name there */
+        char *slash = strrchr(real, '/');
+        const char *dir = slash == real ? "/" : slash ? real : ".", *base = slash ? slash + 1 : real;
+        if (slash && slash != real) *slash = 0;
+        if (stat(dir, &st) != 0 || strlen(base) >= sizeof id->name) rc = -1;
+        else {
+            id->dev = (uint64_t)st.st_dev;
+            id->ino = (uint64_t)st.st_ino;
+            id->regular = 1;
+            memcpy(id->name, base, strlen(base) + 1);
+        }
+    }
+    free(real);
+    return rc;
+}
+
+int veil_file_id_cmp(const veil_file_id *a, const veil_file_id *b)
+{
+    if (a->dev != b->dev) return a->dev < b->dev ? -1 : 1;
+    if (a->ino != b->ino) return a->ino < b->ino ? -1 : 1;
+    return strcmp(a->name, b->name);
 }
 
 FILE *veil_open_input(const char *path)

@@ -295,7 +295,7 @@ static cJSON *config_json(const veil_experiment_config *c, const veil_corpus *co
     cJSON_AddStringToObject(pr, "requested", veil_precision_name(c->precision));
     cJSON_AddStringToObject(pr, "resolved", veil_precision_name(resolved));
     cJSON_AddNumberToObject(o, "threads", veil_threads());
-    cJSON_AddNumberToObject(o, "seed", (double)c->seed);
+    cJSON_AddNumberToObject(o, "seed", (double)c->seed); /* --seed <= 2^53: exact */
     return o;
 }
 
@@ -767,24 +767,6 @@ static int load_inputs(run_state *s)
     return 0;
 }
 
-/* Temporary files (NAME.tmp.PID, from veil_write_atomic) that a run killed while writing
- * its report left in OUT: we hold the lock, so no other run is writing them. */
-static void remove_stale_temporaries(const char *out)
-{
-    DIR *d = opendir(out);
-    if (!d) return;
-    for (struct dirent *e; (e = readdir(d));) {
-        const char *t = strstr(e->d_name, ".tmp.");
-        if (!t || t == e->d_name || !t[5] || strspn(t + 5, "0123456789") != strlen(t + 5)) continue;
-        char path[4400];
-        snprintf(path, sizeof path, "%s/%s", out, e->d_name);
-        struct stat st;
-        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && unlink(path) == 0 && veil_verbosity >= 2)
-            fprintf(stderr, "experiment: removed %s, left by a run that was killed\n", path);
-    }
-    closedir(d);
-}
-
 /* OUT: lock, config.json (checked against an existing one), resume from results.jsonl. */
 static int open_out(run_state *s)
 {
@@ -802,7 +784,9 @@ static int open_out(run_state *s)
         veil_error("%s: another veil experiment is writing to this directory", c->out);
         return -1;
     }
-    remove_stale_temporaries(c->out);
+    /* temporaries of a run killed while writing its report (veil_write_atomic: only veil's
+     * own, NAME.veil-tmp.PID of a process that is gone; a user's notes.tmp.42 stays) */
+    veil_remove_stale_temporaries(c->out, "experiment");
     snprintf(path, sizeof path, "%s/config.json", c->out);
     snprintf(s->results, sizeof s->results, "%s/results.jsonl", c->out);
     if (!veil_path_exists(path) && veil_path_exists(s->results)) {
@@ -1114,12 +1098,19 @@ int veil_experiment_config_read(const char *out_dir, veil_experiment_config *c, 
     char *text;
     if (veil_read_file(path, &text, NULL) != 0) return -1;
     cJSON *o = cJSON_Parse(text);
+    uint64_t seed_value = 0;
+    char shown[64];
+    int seed_bad = o ? veil_json_member_u64(text, "seed", &seed_value, shown, sizeof shown) : 0;
     free(text);
     if (!o) {
         veil_error("%s: not valid JSON", path);
         return -1;
     }
     int rc = -1;
+    if (seed_bad) {
+        veil_error("%s: \"seed\" is %s", path, seed_bad > 0 ? "missing" : shown);
+        goto done;
+    }
     const cJSON *cp = get_path(o, "corpus.path"), *mfcc = get_path(o, "mfcc");
     if (!cJSON_IsString(cp) || !cJSON_IsObject(mfcc)) {
         veil_error("%s: \"corpus.path\" or \"mfcc\" is missing", path);
@@ -1135,14 +1126,13 @@ int veil_experiment_config_read(const char *out_dir, veil_experiment_config *c, 
         veil_error_prefix("%s: mfcc", path);
         goto done;
     }
-    double seed;
     if (json_get_int(o, "protocol.train_speakers", path, &c->protocol.train_speakers) ||
         json_get_double(o, "protocol.train_fraction", path, &c->protocol.train_fraction) ||
         json_get_double(o, "protocol.attack_fraction", path, &c->protocol.attack_fraction) ||
         json_get_int(o, "protocol.attack_groups", path, &c->protocol.attack_groups) ||
-        json_get_int(o, "cv", path, &c->cv) || json_get_double(o, "seed", path, &seed))
+        json_get_int(o, "cv", path, &c->cv))
         goto done;
-    c->seed = (uint64_t)seed; /* --seed is at most 2^53, exact in JSON */
+    c->seed = seed_value; /* from the text: exact at any size */
     veil_train_config_paper(&c->train);
     int n;
     const veil_setting *common = veil_train_common_settings(&n);

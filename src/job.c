@@ -467,11 +467,12 @@ int veil_job_result_from_json(const char *line, veil_job_result *out)
         veil_error("job result: \"seed\" or \"attack_acc\" missing: %.80s", line);
         goto done;
     }
-    /* the seed is read from the text itself: a double cannot hold every 64-bit value */
-    const char *p = strstr(line, "\"seed\"");
-    p += 6;
-    while (*p && (isspace((unsigned char)*p) || *p == ':')) p++;
-    out->seed = strtoull(p, NULL, 10);
+    /* the seed is read from the text itself: a double cannot hold every 64-bit value (the
+     * top-level member: a "seed" inside another object is not it) */
+    if (veil_json_member_u64(line, "seed", &out->seed, NULL, 0) != 0) {
+        veil_error("job result: \"seed\" is not a whole number in 0..18446744073709551615: %.80s", line);
+        goto done;
+    }
     out->groups = (int)get_num(o, "groups");
     out->iteration = (int)get_num(o, "iteration");
     out->gender_eval_acc = get_num(o, "gender_eval_acc");

@@ -1,5 +1,7 @@
 #include "json.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,3 +65,81 @@ static char *finish(char *cj)
 
 char *veil_json_print(const cJSON *o) { return finish(cJSON_PrintUnformatted(o)); }
 char *veil_json_print_pretty(const cJSON *o) { return finish(cJSON_Print(o)); }
+
+/* ---- one member of the top-level object, as text ---- */
+static const char *skip_ws(const char *p)
+{
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
+    return p;
+}
+
+/* Past a JSON string starting at p (at its quote); NULL when unterminated. */
+static const char *skip_string(const char *p)
+{
+    for (p++; *p; p++) {
+        if (*p == '\\') {
+            if (!*++p) return NULL;
+        } else if (*p == '"') return p + 1;
+    }
+    return NULL;
+}
+
+/* Past one JSON value at p (not checked for validity: cJSON has parsed it already). */
+static const char *skip_value(const char *p)
+{
+    if (*p == '"') return skip_string(p);
+    if (*p == '{' || *p == '[') {
+        int depth = 0;
+        for (; *p; p++) {
+            if (*p == '"') {
+                p = skip_string(p);
+                if (!p) return NULL;
+                p--;
+            } else if (*p == '{' || *p == '[') depth++;
+            else if (*p == '}' || *p == ']') {
+                if (--depth == 0) return p + 1;
+            }
+        }
+        return NULL;
+    }
+    while (*p && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') p++;
+    return p;
+}
+
+int veil_json_member_u64(const char *text, const char *key, uint64_t *out, char *shown, size_t n)
+{
+    if (shown && n) shown[0] = 0;
+    const char *p = skip_ws(text);
+    if (*p != '{') return 1;
+    p = skip_ws(p + 1);
+    size_t klen = strlen(key);
+    while (*p == '"') {
+        const char *k = p + 1, *end = skip_string(p);
+        if (!end) return 1;
+        int match = (size_t)(end - 1 - k) == klen && !memcmp(k, key, klen);
+        p = skip_ws(end);
+        if (*p != ':') return 1;
+        p = skip_ws(p + 1);
+        const char *v = p;
+        p = skip_value(p);
+        if (!p) return 1;
+        if (match) {
+            size_t len = (size_t)(p - v);
+            if (shown && n) snprintf(shown, n, "%.*s", (int)(len < 60 ? len : 60), v);
+            /* digits only: no sign, fraction or exponent, and no more than 2^64 - 1 */
+            if (len == 0 || len > 20 || strspn(v, "0123456789") != len || (len > 1 && v[0] == '0')) return -1;
+            char buf[24];
+            memcpy(buf, v, len);
+            buf[len] = 0;
+            errno = 0;
+            unsigned long long x = strtoull(buf, NULL, 10);
+            if (errno == ERANGE) return -1;
+            *out = (uint64_t)x;
+            return 0;
+        }
+        p = skip_ws(p);
+        if (*p != ',') return 1;
+        p = skip_ws(p + 1);
+    }
+    return 1;
+}

@@ -366,6 +366,12 @@ static int parse_classes(const char *text, veil_model *m)
             veil_error("metadata 'classes' must be a JSON array of strings");
             goto done;
         }
+        for (int k = 0; k < m->n_classes; k++)
+            if (!strcmp(m->class_names[k], e->valuestring)) { /* one class, two outputs: JSON keys clash */
+                veil_error("metadata 'classes' names '%s' twice (classes %d and %d)", e->valuestring, k,
+                           m->n_classes);
+                goto done;
+            }
         m->class_names[m->n_classes++] = veil_strdup(e->valuestring);
     }
     rc = 0;
@@ -445,6 +451,30 @@ static void shape_str(char *buf, size_t n, const int64_t *shape, int ndim)
     if (at < n) snprintf(buf + at, n - at, "]");
 }
 
+/* The shape as the file wrote it (-1, 2^62, 1.5 included), for messages: what was read
+ * into int64 would show an invalid entry as 0. */
+static void json_shape_str(char *buf, size_t n, const cJSON *sh)
+{
+    size_t at = (size_t)snprintf(buf, n, "[");
+    int i = 0;
+    for (const cJSON *e = sh->child; e && at < n; e = e->next, i++) {
+        if (i == 8) {
+            at += (size_t)snprintf(buf + at, n - at, ",...");
+            break;
+        }
+        if (cJSON_IsNumber(e) && e->valuedouble == floor(e->valuedouble) && fabs(e->valuedouble) < 1e21)
+            at += (size_t)snprintf(buf + at, n - at, "%s%.0f", i ? "," : "", e->valuedouble);
+        else if (cJSON_IsNumber(e))
+            at += (size_t)snprintf(buf + at, n - at, "%s%g", i ? "," : "", e->valuedouble);
+        else {
+            char *t = cJSON_PrintUnformatted(e);
+            at += (size_t)snprintf(buf + at, n - at, "%s%.20s", i ? "," : "", t ? t : "?");
+            cJSON_free(t);
+        }
+    }
+    if (at < n) snprintf(buf + at, n - at, "]");
+}
+
 /* Check one header entry against the expected tensor list. */
 static int check_tensor(const cJSON *t, want_list *w, uint64_t data_size)
 {
@@ -484,11 +514,10 @@ static int check_tensor(const cJSON *t, want_list *w, uint64_t data_size)
         ok &= i < x->ndim && shape[i] == x->shape[i];
     }
     if (!ok) {
-        char got[128], want[128];
-        shape_str(got, sizeof got, shape, ndim < 4 ? ndim : 4);
+        char got[256], want[128];
+        json_shape_str(got, sizeof got, sh);
         shape_str(want, sizeof want, x->shape, x->ndim);
-        veil_error("tensor '%s' has shape %s%s but the architecture needs %s", t->string, got,
-                   ndim > 4 ? "..." : "", want);
+        veil_error("tensor '%s' has shape %s but the architecture needs %s", t->string, got, want);
         return -1;
     }
     uint64_t b, e;

@@ -438,3 +438,27 @@ int veil_head_backward(veil_head *h, const float *dlogits, float *dx)
     if (dx) dnnl_memory_set_data_handle(e->dx, dx);
     return vd_net_run(&e->net, VD_BWD, dx != NULL);
 }
+
+int veil_head_check_output(veil_head *h, const float *logits, size_t n, const char *what)
+{
+    size_t k = (size_t)h->cfg.classes;
+    for (size_t i = 0; i < n * k; i++) {
+        if (isfinite(logits[i])) continue;
+        /* the weights are finite (checked at load): name the layer most likely to overflow */
+        int count;
+        veil_param *p = veil_head_params(h, &count);
+        double big = 0;
+        const char *layer = "?";
+        for (int c = 0; c < count; c++)
+            for (size_t j = 0; j < p[c].size; j++)
+                if (fabs((double)p[c].data[j]) > big) {
+                    big = fabs((double)p[c].data[j]);
+                    layer = p[c].name;
+                }
+        veil_error("%s: the posterior of class %zu of patch %zu is undefined (its logit is %s); the "
+                   "head's largest weight, %.3g, is in layer '%s' (weights this large overflow float32)",
+                   what, i % k, i / k, isnan(logits[i]) ? "NaN" : "infinite", big, layer);
+        return -1;
+    }
+    return 0;
+}

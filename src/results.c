@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "train/method.h"
 #include "veil/common.h"
 #include "veil/experiment.h"
@@ -44,7 +45,7 @@ static const field_rule line_fields[] = {
     {"collapsed", F_BOOL, 0, 0, 0},
     {"collapse_reason", F_STRING, 0, 0, 0},
     {"restarts", F_INT, 0, 0, 1e9},
-    {"seconds", F_NUMBER, 1, 0, HUGE_VAL},
+    {"seconds", F_NUMBER, 1, 0, 1e9}, /* 31 years: 1e308 once made summary.csv say inf */
 };
 
 static int check_field(const cJSON *o, const field_rule *f)
@@ -160,19 +161,17 @@ int veil_result_line_parse(const char *line, const veil_results_rules *rules, ve
                 rc = -1;
                 break;
             }
-    const cJSON *seed = cJSON_GetObjectItemCaseSensitive(o, "seed");
-    double seed_value = rc == 0 ? seed->valuedouble : 0;
-    if (rc == 0 && seed_value != floor(seed_value)) {
-        veil_error("\"seed\" is not a whole number");
+    /* the seed from its text, as a 64-bit integer: a double rounds 2^64 to 2^64 - 1 */
+    uint64_t seed_value = 0;
+    char shown[64];
+    if (rc == 0 && veil_json_member_u64(line, "seed", &seed_value, shown, sizeof shown) != 0) {
+        veil_error("\"seed\" is %s, not a whole number in 0..18446744073709551615", shown);
         rc = -1;
     }
     cJSON_Delete(o);
     if (rc != 0) return -1;
     if (veil_job_result_from_json(line, out) != 0) return -1;
-    if ((double)out->seed != seed_value) {
-        veil_error("\"seed\" cannot be read as one whole number");
-        goto bad;
-    }
+    out->seed = seed_value;
 
     /* relations between fields and with the run */
     double sum = 0;
@@ -320,6 +319,17 @@ static int whole_in(const cJSON *x, double lo, double hi)
     return cJSON_IsNumber(x) && x->valuedouble == floor(x->valuedouble) && x->valuedouble >= lo && x->valuedouble <= hi;
 }
 
+/* NULL when x is a whole number in lo..hi, else what is wrong with it, in detail */
+static const char *whole_why(const cJSON *x, const char *name, double lo, double hi, char *detail, size_t n)
+{
+    if (whole_in(x, lo, hi)) return NULL;
+    if (!x) snprintf(detail, n, "\"%s\" is missing", name);
+    else if (!cJSON_IsNumber(x)) snprintf(detail, n, "\"%s\" is not a number", name);
+    else if (x->valuedouble != floor(x->valuedouble)) snprintf(detail, n, "\"%s\" is %.17g, not a whole number", name, x->valuedouble);
+    else snprintf(detail, n, "\"%s\" is %.17g, outside %.17g..%.17g", name, x->valuedouble, lo, hi);
+    return detail;
+}
+
 int veil_config_json_check(const char *name, const char *text, veil_results_rules *rules)
 {
     cJSON *o = cJSON_Parse(text);
@@ -337,8 +347,15 @@ int veil_config_json_check(const char *name, const char *text, veil_results_rule
     const cJSON *prec = member(o, "precision", "resolved"), *st = member(o, "protocol", "train_speakers");
     const cJSON *groups = member(o, "groups", NULL), *methods = member(o, "methods", NULL);
     veil_precision p = VEIL_PREC_AUTO;
-    if (!whole_in(cv, 1, 1e6)) why = "\"cv\" is missing or not a whole number >= 1";
-    else if (!whole_in(seed, 0, 1.8446744073709552e19)) why = "\"seed\" is missing or not a whole number >= 0";
+    uint64_t seed_value = 0;
+    char shown[64];
+    /* cv: the limit of --cv */
+    if ((why = whole_why(cv, "cv", 1, 1000, detail, sizeof detail))) {
+    } else if (!seed) why = "\"seed\" is missing";
+    else if (veil_json_member_u64(text, "seed", &seed_value, shown, sizeof shown) != 0) {
+        snprintf(detail, sizeof detail, "\"seed\" is %s, not a whole number in 0..18446744073709551615", shown);
+        why = detail;
+    }
     else if (!cJSON_IsString(prec) || veil_precision_parse(prec->valuestring, &p) || p == VEIL_PREC_AUTO)
         why = "\"precision\".\"resolved\" is missing or not fp32 or bf16";
     else if (!whole_in(st, 2, 1e6)) why = "\"protocol\".\"train_speakers\" is missing or not a whole number >= 2";
@@ -376,11 +393,10 @@ int veil_config_json_check(const char *name, const char *text, veil_results_rule
         const cJSON *ms = member(o, "method_settings", NULL);
         if (cJSON_IsObject(ms)) rules->method_settings = cJSON_PrintUnformatted(ms);
         rules->cv = (int)cv->valuedouble;
-        /* config.json holds the seed as a JSON number: exact up to 2^53 only */
-        if (seed->valuedouble < 9007199254740992.0) {
-            rules->seed = (uint64_t)seed->valuedouble;
-            rules->have_seed = 1;
-        }
+        /* read from the text, exact at any size (a double is exact to 2^53 only, and a
+         * larger seed once went unchecked: --report-only took another seed's results) */
+        rules->seed = seed_value;
+        rules->have_seed = 1;
         rules->precision = p;
         rules->have_precision = 1;
     }

@@ -369,20 +369,6 @@ static double active_level(const float *x, size_t n)
     return used ? sqrt(sum / (double)used) : peak;
 }
 
-/* Remove "X.WAV.tmp.PID" files a killed run left in the speaker's folder. */
-static void remove_stale_temporaries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char p[4096];
-    while ((e = readdir(d)))
-        if (strstr(e->d_name, ".tmp.")) {
-            if (!path_fmt(p, sizeof p, "%s/%s", dir, e->d_name)) unlink(p);
-        }
-    closedir(d);
-}
-
 typedef struct {
     const char *text;
     size_t n;
@@ -481,7 +467,7 @@ static int make_speaker(const veil_synth_config *c, const char *out_dir, const c
     if (path_fmt(dir, sizeof dir, "%s/TRAIN/DR%d/%s", out_dir, v->dialect, v->id) || veil_mkdirs(dir) != 0 ||
         path_fmt(variant, sizeof variant, "%s/espeak-ng-data/voices/!v/%s", root, VARIANT_NAME))
         return -1;
-    remove_stale_temporaries(dir);
+    veil_remove_stale_temporaries(dir, NULL);
     snprintf(voice_name, sizeof voice_name, "%s+%s", base_voices[v->base_voice].name, VARIANT_NAME);
 
     int n_utts = (int)lround(c->seconds / SECONDS_PER_UTTERANCE);

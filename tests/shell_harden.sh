@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Malformed input and odd output paths from the command line (issue 11): each case used to
-# hang, crash, lose data or give silently wrong numbers. Every command runs under a
+# Malformed input and odd output paths from the command line (issues 11 and 18): each case
+# used to hang, crash, lose data, give silently wrong numbers or refuse valid input. Every command runs under a
 # timeout, so a hang fails the test instead of the CI job. No LSAN_OPTIONS here: the
 # program's own suppression (cli/veil.c) must keep an ASan build's figures from failing.
 # $1: the veil binary, $2: a scratch directory.
@@ -102,4 +102,196 @@ set -e
 [ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "full disk: exit $rc"
 grep -q "config.json" "$tmp/err.txt" || { cat "$tmp/err.txt" >&2; fail "full disk: message does not name config.json"; }
 [ ! -e "$tmp/full" ] || fail "full disk: $(ls -A "$tmp/full") left in a fresh OUT"
+
+# ======== second round (issue 18): audit, extract's outputs, classify, resume ========
+accepts() { # must exit 0 (stderr kept in err.txt)
+  set +e; t "$@" >"$tmp/out.txt" 2>"$tmp/err.txt"; local rc=$?; set -e
+  [ $rc -eq 0 ] || { cat "$tmp/err.txt" >&2; fail "refused (exit $rc): $*"; }
+}
+h=$tmp/h2; mkdir -p "$h"
+# a model with a gender head, and copies edited with python (no numpy): huge weights, an
+# unknown method, a class named twice, a tensor shape of [-1] or [2^62, 4]
+t "$veil" train --corpus "$tmp/corpus" --method siamese --groups 1 --st 4 --epochs 1 --filter-divisor 16 \
+  --cache "$tmp/cache" --threads 1 --precision fp32 -q -o "$h/m.safetensors" >/dev/null 2>&1
+cat >"$h/edit.py" <<'PY'
+import json, struct, sys
+src, dst, mode = sys.argv[1:4]
+b = open(src, "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n]); data = bytearray(b[8 + n:])
+if mode == "huge":
+    lo, hi = h["head.fc1.weight"]["data_offsets"]
+    data[lo:hi] = struct.pack("<f", 3e38) * ((hi - lo) // 4)
+elif mode == "bogus": h["__metadata__"]["method"] = "bogus"
+elif mode == "twice": h["__metadata__"]["classes"] = '["x","x"]'
+elif mode == "neg": h["head.fc2.bias"]["shape"] = [-1]
+elif mode == "big": h["head.fc2.weight"]["shape"] = [2**62, 4]
+t = json.dumps(h).encode(); t += b" " * (-len(t) % 8)
+open(dst, "wb").write(struct.pack("<Q", len(t)) + t + bytes(data))
+PY
+for m in huge bogus twice neg big; do python3 "$h/edit.py" "$h/m.safetensors" "$h/$m.safetensors" $m; done
+cp "$wav" "$h/x.wav"
+
+# ---- extract: no output may be an input, the model or another output (data lost) ----
+cp "$h/x.wav" "$h/keep.wav"; cp "$h/m.safetensors" "$h/keep.safetensors"
+refuses "--index $h/x.wav is the audio file" "$veil" extract --model "$h/m.safetensors" "$h/x.wav" -o "$h/x.npy" --index "$h/x.wav"
+refuses "is the audio file" "$veil" extract --model "$h/m.safetensors" "$h/x.wav" -o "$h/./x.wav"
+refuses "is the model" "$veil" extract --model "$h/m.safetensors" "$h/x.wav" -o "$h/m.safetensors"
+ln -s x.wav "$h/link.npy"
+refuses "is the audio file" "$veil" extract --model "$h/m.safetensors" "$h/x.wav" -o "$h/link.npy"
+refuses "is the audio file" "$veil" classify --model "$h/m.safetensors" "$h/x.wav" -o "$h/x.wav"
+cmp -s "$h/x.wav" "$h/keep.wav" || fail "extract overwrote its input audio"
+cmp -s "$h/m.safetensors" "$h/keep.safetensors" || fail "extract overwrote the model"
+# two outputs in one stream, or one file for both
+refuses "would both go to standard output" "$veil" extract --model "$h/m.safetensors" "$h/x.wav" -o - --index -
+refuses "are the same file" "$veil" extract --model "$h/m.safetensors" "$h/x.wav" -o "$h/y.npy" --index "$h/y.npy"
+[ ! -e "$h/y.npy" ] || fail "--index equal to -o wrote a file"
+accepts "$veil" extract --model "$h/m.safetensors" "$h/x.wav" -o /dev/null --index /dev/null
+
+# ---- resume removes only veil's own temporaries, of a process that is gone ----
+t "$veil" experiment "${grid[@]}" --out "$h/run" --max-jobs 1 >/dev/null 2>&1 || fail "first job of $h/run"
+sh -c 'exit 0' & dead=$!; wait $dead
+echo notes >"$h/run/notes.tmp.42"; echo mine >"$h/run/results.jsonl.tmp.1"
+echo stale >"$h/run/summary.csv.veil-tmp.$dead"; echo live >"$h/run/report.md.veil-tmp.$$"
+accepts "$veil" experiment "${grid[@]}" --out "$h/run" --max-jobs 1
+[ -f "$h/run/notes.tmp.42" ] && [ -f "$h/run/results.jsonl.tmp.1" ] || fail "resume deleted a user's file"
+[ ! -e "$h/run/summary.csv.veil-tmp.$dead" ] || fail "resume kept a dead run's temporary"
+[ -f "$h/run/report.md.veil-tmp.$$" ] || fail "resume deleted a live process's temporary"
+
+# ---- audit: features and labels made here ----
+cat >"$h/mk.py" <<'PY'
+import struct, sys, random
+# OUT.npy LABELS.csv speakers rows_per_speaker dim mode [utterances_per_speaker]
+out, lab, S, R, D, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+U = int(sys.argv[7]) if len(sys.argv) > 7 else 4
+random.seed(1)
+const = {"zero": 0.0, "seven": 7.0, "tiny": 7e-42}
+vals = [const[mode] if mode in const else (s + 1) * 3e37 * (1 if d % 2 else -1) if mode == "huge"
+        else s * 0.5 + random.gauss(0, 1) for s in range(S) for r in range(R) for d in range(D)]
+hdr = "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }" % (S * R, D)
+hdr += " " * (63 - (10 + len(hdr)) % 64) + "\n"
+with open(out, "wb") as f:
+    f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) + hdr.encode() + struct.pack("<%df" % len(vals), *vals))
+names = [b"s%d" % s for s in range(S)]
+if mode == "oddnames": names[0], names[1] = b"bad\xff\xfeid", b'"a|b\nc"'
+with open(lab, "wb") as f:
+    f.write(b"speaker,gender,utterance\n")
+    for s in range(S):
+        for r in range(R):
+            f.write(b"%s,%s,u%d\n" % (names[s], b"FM"[s % 2:s % 2 + 1], r % U))
+PY
+au=(--st 4 --epochs 2 --threads 1 -q)
+python3 "$h/mk.py" "$h/n.npy" "$h/n.csv" 8 12 16 normal
+# --out is checked before any attacker runs
+for bad in '' "$h/dangling" "$h/$(printf 'd%.0s' {1..5000})"; do
+  ln -sfn "$h/nowhere" "$h/dangling"
+  set +e; t "$veil" audit --features "$h/n.npy" --labels "$h/n.csv" --out "$bad" --st 4 --epochs 2 --threads 1 \
+    >/dev/null 2>"$tmp/err.txt"; rc=$?; set -e
+  [ $rc -ne 0 ] || fail "audit --out '${bad:0:40}' accepted"
+  grep -q "audit group" "$tmp/err.txt" && fail "audit ran attackers before refusing --out '${bad:0:40}'"
+done
+grep -q "does not exist" <(t "$veil" audit --features "$h/n.npy" --labels "$h/n.csv" --out "$h/dangling" "${au[@]}" 2>&1) ||
+  fail "dangling --out: the message does not say the link's target does not exist"
+# a full disk (each file at most 30 kB: audit.svg does not fit) leaves no part of the set
+set +e
+(trap '' XFSZ; ulimit -f 30; exec timeout 120 "$veil" audit --features "$h/n.npy" --labels "$h/n.csv" --out "$h/full" "${au[@]}") \
+  2>&1 >/dev/null | cat >"$tmp/err.txt"
+rc=${PIPESTATUS[0]}
+set -e
+[ $rc -ne 0 ] || fail "audit on a full disk: exit 0"
+[ -z "$(ls -A "$h/full" 2>/dev/null)" ] || fail "audit on a full disk left $(ls -A "$h/full")"
+# precision: fp32 by default (as extract), recorded
+accepts "$veil" audit --features "$h/n.npy" --labels "$h/n.csv" --out "$h/a-n" "${au[@]}"
+grep -q '"precision":[[:space:]]*"fp32"' "$h/a-n/audit.json" || fail "audit.json does not record precision fp32"
+# invalid UTF-8, | and a line break in speaker ids: valid JSON, tables intact
+python3 "$h/mk.py" "$h/o.npy" "$h/o.csv" 8 12 16 oddnames
+accepts "$veil" audit --features "$h/o.npy" --labels "$h/o.csv" --out "$h/a-o" "${au[@]}" --groups 1 --st 8
+python3 -c 'import json,sys; json.loads(open(sys.argv[1],"rb").read().decode("utf-8"))' "$h/a-o/audit.json" ||
+  fail "audit.json with a non-UTF-8 speaker id is not valid UTF-8 JSON"
+grep -qF 'a\|b\nc' "$h/a-o/audit.md" || fail "audit.md: | and line break of a speaker id not escaped"
+python3 - "$h/a-o/audit.md" <<'PY' || fail "audit.md: a table row has the wrong number of cells"
+import re, sys
+rows = [l for l in open(sys.argv[1], encoding="utf-8", errors="replace") if l.startswith("|")]
+for l in rows:
+    cells = len(re.findall(r"(?<!\\)\|", l))
+    want = len(re.findall(r"(?<!\\)\|", rows[0])) if "attacker" in l or l.startswith("|---|---|---|---|---|---|---|") else None
+assert rows, "no table"
+per_group = [l for l in rows if re.match(r"\| \d+ \|", l)]
+header = [l for l in rows if l.startswith("| group |")][0]
+n = lambda l: len(re.findall(r"(?<!\\)\|", l))
+assert per_group and all(n(l) == n(header) for l in per_group), (header, per_group)
+PY
+# constant features (all 0, all 7, x 1e-42) and one utterance per speaker: verify-lda gives
+# null with its reason, the other attackers' numbers are kept
+for mode in zero seven tiny one; do
+  if [ $mode = one ]; then python3 "$h/mk.py" "$h/c.npy" "$h/c.csv" 8 12 16 normal 1
+  else python3 "$h/mk.py" "$h/c.npy" "$h/c.csv" 8 12 16 $mode; fi
+  accepts "$veil" audit --features "$h/c.npy" --labels "$h/c.csv" --out "$h/a-$mode" --st 4 --epochs 2 --threads 1
+  python3 - "$h/a-$mode/audit.json" <<'PY' || fail "audit of $mode features: verify-lda not null with a reason, or others lost"
+import json, sys
+a = json.load(open(sys.argv[1]))
+lda = a["probes"]["verify-lda"]
+assert all(e is None for e in lda["eer"]) and all(lda["no_result"]), lda
+assert all(x is not None for x in a["probes"]["logreg"]["acc"]), a["probes"]["logreg"]
+PY
+  grep -q "verify-lda: no result" "$tmp/err.txt" || fail "audit of $mode features: no warning for verify-lda"
+done
+# huge finite features: refused before the attackers, with the cause, never "try --precision fp32"
+python3 "$h/mk.py" "$h/g.npy" "$h/g.csv" 8 12 16 huge
+refuses "overflows float32 in any precision" "$veil" audit --features "$h/g.npy" --labels "$h/g.csv" --out "$h/a-g" "${au[@]}"
+grep -q "precision fp32" "$tmp/err.txt" && fail "huge features: suggests --precision fp32, already set"
+[ ! -e "$h/a-g" ] || fail "huge features: output written"
+# a speaker with one row: the labels file and line
+python3 "$h/mk.py" "$h/r.npy" "$h/r.csv" 8 12 16 normal
+{ head -n 12 "$h/r.csv"; echo "lonely,F,u0"; tail -n +13 "$h/r.csv" | head -n 84; } >"$h/r1.csv"
+refuses "r1.csv:13: speaker 'lonely' has only this row" "$veil" audit --features "$h/r.npy" --labels "$h/r1.csv" --out "$h/a-r" "${au[@]}"
+
+# ---- the model loader: one rule for every command ----
+refuses "metadata 'method'" "$veil" classify --model "$h/bogus.safetensors" "$h/x.wav"
+refuses "metadata 'method'" "$veil" audit --model "$h/bogus.safetensors" --corpus "$tmp/corpus" --out "$h/a-b" \
+  --cache "$tmp/cache" "${au[@]}"
+refuses "names 'x' twice" "$veil" classify --model "$h/twice.safetensors" "$h/x.wav" --json
+refuses "head.fc1.weight" "$veil" classify --model "$h/huge.safetensors" "$h/x.wav" --json
+refuses "has shape [-1]" "$veil" classify --model "$h/neg.safetensors" "$h/x.wav"
+refuses "has shape [4611686018427387904,4]" "$veil" classify --model "$h/big.safetensors" "$h/x.wav"
+
+# ---- classify: names that are not UTF-8 or hold a tab ----
+cp "$h/x.wav" "$h/bad$(printf '\377')name.wav"; cp "$h/x.wav" "$h/tab$(printf '\t')name.wav"
+accepts "$veil" classify --model "$h/m.safetensors" "$h/bad$(printf '\377')name.wav" --json --per-patch
+python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1],"rb").read().decode("utf-8").splitlines()]' "$tmp/out.txt" ||
+  fail "classify --json: a non-UTF-8 file name gives invalid JSON"
+accepts "$veil" classify --model "$h/m.safetensors" "$h/tab$(printf '\t')name.wav" --per-patch
+awk -F'\t' 'NR == 1 { n = NF } NF != n { exit 1 }' "$tmp/out.txt" || fail "classify: a tab in a file name shifts the columns"
+grep -qF 'tab\tname.wav' "$tmp/out.txt" || fail "classify: the tab of a file name is not written as \\t"
+
+# ---- audio input ----
+flac=$(ls "${VEIL_SOURCE_DIR:-$(dirname "$0")/..}"/tests/fuzz/sphere/seeds/*.flac | head -n1)
+set +e; cat "$flac" | t "$veil" mfcc - -o "$h/f.npy" 2>"$tmp/err.txt"; set -e
+grep -q "lost sync" "$tmp/err.txt" && fail "FLAC on a pipe: not spooled ($(cat "$tmp/err.txt"))"
+grep -q "shorter than one frame" "$tmp/err.txt" || { cat "$tmp/err.txt" >&2; fail "FLAC on a pipe: not decoded"; }
+cp "$h/x.wav" "$h/r0.wav"; printf '\000\000\000\000' | dd of="$h/r0.wav" bs=1 seek=24 conv=notrunc status=none
+refuses "sample rate of 0 Hz" "$veil" mfcc "$h/r0.wav" -o "$h/x0.npy"
+head -c 30000 "$h/x.wav" >"$h/cut.wav"
+accepts "$veil" mfcc "$h/cut.wav" -o "$h/cut.npy"
+grep -q "cut.wav: truncated" "$tmp/err.txt" || fail "a WAV cut mid-data: no warning"
+printf '\357\273\277%s\n' "$h/x.wav" >"$h/bom.list"
+accepts "$veil" extract --model "$h/m.safetensors" --list "$h/bom.list" -o "$h/bom.npy"
+printf '%s\000junk\n' "$h/x.wav" >"$h/nul.list"
+refuses "nul.list:1: a NUL byte" "$veil" extract --model "$h/m.safetensors" --list "$h/nul.list" -o "$h/nul.npy"
+
+# ---- results.jsonl and config.json: values as they are, 64-bit seeds ----
+good=$(head -n1 "$h/run/results.jsonl")
+cp "$h/run/config.json" "$h/config.keep"
+printf '%s\n' "$(echo "$good" | sed 's/"seconds":[^,}]*/"seconds":1e308/')" >"$h/run/results.jsonl"
+refuses '"seconds" is 1e+308, outside 0..1e+09' "$veil" experiment --out "$h/run" --report-only
+printf '%s\n' "$(echo "$good" | sed 's/"seed":[0-9]*/"seed":18446744073709551616/')" >"$h/run/results.jsonl"
+refuses '"seed" is 18446744073709551616, not a whole number' "$veil" experiment --out "$h/run" --report-only
+printf '%s\n' "$good" >"$h/run/results.jsonl"
+sed 's/"seed":[[:space:]]*[0-9]*/"seed": 9007199254740993/' "$h/config.keep" >"$h/run/config.json"
+refuses "but the grid's seed 9007199254740993 gives this job" "$veil" experiment --out "$h/run" --report-only
+sed 's/"cv":[[:space:]]*[0-9]*/"cv": 1000000000/' "$h/config.keep" >"$h/run/config.json"
+refuses '"cv" is 1000000000, outside 1..1000' "$veil" experiment --out "$h/run" --report-only
+cp "$h/config.keep" "$h/run/config.json"
+accepts "$veil" experiment --out "$h/run" --report-only
+refuses "--job: expected an integer" "$veil" train --from "$h/run" --job ' 0' -o "$h/j.safetensors"
 echo "shell_harden: ok"

@@ -6,6 +6,7 @@
 #define VEIL_AUDIT_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include "veil/corpus.h"
 #include "veil/features.h"
@@ -65,10 +66,13 @@ typedef struct veil_audit_result {
     double *chance_gender;        /* per group: chance knowing the gender */
     const veil_probe *const *probes;
     veil_probe_result *r;         /* n_probes x n_groups */
+    char **reason;                /* n_probes x n_groups: why a probe gave no result (owned), or NULL */
 } veil_audit_result;
 void veil_audit_result_free(veil_audit_result *r);
 
-/* Run every probe on every group. Progress lines go to stderr (veil_log). */
+/* Run every probe on every group. Progress lines go to stderr (veil_log). A probe that
+ * cannot score a group (its score fails) gives NaN there with its reason in r->reason;
+ * the other probes' results are kept. */
 int veil_audit_run(const veil_audit_data *d, const veil_audit_config *c, veil_audit_result *out);
 
 typedef struct veil_audit_info {
@@ -78,6 +82,7 @@ typedef struct veil_audit_info {
     int n_left_out;
     uint64_t seed;
     double fraction;
+    const char *precision;  /* the resolved precision of the extractor and MLP attackers */
 } veil_audit_info;
 /* audit.json, audit.md, audit.png and audit.svg in dir (created), each written to a
  * temporary name and renamed. */
@@ -85,5 +90,8 @@ int veil_audit_write(const char *dir, const veil_audit_info *info, const veil_au
 /* The figure alone (src/audit_plot.c): per probe, mean over groups of the identification
  * accuracy per patch and per utterance against chance, and the EER against 50 %. */
 int veil_audit_plot(const veil_audit_result *r, const char *png_path, const char *svg_path);
+/* The figure as veil_write_fn (ctx: the veil_audit_result), for a set of outputs. */
+int veil_audit_png(FILE *f, void *ctx);
+int veil_audit_svg(FILE *f, void *ctx);
 
 #endif

@@ -38,13 +38,41 @@ void *veil_aligned_alloc(size_t n);
  * - a symbolic link: its target is written (the link stays).
  * - an existing directory: refused. An existing device or FIFO: written through (opened
  *   for writing, never replaced, never renamed over).
- * - otherwise (a regular file or a new name): written to PATH.tmp.PID beside it, fsynced
- *   and renamed over PATH, so a failure never leaves a half-written file. */
+ * - otherwise (a regular file or a new name): written to PATH.veil-tmp.PID beside it,
+ *   fsynced and renamed over PATH, so a failure never leaves a half-written file. */
 typedef int (*veil_write_fn)(FILE *f, void *ctx);
 int veil_write_atomic(const char *path, veil_write_fn fn, void *ctx);
+/* A set of outputs, all or nothing: every file is written to its temporary name first,
+ * and renamed only when all are, so a failure (a full disk) leaves none of them. */
+typedef struct veil_write_item {
+    const char *path;
+    veil_write_fn fn;
+    void *ctx;
+} veil_write_item;
+int veil_write_atomic_set(const veil_write_item *items, int n);
+/* What marks veil's temporaries: NAME.veil-tmp.PID. */
+#define VEIL_TMP_MARK ".veil-tmp."
+/* 1 when name (a file name, no folder) is a temporary of veil_write_atomic whose process
+ * is gone (a run that was killed): never a user's file, never a live run's. */
+int veil_is_stale_temporary(const char *name);
+/* Remove such files from dir (not below); with who, -v names each one on stderr. */
+void veil_remove_stale_temporaries(const char *dir, const char *who);
 /* Check an output path before long work: not empty, not a directory, writable or
  * creatable in an existing directory. "-" (standard output) passes. */
 int veil_output_check(const char *path);
+/* The same for an output directory (created later): not empty, not too long, not a
+ * dangling link, a writable directory or creatable under one. */
+int veil_output_dir_check(const char *dir);
+/* Which file a path names, links followed: device and inode, or for a name not there yet
+ * its folder's device and inode and the name; so two spellings of one file compare equal
+ * (an output must not be an input). -1 for "-" or a path in no existing folder. */
+typedef struct veil_file_id {
+    uint64_t dev, ino;
+    char name[256];  /* "" for an existing file */
+    int regular;     /* a regular file or a new name (not a device or FIFO written through) */
+} veil_file_id;
+int veil_file_id_of(const char *path, veil_file_id *id);
+int veil_file_id_cmp(const veil_file_id *a, const veil_file_id *b); /* 0: the same file */
 /* Open a file to read as data: only a regular file, or "-" for standard input. A
  * directory, FIFO, device or socket is refused without blocking. Close with
  * veil_close_input (which leaves stdin open). */

@@ -98,6 +98,9 @@ const veil_head_config *veil_head_config_of(const veil_head *h);
 int veil_head_forward(veil_head *h, const float *x, int n, int train, float *logits);
 /* After a train=1 forward: sets parameter gradients; writes dx (n x in_dim) if not NULL. */
 int veil_head_backward(veil_head *h, const float *dlogits, float *dx);
+/* n rows of logits of the head: -1 (naming what, the patch and the layer with the largest
+ * weight) when one is NaN or infinite, so a posterior would be NaN. */
+int veil_head_check_output(veil_head *h, const float *logits, size_t n, const char *what);
 /* head.fc1.weight [hidden, in_dim], head.fc1.bias [hidden],
  * head.fc2.weight [classes, hidden], head.fc2.bias [classes]. */
 veil_param *veil_head_params(veil_head *h, int *count);

@@ -595,6 +595,11 @@ int veil_probe_verify_lda(const veil_probe_input *in, veil_probe_result *out)
     utterances(o, NULL, mu, sd, 0, &uo, &nso);
     utterances(in->train, in->test, mu, sd, 1, &ug, &nsg);
     float *lmean = NULL, *w = NULL, *proj = NULL, *centred = NULL;
+    if (uo.n <= (size_t)nso) { /* LDA's rows are utterances: say so, not "rows" */
+        veil_error("LDA needs more utterances than speakers in the other group's rows to learn the "
+                   "within-speaker scatter (got %zu utterance%s of %d speakers)", uo.n, uo.n == 1 ? "" : "s", nso);
+        goto done;
+    }
     if (veil_lda_fit(uo.e, uo.speaker, uo.n, o->dim, nso, veil_seed_mix(in->seed, 0x766572, 3),
                      &lmean, &w, &out_dim))
         goto done;
