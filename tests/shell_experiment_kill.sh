@@ -47,6 +47,6 @@ if ! cmp -s "$tmp/a" "$tmp/b"; then diff "$tmp/a" "$tmp/b" >&2 || true; fail "re
 [ "$(wc -l <"$tmp/b")" -eq 6 ] || fail "6 job lines expected"
 [ "$(cut -d, -f1-12 "$tmp/whole/summary.csv")" = "$(cut -d, -f1-12 "$tmp/killed/summary.csv")" ] ||
   fail "summary differs (timings aside)"
-left=$(find "$tmp/killed" -name '*.tmp.*' | wc -l)
+left=$(find "$tmp/killed" -name '*.veil-tmp.*' | wc -l)
 [ "$left" -eq 0 ] || fail "temporary files left in OUT after the last run: $left"
 echo "shell_experiment_kill: ok ($killed of $kills runs killed, uninterrupted run ${whole_ms} ms, seed $seed)"
