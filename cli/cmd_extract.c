@@ -120,7 +120,7 @@ int cmd_extract(int argc, char **argv)
         else if (!strcmp(a, "--per-file")) per_file = argv[++i];
         else if (!strcmp(a, "--precision")) prec_s = argv[++i];
         else if (!strcmp(a, "--list")) {
-            if (n_lists < sizeof lists / sizeof *lists) lists[n_lists++] = v;
+            if (n_lists < sizeof lists / sizeof *lists) lists[n_lists++] = v; /* checked against -o */
             if (cli_files_read_list(&files, argv[++i])) bad = 2;
         } else if (!strcmp(a, "--threads")) {
             if (cli_parse_int(a, argv[++i], 0, 4096, &threads)) bad = 2;
@@ -243,9 +243,11 @@ int cmd_extract(int argc, char **argv)
     if (!per_file) {
         size_t shape[2] = {total, dim};
         index_ctx ix = {&files, first_row, n_rows, mc};
-        /* the index first: a reader that finds OUT finds its index */
-        if (index_path && veil_write_atomic(index_path, write_index, &ix)) goto done;
-        if (veil_npy_write_f32(out, all, 2, shape)) goto done;
+        veil_npy_array arr = {out, all, 2, shape};
+        /* both or neither (a failed array must not leave a new index beside an old array),
+         * the index renamed first: a reader that finds OUT finds its index */
+        veil_write_item set[2] = {{index_path, write_index, &ix}, {out, veil_npy_write_fn, &arr}};
+        if (index_path ? veil_write_atomic_set(set, 2) : veil_write_atomic_set(set + 1, 1)) goto done;
     }
     if (veil_verbosity >= 1) {
         fprintf(stderr, "veil extract: %zu patches x %zu features from %zu file%s", total, dim,

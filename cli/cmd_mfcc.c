@@ -122,6 +122,8 @@ int cmd_mfcc(int argc, char **argv)
     if (!in) return usage_error("no audio file given");
     if (!out) return usage_error("no output file given (-o OUT.npy)");
     if (veil_output_check(out)) return cli_fail();
+    cli_io io[2] = {{in, "audio file", 0}, {out, "-o", 1}}; /* -o X.wav must not replace X.wav */
+    if (cli_check_outputs(io, 2)) return cli_fail();
 
     veil_audio au;
     if (veil_audio_load(in, c.sample_rate, &au) != 0) return cli_fail();

@@ -431,6 +431,16 @@ static int make_table(const veil_audit_data *d, const size_t *idx, const int *la
         veil_feature_table_free(t);
         return -1;
     }
+    /* an extractor's features (a --features file was checked when read) */
+    for (size_t i = 0; !d->z && i < n * (size_t)d->dim; i++)
+        if (fabsf(t->z[i]) > VEIL_AUDIT_MAX_FEATURE) {
+            veil_error("the extractor's feature %zu of a row of speaker '%s' is %g; beyond %g in magnitude, "
+                       "paper-mlp (trained on the raw features, as the paper's attacker) overflows "
+                       "float32 in any precision", i % (size_t)d->dim, d->speaker_id[t->speaker[i / (size_t)d->dim]],
+                       (double)t->z[i], VEIL_AUDIT_MAX_FEATURE);
+            veil_feature_table_free(t);
+            return -1;
+        }
     return 0;
 }
 

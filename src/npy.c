@@ -65,6 +65,25 @@ fail:
     return -1;
 }
 
+int veil_npy_write_fn(FILE *f, void *ctx)
+{
+    const veil_npy_array *a = ctx;
+    size_t count = 1;
+    if (a->ndim < 1 || a->ndim > 4) {
+        veil_error("%s: cannot write a %d-dimensional array (1..4 supported)", a->path, a->ndim);
+        return -1;
+    }
+    for (int d = 0; d < a->ndim; d++) {
+        if (a->shape[d] && count > SIZE_MAX / 4 / a->shape[d]) {
+            veil_error("%s: array too large", a->path);
+            return -1;
+        }
+        count *= a->shape[d];
+    }
+    npy_job j = {a->path, a->data, a->ndim, a->shape, count};
+    return write_npy_body(f, &j);
+}
+
 int veil_npy_write_f32(const char *path, const float *data, int ndim, const size_t *shape)
 {
     if (ndim < 1 || ndim > 4) {

@@ -116,7 +116,9 @@ static int drain_patches(veil_stream *s, veil_stream_fn fn, void *ctx)
             .dim = s->dim,
         };
         if (s->opt.posterior) {
-            if (veil_head_forward(s->model->g, s->z, 1, 0, s->logits)) return -1;
+            if (veil_head_forward(s->model->g, s->z, 1, 0, s->logits) ||
+                veil_head_check_output(s->model->g, s->logits, 1, "stream"))
+                return -1;
             veil_softmax(s->logits, s->model->n_classes, s->posterior);
             p.posterior = s->posterior;
             p.n_classes = s->model->n_classes;

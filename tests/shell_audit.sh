@@ -121,7 +121,7 @@ expect_fail "fields.csv:3: 2 fields, the header has 3" --features "$dir/z.npy" -
 printf 'speaker,gender,utterance\na,F,u1\n,F,u1\na,F,u2\nb,M,u1\nb,M,u1\nb,M,u2\n' > "$dir/empty.csv"
 expect_fail "empty.csv:3: empty speaker" --features "$dir/z.npy" --labels "$dir/empty.csv"
 printf 'speaker,gender,utterance\na,F,u1\nb,M,u1\nb,M,u1\nb,M,u2\nb,M,u1\nb,M,u2\n' > "$dir/lone.csv"
-expect_fail "speaker a has 1 patch" --features "$dir/z.npy" --labels "$dir/lone.csv"
+expect_fail "lone.csv:2: speaker 'a' has only this row" --features "$dir/z.npy" --labels "$dir/lone.csv"
 printf 'not an npy file' > "$dir/junk.npy"
 expect_fail "junk.npy" --features "$dir/junk.npy" --labels "$dir/good.csv"
 expect_fail "missing.csv" --features "$dir/z.npy" --labels "$dir/missing.csv"

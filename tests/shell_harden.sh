@@ -140,6 +140,7 @@ refuses "is the model" "$veil" extract --model "$h/m.safetensors" "$h/x.wav" -o 
 ln -s x.wav "$h/link.npy"
 refuses "is the audio file" "$veil" extract --model "$h/m.safetensors" "$h/x.wav" -o "$h/link.npy"
 refuses "is the audio file" "$veil" classify --model "$h/m.safetensors" "$h/x.wav" -o "$h/x.wav"
+refuses "is the audio file" "$veil" mfcc "$h/x.wav" -o "$h/x.wav"
 cmp -s "$h/x.wav" "$h/keep.wav" || fail "extract overwrote its input audio"
 cmp -s "$h/m.safetensors" "$h/keep.safetensors" || fail "extract overwrote the model"
 # two outputs in one stream, or one file for both

@@ -6,6 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "json.h"
 #include "testutil.h"
 #include "veil/common.h"
 
@@ -103,5 +107,62 @@ int main(void)
     veil_error("%s: cannot open: x", longpath);
     veil_error_prefix("%s", longpath);
     CHECK(strstr(veil_last_error(), "cannot open: x") != NULL);
+
+    /* a set of outputs is all or nothing: one failing writer leaves none of the new files,
+     * and the files of before stay whole (issue 18: audit.json alone on a full disk) */
+    char a1[4300], a2[4300], a3[4300];
+    snprintf(a1, sizeof a1, "%s/set1.txt", dir);
+    snprintf(a2, sizeof a2, "%s/set2.txt", dir);
+    snprintf(a3, sizeof a3, "%s/set3.txt", dir);
+    CHECK(veil_write_atomic(a2, write_hello, "old") == 0);
+    veil_write_item set[3] = {{a1, write_hello, "one"}, {a2, write_hello, "two"}, {a3, write_fail, NULL}};
+    CHECK_FAILS_WITH(veil_write_atomic_set(set, 3), "deliberate failure");
+    CHECK(!veil_path_exists(a1) && !veil_path_exists(a3));
+    data = NULL;
+    CHECK(veil_read_file(a2, &data, &size) == 0 && size == 3 && !memcmp(data, "old", 3));
+    free(data);
+    set[2].fn = write_hello;
+    set[2].ctx = "three";
+    CHECK(veil_write_atomic_set(set, 3) == 0);
+    data = NULL;
+    CHECK(veil_read_file(a2, &data, &size) == 0 && size == 3 && !memcmp(data, "two", 3));
+    free(data);
+
+    /* veil's temporaries: only NAME.veil-tmp.PID of a process that is gone */
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    waitpid(child, NULL, 0);
+    char name[128];
+    snprintf(name, sizeof name, "report.md" VEIL_TMP_MARK "%ld", (long)child);
+    CHECK(veil_is_stale_temporary(name));
+    snprintf(name, sizeof name, "report.md" VEIL_TMP_MARK "%ld", (long)getppid());
+    CHECK(!veil_is_stale_temporary(name)); /* alive */
+    CHECK(!veil_is_stale_temporary("notes.tmp.42"));
+    CHECK(!veil_is_stale_temporary("results.jsonl.tmp.1"));
+    CHECK(!veil_is_stale_temporary(VEIL_TMP_MARK "12"));
+    CHECK(!veil_is_stale_temporary("x" VEIL_TMP_MARK "12a"));
+
+    /* one file, two spellings: the same identity; a new name: its folder and name */
+    veil_file_id i1, i2;
+    char dotted[4400];
+    snprintf(dotted, sizeof dotted, "%s/./set1.txt", dir);
+    CHECK(veil_file_id_of(a1, &i1) == 0 && veil_file_id_of(dotted, &i2) == 0 && veil_file_id_cmp(&i1, &i2) == 0);
+    CHECK(veil_file_id_of(a2, &i2) == 0 && veil_file_id_cmp(&i1, &i2) != 0);
+    snprintf(dotted, sizeof dotted, "%s/./new.txt", dir);
+    snprintf(a3, sizeof a3, "%s/new.txt", dir);
+    CHECK(veil_file_id_of(dotted, &i1) == 0 && veil_file_id_of(a3, &i2) == 0 && veil_file_id_cmp(&i1, &i2) == 0);
+    CHECK(veil_file_id_of("-", &i1) != 0);
+
+    /* 64-bit whole numbers from the JSON text: the top-level member, exactly */
+    uint64_t u = 0;
+    char shown[64];
+    CHECK(veil_json_member_u64("{\"settings\":{\"seed\":5},\"seed\":18446744073709551615}", "seed", &u, shown,
+                               sizeof shown) == 0 && u == UINT64_MAX);
+    CHECK(veil_json_member_u64("{\"seed\": 9007199254740993}", "seed", &u, NULL, 0) == 0 && u == 9007199254740993ull);
+    CHECK(veil_json_member_u64("{\"seed\":18446744073709551616}", "seed", &u, shown, sizeof shown) == -1 &&
+          !strcmp(shown, "18446744073709551616"));
+    CHECK(veil_json_member_u64("{\"seed\":1e3}", "seed", &u, NULL, 0) == -1);
+    CHECK(veil_json_member_u64("{\"seed\":-1}", "seed", &u, NULL, 0) == -1);
+    CHECK(veil_json_member_u64("{\"a\":\"\\\"seed\\\":1\"}", "seed", &u, NULL, 0) == 1);
     return test_finish("test_common");
 }

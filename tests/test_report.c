@@ -187,7 +187,17 @@ static void check_line_rules(const char *dir)
                                       "\"methods\": [\"reference\", \"siamese\"]}", &got) == 0);
     CHECK(got.cv == 3 && got.seed == 7 && got.have_seed && got.precision == VEIL_PREC_BF16);
     veil_results_rules_free(&got);
-    CHECK_FAILS_WITH(veil_config_json_check("C", "{\"cv\": 0}", &got), "C: \"cv\" is missing or not a whole number");
+    CHECK_FAILS_WITH(veil_config_json_check("C", "{\"cv\": 0}", &got), "C: \"cv\" is 0, outside 1..1000");
+    CHECK_FAILS_WITH(veil_config_json_check("C", "{\"cv\": 2.5}", &got), "C: \"cv\" is 2.5, not a whole number");
+    CHECK_FAILS_WITH(veil_config_json_check("C", "{\"seed\": 7}", &got), "C: \"cv\" is missing");
+    /* seeds from the text, exact beyond 2^53 */
+    CHECK(veil_config_json_check("C", "{\"cv\": 3, \"seed\": 9007199254740993, \"precision\": {\"resolved\": "
+                                      "\"fp32\"}, \"protocol\": {\"train_speakers\": 20}, \"groups\": [1], "
+                                      "\"methods\": [\"siamese\"]}", &got) == 0);
+    CHECK(got.have_seed && got.seed == 9007199254740993ull);
+    veil_results_rules_free(&got);
+    CHECK_FAILS_WITH(veil_config_json_check("C", "{\"cv\": 3, \"seed\": 18446744073709551616}", &got),
+                     "\"seed\" is 18446744073709551616, not a whole number in 0..18446744073709551615");
     CHECK_FAILS_WITH(veil_config_json_check("C", "{\"cv\": 3, \"seed\": 7, \"precision\": {\"resolved\": \"auto\"}}",
                                             &got), "not fp32 or bf16");
     CHECK_FAILS_WITH(veil_config_json_check("C", "{\"cv\": 3,", &got), "C: not valid JSON");
