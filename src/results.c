@@ -161,6 +161,20 @@ int veil_result_line_parse(const char *line, const veil_results_rules *rules, ve
                 rc = -1;
                 break;
             }
+    /* the stage profile (optional): seconds, as "seconds" is (1e308 once printed 300 digits) */
+    const cJSON *stages = cJSON_GetObjectItemCaseSensitive(o, "stages"), *st;
+    if (rc == 0 && stages && !cJSON_IsObject(stages)) {
+        veil_error("\"stages\" is not an object");
+        rc = -1;
+    }
+    for (st = stages ? stages->child : NULL; rc == 0 && st; st = st->next)
+        if (!cJSON_IsNull(st) && !(cJSON_IsNumber(st) && st->valuedouble >= 0 && st->valuedouble <= 1e9)) {
+            char *t = cJSON_PrintUnformatted(st);
+            veil_error("\"stages\".\"%.40s\" is %.60s, expected seconds in 0..1e+09 or null", st->string ? st->string : "?",
+                       t ? t : "?");
+            free(t);
+            rc = -1;
+        }
     /* the seed from its text, as a 64-bit integer: a double rounds 2^64 to 2^64 - 1 */
     uint64_t seed_value = 0;
     char shown[64];

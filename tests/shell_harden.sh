@@ -285,6 +285,8 @@ good=$(head -n1 "$h/run/results.jsonl")
 cp "$h/run/config.json" "$h/config.keep"
 printf '%s\n' "$(echo "$good" | sed 's/"seconds":[^,}]*/"seconds":1e308/')" >"$h/run/results.jsonl"
 refuses '"seconds" is 1e+308, outside 0..1e+09' "$veil" experiment --out "$h/run" --report-only
+printf '%s\n' "$(echo "$good" | sed 's/"stages":{"train":[^,}]*/"stages":{"train":1e308/')" >"$h/run/results.jsonl"
+refuses '"stages"."train" is 1e+308, expected seconds' "$veil" experiment --out "$h/run" --report-only
 printf '%s\n' "$(echo "$good" | sed 's/"seed":[0-9]*/"seed":18446744073709551616/')" >"$h/run/results.jsonl"
 refuses '"seed" is 18446744073709551616, not a whole number' "$veil" experiment --out "$h/run" --report-only
 printf '%s\n' "$good" >"$h/run/results.jsonl"
