@@ -82,7 +82,7 @@ int cmd_attack(int argc, char **argv)
         veil_error_prefix("%s", corpus_dir);
         goto done;
     }
-    veil_attack_config ac = {NULL, 0, NULL, 0};
+    veil_attack_config ac = {NULL, 0, NULL, 0, 0};
     veil_attack_result ar;
     if (veil_attack_run(m->f, p, &split, &tc, (uint64_t)seed, "attack", &ac, &ar)) goto done;
     acc = veil_calloc((size_t)split.n_groups, sizeof(double));

@@ -138,7 +138,10 @@ int cmd_audit(int argc, char **argv)
         veil_mfcc_config_default(&mc);
         if (veil_corpus_load(corpus_dir, &c) || veil_features_load(c, m ? &m->mfcc : &mc, cache, (int)threads, &p))
             goto done;
-        if (m) {
+        if (m && m->n_train_speakers > 0) {
+            exclude = m->train_speakers;
+            n_exclude = m->n_train_speakers;
+        } else if (m) {
             veil_strbuf_printf(&warning, "%s records no training speakers: every speaker of the corpus "
                                "is audited, including any the model was trained on (the attack is "
                                "then easier than on unseen speakers)", model_path);

@@ -39,6 +39,13 @@ static char *usage_text(void)
                    "  %-24s quick: the setting's default)\n", opt, ms[k]->name, "", paper, "");
     }
     veil_strbuf_printf(&b, "%s",
+            "  --attackers LIST|all|cheap  the attackers scored on every group (paper: all; quick:\n"
+            "                           cheap = paper-mlp, logreg, verify-cosine, verify-same-gender;\n"
+            "                           veil audit --help lists them)\n"
+            "  --select-attacker NAME   what chooses a knob on the attacker-validation group:\n"
+            "                           strongest (default: the highest accuracy per utterance of the\n"
+            "                           battery) or one attacker's name\n"
+            "  --save-models            also write OUT/models/<job>.safetensors for every job run\n"
             "  --cv N                   cross-validation iterations (paper 10, quick 1)\n"
             "  --st N                   training speakers St = speakers per attacker group (20)\n"
             "  --attack-groups N        attacker groups per job, 0 = as many as fit (quick: 2)\n"
@@ -131,6 +138,10 @@ int cmd_experiment(int argc, char **argv)
             veil_verbosity = 0;
             continue;
         }
+        if (!strcmp(o, "--save-models")) {
+            c.save_models = 1;
+            continue;
+        }
         if (strncmp(o, "--", 2) != 0) {
             char *u = usage_text();
             int rc = cli_usage_error("experiment", u, "unexpected '%s'", o);
@@ -146,6 +157,13 @@ int cmd_experiment(int argc, char **argv)
         else if (!strcmp(o, "--cache")) c.cache = v;
         else if (!strcmp(o, "--preset")) continue;
         else if (!strcmp(o, "--methods")) rc = veil_experiment_parse_methods(v, &c);
+        else if (!strcmp(o, "--attackers")) {
+            rc = veil_probe_parse_list(v, c.train.attackers, &c.train.n_attackers);
+            if (rc) veil_error_prefix("--attackers");
+        } else if (!strcmp(o, "--select-attacker")) {
+            rc = veil_set_select_attacker(&c.train, v);
+            if (rc) veil_error_prefix("--select-attacker");
+        }
         else if (!strcmp(o, "--sweep-groups")) rc = int_opt(o, v, 1, VEIL_MAX_GROUPS, &c.sweep_groups);
         else if ((rc = veil_experiment_parse_knob(o, v, &c)) != 1) {
             if (rc == 0) continue;

@@ -195,26 +195,36 @@ int veil_attack_run(veil_extractor *f, const veil_patch_set *p, const veil_split
     int eval_batch = tc->attack_batch > tc->extract_batch ? tc->attack_batch : tc->extract_batch;
     int rc = 0, g = 0;
     char label[256];
+    double utt_fraction = ac->utt_fraction > 0 ? ac->utt_fraction : 0.7;
     for (g = 0; g < ng && rc == 0; g++) {
         rc = group_extract(f, p, s, tc, ac, gtest, g, &t[g], out);
         int o = (g + 1) % (ng ? ng : 1);
         if (rc == 0 && need_others) rc = group_extract(f, p, s, tc, ac, gtest, o, &t[o], out);
+        /* the same rows split by whole utterances, for every number per utterance */
+        veil_feature_table utr, ute;
+        memset(&utr, 0, sizeof utr);
+        memset(&ute, 0, sizeof ute);
+        if (rc == 0)
+            veil_probe_utterance_split(&t[g].train, &t[g].test, utt_fraction,
+                                       veil_seed_mix(seed, 0x7574747370, (uint64_t)g), &utr, &ute);
         for (int k = 0; k < np && rc == 0; k++) {
             snprintf(label, sizeof label, "%s: attacker group %d/%d: %s", name, g + 1, ng, list[k]->name);
             veil_probe_input in = {&t[g].train, &t[g].test, need_others ? &t[o].train : NULL,
                                    veil_seed_mix(veil_seed_mix(seed, name_hash(list[k]->name), 0x70726f6265),
                                                  (uint64_t)g, 0),
                                    veil_extractor_precision(f), tc->attack_epochs, tc->attack_batch,
-                                   tc->head_hidden, tc->lr, tc->dropout, label, seed, g, eval_batch};
+                                   tc->head_hidden, tc->lr, tc->dropout, label, seed, g, eval_batch, &utr, &ute};
             veil_probe_result *r = &out->r[k * ng + g];
             double t0 = veil_now();
             rc = list[k]->score(&in, r);
             r->seconds = veil_now() - t0;
-            if (rc == 0 && isnan(r->acc) && isnan(r->eer)) {
-                veil_error("%s: the probe gave neither an accuracy nor an EER", label);
-                rc = -1;
-            }
+            /* a probe that cannot score here (no same-gender trials in a group, say) reports
+             * NaN; the others' results are kept */
+            if (rc == 0 && isnan(r->acc) && isnan(r->eer) && veil_verbosity >= 1)
+                veil_log("%s: warning: the probe gave neither an accuracy nor an EER here (null in the results)", label);
         }
+        veil_feature_table_free(&utr);
+        veil_feature_table_free(&ute);
         if (!(need_others && g == 0)) group_free(&t[g]);
     }
     if (rc) veil_error_prefix("%s: attacker group %d", name, g);

@@ -491,10 +491,12 @@ int veil_audit_run(const veil_audit_data *d, const veil_audit_config *c, veil_au
     out->chance_gender = veil_malloc((size_t)G * sizeof *out->chance_gender);
     out->r = veil_calloc((size_t)P * G, sizeof *out->r);
     out->reason = veil_calloc((size_t)P * G, sizeof *out->reason);
-    veil_feature_table tr, te, ot;
+    veil_feature_table tr, te, ot, utr, ute;
     memset(&tr, 0, sizeof tr);
     memset(&te, 0, sizeof te);
     memset(&ot, 0, sizeof ot);
+    memset(&utr, 0, sizeof utr);
+    memset(&ute, 0, sizeof ute);
     rc = -1;
     for (int g = 0; g < G; g++) {
         int nf = 0, nm = 0;
@@ -521,6 +523,8 @@ int veil_audit_run(const veil_audit_data *d, const veil_audit_config *c, veil_au
             veil_error_prefix("audit group %d/%d: features", g + 1, G);
             goto done;
         }
+        /* the same rows split by whole utterances: every number per utterance */
+        veil_probe_utterance_split(&tr, &te, c->fraction, veil_seed_mix(c->seed, 0x7574747370, (uint64_t)g), &utr, &ute);
         if (veil_verbosity >= 1)
             veil_log("audit group %d/%d: %zu + %zu rows of %d speakers, features in %.1f s", g + 1, G,
                      tr.n, te.n, sp.st, veil_now() - t0);
@@ -544,6 +548,8 @@ int veil_audit_run(const veil_audit_data *d, const veil_audit_config *c, veil_au
             in.attack_seed = c->seed; /* paper-mlp: the seeds of `veil attack --seed` */
             in.group = g;
             in.eval_batch = c->eval_batch;
+            in.utt_train = &utr;
+            in.utt_test = &ute;
             veil_probe_result *res = &out->r[(size_t)k * G + g];
             double t1 = veil_now(), c1 = cpu_seconds();
             veil_probe_result_clear(res);
@@ -576,12 +582,16 @@ int veil_audit_run(const veil_audit_data *d, const veil_audit_config *c, veil_au
         veil_feature_table_free(&tr);
         veil_feature_table_free(&te);
         veil_feature_table_free(&ot);
+        veil_feature_table_free(&utr);
+        veil_feature_table_free(&ute);
     }
     rc = 0;
 done:
     veil_feature_table_free(&tr);
     veil_feature_table_free(&te);
     veil_feature_table_free(&ot);
+    veil_feature_table_free(&utr);
+    veil_feature_table_free(&ute);
     veil_split_free(&sp);
     if (rc) veil_audit_result_free(out);
     return rc;

@@ -20,6 +20,7 @@
 #include "veil/common.h"
 #include "veil/corpus.h"
 #include "veil/features.h"
+#include "veil/model.h"
 #include "veil/report.h"
 #include "experiment_mpi.h"
 #include "train/method.h"
@@ -42,7 +43,11 @@ int veil_experiment_preset(veil_experiment_config *c, const char *name)
     c->sweep_groups = VEIL_MAX_GROUPS;
     c->precision = VEIL_PREC_AUTO;
     c->seed = 1;
+    /* knobs are chosen against the strongest attacker of the battery on the validation
+     * group: a privacy number is only as good as the strongest attack tried */
+    snprintf(c->train.select_attacker, sizeof c->train.select_attacker, "strongest");
     if (!strcmp(name, "paper")) {
+        veil_probe_parse_list("all", c->train.attackers, &c->train.n_attackers);
         for (int g = 1; g <= VEIL_MAX_GROUPS; g++) c->groups[c->n_groups++] = g;
         c->cv = 10;
         /* each knob swept over the method's own list on iteration 0 */
@@ -56,6 +61,7 @@ int veil_experiment_preset(veil_experiment_config *c, const char *name)
          * time): one iteration, G = 1 and 5, fewer epochs, two attacker groups. The
          * attackers on the 16384-dimensional G = 1 features and the G = 5 Siamese
          * training take most of the time. */
+        veil_probe_parse_list("cheap", c->train.attackers, &c->train.n_attackers);
         c->groups[c->n_groups++] = 1;
         c->groups[c->n_groups++] = 5;
         c->cv = 1;
@@ -72,6 +78,21 @@ int veil_experiment_preset(veil_experiment_config *c, const char *name)
     }
     veil_error("unknown preset '%s' (expected quick or paper)", name);
     return -1;
+}
+
+int veil_set_select_attacker(veil_train_config *t, const char *name)
+{
+    if (strcmp(name, "strongest") && name[0] && !veil_probe_find(name)) {
+        int n;
+        const veil_probe *p = veil_probes(&n);
+        veil_strbuf b = {0};
+        for (int i = 0; i < n; i++) veil_strbuf_printf(&b, ", %s", p[i].name);
+        veil_error("unknown selection attacker '%s' (expected strongest%s)", name, b.s ? b.s : "");
+        free(b.s);
+        return -1;
+    }
+    snprintf(t->select_attacker, sizeof t->select_attacker, "%s", name);
+    return 0;
 }
 
 int veil_experiment_parse_groups(const char *s, veil_experiment_config *c)
@@ -248,6 +269,16 @@ static cJSON *method_settings_json(const veil_train_config *t)
     return o;
 }
 
+/* "attackers": the battery's names in table order (paper-mlp alone when none was
+ * given); "select_attacker": what chooses a knob on the validation group. */
+static void attackers_json(cJSON *o, const veil_train_config *t)
+{
+    cJSON *a = cJSON_AddArrayToObject(o, "attackers");
+    if (!t->n_attackers) cJSON_AddItemToArray(a, cJSON_CreateString("paper-mlp"));
+    for (int k = 0; k < t->n_attackers; k++) cJSON_AddItemToArray(a, cJSON_CreateString(t->attackers[k]->name));
+    cJSON_AddStringToObject(o, "select_attacker", t->select_attacker);
+}
+
 static cJSON *config_json(const veil_experiment_config *c, const veil_corpus *corpus,
                           const veil_patch_set *patches, veil_precision resolved)
 {
@@ -275,6 +306,7 @@ static cJSON *config_json(const veil_experiment_config *c, const veil_corpus *co
     cJSON_AddNumberToObject(pj, "validation_group", grid_sweeps(c));
     cJSON_AddItemToObject(o, "train", train_json(&c->train));
     cJSON_AddItemToObject(o, "method_settings", method_settings_json(&c->train));
+    attackers_json(o, &c->train);
     cJSON *ms = cJSON_AddArrayToObject(o, "methods");
     int count;
     const veil_train_method *const *all = veil_train_methods(&count);
@@ -301,7 +333,8 @@ static cJSON *config_json(const veil_experiment_config *c, const veil_corpus *co
 
 /* The fields whose change changes results; the grid (methods, groups, cv), threads, the
  * requested precision and the version may change between runs of the same OUT. */
-static const char *const result_fields[] = {"corpus", "mfcc", "protocol", "train", "seed", "precision.resolved"};
+static const char *const result_fields[] = {"corpus", "mfcc", "protocol", "train", "seed", "precision.resolved",
+                                            "attackers", "select_attacker"};
 /* Each method's own settings (method_settings.<name>) and its sweep (sweeps.<name>: the
  * values of iteration 0 choose what later iterations run) are compared too, for the
  * methods both configurations have (a method new to the grid has no results yet). */
@@ -404,6 +437,12 @@ static int check_existing_config(const char *path, const cJSON *now, int *old_cv
     veil_results_rules_free(&was_rules);
     cJSON *was = cJSON_Parse(text);
     free(text);
+    /* a config.json from before the battery: paper-mlp alone, chosen by paper-mlp */
+    if (was && !cJSON_GetObjectItemCaseSensitive(was, "attackers")) {
+        cJSON *a = cJSON_AddArrayToObject(was, "attackers");
+        cJSON_AddItemToArray(a, cJSON_CreateString("paper-mlp"));
+    }
+    if (was && !cJSON_GetObjectItemCaseSensitive(was, "select_attacker")) cJSON_AddStringToObject(was, "select_attacker", "");
     diffbuf d;
     diff_results_fields(was, now, &d);
     cJSON_Delete(was);
@@ -512,6 +551,16 @@ static char *config_markdown(const cJSON *c)
         veil_strbuf_printf(&b, "- %s: `%s`\n", m->string, s ? s : "?");
         free(s);
     }
+    const cJSON *att = cJSON_GetObjectItemCaseSensitive(c, "attackers");
+    char *atts = att ? cJSON_PrintUnformatted(att) : NULL;
+    const cJSON *sel = cJSON_GetObjectItemCaseSensitive(c, "select_attacker");
+    veil_strbuf_printf(&b, "- attackers: `%s`; a knob is selected by %s on the attacker-validation group\n",
+                       atts ? atts : "[\"paper-mlp\"]",
+                       cJSON_IsString(sel) && sel->valuestring[0]
+                           ? (!strcmp(sel->valuestring, "strongest") ? "the strongest attacker per utterance"
+                                                                      : sel->valuestring)
+                           : "paper-mlp per patch");
+    free(atts);
     veil_strbuf_printf(&b, "- precision: %s requested, %s used; %d threads; veil %s\n",
                        json_str(c, "precision.requested"), json_str(c, "precision.resolved"), json_int(c, "threads", 0),
                        json_str(c, "veil_version"));
@@ -553,14 +602,36 @@ static int report_from(const char *out, const cJSON *config, const veil_results_
     snprintf(png, sizeof png, "%s/extractors.png", out);
     snprintf(svg, sizeof svg, "%s/extractors.svg", out);
     if (rc == 0 && veil_plot_extractors(&s, st, png, svg) != 0) rc = -1;
+    /* the same two figures under the strongest attacker per utterance, and the battery */
+    int battery = 0;
+    for (int i = 0; i < s.n_rows; i++) battery |= s.rows[i].strongest_index >= 0;
+    if (battery) {
+        veil_summary strong;
+        veil_summary_strongest(&s, &strong);
+        const veil_summary_row *srows[VEIL_METHOD_SLOTS];
+        for (int i = 0; i < nrows; i++) srows[i] = &strong.rows[rows[i] - s.rows];
+        snprintf(png, sizeof png, "%s/figure4-strongest.png", out);
+        snprintf(svg, sizeof svg, "%s/figure4-strongest.svg", out);
+        if (rc == 0 && veil_plot_figure4_as(srows, nrows, st, "strongest per utterance", png, svg) != 0) rc = -1;
+        snprintf(png, sizeof png, "%s/tradeoff-strongest.png", out);
+        snprintf(svg, sizeof svg, "%s/tradeoff-strongest.svg", out);
+        if (rc == 0 && veil_plot_tradeoff_as(&strong, sweep_groups, st, "strongest per utterance", png, svg) != 0)
+            rc = -1;
+        veil_summary_free(&strong);
+        snprintf(png, sizeof png, "%s/attackers.png", out);
+        snprintf(svg, sizeof svg, "%s/attackers.svg", out);
+        if (rc == 0 && veil_plot_attackers(&s, st, png, svg) != 0) rc = -1;
+    }
     char *md = config_markdown(config);
-    veil_report_info info = {md, st, "figure3.png", "figure4.png", "tradeoff.png", "extractors.png", sweep_groups};
+    veil_report_info info = {md, st, "figure3.png", "figure4.png", "tradeoff.png", "extractors.png", sweep_groups,
+                             battery ? "figure4-strongest.png" : NULL, battery ? "tradeoff-strongest.png" : NULL,
+                             battery ? "attackers.png" : NULL};
 #else /* a build without cairo (VEIL_WITH_PLOTS=OFF): the report without figures */
     (void)png;
     (void)svg;
     int sweep_groups = json_int(config, "sweep_groups", VEIL_MAX_GROUPS);
     char *md = config_markdown(config);
-    veil_report_info info = {md, st, NULL, NULL, NULL, NULL, sweep_groups};
+    veil_report_info info = {md, st, NULL, NULL, NULL, NULL, sweep_groups, NULL, NULL, NULL};
 #endif
     snprintf(path, sizeof path, "%s/report.md", out);
     if (rc == 0 && veil_report_write_md(path, &info, &s, r, n) != 0) rc = -1;
@@ -944,9 +1015,27 @@ static char *run_job(void *ctx, long job, double knob)
                           knob_values_of(c, id.method, values) > 1;
     veil_job_result r;
     uint64_t seed = veil_experiment_job_seed(c->seed, id.method, id.groups, id.iteration);
-    if (veil_job_run(id.method, id.groups, id.iteration, &view, s->patches, &tc, s->resolved, seed, &r, NULL) != 0) {
+    veil_model *model = NULL;
+    if (veil_job_run(id.method, id.groups, id.iteration, &view, s->patches, &tc, s->resolved, seed, &r,
+                     c->save_models ? &model : NULL) != 0) {
         veil_error_prefix("job %s", job_name(s, job));
         return NULL;
+    }
+    if (model) {
+        /* OUT/models/<method>-G<G>[-<knob><value>]-i<iteration>.safetensors */
+        char dir[4200], path[4400], knobtext[64] = "";
+        const veil_train_method *m = veil_train_method_by_id(id.method);
+        if (!isnan(knob) && m && m->knob) snprintf(knobtext, sizeof knobtext, "-%s%g", m->knob, knob);
+        snprintf(dir, sizeof dir, "%s/models", c->out);
+        snprintf(path, sizeof path, "%s/%s-G%d%s-i%d.safetensors", dir, veil_method_name(id.method), id.groups,
+                 knobtext, id.iteration);
+        int bad = veil_mkdirs(dir) != 0 || veil_model_save(path, model) != 0;
+        veil_model_free(model);
+        if (bad) {
+            veil_error_prefix("job %s: --save-models", job_name(s, job));
+            veil_job_result_free(&r);
+            return NULL;
+        }
     }
     if (!s->load_charged) r.stages.io = s->load_seconds;
     s->load_charged = 1;
@@ -1167,6 +1256,21 @@ int veil_experiment_config_read(const char *out_dir, veil_experiment_config *c, 
             goto done;
         }
         c->groups[c->n_groups++] = (int)x->valuedouble;
+    }
+    /* the battery (absent before it existed: paper-mlp alone, chosen by paper-mlp) */
+    const cJSON *att = cJSON_GetObjectItemCaseSensitive(o, "attackers");
+    cJSON_ArrayForEach(x, att) {
+        const veil_probe *pb = cJSON_IsString(x) ? veil_probe_find(x->valuestring) : NULL;
+        if (!pb || c->train.n_attackers >= VEIL_MAX_PROBES) {
+            veil_error("%s: unknown attacker in \"attackers\"", path);
+            goto done;
+        }
+        c->train.attackers[c->train.n_attackers++] = pb;
+    }
+    const cJSON *sel = cJSON_GetObjectItemCaseSensitive(o, "select_attacker");
+    if (sel && (!cJSON_IsString(sel) || veil_set_select_attacker(&c->train, sel->valuestring) != 0)) {
+        veil_error_prefix("%s: \"select_attacker\"", path);
+        goto done;
     }
     const cJSON *pr = get_path(o, "precision.resolved");
     if (!cJSON_IsString(pr) || veil_precision_parse(pr->valuestring, &c->precision) != 0) {

@@ -178,7 +178,7 @@ int veil_job_run(veil_method method, int groups, int iteration, const veil_split
     zeval = NULL;
 
     /* one feature table per attacker group: the probes and the gender test read it */
-    veil_attack_config ac = {NULL, 0, g, head_batch};
+    veil_attack_config ac = {tc->attackers, tc->n_attackers, g, head_batch, 0};
     if (veil_attack_run(f, patches, split, tc, veil_seed_mix(seed, 0x61747461, 0), name, &ac, &ar))
         goto fail;
     out->gender_test_acc = ar.gender_total ? (double)ar.gender_correct / (double)ar.gender_total : NAN;
@@ -189,6 +189,7 @@ int veil_job_run(veil_method method, int groups, int iteration, const veil_split
     for (int k = 0; k < ar.n_probes; k++) {
         veil_job_attacker *a = &out->attackers[k];
         snprintf(a->name, sizeof a->name, "%s", ar.probes[k]->name);
+        veil_probe_result_clear(&a->validation);
         a->group = veil_malloc((size_t)(split->n_groups ? split->n_groups : 1) * sizeof *a->group);
         memcpy(a->group, ar.r + (size_t)k * (size_t)split->n_groups, (size_t)split->n_groups * sizeof *a->group);
         for (int i = 0; i < split->n_groups; i++) a->seconds += a->group[i].seconds;
@@ -218,11 +219,34 @@ int veil_job_run(veil_method method, int groups, int iteration, const veil_split
         val.aeval_label = split->aeval_label + split->n_groups;
         char vname[128];
         snprintf(vname, sizeof vname, "%s: validation", name);
-        veil_attack_config vc = {NULL, 0, NULL, head_batch};
+        /* the selection attacker alone, or every probe when the strongest chooses */
+        const veil_probe *one = veil_probe_find(tc->select_attacker[0] ? tc->select_attacker : "paper-mlp");
+        int all = !strcmp(tc->select_attacker, "strongest");
+        veil_attack_config vc = {all ? tc->attackers : &one, all ? tc->n_attackers : 1, NULL, head_batch, 0};
+        if (!all && !one) {
+            veil_error("%s: unknown selection attacker '%s'", name, tc->select_attacker);
+            goto fail;
+        }
         veil_attack_result vr;
         memset(&vr, 0, sizeof vr);
         int vrc = veil_attack_run(f, patches, &val, tc, veil_seed_mix(seed, 0x76616c69, 0), vname, &vc, &vr);
-        if (vrc == 0) out->attack_val_acc = vr.r[0].acc;
+        for (int k = 0; vrc == 0 && k < vr.n_probes; k++) {
+            veil_job_attacker *a = NULL;
+            for (int q = 0; q < out->n_attackers && !a; q++)
+                if (!strcmp(out->attackers[q].name, vr.probes[k]->name)) a = &out->attackers[q];
+            if (!a) { /* the selection attacker is not one of the test battery's */
+                out->attackers = veil_realloc(out->attackers, (size_t)(out->n_attackers + 1) * sizeof *out->attackers);
+                a = &out->attackers[out->n_attackers++];
+                memset(a, 0, sizeof *a);
+                snprintf(a->name, sizeof a->name, "%s", vr.probes[k]->name);
+                a->group = veil_malloc((size_t)(split->n_groups ? split->n_groups : 1) * sizeof *a->group);
+                for (int i = 0; i < split->n_groups; i++) veil_probe_result_clear(&a->group[i]);
+            }
+            a->validation = vr.r[k];
+            out->stages.attackers += vr.r[k].seconds;
+        }
+        if (vrc == 0) out->stages.extract += vr.extract_seconds;
+        if (vrc == 0) out->attack_val_acc = veil_validation_score(out->attackers, out->n_attackers, tc->select_attacker);
         veil_attack_result_free(&vr);
         if (vrc) goto fail;
     }
@@ -257,6 +281,10 @@ int veil_job_run(veil_method method, int groups, int iteration, const veil_split
         m->class_names = veil_malloc(2 * sizeof(char *));
         m->class_names[0] = veil_strdup("female");
         m->class_names[1] = veil_strdup("male");
+        m->n_train_speakers = split->n_train_speakers;
+        m->train_speakers = veil_malloc((size_t)(split->n_train_speakers ? split->n_train_speakers : 1) * sizeof(char *));
+        for (int i = 0; i < split->n_train_speakers; i++)
+            m->train_speakers[i] = veil_strdup(split->speaker_id ? split->speaker_id[split->train_speakers[i]] : "");
         *model_out = m;
         f = NULL;
         g = NULL;
@@ -271,6 +299,29 @@ fail:
     free(zeval);
     veil_attack_result_free(&ar);
     return rc;
+}
+
+/* Accuracy per utterance where the probe has one, else per patch. */
+static double id_accuracy(const veil_probe_result *r)
+{
+    return isfinite(r->acc_utt) ? r->acc_utt : r->acc;
+}
+
+double veil_validation_score(const veil_job_attacker *a, int n, const char *select)
+{
+    if (!select[0]) {
+        for (int k = 0; k < n; k++)
+            if (!strcmp(a[k].name, "paper-mlp")) return a[k].validation.acc;
+        return NAN;
+    }
+    int all = !strcmp(select, "strongest");
+    double best = NAN;
+    for (int k = 0; k < n; k++) {
+        if (!all && strcmp(a[k].name, select)) continue;
+        double v = id_accuracy(&a[k].validation);
+        if (isfinite(v) && !(v <= best)) best = v;
+    }
+    return best;
 }
 
 /* ---------------- JSON ---------------- */
@@ -310,6 +361,17 @@ static void attackers_to_json(cJSON *o, const veil_job_result *r)
     }
         PROBE_FIELDS(ADD_FIELD)
 #undef ADD_FIELD
+        /* the attacker-validation group, where it ran (iteration 0 of a knob sweep) */
+        int ran = 0;
+#define ANY_FIELD(f) ran |= isfinite(a->validation.f);
+        PROBE_FIELDS(ANY_FIELD)
+#undef ANY_FIELD
+        if (ran) {
+            cJSON *v = cJSON_AddObjectToObject(p, "validation");
+#define ADD_VAL(f) add_num(v, #f, a->validation.f);
+            PROBE_FIELDS(ADD_VAL)
+#undef ADD_VAL
+        }
     }
     cJSON *secs = cJSON_AddObjectToObject(o, "attacker_seconds");
     for (int k = 0; k < r->n_attackers; k++) add_num(secs, r->attackers[k].name, r->attackers[k].seconds);
@@ -406,6 +468,12 @@ static int attackers_from_json(const cJSON *o, veil_job_result *out)
     }
         PROBE_FIELDS(GET_FIELD)
 #undef GET_FIELD
+        veil_probe_result_clear(&a->validation);
+        const cJSON *val = cJSON_GetObjectItemCaseSensitive(p, "validation");
+        if (val && !cJSON_IsObject(val)) return -1;
+#define GET_VAL(f) a->validation.f = get_num(val, #f);
+        if (val) PROBE_FIELDS(GET_VAL)
+#undef GET_VAL
         const cJSON *secs = cJSON_GetObjectItemCaseSensitive(o, "attacker_seconds");
         a->seconds = get_num(secs, a->name);
     }

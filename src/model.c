@@ -311,6 +311,15 @@ int veil_model_save(const char *path, const veil_model *m)
     cJSON_AddStringToObject(meta, "classes", classes);
     cJSON_AddStringToObject(meta, "method", m->method);
     cJSON_AddStringToObject(meta, "precision", veil_precision_name(m->trained_precision));
+    if (m->n_train_speakers > 0) {
+        cJSON *ts = cJSON_CreateArray();
+        for (int i = 0; i < m->n_train_speakers; i++)
+            cJSON_AddItemToArray(ts, cJSON_CreateString(m->train_speakers[i] ? m->train_speakers[i] : ""));
+        char *text = veil_json_print(ts);
+        cJSON_Delete(ts);
+        cJSON_AddStringToObject(meta, "train_speakers", text);
+        free(text);
+    }
     free(arch), free(mfcc), free(classes);
     uint64_t offset = 0;
     for (int l = 0; l < 2; l++)
@@ -341,6 +350,32 @@ int veil_model_save(const char *path, const veil_model *m)
 }
 
 /* ---------------- load ---------------- */
+/* "train_speakers": a JSON array of speaker ids, as a string (safetensors metadata values
+ * are strings). */
+static int parse_train_speakers(const char *text, veil_model *m)
+{
+    if (!text) return -1;
+    cJSON *a = cJSON_Parse(text);
+    int rc = -1;
+    if (!cJSON_IsArray(a)) {
+        veil_error("metadata 'train_speakers' must be a JSON array of strings");
+        goto done;
+    }
+    int n = cJSON_GetArraySize(a);
+    m->train_speakers = veil_calloc(n ? (size_t)n : 1, sizeof(char *));
+    for (const cJSON *e = a->child; e; e = e->next) {
+        if (!cJSON_IsString(e)) {
+            veil_error("metadata 'train_speakers' must be a JSON array of strings");
+            goto done;
+        }
+        m->train_speakers[m->n_train_speakers++] = veil_strdup(e->valuestring);
+    }
+    rc = 0;
+done:
+    cJSON_Delete(a);
+    return rc;
+}
+
 static const char *meta_string(const cJSON *meta, const char *key)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(meta, key);
@@ -427,6 +462,8 @@ static int parse_metadata(const cJSON *meta, veil_model *m, veil_head_config *hc
         return -1;
     }
     if (parse_classes(classes, m)) return -1;
+    if (cJSON_GetObjectItemCaseSensitive(meta, "train_speakers") && parse_train_speakers(meta_string(meta, "train_speakers"), m))
+        return -1;
     if (*has_head && m->n_classes != hc->classes) {
         veil_error("metadata names %d classes but the head has %d", m->n_classes, hc->classes);
         return -1;
@@ -710,5 +747,7 @@ void veil_model_free(veil_model *m)
     veil_head_free(m->g);
     for (int i = 0; i < m->n_classes; i++) free(m->class_names[i]);
     free(m->class_names);
+    for (int i = 0; i < m->n_train_speakers; i++) free(m->train_speakers[i]);
+    free(m->train_speakers);
     free(m);
 }

@@ -301,6 +301,8 @@ typedef struct plot_ctx {
     /* Figure 4 and the trade-off figure */
     const veil_summary_row *const *rows;
     int n_rows, sweep_groups;
+    const char *attacker; /* the attacker's name in legends and titles (NULL: none) */
+    double w, h;          /* the surface (0: FIG_W x FIG_H) */
 } plot_ctx;
 
 static int cairo_result(cairo_status_t st)
@@ -313,7 +315,8 @@ static int cairo_result(cairo_status_t st)
 static int write_png(FILE *f, void *ctx)
 {
     plot_ctx *p = ctx;
-    cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)FIG_W, (int)FIG_H);
+    cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)(p->w > 0 ? p->w : FIG_W),
+                                                        (int)(p->h > 0 ? p->h : FIG_H));
     cairo_t *cr = cairo_create(surf);
     p->draw(cr, p);
     cairo_status_t st = cairo_status(cr);
@@ -326,7 +329,8 @@ static int write_png(FILE *f, void *ctx)
 static int write_svg(FILE *f, void *ctx)
 {
     plot_ctx *p = ctx;
-    cairo_surface_t *surf = cairo_svg_surface_create_for_stream(to_file, f, FIG_W, FIG_H);
+    cairo_surface_t *surf = cairo_svg_surface_create_for_stream(to_file, f, p->w > 0 ? p->w : FIG_W,
+                                                                 p->h > 0 ? p->h : FIG_H);
     cairo_t *cr = cairo_create(surf);
     p->draw(cr, p);
     cairo_status_t st = cairo_status(cr);
@@ -354,7 +358,7 @@ static void draw_figure3(cairo_t *cr, const plot_ctx *p) { draw(cr, p->s, p->st)
 
 int veil_plot_figure3(const veil_summary *s, int st, const char *png_path, const char *svg_path)
 {
-    plot_ctx p = {s, st > 0 ? st : 20, draw_figure3, NULL, 0, 0};
+    plot_ctx p = {s, st > 0 ? st : 20, draw_figure3, NULL, 0, 0, NULL, 0, 0};
     return plot_files(&p, png_path, svg_path);
 }
 
@@ -365,9 +369,9 @@ static void bar(cairo_t *cr, double x, double w, veil_stat v, int runs, rgb c)
     cairo_rectangle(cr, x, y_of(v.mean), w, PY1 - y_of(v.mean));
     cairo_fill(cr);
     char lab[16];
-    snprintf(lab, sizeof lab, "%.0f", v.mean);
+    snprintf(lab, sizeof lab, "%.1f", v.mean); /* 13.8 and 14.0 must read apart */
     set_color(cr, C_AXIS);
-    text_at(cr, lab, x + w / 2, y_of(runs > 1 ? v.mean + v.std : v.mean) - 6, 11, 0.5, 0, 0);
+    text_at(cr, lab, x + w / 2, y_of(runs > 1 ? v.mean + v.std : v.mean) - 6, 10, 0.5, 0, 0);
     if (runs < 2) return;
     set_color(cr, C_AXIS);
     set_line(cr, LINE_SOLID, 1.2);
@@ -397,7 +401,8 @@ static double gender_chance(const veil_summary_row *const *rows, int n)
     return k ? sum / k : NAN;
 }
 
-static void draw_bar_chart(cairo_t *cr, const veil_summary_row *const *rows, int nrows, int st, const char *title)
+static void draw_bar_chart(cairo_t *cr, const veil_summary_row *const *rows, int nrows, int st, const char *title,
+                           const char *attacker)
 {
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
@@ -436,7 +441,10 @@ static void draw_bar_chart(cairo_t *cr, const veil_summary_row *const *rows, int
     chance_labels(st, chance1, chance2);
     double lx = PX1 + 18, ly = PY0 + 12;
     rgb colors[2] = {C_GENDER, C_ATTACK};
-    const char *labels[2] = {"Gender test", "Attacker test"};
+    char attack_label[80];
+    snprintf(attack_label, sizeof attack_label, "Attacker test%s%s%s", attacker ? " (" : "", attacker ? attacker : "",
+             attacker ? ")" : "");
+    const char *labels[2] = {"Gender test", attack_label};
     for (int i = 0; i < 2; i++) {
         cairo_set_source_rgba(cr, colors[i].r, colors[i].g, colors[i].b, 0.85);
         cairo_rectangle(cr, lx + 8, ly + i * 26 - 7, 20, 14);
@@ -479,62 +487,144 @@ static void draw_extractors(cairo_t *cr, const plot_ctx *p)
 {
     const veil_summary_row **rows = veil_malloc((size_t)(p->s->n_rows ? p->s->n_rows : 1) * sizeof *rows);
     for (int i = 0; i < p->s->n_rows; i++) rows[i] = &p->s->rows[i];
-    draw_bar_chart(cr, rows, p->s->n_rows, p->st, "Gender test vs. attacker test per extractor");
+    draw_bar_chart(cr, rows, p->s->n_rows, p->st, "Gender test vs. attacker test per extractor", NULL);
     free(rows);
 }
 
 int veil_plot_extractors(const veil_summary *s, int st, const char *png_path, const char *svg_path)
 {
-    plot_ctx p = {s, st > 0 ? st : 20, draw_extractors, NULL, 0, 0};
+    plot_ctx p = {s, st > 0 ? st : 20, draw_extractors, NULL, 0, 0, NULL, 0, 0};
     return plot_files(&p, png_path, svg_path);
 }
 
 static void draw_figure4(cairo_t *cr, const plot_ctx *p)
 {
-    draw_bar_chart(cr, p->rows, p->n_rows, p->st, "Figure 4: privacy methods at their selected points");
+    draw_bar_chart(cr, p->rows, p->n_rows, p->st, "Figure 4: privacy methods at their selected points", p->attacker);
 }
 
 int veil_plot_figure4(const veil_summary_row *const *rows, int n, int st, const char *png_path,
                       const char *svg_path)
 {
-    plot_ctx p = {NULL, st > 0 ? st : 20, draw_figure4, rows, n, 0};
+    return veil_plot_figure4_as(rows, n, st, "paper-mlp", png_path, svg_path);
+}
+
+int veil_plot_figure4_as(const veil_summary_row *const *rows, int n, int st, const char *attacker,
+                         const char *png_path, const char *svg_path)
+{
+    plot_ctx p = {NULL, st > 0 ? st : 20, draw_figure4, rows, n, 0, attacker, 0, 0};
     return plot_files(&p, png_path, svg_path);
 }
 
-/* ---- the trade-off: attacker accuracy (x) vs gender test accuracy (y) ---- */
-static double tx_of(double pct)
-{
-    if (pct < 0) pct = 0;
-    if (pct > 100) pct = 100;
-    return PX0 + pct / 100.0 * (PX1 - PX0);
-}
-
+/* ---- the trade-off: attacker accuracy (x) vs gender test accuracy (y) ----
+ * The axes fit the points with a margin (every point used to crowd one corner of a 0-100
+ * square); a chance line is kept when it is near the points. Labels go where they overlap
+ * no marker and no other label. */
 static const rgb method_colors[] = {{0.35, 0.35, 0.35}, {0.12, 0.40, 0.75}, {0.84, 0.20, 0.16},
                                     {0.20, 0.60, 0.25}, {0.55, 0.30, 0.70}, {0.85, 0.55, 0.10}};
+
+typedef struct axis {
+    double lo, hi, step;
+} axis;
+
+/* [lo, hi] widened by 8 % of the span on each side (at least 1 point) and to a round
+ * step, within 0..100. */
+static axis fit_axis(double lo, double hi)
+{
+    double span = hi - lo;
+    if (!(span > 2)) span = 2;
+    lo -= 0.08 * span;
+    hi += 0.08 * span;
+    span = hi - lo;
+    static const double steps[] = {0.5, 1, 2, 5, 10, 20};
+    double step = 20;
+    for (int i = 0; i < 6; i++)
+        if (span / steps[i] <= 10) {
+            step = steps[i];
+            break;
+        }
+    axis a = {floor(lo / step) * step, ceil(hi / step) * step, step};
+    if (a.lo < 0) a.lo = 0;
+    if (a.hi > 100) a.hi = 100;
+    if (a.hi <= a.lo) a.hi = a.lo + step;
+    return a;
+}
+static double ax_x(const axis *a, double v) { return PX0 + (v - a->lo) / (a->hi - a->lo) * (PX1 - PX0); }
+static double ax_y(const axis *a, double v) { return PY1 - (v - a->lo) / (a->hi - a->lo) * (PY1 - PY0); }
+
+typedef struct box {
+    double x0, y0, x1, y1;
+} box;
+static int boxes_overlap(box a, box b) { return a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1; }
+
+/* The points the trade-off draws: rows of methods with a knob at the sweep G, every G of
+ * the others. */
+static int tradeoff_point(const veil_summary_row *r, const veil_train_method *m, int sweep_groups)
+{
+    return r->method == m->id && !(m->knob && r->groups != sweep_groups) && isfinite(r->attack.mean) &&
+           isfinite(r->gender_test.mean);
+}
 
 static void draw_tradeoff(cairo_t *cr, const plot_ctx *p)
 {
     const veil_summary *s = p->s;
     int st = p->st;
+    int count;
+    const veil_train_method *const *ms = veil_train_methods(&count);
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
-    y_grid(cr, 1);
-    for (int q = 0; q <= 100; q += 10) {
+
+    const veil_summary_row **all = veil_malloc((size_t)(s->n_rows ? s->n_rows : 1) * sizeof *all);
+    for (int i = 0; i < s->n_rows; i++) all[i] = &s->rows[i];
+    double gchance = gender_chance(all, s->n_rows);
+    free(all);
+    /* the data's extent; the chance lines join it when they lie within half its span */
+    double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+    for (int q = 0; q < count; q++)
+        for (int i = 0; i < s->n_rows; i++) {
+            const veil_summary_row *r = &s->rows[i];
+            if (!tradeoff_point(r, ms[q], p->sweep_groups)) continue;
+            x0 = fmin(x0, r->attack.mean), x1 = fmax(x1, r->attack.mean);
+            y0 = fmin(y0, r->gender_test.mean), y1 = fmax(y1, r->gender_test.mean);
+        }
+    if (!(x1 >= x0)) x0 = 0, x1 = 100, y0 = 0, y1 = 100;
+    double xs = fmax(x1 - x0, 5), ys = fmax(y1 - y0, 5);
+    double chx[2] = {100.0 / st, 200.0 / st};
+    for (int i = 0; i < 2; i++)
+        if (chx[i] >= x0 - 0.5 * xs && chx[i] <= x1 + 0.5 * xs) x0 = fmin(x0, chx[i]), x1 = fmax(x1, chx[i]);
+    int show_g = isfinite(gchance) && gchance >= y0 - 0.5 * ys && gchance <= y1 + 0.5 * ys;
+    if (show_g) y0 = fmin(y0, gchance), y1 = fmax(y1, gchance);
+    axis ax = fit_axis(x0, x1), ay = fit_axis(y0, y1);
+
+    /* grid and tick labels */
+    char lab[48];
+    for (double v = ax.lo; v <= ax.hi + 1e-9; v += ax.step) {
         cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
         set_line(cr, LINE_SOLID, 1);
-        cairo_move_to(cr, tx_of(q), PY0);
-        cairo_line_to(cr, tx_of(q), PY1);
+        cairo_move_to(cr, ax_x(&ax, v), PY0);
+        cairo_line_to(cr, ax_x(&ax, v), PY1);
         cairo_stroke(cr);
         set_color(cr, C_AXIS);
-        char lab[16];
-        snprintf(lab, sizeof lab, "%d", q);
-        text_at(cr, lab, tx_of(q), PY1 + 20, 13, 0.5, 0, 0);
+        snprintf(lab, sizeof lab, ax.step < 1 ? "%.1f" : "%.0f", v);
+        text_at(cr, lab, ax_x(&ax, v), PY1 + 20, 13, 0.5, 0, 0);
+    }
+    for (double v = ay.lo; v <= ay.hi + 1e-9; v += ay.step) {
+        cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
+        set_line(cr, LINE_SOLID, 1);
+        cairo_move_to(cr, PX0, ax_y(&ay, v));
+        cairo_line_to(cr, PX1, ax_y(&ay, v));
+        cairo_stroke(cr);
+        set_color(cr, C_AXIS);
+        snprintf(lab, sizeof lab, ay.step < 1 ? "%.1f" : "%.0f", v);
+        text_at(cr, lab, PX0 - 9, ax_y(&ay, v), 13, 1, 0.5, 0);
     }
     plot_frame(cr);
     set_color(cr, C_AXIS);
-    text_at(cr, "attacker test accuracy (%)", (PX0 + PX1) / 2, PY1 + 48, 15, 0.5, 0, 0);
+    char xlabel[120];
+    snprintf(xlabel, sizeof xlabel, "attacker test accuracy (%%)%s%s%s", p->attacker ? ": " : "",
+             p->attacker ? p->attacker : "", "");
+    text_at(cr, xlabel, (PX0 + PX1) / 2, PY1 + 48, 15, 0.5, 0, 0);
     cairo_save(cr);
-    cairo_translate(cr, PX0 - 48, (PY0 + PY1) / 2);
+    cairo_translate(cr, PX0 - 52, (PY0 + PY1) / 2);
     cairo_rotate(cr, -M_PI / 2);
     text_at(cr, "gender test accuracy (%)", 0, 0, 15, 0.5, 0, 0);
     cairo_restore(cr);
@@ -542,61 +632,102 @@ static void draw_tradeoff(cairo_t *cr, const plot_ctx *p)
     snprintf(title, sizeof title, "Trade-off: gender recognition vs. speaker identification (St = %d)", st);
     text_at(cr, title, FIG_W / 2, 34, 17, 0.5, 0, 1);
 
-    /* chance: vertical 1/St and 2/St, horizontal gender majority */
-    const veil_summary_row **all = veil_malloc((size_t)(s->n_rows ? s->n_rows : 1) * sizeof *all);
-    for (int i = 0; i < s->n_rows; i++) all[i] = &s->rows[i];
-    double gchance = gender_chance(all, s->n_rows);
-    free(all);
     cairo_save(cr);
     cairo_rectangle(cr, PX0, PY0, PX1 - PX0, PY1 - PY0);
     cairo_clip(cr);
     set_color(cr, C_CHANCE);
     set_line(cr, LINE_DOTTED, 1.8);
-    cairo_move_to(cr, tx_of(100.0 / st), PY0);
-    cairo_line_to(cr, tx_of(100.0 / st), PY1);
+    cairo_move_to(cr, ax_x(&ax, chx[0]), PY0);
+    cairo_line_to(cr, ax_x(&ax, chx[0]), PY1);
     cairo_stroke(cr);
     set_line(cr, LINE_DASHDOT, 1.4);
-    cairo_move_to(cr, tx_of(200.0 / st), PY0);
-    cairo_line_to(cr, tx_of(200.0 / st), PY1);
+    cairo_move_to(cr, ax_x(&ax, chx[1]), PY0);
+    cairo_line_to(cr, ax_x(&ax, chx[1]), PY1);
     cairo_stroke(cr);
-    if (isfinite(gchance)) hline(cr, gchance, C_GENDER, LINE_DOTTED, 1.6);
+    if (show_g) {
+        set_color(cr, C_GENDER);
+        set_line(cr, LINE_DASHED, 1.4);
+        cairo_move_to(cr, PX0, ax_y(&ay, gchance));
+        cairo_line_to(cr, PX1, ax_y(&ay, gchance));
+        cairo_stroke(cr);
+    }
 
-    /* one line per method: its rows at the sweep G by knob (or by G), in summary order */
-    int count;
-    const veil_train_method *const *ms = veil_train_methods(&count);
-    double lx = PX1 + 18, ly = PY0 + 12;
-    int items = 0;
+    /* lines, then markers (their boxes are obstacles for every label), then labels */
+    box *taken = veil_malloc((size_t)(2 * s->n_rows + 1) * sizeof *taken);
+    int nt = 0;
     for (int q = 0; q < count; q++) {
         const veil_train_method *m = ms[q];
         rgb c = method_colors[q % (int)(sizeof method_colors / sizeof method_colors[0])];
-        int first = 1, any = 0;
+        int first = 1;
         set_color(cr, c);
         set_line(cr, LINE_SOLID, 2);
         for (int i = 0; i < s->n_rows; i++) {
             const veil_summary_row *r = &s->rows[i];
-            if (r->method != m->id || (m->knob && r->groups != p->sweep_groups)) continue;
-            double x = tx_of(r->attack.mean), y = y_of(r->gender_test.mean);
+            if (!tradeoff_point(r, m, p->sweep_groups)) continue;
+            double x = ax_x(&ax, r->attack.mean), y = ax_y(&ay, r->gender_test.mean);
             if (first) cairo_move_to(cr, x, y);
             else cairo_line_to(cr, x, y);
             first = 0;
-            any = 1;
         }
         cairo_stroke(cr);
-        if (!any) continue;
+    }
+    for (int q = 0; q < count; q++) {
+        rgb c = method_colors[q % (int)(sizeof method_colors / sizeof method_colors[0])];
         for (int i = 0; i < s->n_rows; i++) {
             const veil_summary_row *r = &s->rows[i];
-            if (r->method != m->id || (m->knob && r->groups != p->sweep_groups)) continue;
-            double x = tx_of(r->attack.mean), y = y_of(r->gender_test.mean);
+            if (!tradeoff_point(r, ms[q], p->sweep_groups)) continue;
+            double x = ax_x(&ax, r->attack.mean), y = ax_y(&ay, r->gender_test.mean);
             draw_marker(cr, MARK_CIRCLE, x, y, c);
-            char lab[48] = "";
+            taken[nt++] = (box){x - 6, y - 6, x + 6, y + 6};
+        }
+    }
+    cairo_select_font_face(cr, FONT, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, 10.5);
+    for (int q = 0; q < count; q++) {
+        const veil_train_method *m = ms[q];
+        rgb c = method_colors[q % (int)(sizeof method_colors / sizeof method_colors[0])];
+        for (int i = 0; i < s->n_rows; i++) {
+            const veil_summary_row *r = &s->rows[i];
+            if (!tradeoff_point(r, m, p->sweep_groups)) continue;
+            lab[0] = 0;
             if (m->knob && !isnan(r->knob)) snprintf(lab, sizeof lab, "%g", r->knob);
             else if (m->groups != VEIL_GROUPS_ONE) snprintf(lab, sizeof lab, "G=%d", r->groups);
+            if (!lab[0]) continue;
+            cairo_text_extents_t e;
+            cairo_text_extents(cr, lab, &e);
+            double x = ax_x(&ax, r->attack.mean), y = ax_y(&ay, r->gender_test.mean), w = e.x_advance, h = 10;
+            /* candidate places around the marker, the first free one wins (else the first) */
+            const double dx[8] = {8, 8, -8 - w, -8 - w, -w / 2, -w / 2, 14, -14 - w};
+            const double dy[8] = {-14, 4, -14, 4, -20, 10, -5, -5};
+            int pick = 0;
+            for (int k = 0; k < 8; k++) {
+                box bx = {x + dx[k], y + dy[k], x + dx[k] + w, y + dy[k] + h};
+                int free_here = bx.x0 >= PX0 + 2 && bx.x1 <= PX1 - 2 && bx.y0 >= PY0 + 2 && bx.y1 <= PY1 - 2;
+                for (int t = 0; t < nt && free_here; t++) free_here = !boxes_overlap(bx, taken[t]);
+                if (free_here) {
+                    pick = k;
+                    break;
+                }
+            }
+            box bx = {x + dx[pick], y + dy[pick], x + dx[pick] + w, y + dy[pick] + h};
+            taken = veil_realloc(taken, (size_t)(nt + 1) * sizeof *taken);
+            taken[nt++] = bx;
             set_color(cr, c);
-            if (lab[0]) text_at(cr, lab, x + 7, y - 8, 10.5, 0, 0, 0);
+            text_at(cr, lab, bx.x0, bx.y1, 10.5, 0, 0, 0);
         }
-        /* legend entry, outside the clip */
-        cairo_save(cr);
-        cairo_reset_clip(cr);
+    }
+    free(taken);
+    cairo_restore(cr);
+
+    /* legend, right of the plot */
+    double lx = PX1 + 18, ly = PY0 + 12;
+    int items = 0;
+    for (int q = 0; q < count; q++) {
+        const veil_train_method *m = ms[q];
+        int any = 0;
+        for (int i = 0; i < s->n_rows && !any; i++) any = tradeoff_point(&s->rows[i], m, p->sweep_groups);
+        if (!any) continue;
+        rgb c = method_colors[q % (int)(sizeof method_colors / sizeof method_colors[0])];
         double y = ly + items * 24;
         set_color(cr, c);
         set_line(cr, LINE_SOLID, 2);
@@ -605,14 +736,11 @@ static void draw_tradeoff(cairo_t *cr, const plot_ctx *p)
         cairo_stroke(cr);
         draw_marker(cr, MARK_CIRCLE, lx + 18, y, c);
         set_color(cr, C_AXIS);
-        char lab[80];
         if (m->knob) snprintf(lab, sizeof lab, "%s (%s)", m->name, m->knob);
         else snprintf(lab, sizeof lab, "%s", m->name);
         text_at(cr, lab, lx + 44, y, 12.5, 0, 0.5, 0);
-        cairo_restore(cr);
         items++;
     }
-    cairo_restore(cr);
     double y = ly + items * 24 + 12;
     char chance1[64], chance2[64];
     chance_labels(st, chance1, chance2);
@@ -629,24 +757,113 @@ static void draw_tradeoff(cairo_t *cr, const plot_ctx *p)
     text_at(cr, chance1, lx + 44, y, 12, 0, 0.5, 0);
     text_at(cr, "chance knowing gender", lx + 44, y + 26, 12, 0, 0.5, 0);
     text_at(cr, chance2 + strlen("chance knowing gender "), lx + 44, y + 42, 12, 0, 0.5, 0);
-    if (isfinite(gchance)) {
+    if (show_g) {
         set_color(cr, C_GENDER);
-        set_line(cr, LINE_DOTTED, 1.6);
+        set_line(cr, LINE_DASHED, 1.4);
         cairo_move_to(cr, lx, y + 68);
         cairo_line_to(cr, lx + 36, y + 68);
         cairo_stroke(cr);
         set_color(cr, C_AXIS);
-        char g[64];
-        snprintf(g, sizeof g, "gender chance %.1f %%", gchance);
-        text_at(cr, g, lx + 44, y + 68, 12, 0, 0.5, 0);
+        snprintf(lab, sizeof lab, "gender chance %.1f %%", gchance);
+        text_at(cr, lab, lx + 44, y + 68, 12, 0, 0.5, 0);
     }
     set_color(cr, C_AXIS);
     text_at(cr, "labels: knob value or G", lx, y + 100, 11.5, 0, 0.5, 0);
+    text_at(cr, "chance lines drawn when near", lx, y + 118, 11.5, 0, 0.5, 0);
 }
 
 int veil_plot_tradeoff(const veil_summary *s, int sweep_groups, int st, const char *png_path,
                        const char *svg_path)
 {
-    plot_ctx p = {s, st > 0 ? st : 20, draw_tradeoff, NULL, 0, sweep_groups};
+    return veil_plot_tradeoff_as(s, sweep_groups, st, "paper-mlp per patch", png_path, svg_path);
+}
+
+int veil_plot_tradeoff_as(const veil_summary *s, int sweep_groups, int st, const char *attacker,
+                          const char *png_path, const char *svg_path)
+{
+    plot_ctx p = {s, st > 0 ? st : 20, draw_tradeoff, NULL, 0, sweep_groups, attacker, 0, 0};
+    return plot_files(&p, png_path, svg_path);
+}
+
+/* ---- methods x attackers: a table of shaded cells ----
+ * Each cell: the attacker's main number on that extractor (accuracy per utterance, per
+ * patch for the patch-split MLPs, EER for the verifiers), shaded white (chance) to red (a
+ * perfect attack): identification by (acc - 1/St) / (1 - 1/St), verification by
+ * (50 - EER) / 50. */
+static void draw_attackers(cairo_t *cr, const plot_ctx *p)
+{
+    const veil_summary *s = p->s;
+    int st = p->st;
+    /* the columns: every attacker name of any row, in first-seen order */
+    char names[VEIL_MAX_PROBES][32];
+    int nc = 0;
+    for (int i = 0; i < s->n_rows; i++)
+        for (int q = 0; q < s->rows[i].n_attackers; q++) {
+            int seen = 0;
+            for (int c = 0; c < nc; c++) seen |= !strcmp(names[c], s->rows[i].attackers[q].name);
+            if (!seen && nc < VEIL_MAX_PROBES) snprintf(names[nc++], 32, "%s", s->rows[i].attackers[q].name);
+        }
+    double W = p->w;
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    double x0 = 190, y0 = 110, cw = 92, ch = 26;
+    set_color(cr, C_AXIS);
+    char title[160];
+    snprintf(title, sizeof title, "Every attacker on every extractor (St = %d)", st);
+    text_at(cr, title, W / 2, 30, 17, 0.5, 0, 1);
+    snprintf(title, sizeof title, "accuracy per utterance %% (per patch: paper-mlp, paper-mlp-std; chance %.1f); "
+                                  "verify-*: EER %% (chance 50)", 100.0 / st);
+    text_at(cr, title, W / 2, 52, 11.5, 0.5, 0, 0);
+    for (int c = 0; c < nc; c++) {
+        cairo_save(cr);
+        cairo_translate(cr, x0 + c * cw + cw / 2, y0 - 8);
+        cairo_rotate(cr, -0.35);
+        text_at(cr, names[c], 0, 0, 11, 0.5, 0, 1);
+        cairo_restore(cr);
+    }
+    for (int i = 0; i < s->n_rows; i++) {
+        const veil_summary_row *r = &s->rows[i];
+        const veil_train_method *m = veil_train_method_by_id(r->method);
+        char lab[96];
+        if (m && m->knob && !isnan(r->knob)) snprintf(lab, sizeof lab, "%s G=%d %g", veil_method_name(r->method), r->groups, r->knob);
+        else snprintf(lab, sizeof lab, "%s G=%d", veil_method_name(r->method), r->groups);
+        double y = y0 + i * ch;
+        set_color(cr, C_AXIS);
+        text_at(cr, lab, x0 - 8, y + ch / 2, 11, 1, 0.5, 0);
+        for (int c = 0; c < nc; c++) {
+            const veil_row_attacker *a = NULL;
+            for (int q = 0; q < r->n_attackers && !a; q++)
+                if (!strcmp(r->attackers[q].name, names[c])) a = &r->attackers[q];
+            double v = NAN, level = 0;
+            if (a && isfinite(a->acc_utt.mean)) v = a->acc_utt.mean;
+            else if (a && isfinite(a->acc.mean)) v = a->acc.mean;
+            if (isfinite(v)) level = (v / 100 - 1.0 / st) / (1 - 1.0 / st);
+            else if (a && isfinite(a->eer.mean)) {
+                v = a->eer.mean;
+                level = (50 - v) / 50;
+            }
+            level = level < 0 ? 0 : level > 1 ? 1 : level;
+            double x = x0 + c * cw;
+            if (isfinite(v)) cairo_set_source_rgb(cr, 1, 1 - 0.75 * level, 1 - 0.8 * level);
+            else cairo_set_source_rgb(cr, 0.93, 0.93, 0.93);
+            cairo_rectangle(cr, x + 1, y + 1, cw - 2, ch - 2);
+            cairo_fill(cr);
+            set_color(cr, C_AXIS);
+            if (isfinite(v)) snprintf(lab, sizeof lab, "%.1f", v);
+            else snprintf(lab, sizeof lab, "–");
+            text_at(cr, lab, x + cw / 2, y + ch / 2, 11.5, 0.5, 0.5, r->strongest_index >= 0 && a == &r->attackers[r->strongest_index]);
+        }
+    }
+    set_color(cr, C_AXIS);
+    text_at(cr, "bold: the row's strongest attacker per utterance; white = chance, red = a perfect attack",
+            W / 2, y0 + (s->n_rows ? s->n_rows : 1) * ch + 26, 11, 0.5, 0, 0);
+}
+
+int veil_plot_attackers(const veil_summary *s, int st, const char *png_path, const char *svg_path)
+{
+    int nc = 0;
+    for (int i = 0; i < s->n_rows; i++) nc = s->rows[i].n_attackers > nc ? s->rows[i].n_attackers : nc;
+    plot_ctx p = {s, st > 0 ? st : 20, draw_attackers, NULL, 0, 0, NULL,
+                  fmax(FIG_W, 230 + 92.0 * (nc ? nc : 1)), 160 + 26.0 * (s->n_rows ? s->n_rows : 1)};
     return plot_files(&p, png_path, svg_path);
 }

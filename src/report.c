@@ -2,6 +2,7 @@
 #include "veil/report.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,93 @@ static int row_order(const void *a, const void *b)
 }
 
 static double knob_of(const veil_job_result *r) { return veil_method_knob(r->method, &r->settings); }
+
+int veil_probe_scores_utterances(const char *name)
+{
+    return strcmp(name, "paper-mlp") && strcmp(name, "paper-mlp-std");
+}
+
+/* The mean over a job's groups of one field of an attacker (NaN: none finite). */
+static double group_mean(const veil_job_attacker *a, int groups, size_t field)
+{
+    double sum = 0;
+    int k = 0;
+    for (int g = 0; g < groups; g++) {
+        double v = *(const double *)((const char *)&a->group[g] + field);
+        if (isfinite(v)) sum += v, k++;
+    }
+    return k ? sum / k : NAN;
+}
+
+static veil_stat stat_finite(const double *x, int n)
+{
+    double y[4096];
+    int k = 0;
+    for (int i = 0; i < n && k < 4096; i++)
+        if (isfinite(x[i])) y[k++] = x[i];
+    if (!k) return (veil_stat){NAN, NAN};
+    return veil_stat_of(y, k);
+}
+
+/* The battery of the row that starts at job `first` (same method, G, knob). */
+static void summarise_attackers(const veil_job_result *r, size_t n, size_t first, double knob, veil_summary_row *row)
+{
+    row->n_attackers = 0;
+    row->strongest_index = -1;
+    row->strongest = row->attack;
+    for (size_t j = first; j < n; j++) {
+        if (r[j].method != r[first].method || r[j].groups != r[first].groups || !same_knob(knob_of(&r[j]), knob))
+            continue;
+        for (int k = 0; k < r[j].n_attackers && row->n_attackers < VEIL_MAX_PROBES; k++) {
+            int seen = 0;
+            for (int q = 0; q < row->n_attackers; q++) seen |= !strcmp(row->attackers[q].name, r[j].attackers[k].name);
+            if (!seen) snprintf(row->attackers[row->n_attackers++].name, 32, "%s", r[j].attackers[k].name);
+        }
+    }
+    double *v = veil_malloc(6 * (n ? n : 1) * sizeof *v);
+    static const size_t fields[6] = {offsetof(veil_probe_result, acc), offsetof(veil_probe_result, acc_utt),
+                                      offsetof(veil_probe_result, eer), offsetof(veil_probe_result, eer_lo),
+                                      offsetof(veil_probe_result, eer_hi), offsetof(veil_probe_result, min_dcf)};
+    double best = -1;
+    for (int q = 0; q < row->n_attackers; q++) {
+        veil_row_attacker *ra = &row->attackers[q];
+        int k = 0;
+        for (size_t j = first; j < n; j++) {
+            if (r[j].method != r[first].method || r[j].groups != r[first].groups || !same_knob(knob_of(&r[j]), knob))
+                continue;
+            const veil_job_attacker *a = NULL;
+            for (int t = 0; t < r[j].n_attackers && !a; t++)
+                if (!strcmp(r[j].attackers[t].name, ra->name)) a = &r[j].attackers[t];
+            if (!a) continue;
+            for (int f = 0; f < 6; f++) {
+                double m = group_mean(a, r[j].n_attack_groups, fields[f]);
+                v[f * n + k] = f == 5 ? m : 100.0 * m; /* minDCF stays a cost */
+            }
+            k++;
+        }
+        ra->runs = k;
+        ra->acc = stat_finite(v, k);
+        ra->acc_utt = veil_probe_scores_utterances(ra->name) ? stat_finite(v + n, k) : (veil_stat){NAN, NAN};
+        ra->eer = stat_finite(v + 2 * n, k);
+        ra->eer_lo = stat_finite(v + 3 * n, k);
+        ra->eer_hi = stat_finite(v + 4 * n, k);
+        ra->min_dcf = stat_finite(v + 5 * n, k);
+        if (isfinite(ra->acc_utt.mean) && ra->acc_utt.mean > best) {
+            best = ra->acc_utt.mean;
+            row->strongest_index = q;
+            row->strongest = ra->acc_utt;
+        }
+    }
+    free(v);
+}
+
+void veil_summary_strongest(const veil_summary *s, veil_summary *out)
+{
+    out->n_rows = s->n_rows;
+    out->rows = veil_malloc((size_t)(s->n_rows ? s->n_rows : 1) * sizeof *out->rows);
+    memcpy(out->rows, s->rows, (size_t)s->n_rows * sizeof *out->rows);
+    for (int i = 0; i < s->n_rows; i++) out->rows[i].attack = s->rows[i].strongest;
+}
 
 int veil_summary_make(const veil_job_result *r, size_t n, veil_summary *out)
 {
@@ -80,6 +168,7 @@ int veil_summary_make(const veil_job_result *r, size_t n, veil_summary *out)
         row->seconds = veil_stat_of(se, k);
         row->knob = knob;
         row->gender_majority = veil_stat_of(gm, k);
+        summarise_attackers(r, n, i, knob, row);
     }
     free(buf);
     if (out->n_rows) qsort(out->rows, (size_t)out->n_rows, sizeof *out->rows, row_order);
@@ -339,6 +428,77 @@ static void stage_table(veil_strbuf *b, const veil_job_result *r, size_t n)
     free(sorted);
 }
 
+/* "12.3 ± 1.0", "–" for NaN */
+static const char *cell(veil_stat v, int runs, char *buf, size_t n)
+{
+    if (!isfinite(v.mean)) snprintf(buf, n, "–");
+    else stat_text(v, runs, 1, buf, n);
+    return buf;
+}
+
+/* The battery per extractor: the strongest attacker by each measure, then every attacker. */
+static void attackers_section(veil_strbuf *b, const veil_report_info *info, const veil_summary *s, int st)
+{
+    int any = 0;
+    for (int i = 0; i < s->n_rows; i++) any |= s->rows[i].n_attackers > 0;
+    if (!any) return;
+    veil_strbuf_printf(b, "## Attackers\n\nEvery attacker of the battery on the same groups of St = %d unseen speakers "
+                          "(docs/audit.md says what each does). Identification: accuracy per patch and per "
+                          "utterance (%%; chance 1/St = %.1f %%, %.1f %% for an attacker who knows the gender). "
+                          "Every number per utterance is on whole held-out utterances (each speaker's utterances "
+                          "split 70/30); paper-mlp and paper-mlp-std keep the paper's patch split and score per "
+                          "patch only. Verification: equal error rate (%%, chance 50 %%) with its bootstrap 95 %% "
+                          "interval, and minDCF (P_target 0.01; 1 = no better than chance). A privacy number is "
+                          "only as good as the strongest attack tried: the first table names it.\n\n",
+                       st, 100.0 / st, 200.0 / st);
+    veil_strbuf_printf(b, "### Strongest attacker per extractor\n\n| method | G | knob | paper-mlp per patch | "
+                          "strongest per patch | strongest per utterance | lowest EER, all trials | EER, same gender "
+                          "|\n|---|---:|---|---:|---|---|---|---|\n");
+    for (int i = 0; i < s->n_rows; i++) {
+        const veil_summary_row *w = &s->rows[i];
+        if (!w->n_attackers) continue;
+        int pa = -1, pu = -1, pe = -1, ps = -1;
+        for (int q = 0; q < w->n_attackers; q++) {
+            const veil_row_attacker *a = &w->attackers[q];
+            if (isfinite(a->acc.mean) && (pa < 0 || a->acc.mean > w->attackers[pa].acc.mean)) pa = q;
+            if (isfinite(a->acc_utt.mean) && (pu < 0 || a->acc_utt.mean > w->attackers[pu].acc_utt.mean)) pu = q;
+            int same = !strcmp(a->name, "verify-same-gender");
+            if (isfinite(a->eer.mean) && !same && (pe < 0 || a->eer.mean < w->attackers[pe].eer.mean)) pe = q;
+            if (isfinite(a->eer.mean) && same) ps = q;
+        }
+        char k[48], c1[48], c2[48];
+        veil_strbuf_printf(b, "| %s | %d | %s | %s | ", veil_method_name(w->method), w->groups, knob_text(w, k, sizeof k),
+                           cell(w->attack, w->runs, c1, sizeof c1));
+        if (pa >= 0) veil_strbuf_printf(b, "%s (%s) | ", cell(w->attackers[pa].acc, w->attackers[pa].runs, c2, sizeof c2), w->attackers[pa].name);
+        else veil_strbuf_printf(b, "– | ");
+        if (pu >= 0) veil_strbuf_printf(b, "%s (%s) | ", cell(w->attackers[pu].acc_utt, w->attackers[pu].runs, c2, sizeof c2), w->attackers[pu].name);
+        else veil_strbuf_printf(b, "– | ");
+        if (pe >= 0) veil_strbuf_printf(b, "%s (%s) | ", cell(w->attackers[pe].eer, w->attackers[pe].runs, c2, sizeof c2), w->attackers[pe].name);
+        else veil_strbuf_printf(b, "– | ");
+        if (ps >= 0) veil_strbuf_printf(b, "%s |\n", cell(w->attackers[ps].eer, w->attackers[ps].runs, c2, sizeof c2));
+        else veil_strbuf_printf(b, "– |\n");
+    }
+    if (info->attackers_figure) veil_strbuf_printf(b, "\n![](%s)\n", info->attackers_figure);
+    veil_strbuf_printf(b, "\n### Every attacker\n\nMean over the groups of a job, then mean ± std over its runs.\n\n"
+                          "| method | G | knob | attacker | per patch | per utterance | EER | EER 95 %% CI | minDCF | runs |\n"
+                          "|---|---:|---|---|---:|---:|---:|---|---:|---:|\n");
+    for (int i = 0; i < s->n_rows; i++) {
+        const veil_summary_row *w = &s->rows[i];
+        for (int q = 0; q < w->n_attackers; q++) {
+            const veil_row_attacker *a = &w->attackers[q];
+            char k[48], c1[48], c2[48], c3[48], ci[64] = "–", dcf[32] = "–";
+            if (isfinite(a->eer_lo.mean) && isfinite(a->eer_hi.mean))
+                snprintf(ci, sizeof ci, "[%.1f, %.1f]", a->eer_lo.mean, a->eer_hi.mean);
+            if (isfinite(a->min_dcf.mean)) snprintf(dcf, sizeof dcf, "%.3f", a->min_dcf.mean);
+            veil_strbuf_printf(b, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %d |\n", veil_method_name(w->method),
+                               w->groups, knob_text(w, k, sizeof k), a->name, cell(a->acc, a->runs, c1, sizeof c1),
+                               cell(a->acc_utt, a->runs, c2, sizeof c2), cell(a->eer, a->runs, c3, sizeof c3), ci, dcf,
+                               a->runs);
+        }
+    }
+    veil_strbuf_printf(b, "\n");
+}
+
 int veil_report_write_md(const char *path, const veil_report_info *info, const veil_summary *s,
                          const veil_job_result *r, size_t n)
 {
@@ -455,23 +615,37 @@ int veil_report_write_md(const char *path, const veil_report_info *info, const v
         veil_strbuf_printf(&b, "## Figure 4\n\nAs the paper's Figure 4: gender test and attacker test accuracy of "
                                "each privacy method at its selected point (a method with a knob at the value "
                                "selected above, the Siamese extractor at G = %d, or at its largest G when that did "
-                               "not run)%s.\n\n"
-                               "| method | G | knob | runs | gender test | attacker test |\n|---|---:|---|---:|---:|---:|\n",
+                               "not run)%s. Twice: with the paper's attacker (paper-mlp, per patch), as the paper "
+                               "did, and with the strongest attacker per utterance of the battery (whole held-out "
+                               "utterances; named per row).\n\n"
+                               "| method | G | knob | runs | gender test | paper-mlp (per patch) | strongest per "
+                               "utterance |\n|---|---:|---|---:|---:|---:|---|\n",
                            info->sweep_groups, max_runs > 1 ? ", mean ± std over iterations" : "");
         for (int i = 0; i < nr; i++) {
-            char c[48], d[48], k[48];
-            veil_strbuf_printf(&b, "| %s | %d | %s | %d | %s | %s |\n", veil_method_name(rows[i]->method),
-                               rows[i]->groups, knob_text(rows[i], k, sizeof k), rows[i]->runs,
-                               stat_text(rows[i]->gender_test, rows[i]->runs, 1, c, sizeof c),
-                               stat_text(rows[i]->attack, rows[i]->runs, 1, d, sizeof d));
+            char c[48], d[48], k[48], e[48];
+            const veil_summary_row *w = rows[i];
+            veil_strbuf_printf(&b, "| %s | %d | %s | %d | %s | %s | ", veil_method_name(w->method), w->groups,
+                               knob_text(w, k, sizeof k), w->runs, stat_text(w->gender_test, w->runs, 1, c, sizeof c),
+                               stat_text(w->attack, w->runs, 1, d, sizeof d));
+            if (w->strongest_index >= 0)
+                veil_strbuf_printf(&b, "%s (%s) |\n", stat_text(w->strongest, w->runs, 1, e, sizeof e),
+                                   w->attackers[w->strongest_index].name);
+            else veil_strbuf_printf(&b, "– |\n");
         }
-        veil_strbuf_printf(&b, "\n![](%s)\n\n", info->figure4);
+        veil_strbuf_printf(&b, "\nWith the paper's attacker:\n\n![](%s)\n\n", info->figure4);
+        if (info->figure4_strongest)
+            veil_strbuf_printf(&b, "With the strongest attacker per utterance:\n\n![](%s)\n\n", info->figure4_strongest);
     }
     if (info->tradeoff)
         veil_strbuf_printf(&b, "## Trade-off\n\nAttacker test accuracy (x) against gender test accuracy (y): one "
                                "point per knob value (methods with a knob, G = %d), per G (Siamese), the "
-                               "reference alone; up and left is better.\n\n![](%s)\n\n",
+                               "reference alone; up and left is better. With the paper's attacker per patch:"
+                               "\n\n![](%s)\n\n",
                            info->sweep_groups, info->tradeoff);
+    if (info->tradeoff_strongest)
+        veil_strbuf_printf(&b, "With the strongest attacker per utterance (each point its own strongest):\n\n![](%s)\n\n",
+                           info->tradeoff_strongest);
+    attackers_section(&b, info, s, st);
     if (info->figure)
         veil_strbuf_printf(&b, "## Figure 3\n\nGender test and attacker accuracy vs. the number of CNN groups "
                                "G for the Siamese extractor%s, the reference (G = 1, no Siamese "

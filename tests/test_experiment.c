@@ -250,6 +250,9 @@ int main(void)
     CHECK_FAILS_WITH(veil_experiment_parse_knob("--adv-lambda", "0,-1", &c), "adv_lambda");
     CHECK(veil_experiment_parse_knob("--margin", "1", &c) == 1);
     CHECK(veil_experiment_parse_knob("--adv-lambda", "0,3", &c) == 0 && c.n_knob_values[2] == 2);
+    /* the whole battery; the knob chosen by the strongest of it on the validation group */
+    CHECK(veil_probe_parse_list("all", c.train.attackers, &c.train.n_attackers) == 0);
+    CHECK(!strcmp(c.train.select_attacker, "strongest"));
     size_t nsw;
     veil_job_id *sw = veil_experiment_jobs(&c, &nsw);
     CHECK(nsw == 3 && sw[0].knob == 0 && sw[1].knob == 3 && !sw[1].select && sw[2].select && sw[2].iteration == 1);
@@ -268,14 +271,46 @@ int main(void)
             CHECK(r[i].seed == veil_experiment_job_seed(7, 2, 1, r[i].iteration));
             CHECK(r[i].gender_test_majority >= 0.5 && r[i].gender_test_majority <= 1);
             if (r[i].iteration == 1) CHECK(veil_method_knob(2, &r[i].settings) == chosen);
+            /* every attacker of the battery on the test groups; on the validation group where
+             * the knob is chosen, and the selection score is the strongest of them there */
+            int count, validated = 0;
+            veil_probes(&count);
+            CHECK(r[i].n_attackers == count);
+            for (int k = 0; k < r[i].n_attackers; k++) validated += isfinite(r[i].attackers[k].validation.acc);
+            CHECK(r[i].iteration == 0 ? validated >= 4 : validated == 0);
+            if (r[i].iteration == 0) {
+                double best = -1;
+                for (int k = 0; k < r[i].n_attackers; k++) {
+                    const veil_probe_result *v = &r[i].attackers[k].validation;
+                    double a = isfinite(v->acc_utt) ? v->acc_utt : v->acc;
+                    if (isfinite(a) && a > best) best = a;
+                }
+                CHECK(r[i].attack_val_acc == best);
+            }
         }
     }
     veil_results_free(r, n);
     md = slurp(out4, "report.md");
     CHECK(md && strstr(md, "selected adv_lambda = ") && strstr(md, "## Figure 4") && strstr(md, "![](tradeoff.png)"));
+    /* the battery's section, and Figure 4 and the trade-off under the strongest attacker */
+    CHECK(md && strstr(md, "## Attackers") && strstr(md, "### Strongest attacker per extractor") &&
+          strstr(md, "| strong-mlp |") && strstr(md, "![](figure4-strongest.png)") &&
+          strstr(md, "![](tradeoff-strongest.png)") && strstr(md, "![](attackers.png)"));
     free(md);
-    snprintf(path, sizeof path, "%s/tradeoff.png", out4);
-    CHECK(veil_path_exists(path));
+    static const char *const figs[] = {"tradeoff.png", "figure4-strongest.png", "figure4-strongest.svg",
+                                       "tradeoff-strongest.png", "attackers.png", "attackers.svg"};
+    for (int i = 0; i < 6; i++) {
+        snprintf(path, sizeof path, "%s/%s", out4, figs[i]);
+        CHECK_MSG(veil_path_exists(path), "%s", figs[i]);
+    }
+    /* resume refuses another battery or another selection attacker, by name */
+    CHECK(veil_probe_parse_list("paper-mlp,logreg", c.train.attackers, &c.train.n_attackers) == 0);
+    CHECK_FAILS_WITH(veil_experiment_run(&c), "attackers (was [");
+    CHECK(veil_probe_parse_list("all", c.train.attackers, &c.train.n_attackers) == 0);
+    CHECK(veil_set_select_attacker(&c.train, "logreg") == 0);
+    CHECK_FAILS_WITH(veil_experiment_run(&c), "select_attacker (was \"strongest\", now \"logreg\")");
+    CHECK_FAILS_WITH(veil_set_select_attacker(&c.train, "nope"), "unknown selection attacker 'nope'");
+    CHECK(veil_set_select_attacker(&c.train, "strongest") == 0);
     /* resume refuses a changed lambda sweep and a changed setting of the method, by name */
     CHECK(veil_experiment_parse_knob("--adv-lambda", "0,2", &c) == 0);
     CHECK_FAILS_WITH(veil_experiment_run(&c), "sweeps.adversarial.adv_lambda (was [0,3], now [0,2])");

@@ -32,10 +32,13 @@ typedef struct veil_experiment_config {
     int threads;                 /* 0 = all cores */
     uint64_t seed;
     long max_jobs;               /* stop after this many new jobs (0 = all): work in chunks */
+    int save_models;             /* 1: OUT/models/<job>.safetensors for every job run */
 } veil_experiment_config;
 
 /* "paper" (the paper's numbers) or "quick" (scaled down, minutes on 2 cores). */
 int veil_experiment_preset(veil_experiment_config *c, const char *name);
+/* --select-attacker: "strongest", "" (paper-mlp as before probes) or a probe's name. */
+int veil_set_select_attacker(veil_train_config *t, const char *name);
 /* "1-5", "1,3,5" -> groups (validated, sorted, unique). */
 int veil_experiment_parse_groups(const char *s, veil_experiment_config *c);
 /* "reference,siamese": any of the training methods' names. */

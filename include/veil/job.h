@@ -83,6 +83,14 @@ typedef struct veil_train_config {
                                * those of one training-mode batch of training patches */
     int filter_divisor;       /* 1: the paper's filter counts; tests divide them (tiny nets) */
     veil_method_settings method[VEIL_METHOD_SLOTS];
+    /* The evaluation's attackers (not settings of the table: config.json "attackers" and
+     * "select_attacker"). n_attackers 0: paper-mlp alone. select_attacker: what scores a
+     * knob on the attacker-validation group: a probe's name (its accuracy per utterance
+     * where it has one, else per patch), "strongest" (the highest of those over every
+     * probe of the list) or "" (paper-mlp per patch, as before probes existed). */
+    const veil_probe *attackers[VEIL_MAX_PROBES];
+    int n_attackers;
+    char select_attacker[32];
 } veil_train_config;
 void veil_train_config_paper(veil_train_config *t);
 
@@ -90,6 +98,7 @@ typedef struct veil_job_attacker {
     char name[32];              /* the probe's name */
     veil_probe_result *group;   /* n_attack_groups */
     double seconds;             /* over all groups ("attacker_seconds" in JSON) */
+    veil_probe_result validation; /* on the attacker-validation group (NaN: not run) */
 } veil_job_attacker;
 
 /* Where a job's time went ("stages" in results.jsonl; report.md sums them per method).
@@ -135,7 +144,8 @@ typedef struct veil_job_result {
     char **group_speakers;      /* n_attack_groups x st speaker ids */
     double gender_test_majority;   /* share of the gender-testing patches of their majority
                                     * gender: the gender chance level */
-    double attack_val_acc;         /* attacker on the validation group (NaN: not run) */
+    double attack_val_acc;         /* the selection attacker's accuracy on the validation group
+                                    * (veil_train_config.select_attacker; NaN: not run) */
 } veil_job_result;
 void veil_job_result_free(veil_job_result *r);
 /* One line of JSON (no newline), malloc'd. Values that do not apply (the pair verdict of
@@ -173,6 +183,21 @@ int veil_extract_features(veil_extractor *f, const veil_patch_set *p, const size
 /* A head on fixed features x (n x in_dim): epochs of shuffled batches, Adam(lr). */
 int veil_head_train(veil_head *h, const float *x, const int *labels, size_t n, int epochs,
                     int batch, float lr, uint64_t seed, const char *name, double *final_loss);
+/* What a head's training may add (veil_head_train_ex): decoupled weight decay and early
+ * stopping on held-out rows (the best epoch's values are kept). Zero: neither. */
+typedef struct veil_head_train_options {
+    float weight_decay;      /* AdamW: after each step, weights *= 1 - lr weight_decay */
+    const float *x_held;     /* n_held rows: accuracy after every epoch */
+    const int *y_held;
+    size_t n_held;
+    int patience;            /* epochs without a better held-out accuracy before stopping */
+    int eval_batch;
+    int epochs_run, best_epoch; /* out */
+    double best_held_acc;       /* out */
+} veil_head_train_options;
+int veil_head_train_ex(veil_head *h, const float *x, const int *labels, size_t n, int epochs,
+                       int batch, float lr, uint64_t seed, const char *name, double *final_loss,
+                       veil_head_train_options *opt);
 /* Eval-mode accuracy; pred_count (classes entries, optional) receives predictions per class. */
 double veil_head_accuracy(veil_head *h, const float *x, const int *labels, size_t n, int batch,
                           size_t *pred_count);
@@ -188,6 +213,7 @@ typedef struct veil_attack_config {
     veil_head *gender;    /* optional: the gender recognizer, scored on every gender-testing
                            * patch (the groups' table rows and the patches outside them) */
     int gender_batch;     /* rows per forward pass of the gender recognizer */
+    double utt_fraction;  /* the utterance split's training share per speaker (0: 0.7) */
 } veil_attack_config;
 typedef struct veil_attack_result {
     int n_probes, n_groups;
@@ -203,6 +229,10 @@ void veil_attack_result_free(veil_attack_result *r);
 int veil_attack_run(veil_extractor *f, const veil_patch_set *p, const veil_split *s,
                     const veil_train_config *tc, uint64_t seed, const char *name,
                     const veil_attack_config *ac, veil_attack_result *out);
+
+/* The selection score of a job's validation results (veil_train_config.select_attacker):
+ * NaN when the named probe did not run there. */
+double veil_validation_score(const veil_job_attacker *a, int n, const char *select);
 
 /* Run one job on a split: train f (Siamese or reference), train g, attack every group.
  * model_out (optional) receives the trained model. Progress goes to stderr. */

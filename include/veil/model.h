@@ -19,6 +19,10 @@ typedef struct veil_model {
     veil_head *g;               /* optional head (gender recognizer), NULL if none */
     int n_classes;              /* class names of g */
     char **class_names;
+    /* the speakers whose patches trained f and g (metadata "train_speakers", optional):
+     * an audit of the model leaves them out (they are not unseen speakers) */
+    int n_train_speakers;
+    char **train_speakers;
 } veil_model;
 
 int veil_model_save(const char *path, const veil_model *m);

@@ -25,7 +25,11 @@ void veil_feature_table_alloc(veil_feature_table *t, size_t n, int dim, int n_cl
 void veil_feature_table_free(veil_feature_table *t);
 
 /* What a probe gets. train/test: the group's attacker-training / attacker-evaluation rows
- * (same speakers). others: rows of speakers disjoint from the group's (and never seen by
+ * (same speakers), split per patch as in the paper (an utterance's patches fall on both
+ * sides). utt_train/utt_test: the same rows split by whole utterances (each speaker's
+ * utterances 70/30, none on both sides; veil_probe_utterance_split): what every number
+ * per utterance is scored on, since a real eavesdropper meets new recordings (NULL: the
+ * patch split stands in, for callers that have no utterances). others: rows of speakers disjoint from the group's (and never seen by
  * the extractor), for probes that need them (LDA of the verification probe); may be NULL
  * (a probe that needs it then reports NaN for what it cannot compute). */
 typedef struct veil_probe_input {
@@ -41,12 +45,25 @@ typedef struct veil_probe_input {
     uint64_t attack_seed;
     int group;
     int eval_batch;          /* rows per forward pass when a probe scores its test rows */
+    const veil_feature_table *utt_train, *utt_test;
 } veil_probe_input;
+/* The split a probe scoring whole held-out utterances uses: utt_train/utt_test, or the
+ * patch split where the caller gave none. */
+const veil_feature_table *veil_probe_utt_train(const veil_probe_input *in);
+const veil_feature_table *veil_probe_utt_test(const veil_probe_input *in);
+
+/* The rows of a and b (one group's patches, split any way) split again by whole
+ * utterances: each class's utterances shuffled (seed) and the first round(fraction x
+ * count) to train, at least one to each side when the class has two or more (a class
+ * with one utterance goes to train only). Rows keep their order within each side. */
+void veil_probe_utterance_split(const veil_feature_table *a, const veil_feature_table *b, double fraction,
+                                uint64_t seed, veil_feature_table *train, veil_feature_table *test);
 
 /* NaN where a field does not apply to the probe. Accuracies are fractions in [0,1]. */
 typedef struct veil_probe_result {
     double acc;              /* identification accuracy per test patch */
-    double acc_utt;          /* per test utterance: patch log-posteriors summed, argmax */
+    double acc_utt;          /* per test utterance (whole held-out utterances): patch
+                              * log-posteriors summed, argmax */
     double chance;           /* chance level of acc (1 / n_classes) */
     double eer, eer_lo, eer_hi; /* verification: equal error rate, bootstrap 95 % CI */
     double min_dcf;          /* verification: minimum normalised detection cost */
@@ -60,12 +77,15 @@ typedef struct veil_probe {
     const char *about;       /* one line for --help and the report */
     int (*score)(const veil_probe_input *in, veil_probe_result *out);
     int needs_others;        /* added by the seam: 1 if score reads in->others */
+    int cheap;               /* 1: seconds per group at G = 5 (the quick preset's battery) */
 } veil_probe;
 
 /* The table, in report order. */
 const veil_probe *veil_probes(int *count);
 const veil_probe *veil_probe_find(const char *name);
-/* "all" or a comma-separated list of names -> the probes in table order, no repeats.
+#define VEIL_MAX_PROBES 16
+/* "all", "cheap" (the probes marked cheap) or a comma-separated list of names -> the
+ * probes in table order, no repeats.
  * *n receives the count; out has room for every probe of the table. Unknown names: a
  * message listing the known ones, -1. */
 int veil_probe_parse_list(const char *s, const veil_probe **out, int *n);

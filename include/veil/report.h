@@ -45,6 +45,14 @@ typedef struct veil_stat {
 } veil_stat;
 veil_stat veil_stat_of(const double *x, int n);
 
+/* One attacker of the battery on one summary row: each field's mean over the attacker
+ * groups of a job, then mean ± std over the row's runs (%, NaN where it does not apply). */
+typedef struct veil_row_attacker {
+    char name[32];
+    veil_stat acc, acc_utt, eer, eer_lo, eer_hi, min_dcf;
+    int runs;        /* runs with this attacker */
+} veil_row_attacker;
+
 typedef struct veil_summary_row {
     veil_method method;
     int groups;      /* G */
@@ -54,6 +62,13 @@ typedef struct veil_summary_row {
     veil_stat epochs, seconds;
     double knob;     /* the method's knob value (NaN: the method has none) */
     veil_stat gender_majority; /* % of gender-testing patches of the majority gender */
+    int n_attackers;           /* the battery, in the order of the row's first job */
+    veil_row_attacker attackers[VEIL_MAX_PROBES];
+    /* The strongest identification attacker per utterance (whole held-out utterances): the
+     * one with the highest mean accuracy per utterance; -1 (and strongest = attack) when no
+     * attacker of the row scores per utterance (results from before the battery). */
+    int strongest_index;
+    veil_stat strongest;
 } veil_summary_row;
 
 typedef struct veil_summary {
@@ -88,6 +103,9 @@ typedef struct veil_report_info {
     const char *tradeoff;        /* the trade-off figure, likewise */
     const char *extractors;      /* the per-extractor bar chart, likewise */
     int sweep_groups;            /* the G of the methods with a knob (and of Siamese in Figure 4) */
+    const char *figure4_strongest; /* Figure 4 with the strongest attacker per utterance, NULL: none */
+    const char *tradeoff_strongest;/* the trade-off figure, likewise */
+    const char *attackers_figure;  /* methods x attackers, likewise */
 } veil_report_info;
 
 /* The point Figure 4 shows per method (every method but those run at G = 1 only): a method
@@ -100,6 +118,14 @@ int veil_figure4_rows(const veil_summary *s, const veil_job_result *r, size_t n,
 int veil_report_write_md(const char *path, const veil_report_info *info, const veil_summary *s,
                          const veil_job_result *r, size_t n);
 
+/* Whether a probe's per-utterance numbers are on whole held-out utterances: not those of
+ * the patch-split MLPs (paper-mlp, paper-mlp-std), whose older results hold a number pooled
+ * over patches of utterances they trained on. */
+int veil_probe_scores_utterances(const char *name);
+/* The rows with the strongest per-utterance attacker as their attacker (a copy the caller
+ * frees with veil_summary_free): what the "-strongest" figures draw. */
+void veil_summary_strongest(const veil_summary *s, veil_summary *out);
+
 /* Figure 3 of the paper: Siamese gender test and attacker accuracy vs G (± std), the
  * reference as dashed lines, chance 1/St and 2/St dotted. Same drawing for both files;
  * either path may be NULL. Each file is drawn to a temporary name and renamed. */
@@ -110,9 +136,19 @@ int veil_plot_extractors(const veil_summary *s, int st, const char *png_path, co
  * (veil_figure4_rows), chance lines (1/St, 2/St, and the gender majority share). */
 int veil_plot_figure4(const veil_summary_row *const *rows, int n, int st, const char *png_path,
                       const char *svg_path);
+/* The same with the attacker named (legend and title): "paper-mlp per patch", "strongest
+ * per utterance". NULL: "Attacker test". */
+int veil_plot_figure4_as(const veil_summary_row *const *rows, int n, int st, const char *attacker,
+                         const char *png_path, const char *svg_path);
 /* Trade-off: attacker accuracy (x) against gender test accuracy (y), one point per knob value
  * (methods with a knob, at sweep_groups) or per G (Siamese), one line per method, chance lines. */
 int veil_plot_tradeoff(const veil_summary *s, int sweep_groups, int st, const char *png_path,
                        const char *svg_path);
+int veil_plot_tradeoff_as(const veil_summary *s, int sweep_groups, int st, const char *attacker,
+                          const char *png_path, const char *svg_path);
+/* Methods x attackers: one row per summary row, one column per attacker; each cell the
+ * attacker's main number (accuracy per utterance, per patch for the patch-split MLPs, EER
+ * for the verifiers), shaded by how much it leaks relative to chance. */
+int veil_plot_attackers(const veil_summary *s, int st, const char *png_path, const char *svg_path);
 
 #endif

@@ -346,7 +346,7 @@ done:
 
 int veil_probe_logreg(const veil_probe_input *in, veil_probe_result *out)
 {
-    const veil_feature_table *tr = in->train, *te = in->test;
+    const veil_feature_table *tr = veil_probe_utt_train(in), *te = veil_probe_utt_test(in);
     double t0 = veil_now();
     veil_probe_result_clear(out);
     float *x = veil_probe_standardised(tr, tr), *xt = veil_probe_standardised(tr, te);

@@ -3,9 +3,41 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include <string.h>
+
 #include "veil/common.h"
 #include "veil/job.h"
+#include "linalg.h"
 #include "probe_internal.h"
+
+/* Training with early stopping: fit on the rows not held out, stop on the held-out ones. */
+static int train_held_out(const probe_mlp *m, veil_head *h, const float *x, const int *y, size_t n, int dim,
+                          int classes, const char *name)
+{
+    char *held = veil_calloc(n ? n : 1, 1);
+    pm_holdout(y, n, classes, m->held_fraction, veil_seed_mix(m->train_seed, 0x68656c64, 0), held);
+    size_t nh = 0;
+    for (size_t i = 0; i < n; i++) nh += held[i] != 0;
+    float *xf = veil_aligned_alloc((n - nh ? n - nh : 1) * (size_t)dim * sizeof(float));
+    float *xh = veil_aligned_alloc((nh ? nh : 1) * (size_t)dim * sizeof(float));
+    int *yf = veil_malloc((n - nh ? n - nh : 1) * sizeof(int)), *yh = veil_malloc((nh ? nh : 1) * sizeof(int));
+    for (size_t i = 0, a = 0, b = 0; i < n; i++) {
+        if (held[i]) {
+            memcpy(xh + b * (size_t)dim, x + i * (size_t)dim, (size_t)dim * sizeof(float));
+            yh[b++] = y[i];
+        } else {
+            memcpy(xf + a * (size_t)dim, x + i * (size_t)dim, (size_t)dim * sizeof(float));
+            yf[a++] = y[i];
+        }
+    }
+    veil_head_train_options o = {m->weight_decay, xh, yh, nh, m->patience, m->eval_batch, 0, 0, 0};
+    int rc = veil_head_train_ex(h, xf, yf, n - nh, m->epochs, m->batch, m->lr, m->train_seed, name, NULL, &o);
+    if (rc == 0 && veil_verbosity >= 2)
+        veil_log("%s: best epoch %d of %d (held-out %.1f %% on %zu rows)", name, o.best_epoch, o.epochs_run,
+                 100 * o.best_held_acc, nh);
+    free(held), free(xf), free(xh), free(yf), free(yh);
+    return rc;
+}
 
 int probe_mlp_logits(const probe_mlp *m, const float *x, const int *y, size_t n, const float *xt,
                      size_t nt, int dim, int classes, const char *name, float *logits)
@@ -14,7 +46,12 @@ int probe_mlp_logits(const probe_mlp *m, const float *x, const int *y, size_t n,
     veil_head_config hc = {dim, m->hidden, classes, m->dropout};
     veil_head *h = veil_head_new(&hc, max_batch, m->precision, m->init_seed);
     if (!h) return -1;
-    int rc = veil_head_train(h, x, y, n, m->epochs, m->batch, m->lr, m->train_seed, name, NULL);
+    int rc;
+    if (m->held_fraction > 0) rc = train_held_out(m, h, x, y, n, dim, classes, name);
+    else if (m->weight_decay > 0) {
+        veil_head_train_options o = {m->weight_decay, NULL, NULL, 0, 0, 0, 0, 0, 0};
+        rc = veil_head_train_ex(h, x, y, n, m->epochs, m->batch, m->lr, m->train_seed, name, NULL, &o);
+    } else rc = veil_head_train(h, x, y, n, m->epochs, m->batch, m->lr, m->train_seed, name, NULL);
     for (size_t i = 0; i < nt && rc == 0; i += (size_t)m->eval_batch) {
         size_t k = nt - i < (size_t)m->eval_batch ? nt - i : (size_t)m->eval_batch;
         rc = veil_head_forward(h, xt + i * (size_t)dim, (int)k, 0, logits + i * (size_t)classes);

@@ -10,20 +10,27 @@
 #include "probe_internal.h"
 #include "veil/probe_math.h"
 
-/* In report order. A new attacker: one file in src/probe/ and one line here. */
+/* In report order. A new attacker: one file in src/probe/ and one line here. cheap: a few
+ * seconds per group at G = 5 on 2 cores (the quick preset runs those). */
 static const veil_probe probe_table[] = {
     {"paper-mlp", "the paper's attacker: MLP (1024 ReLU, dropout) on raw features, patches split 70/30",
-     veil_probe_paper_mlp_score, 0},
+     veil_probe_paper_mlp_score, 0, 1},
+    {"paper-mlp-std", "the paper's MLP on features standardised with its own training rows' statistics",
+     veil_probe_paper_mlp_std_score, 0, 0},
+    {"mlp-utt-split", "the paper's MLP trained and scored on whole utterances split 70/30 per speaker",
+     veil_probe_mlp_utt_split_score, 0, 0},
+    {"strong-mlp", "wider MLP (2048 ReLU), standardised, AdamW weight decay, early stopping on held-out training rows",
+     veil_probe_strong_mlp_score, 0, 0},
     {"logreg", "multinomial logistic regression on standardised features, L2 chosen on held-out training rows",
-     veil_probe_logreg, 0},
+     veil_probe_logreg, 0, 1},
     {"knn-cosine", "cosine k-nearest neighbours on standardised features, k chosen on held-out training rows",
-     veil_probe_knn_cosine, 0},
+     veil_probe_knn_cosine, 0, 0},
     {"verify-cosine", "verification: cosine of utterance-mean embeddings, all trials (EER, minDCF)",
-     veil_probe_verify_cosine, 0},
+     veil_probe_verify_cosine, 0, 1},
     {"verify-same-gender", "verification: cosine of utterance means, same-gender trials only",
-     veil_probe_verify_same_gender, 0},
+     veil_probe_verify_same_gender, 0, 1},
     {"verify-lda", "verification: cosine after LDA trained on another group's speakers",
-     veil_probe_verify_lda, 1},
+     veil_probe_verify_lda, 1, 0},
 };
 
 const veil_probe *veil_probes(int *count)
@@ -53,18 +60,22 @@ int veil_probe_parse_list(const char *s, const veil_probe **out, int *n)
             memset(want, 1, (size_t)count);
             continue;
         }
+        if (!strcmp(tok, "cheap")) {
+            for (int i = 0; i < count; i++) want[i] |= (char)t[i].cheap;
+            continue;
+        }
         const veil_probe *p = veil_probe_find(tok);
         if (!p) {
             veil_strbuf b = {0};
             for (int i = 0; i < count; i++) veil_strbuf_printf(&b, "%s%s", i ? ", " : "", t[i].name);
-            veil_error("unknown attacker '%s' (known: %s, or all)", tok, b.s ? b.s : "");
+            veil_error("unknown attacker '%s' (known: %s, or all, cheap)", tok, b.s ? b.s : "");
             free(b.s);
             goto done;
         }
         want[p - t] = 1;
     }
     if (!any) {
-        veil_error("empty attacker list '%s' (expected names separated by commas, or all)", s);
+        veil_error("empty attacker list '%s' (expected names separated by commas, or all, cheap)", s);
         goto done;
     }
     *n = 0;
@@ -198,4 +209,91 @@ float *veil_probe_standardised(const veil_feature_table *train, const veil_featu
     free(mean);
     free(inv);
     return x;
+}
+
+const veil_feature_table *veil_probe_utt_train(const veil_probe_input *in)
+{
+    return in->utt_train ? in->utt_train : in->train;
+}
+
+const veil_feature_table *veil_probe_utt_test(const veil_probe_input *in)
+{
+    return in->utt_test ? in->utt_test : in->test;
+}
+
+static int by_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* Copy row i of src to row j of dst. */
+static void copy_row(const veil_feature_table *src, size_t i, veil_feature_table *dst, size_t j)
+{
+    memcpy(dst->z + j * (size_t)dst->dim, src->z + i * (size_t)src->dim, (size_t)src->dim * sizeof(float));
+    dst->label[j] = src->label[i];
+    dst->speaker[j] = src->speaker[i];
+    dst->gender[j] = src->gender[i];
+    dst->utterance[j] = src->utterance[i];
+    dst->file[j] = src->file[i];
+}
+
+void veil_probe_utterance_split(const veil_feature_table *a, const veil_feature_table *b, double fraction,
+                                uint64_t seed, veil_feature_table *train, veil_feature_table *test)
+{
+    const veil_feature_table *src[2] = {a, b};
+    int k = a->n_classes > b->n_classes ? a->n_classes : b->n_classes;
+    size_t n = a->n + b->n;
+    /* per class: its distinct utterances, ascending, then shuffled */
+    int **utts = veil_calloc((size_t)(k > 0 ? k : 1), sizeof *utts);
+    int *nu = veil_calloc((size_t)(k > 0 ? k : 1), sizeof *nu);
+    for (int c = 0; c < k; c++) utts[c] = veil_malloc((n ? n : 1) * sizeof(int));
+    for (int t = 0; t < 2; t++)
+        for (size_t i = 0; i < src[t]->n; i++) {
+            int c = src[t]->label[i];
+            utts[c][nu[c]++] = src[t]->utterance[i];
+        }
+    veil_rng rng;
+    veil_rng_seed(&rng, veil_seed_mix(seed, 0x7574747370, 0));
+    /* utterance ids to train: a sorted list for lookup */
+    int *to_train = veil_malloc((n ? n : 1) * sizeof(int));
+    size_t n_to_train = 0;
+    for (int c = 0; c < k; c++) {
+        qsort(utts[c], (size_t)nu[c], sizeof(int), by_int);
+        int m = 0;
+        for (int i = 0; i < nu[c]; i++)
+            if (i == 0 || utts[c][i] != utts[c][i - 1]) utts[c][m++] = utts[c][i];
+        for (int i = m - 1; i > 0; i--) { /* Fisher-Yates */
+            int j = (int)veil_rng_below(&rng, (uint64_t)i + 1);
+            int x = utts[c][i];
+            utts[c][i] = utts[c][j];
+            utts[c][j] = x;
+        }
+        long kt = m >= 2 ? lround(fraction * m) : m;
+        if (m >= 2 && kt < 1) kt = 1;
+        if (m >= 2 && kt > m - 1) kt = m - 1;
+        for (long i = 0; i < kt; i++) to_train[n_to_train++] = utts[c][i];
+    }
+    qsort(to_train, n_to_train, sizeof(int), by_int);
+    size_t ntr = 0;
+    char *side = veil_malloc(n ? n : 1);
+    for (int t = 0, r = 0; t < 2; t++)
+        for (size_t i = 0; i < src[t]->n; i++, r++) {
+            int u = src[t]->utterance[i];
+            side[r] = bsearch(&u, to_train, n_to_train, sizeof(int), by_int) != NULL;
+            ntr += (size_t)side[r];
+        }
+    veil_feature_table_alloc(train, ntr, a->dim, k);
+    veil_feature_table_alloc(test, n - ntr, a->dim, k);
+    size_t jt = 0, je = 0;
+    for (int t = 0, r = 0; t < 2; t++)
+        for (size_t i = 0; i < src[t]->n; i++, r++) {
+            if (side[r]) copy_row(src[t], i, train, jt++);
+            else copy_row(src[t], i, test, je++);
+        }
+    free(side);
+    free(to_train);
+    for (int c = 0; c < k; c++) free(utts[c]);
+    free(utts);
+    free(nu);
 }

@@ -6,6 +6,9 @@
 
 /* The score functions of the table (one file each). */
 int veil_probe_paper_mlp_score(const veil_probe_input *in, veil_probe_result *out);
+int veil_probe_paper_mlp_std_score(const veil_probe_input *in, veil_probe_result *out);
+int veil_probe_mlp_utt_split_score(const veil_probe_input *in, veil_probe_result *out);
+int veil_probe_strong_mlp_score(const veil_probe_input *in, veil_probe_result *out);
 
 /* Rows of t ordered by utterance, then row: an utterance's rows are consecutive. */
 size_t *probe_rows_by_utterance(const veil_feature_table *t);
@@ -17,6 +20,12 @@ typedef struct probe_mlp {
     float lr, dropout;
     veil_precision precision;
     uint64_t init_seed, train_seed;
+    /* strong-mlp: AdamW weight decay, and early stopping on held_fraction of each class's
+     * training rows (held out by pm_holdout, seeded by train_seed) with this patience;
+     * 0: neither (the paper's attacker) */
+    float weight_decay;
+    double held_fraction;
+    int patience;
 } probe_mlp;
 /* Train on x (n x dim, labels y in 0..classes-1), then write the eval-mode logits of xt
  * (nt x dim) into logits (nt x classes). */
