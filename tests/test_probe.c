@@ -184,6 +184,18 @@ static void test_utterance_split(void)
     veil_feature_table_free(&te2);
     veil_feature_table_free(&tr);
     veil_feature_table_free(&te);
+    /* a class with one utterance keeps the split its rows came with */
+    for (size_t i = 0; i < a.n; i++)
+        if (a.label[i] == 2) a.utterance[i] = 999;
+    for (size_t i = 0; i < b.n; i++)
+        if (b.label[i] == 2) b.utterance[i] = 999;
+    veil_probe_utterance_split(&a, &b, 0.7, 9, &tr, &te);
+    size_t n2t = 0, n2e = 0;
+    for (size_t i = 0; i < tr.n; i++) n2t += tr.label[i] == 2;
+    for (size_t i = 0; i < te.n; i++) n2e += te.label[i] == 2;
+    CHECK(n2t == 70 && n2e == 30 && tr.n + te.n == a.n + b.n);
+    veil_feature_table_free(&tr);
+    veil_feature_table_free(&te);
     veil_feature_table_free(&a);
     veil_feature_table_free(&b);
 }

@@ -54,8 +54,9 @@ const veil_feature_table *veil_probe_utt_test(const veil_probe_input *in);
 
 /* The rows of a and b (one group's patches, split any way) split again by whole
  * utterances: each class's utterances shuffled (seed) and the first round(fraction x
- * count) to train, at least one to each side when the class has two or more (a class
- * with one utterance goes to train only). Rows keep their order within each side. */
+ * count) to train, at least one to each side when the class has two or more. A class
+ * with a single utterance has none to hold out: its rows keep the split they came with
+ * (a's to train, b's to test). Rows keep their order within each side. */
 void veil_probe_utterance_split(const veil_feature_table *a, const veil_feature_table *b, double fraction,
                                 uint64_t seed, veil_feature_table *train, veil_feature_table *test);
 

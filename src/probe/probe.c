@@ -247,6 +247,7 @@ void veil_probe_utterance_split(const veil_feature_table *a, const veil_feature_
     /* per class: its distinct utterances, ascending, then shuffled */
     int **utts = veil_calloc((size_t)(k > 0 ? k : 1), sizeof *utts);
     int *nu = veil_calloc((size_t)(k > 0 ? k : 1), sizeof *nu);
+    char *single = veil_calloc((size_t)(k > 0 ? k : 1), 1);
     for (int c = 0; c < k; c++) utts[c] = veil_malloc((n ? n : 1) * sizeof(int));
     for (int t = 0; t < 2; t++)
         for (size_t i = 0; i < src[t]->n; i++) {
@@ -269,10 +270,11 @@ void veil_probe_utterance_split(const veil_feature_table *a, const veil_feature_
             utts[c][i] = utts[c][j];
             utts[c][j] = x;
         }
-        long kt = m >= 2 ? lround(fraction * m) : m;
-        if (m >= 2 && kt < 1) kt = 1;
-        if (m >= 2 && kt > m - 1) kt = m - 1;
-        for (long i = 0; i < kt; i++) to_train[n_to_train++] = utts[c][i];
+        single[c] = m < 2;
+        long kt = lround(fraction * m);
+        if (kt < 1) kt = 1;
+        if (kt > m - 1) kt = m - 1;
+        for (long i = 0; m >= 2 && i < kt; i++) to_train[n_to_train++] = utts[c][i];
     }
     qsort(to_train, n_to_train, sizeof(int), by_int);
     size_t ntr = 0;
@@ -280,7 +282,10 @@ void veil_probe_utterance_split(const veil_feature_table *a, const veil_feature_
     for (int t = 0, r = 0; t < 2; t++)
         for (size_t i = 0; i < src[t]->n; i++, r++) {
             int u = src[t]->utterance[i];
-            side[r] = bsearch(&u, to_train, n_to_train, sizeof(int), by_int) != NULL;
+            /* a class with one utterance has none to hold out: its rows keep the split they
+             * came with (a to train, b to test) */
+            if (single[src[t]->label[i]]) side[r] = t == 0;
+            else side[r] = bsearch(&u, to_train, n_to_train, sizeof(int), by_int) != NULL;
             ntr += (size_t)side[r];
         }
     veil_feature_table_alloc(train, ntr, a->dim, k);
@@ -296,4 +301,5 @@ void veil_probe_utterance_split(const veil_feature_table *a, const veil_feature_
     for (int c = 0; c < k; c++) free(utts[c]);
     free(utts);
     free(nu);
+    free(single);
 }
