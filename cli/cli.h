@@ -16,6 +16,9 @@ int cmd_corpus(int argc, char **argv);     /* cmd_corpus.c: info | synth | featu
 int cmd_train(int argc, char **argv);      /* cmd_train.c */
 int cmd_attack(int argc, char **argv);     /* cmd_attack.c */
 int cmd_audit(int argc, char **argv);      /* cmd_audit.c */
+/* cmd_audit_job.c: --experiment OUT --job N (the battery on one job's attacker groups) */
+int audit_experiment_job(const char *model_path, const char *from, const char *job_s, const char *corpus_dir,
+                         const char *cache, const char *attackers, int threads, const char *out_dir);
 int cmd_experiment(int argc, char **argv); /* cmd_experiment.c */
 
 /* Print "veil: MESSAGE" (the last library error) to stderr and return 1. */

@@ -25,7 +25,11 @@ static const char *usage_text =
     "  --model M           a veil model: its extractor on --corpus, leaving out the speakers\n"
     "                      it was trained on (when the model records them)\n"
     "  --raw               the corpus's MFCC patches with no extractor (the baseline)\n"
-    "  --corpus DIR        corpus for --model / --raw (any layout `veil corpus info` reads)\n"
+    "  --experiment OUT --job N   with --model: the attacker groups, split, seeds and attacker\n"
+    "                      settings of job N of experiment OUT (`veil train --from OUT --job list`):\n"
+    "                      the job's own numbers for the job's model (--save-models)\n"
+    "  --corpus DIR        corpus for --model / --raw (any layout `veil corpus info` reads;\n"
+    "                      with --experiment, default: the experiment's)\n"
     "  --out DIR           output folder (created)\n"
     "  --attackers LIST    comma-separated attacker names, or all (default all)\n"
     "  --st N              speakers per group (default 20)\n"
@@ -49,6 +53,8 @@ int cmd_audit(int argc, char **argv)
 {
     const char *features = NULL, *labels = NULL, *model_path = NULL, *corpus_dir = NULL;
     const char *out_dir = NULL, *attackers = "all", *cache = NULL, *prec_s = "fp32";
+    const char *experiment = NULL, *job_s = NULL;
+    int attackers_given = 0;
     long st = 20, groups = 0, seed = 1, epochs = 150, batch = 256, threads = 0;
     int raw = 0;
     for (int i = 1; i < argc; i++) {
@@ -68,7 +74,9 @@ int cmd_audit(int argc, char **argv)
         else if (!strcmp(a, "--model")) model_path = argv[++i];
         else if (!strcmp(a, "--corpus")) corpus_dir = argv[++i];
         else if (!strcmp(a, "--out")) out_dir = argv[++i];
-        else if (!strcmp(a, "--attackers")) attackers = argv[++i];
+        else if (!strcmp(a, "--attackers")) attackers = argv[++i], attackers_given = 1;
+        else if (!strcmp(a, "--experiment")) experiment = argv[++i];
+        else if (!strcmp(a, "--job")) job_s = argv[++i];
         else if (!strcmp(a, "--cache")) cache = argv[++i];
         else if (!strcmp(a, "--precision")) prec_s = argv[++i];
         else if (!strcmp(a, "--st")) {
@@ -84,6 +92,21 @@ int cmd_audit(int argc, char **argv)
         } else if (!strcmp(a, "--threads")) {
             if (cli_parse_int(a, argv[++i], 0, 4096, &threads)) return cli_fail();
         } else return usage_error("unknown option '%s'", a);
+    }
+    if (experiment || job_s) {
+#ifdef VEIL_HAVE_TRAINING
+        if (!experiment || !job_s || !model_path || !out_dir || features || labels || raw)
+            return usage_error("%s", "--experiment OUT --job N needs --model M and --out DIR (and no "
+                                     "--features, --labels or --raw)");
+        if (veil_output_dir_check(out_dir)) return cli_fail();
+        veil_set_threads((int)threads);
+        return audit_experiment_job(model_path, experiment, job_s, corpus_dir, cache,
+                                    attackers_given ? attackers : NULL, (int)threads, out_dir)
+                   ? cli_fail()
+                   : 0;
+#else
+        return usage_error("%s", "--experiment needs a build with the research part (VEIL_WITH_TRAINING)");
+#endif
     }
     int modes = (features || labels) + (model_path != NULL) + raw;
     if (modes != 1)
