@@ -585,6 +585,15 @@ int veil_audit_run(const veil_audit_data *d, const veil_audit_config *c, veil_au
         veil_feature_table_free(&utr);
         veil_feature_table_free(&ute);
     }
+    {
+        /* nothing scored anywhere: an error, not a report of nulls */
+        size_t failed = 0;
+        for (size_t i = 0; i < (size_t)P * G; i++) failed += out->reason[i] != NULL;
+        if (P * G > 0 && failed == (size_t)P * G) {
+            veil_error("no attacker gave a result on any group (%s: %s)", c->probes[0]->name, out->reason[0]);
+            goto done;
+        }
+    }
     rc = 0;
 done:
     veil_feature_table_free(&tr);

@@ -237,6 +237,10 @@ assert all(x is not None for x in a["probes"]["logreg"]["acc"]), a["probes"]["lo
 PY
   grep -q "verify-lda: no result" "$tmp/err.txt" || fail "audit of $mode features: no warning for verify-lda"
 done
+# ... but an audit where no attacker scored anything is an error, not a report of nulls
+refuses "no attacker gave a result on any group (verify-lda: LDA" "$veil" audit --features "$h/c.npy" --labels "$h/c.csv" \
+  --out "$h/a-none" --attackers verify-lda "${au[@]}"
+[ ! -e "$h/a-none" ] || fail "an audit with no result wrote its output"
 # huge finite features: refused before the attackers, with the cause, never "try --precision fp32"
 python3 "$h/mk.py" "$h/g.npy" "$h/g.csv" 8 12 16 huge
 refuses "overflows float32 in any precision" "$veil" audit --features "$h/g.npy" --labels "$h/g.csv" --out "$h/a-g" "${au[@]}"
@@ -275,6 +279,12 @@ refuses "sample rate of 0 Hz" "$veil" mfcc "$h/r0.wav" -o "$h/x0.npy"
 head -c 30000 "$h/x.wav" >"$h/cut.wav"
 accepts "$veil" mfcc "$h/cut.wav" -o "$h/cut.npy"
 grep -q "cut.wav: truncated" "$tmp/err.txt" || fail "a WAV cut mid-data: no warning"
+# a WAV written to a pipe declares its length unknown (0xFFFFFFFF): no warning for that
+cp "$h/x.wav" "$h/piped.wav"
+printf '\377\377\377\377' | dd of="$h/piped.wav" bs=1 seek=4 conv=notrunc status=none
+printf '\377\377\377\377' | dd of="$h/piped.wav" bs=1 seek=40 conv=notrunc status=none
+accepts "$veil" mfcc "$h/piped.wav" -o "$h/piped.npy"
+grep -q "truncated" "$tmp/err.txt" && fail "a WAV of unknown length (written to a pipe) called truncated"
 printf '\357\273\277%s\n' "$h/x.wav" >"$h/bom.list"
 accepts "$veil" extract --model "$h/m.safetensors" --list "$h/bom.list" -o "$h/bom.npy"
 printf '%s\000junk\n' "$h/x.wav" >"$h/nul.list"
