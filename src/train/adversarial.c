@@ -73,16 +73,61 @@ int veil_adversarial_gradients(veil_extractor *f, veil_head *g, veil_head *a, co
     return veil_extractor_backward(f, w->dz);
 }
 
+typedef struct adversarial_state {
+    veil_extractor *f;
+    veil_head *g, *a;
+    veil_param *ap;
+    int acount, n_speakers;
+    veil_adam aadam;
+    float lambda;
+    double lambda_d; /* the setting as given: J is reported in double */
+    veil_adversarial_work w;
+    const char *name;
+} adversarial_state;
+
+/* One batch: the reversal's gradients, the adversary's own Adam step (the loop steps f, g) */
+static int adversarial_step(void *m, const float *x, int k, const int *gender, const int *speaker, int epoch,
+                            size_t batch, double *sums)
+{
+    adversarial_state *s = m;
+    float loss_g, loss_a;
+    if (veil_adversarial_gradients(s->f, s->g, s->a, x, k, gender, speaker, s->lambda, &s->w, &loss_g, &loss_a))
+        return -1;
+    if (!veil_finite_loss(loss_g, s->name, "gender cross-entropy", epoch, batch) ||
+        !veil_finite_loss(loss_a, s->name, "speaker-adversary cross-entropy", epoch, batch))
+        return -1;
+    veil_adam_step(&s->aadam, s->ap, s->acount);
+    sums[0] += (double)loss_g * (double)k;
+    sums[1] += (double)loss_a * (double)k;
+    return 0;
+}
+
+static void adversarial_describe(void *m, char *buf, size_t n, int epoch, const double *sums, double rows, double acc)
+{
+    (void)m, (void)acc;
+    if (epoch == 0) snprintf(buf, n, ", adversary loss %.3f", sums[1] / rows);
+    else snprintf(buf, n, "epoch %d gender loss %.4f adversary loss %.4f", epoch, sums[0] / rows, sums[1] / rows);
+}
+
+static void adversarial_log(void *m, int epoch, const double *sums, double rows, double acc, double spread)
+{
+    (void)spread;
+    const adversarial_state *s = m;
+    veil_log("%s: adversarial epoch %d gender loss %.4f adversary loss %.4f (chance %.4f) gender-eval %.1f%%",
+             s->name, epoch, sums[0] / rows, sums[1] / rows, log((double)s->n_speakers), 100 * acc);
+}
+
+/* the combined objective J = L_gender - lambda L_speaker of the last epoch */
+static double adversarial_final_loss(void *m, const double *sums, double rows)
+{
+    return sums[0] / rows - ((adversarial_state *)m)->lambda_d * (sums[1] / rows);
+}
+
 static int adversarial_train(const veil_train_context *ctx, veil_trained *out)
 {
     const adversarial_settings *as = ctx->settings;
     const veil_train_config *tc = ctx->tc;
-    const veil_labelled *train = ctx->train, *eval = ctx->eval;
-    const veil_patch_set *p = ctx->patches;
-    veil_train_report *rep = &out->rep;
-    memset(rep, 0, sizeof *rep);
-    rep->d_similar = rep->d_dissimilar = NAN;
-    if (train->n == 0 || eval->n == 0 || ctx->n_speakers < 2) {
+    if (ctx->train->n == 0 || ctx->eval->n == 0 || ctx->n_speakers < 2) {
         veil_error("%s: the adversarial method needs training and evaluation patches of 2 or more speakers",
                    ctx->name);
         return -1;
@@ -94,123 +139,31 @@ static int adversarial_train(const veil_train_context *ctx, veil_trained *out)
     veil_extractor *f = veil_train_new_extractor(ctx, batch, veil_seed_mix(ctx->seed, 0x696e6974, 0));
     veil_head *g = veil_head_new(&gc, head_batch, ctx->precision, veil_seed_mix(ctx->seed, 0x67656e64, 0));
     veil_head *a = veil_head_new(&ac, head_batch, ctx->precision, veil_seed_mix(ctx->seed, 0x61647672, 0));
-    size_t hw = (size_t)p->patch_h * p->patch_w;
-    float *x = veil_aligned_alloc((size_t)batch * hw * sizeof(float));
-    float *zeval = veil_aligned_alloc(eval->n * (size_t)dim * sizeof(float));
-    int *lg = veil_malloc((size_t)batch * sizeof(int)), *ls = veil_malloc((size_t)batch * sizeof(int));
-    size_t *order = veil_malloc(train->n * sizeof(size_t)), *bidx = veil_malloc((size_t)batch * sizeof(size_t));
-    veil_adversarial_work w;
-    veil_adversarial_work_init(&w, batch, dim, ctx->n_speakers);
-    veil_snapshot fbest = {0, NULL}, gbest = {0, NULL};
-    int rc = -1, fcount = 0, gcount = 0, acount = 0;
+    adversarial_state s;
+    memset(&s, 0, sizeof s);
+    int rc = -1;
     if (!f || !g || !a) goto done;
-    veil_param *fp = veil_extractor_params(f, &fcount), *gp = veil_head_params(g, &gcount),
-               *ap = veil_head_params(a, &acount);
-    veil_adam fadam, gadam, aadam;
-    veil_adam_init(&fadam, tc->lr);
-    veil_adam_init(&gadam, tc->lr);
-    veil_adam_init(&aadam, tc->lr);
-    veil_rng rng;
-    veil_rng_seed(&rng, veil_seed_mix(ctx->seed, 0x61647600, 0));
-    double te = veil_now(); /* evaluation passes: the stage profile's train_eval */
-    if (tc->bn_recalibrate && veil_bn_recalibrate(f, p, train, (size_t)batch, veil_seed_mix(ctx->seed, 0x626e, 0)))
-        goto done;
-    if (veil_extract_features(f, p, eval->idx, eval->n, tc->extract_batch, zeval)) goto done;
-    rep->z_spread_init = veil_z_spread(zeval, eval->n, (size_t)dim);
-    rep->eval_seconds += veil_now() - te;
-    size_t batches = (train->n + (size_t)batch - 1) / (size_t)batch;
-    char label[160], extra[160];
+    s.f = f, s.g = g, s.a = a, s.n_speakers = ctx->n_speakers, s.lambda = (float)as->lambda;
+    s.lambda_d = as->lambda, s.name = ctx->name;
+    s.ap = veil_head_params(a, &s.acount);
+    veil_adam_init(&s.aadam, tc->lr);
+    veil_adversarial_work_init(&s.w, batch, dim, ctx->n_speakers);
+    char label[160];
     snprintf(label, sizeof label, "%s: f+g+adversary (lambda %g)", ctx->name, as->lambda);
-    veil_progress prog;
-    veil_progress_begin(&prog, label, (long)as->epochs * (long)batches);
-    double best_acc = -1, epoch_loss = NAN, last_acc = NAN, speaker_loss = NAN;
-    int since_best = 0;
-    for (size_t i = 0; i < train->n; i++) order[i] = i;
-    for (int epoch = 1; epoch <= as->epochs; epoch++) {
-        veil_shuffle_size(&rng, order, train->n);
-        double sum_g = 0, sum_a = 0;
-        for (size_t b = 0; b < batches; b++) {
-            size_t start = b * (size_t)batch;
-            size_t k = train->n - start < (size_t)batch ? train->n - start : (size_t)batch;
-            for (size_t i = 0; i < k; i++) {
-                bidx[i] = train->idx[order[start + i]];
-                lg[i] = train->label[order[start + i]];
-                ls[i] = ctx->train_speaker[order[start + i]];
-            }
-            veil_gather_patches(p, bidx, k, x);
-            float loss_g, loss_a;
-            if (veil_adversarial_gradients(f, g, a, x, (int)k, lg, ls, (float)as->lambda, &w, &loss_g, &loss_a))
-                goto done;
-            if (!veil_finite_loss(loss_g, ctx->name, "gender cross-entropy", epoch, b) ||
-                !veil_finite_loss(loss_a, ctx->name, "speaker-adversary cross-entropy", epoch, b))
-                goto done;
-            veil_adam_step(&fadam, fp, fcount);
-            veil_adam_step(&gadam, gp, gcount);
-            veil_adam_step(&aadam, ap, acount);
-            sum_g += (double)loss_g * (double)k;
-            sum_a += (double)loss_a * (double)k;
-            snprintf(extra, sizeof extra, "epoch %d gender loss %.4f adversary loss %.4f", epoch,
-                     sum_g / (double)(start + k), sum_a / (double)(start + k));
-            veil_progress_update(&prog, (long)(epoch - 1) * (long)batches + (long)b + 1, extra);
-        }
-        epoch_loss = sum_g / (double)train->n;
-        speaker_loss = sum_a / (double)train->n;
-        rep->epochs_run = epoch;
-        te = veil_now();
-        if (tc->bn_recalibrate &&
-            veil_bn_recalibrate(f, p, train, (size_t)batch, veil_seed_mix(ctx->seed, 0x626e, (uint64_t)epoch)))
-            goto done;
-        if (veil_extract_features(f, p, eval->idx, eval->n, tc->extract_batch, zeval)) goto done;
-        double acc = veil_head_accuracy(g, zeval, eval->label, eval->n, tc->extract_batch, NULL);
-        rep->eval_seconds += veil_now() - te;
-        if (isnan(acc)) goto done;
-        last_acc = acc;
-        if (acc > best_acc || (tc->ties_improve && acc == best_acc)) {
-            best_acc = acc;
-            rep->best_epoch = epoch;
-            rep->best_eval_acc = acc;
-            rep->z_spread = veil_z_spread(zeval, eval->n, (size_t)dim);
-            veil_snapshot_save(&fbest, fp, fcount);
-            veil_snapshot_save(&gbest, gp, gcount);
-            since_best = 0;
-        } else {
-            since_best++;
-        }
-        if (veil_verbosity >= 2)
-            veil_log("%s: adversarial epoch %d gender loss %.4f adversary loss %.4f (chance %.4f) gender-eval %.1f%%",
-                     ctx->name, epoch, epoch_loss, speaker_loss, log((double)ctx->n_speakers), 100 * acc);
-        if (since_best >= tc->patience) break;
-    }
-    (void)last_acc;
-    /* final_loss: the combined objective J of the last epoch */
-    rep->final_loss = epoch_loss - as->lambda * speaker_loss;
-    if (rep->best_epoch > 0) {
-        veil_snapshot_restore(&fbest, fp);
-        veil_snapshot_restore(&gbest, gp);
-        veil_extractor_params_changed(f);
-        veil_head_params_changed(g);
-    }
-    snprintf(extra, sizeof extra, "%d epochs, best %d: gender-eval %.1f%%, adversary loss %.3f", rep->epochs_run,
-             rep->best_epoch, 100 * rep->best_eval_acc, speaker_loss);
-    veil_progress_end(&prog, extra);
+    veil_fg_method fm = {&s, label, as->epochs, veil_seed_mix(ctx->seed, 0x61647600, 0), ctx->seed, 2,
+                         adversarial_step, NULL, adversarial_describe, adversarial_log, adversarial_final_loss};
+    if (veil_train_fg(f, g, ctx->patches, ctx->train, ctx->eval, ctx->train_speaker, tc, &fm, ctx->name, &out->rep))
+        goto done;
     out->f = f;
     out->g = g;
     f = NULL;
     g = NULL;
     rc = 0;
 done:
-    veil_snapshot_free(&fbest);
-    veil_snapshot_free(&gbest);
-    veil_adversarial_work_free(&w);
+    veil_adversarial_work_free(&s.w);
     veil_extractor_free(f);
     veil_head_free(g);
     veil_head_free(a);
-    free(x);
-    free(zeval);
-    free(lg);
-    free(ls);
-    free(order);
-    free(bidx);
     return rc;
 }
 

@@ -148,3 +148,121 @@ int veil_bn_recalibrate(veil_extractor *f, const veil_patch_set *p, const veil_l
     return rc;
 }
 
+
+/* ---------------- the f+g loop (method.h) ---------------- */
+/* BatchNorm recalibration and f's features of the evaluation set: one evaluation pass. */
+static int eval_pass(veil_extractor *f, const veil_patch_set *p, const veil_labelled *train,
+                     const veil_labelled *eval, const veil_train_config *tc, size_t batch, uint64_t bn_seed,
+                     int epoch, float *zeval, veil_train_report *rep)
+{
+    double te = veil_now();
+    if (tc->bn_recalibrate && veil_bn_recalibrate(f, p, train, batch, veil_seed_mix(bn_seed, 0x626e, (uint64_t)epoch)))
+        return -1;
+    if (veil_extract_features(f, p, eval->idx, eval->n, tc->extract_batch, zeval)) return -1;
+    rep->eval_seconds += veil_now() - te;
+    return 0;
+}
+
+int veil_train_fg(veil_extractor *f, veil_head *g, const veil_patch_set *p, const veil_labelled *train,
+                  const veil_labelled *eval, const int *train_speaker, const veil_train_config *tc,
+                  const veil_fg_method *fm, const char *name, veil_train_report *rep)
+{
+    memset(rep, 0, sizeof *rep);
+    rep->d_similar = rep->d_dissimilar = NAN;
+    if (veil_check_patch_shape(f, p)) return -1;
+    if (train->n == 0 || eval->n == 0) {
+        veil_error("%s: training f and g needs training and evaluation patches", name);
+        return -1;
+    }
+    const veil_head_config *hc = veil_head_config_of(g);
+    int batch = tc->gender_batch;
+    size_t dim = (size_t)veil_extractor_dim(f), hw = (size_t)p->patch_h * p->patch_w;
+    if ((size_t)hc->in_dim != dim) {
+        veil_error("%s: head input %d does not match the extractor's %zu", name, hc->in_dim, dim);
+        return -1;
+    }
+    float *x = veil_aligned_alloc((size_t)batch * hw * sizeof(float));
+    float *zeval = veil_aligned_alloc(eval->n * dim * sizeof(float));
+    int *lg = veil_malloc((size_t)batch * sizeof(int)), *ls = veil_malloc((size_t)batch * sizeof(int));
+    size_t *order = veil_malloc(train->n * sizeof(size_t)), *bidx = veil_malloc((size_t)batch * sizeof(size_t));
+    int fcount, gcount, rc = -1;
+    veil_param *fp = veil_extractor_params(f, &fcount), *gp = veil_head_params(g, &gcount);
+    veil_snapshot fbest = {0, NULL}, gbest = {0, NULL};
+    veil_adam fadam, gadam;
+    veil_adam_init(&fadam, tc->lr);
+    veil_adam_init(&gadam, tc->lr);
+    veil_rng rng;
+    veil_rng_seed(&rng, fm->shuffle_seed);
+    double sums[4] = {0, 0, 0, 0};
+    int ns = fm->n_sums < 4 ? fm->n_sums : 4;
+    if (eval_pass(f, p, train, eval, tc, (size_t)batch, fm->bn_seed, 0, zeval, rep)) goto done;
+    rep->z_spread_init = veil_z_spread(zeval, eval->n, dim);
+    size_t batches = (train->n + (size_t)batch - 1) / (size_t)batch;
+    char extra[200];
+    veil_progress prog;
+    veil_progress_begin(&prog, fm->label, (long)fm->epochs * (long)batches);
+    double best_acc = -1, last_acc = NAN;
+    int since_best = 0;
+    for (size_t i = 0; i < train->n; i++) order[i] = i;
+    for (int epoch = 1; epoch <= fm->epochs; epoch++) {
+        veil_shuffle_size(&rng, order, train->n);
+        if (fm->epoch_begin) fm->epoch_begin(fm->m, epoch);
+        for (int i = 0; i < ns; i++) sums[i] = 0;
+        for (size_t b = 0; b < batches; b++) {
+            size_t start = b * (size_t)batch;
+            size_t k = train->n - start < (size_t)batch ? train->n - start : (size_t)batch;
+            for (size_t i = 0; i < k; i++) {
+                bidx[i] = train->idx[order[start + i]];
+                lg[i] = train->label[order[start + i]];
+                ls[i] = train_speaker ? train_speaker[order[start + i]] : 0;
+            }
+            veil_gather_patches(p, bidx, k, x);
+            if (fm->step(fm->m, x, (int)k, lg, ls, epoch, b, sums)) goto done;
+            if (!veil_finite_grads(fp, fcount, name, epoch, b) || !veil_finite_grads(gp, gcount, name, epoch, b))
+                goto done;
+            veil_adam_step(&fadam, fp, fcount);
+            veil_adam_step(&gadam, gp, gcount);
+            fm->describe(fm->m, extra, sizeof extra, epoch, sums, (double)(start + k), last_acc);
+            veil_progress_update(&prog, (long)(epoch - 1) * (long)batches + (long)b + 1, extra);
+        }
+        rep->epochs_run = epoch;
+        if (eval_pass(f, p, train, eval, tc, (size_t)batch, fm->bn_seed, epoch, zeval, rep)) goto done;
+        double te = veil_now();
+        double acc = veil_head_accuracy(g, zeval, eval->label, eval->n, tc->extract_batch, NULL);
+        rep->eval_seconds += veil_now() - te;
+        if (isnan(acc)) goto done;
+        last_acc = acc;
+        double spread = veil_z_spread(zeval, eval->n, dim);
+        if (acc > best_acc || (tc->ties_improve && acc == best_acc)) {
+            best_acc = acc;
+            rep->best_epoch = epoch;
+            rep->best_eval_acc = acc;
+            rep->z_spread = spread;
+            veil_snapshot_save(&fbest, fp, fcount);
+            veil_snapshot_save(&gbest, gp, gcount);
+            since_best = 0;
+        } else {
+            since_best++;
+        }
+        if (veil_verbosity >= 2 && fm->epoch_log) fm->epoch_log(fm->m, epoch, sums, (double)train->n, acc, spread);
+        if (since_best >= tc->patience) break;
+    }
+    rep->final_loss = fm->final_loss(fm->m, sums, (double)train->n);
+    if (rep->best_epoch > 0) {
+        veil_snapshot_restore(&fbest, fp);
+        veil_snapshot_restore(&gbest, gp);
+        veil_extractor_params_changed(f);
+        veil_head_params_changed(g);
+    }
+    fm->describe(fm->m, extra, sizeof extra, 0, sums, (double)train->n, rep->best_eval_acc);
+    char end[260];
+    snprintf(end, sizeof end, "%d epochs, best %d: gender-eval %.1f%%%s", rep->epochs_run, rep->best_epoch,
+             100 * rep->best_eval_acc, extra);
+    veil_progress_end(&prog, end);
+    rc = 0;
+done:
+    veil_snapshot_free(&fbest);
+    veil_snapshot_free(&gbest);
+    free(x), free(zeval), free(lg), free(ls), free(order), free(bidx);
+    return rc;
+}

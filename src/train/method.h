@@ -138,6 +138,38 @@ int veil_check_patch_shape(veil_extractor *f, const veil_patch_set *p);
 int veil_patch_speaker(const veil_patch_set *p, size_t i);
 void veil_shuffle_size(veil_rng *rng, size_t *a, size_t n);
 
+/* ---- the loop of every method that trains f and g together (src/train/common.c) ----
+ * Epochs of shuffled batches of gender-training patches; after each epoch BatchNorm
+ * recalibration (tc->bn_recalibrate), the gender-evaluation accuracy of g on f's features,
+ * the best f and g kept (ties count when tc->ties_improve), early stopping after
+ * tc->patience epochs without a better one; progress, finite checks, the evaluation
+ * passes timed apart (rep->eval_seconds). A method gives its objective as one step per
+ * batch: forward and backward through f, g and its own parts, its own parts' Adam steps;
+ * the loop checks f's and g's gradients and steps them. A new method of this kind is a
+ * step, its settings and a table line. */
+typedef struct veil_fg_method {
+    void *m;                 /* the method's own state, passed to every callback */
+    const char *label;       /* the progress line's label */
+    int epochs;
+    uint64_t shuffle_seed;   /* the batches' order */
+    uint64_t bn_seed;        /* BatchNorm recalibration: epoch e draws from (bn_seed, e) */
+    int n_sums;              /* the step's running sums (at most 4), e.g. its losses x rows */
+    /* One batch of k patches x with their gender labels and their speakers (0..St-1 among
+     * the St training speakers); adds to sums[0..n_sums). */
+    int (*step)(void *m, const float *x, int k, const int *gender, const int *speaker, int epoch, size_t batch,
+                double *sums);
+    void (*epoch_begin)(void *m, int epoch);  /* may be NULL */
+    /* The progress text: during an epoch (rows so far, gender_eval NaN before the first
+     * evaluation) and at the end (epoch 0, rows = all, the last epoch's sums). */
+    void (*describe)(void *m, char *buf, size_t n, int epoch, const double *sums, double rows, double gender_eval);
+    /* -v: one line per epoch (may be NULL) */
+    void (*epoch_log)(void *m, int epoch, const double *sums, double rows, double gender_eval, double spread);
+    double (*final_loss)(void *m, const double *sums, double rows); /* the last epoch's objective */
+} veil_fg_method;
+int veil_train_fg(veil_extractor *f, veil_head *g, const veil_patch_set *p, const veil_labelled *train,
+                  const veil_labelled *eval, const int *train_speaker, const veil_train_config *tc,
+                  const veil_fg_method *fm, const char *name, veil_train_report *rep);
+
 /* ---- the two original trainers, as building blocks (tests use them directly) ---- */
 typedef struct veil_siamese_settings {
     int epochs;                   /* 75 */

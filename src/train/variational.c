@@ -36,154 +36,116 @@ static void fill_normal(veil_rng *rng, float *eps, size_t count)
     }
 }
 
+typedef struct variational_state {
+    veil_extractor *f;
+    veil_logvar *v;
+    veil_head *g;
+    veil_param *vp;
+    int vcount;
+    veil_adam vadam;
+    veil_rng noise;
+    uint64_t seed;
+    float beta;
+    size_t dim;
+    float *mu, *lv, *eps, *z, *dz, *dlv, *kmu, *klv, *dmu_lv, *logits, *dlogits;
+    const char *name;
+} variational_state;
+
+static void variational_epoch_begin(void *m, int epoch)
+{
+    variational_state *s = m;
+    veil_rng_seed(&s->noise, veil_seed_mix(s->seed, 0x6e6f6973, (uint64_t)epoch));
+}
+
+/* sums: [0] the objective x rows, [1] cross-entropy x rows, [2] KL x rows, [3] the mean
+ * sigma of each row, summed */
+static int variational_step(void *m, const float *x, int k, const int *gender, const int *speaker, int epoch,
+                            size_t batch, double *sums)
+{
+    (void)speaker;
+    variational_state *s = m;
+    size_t dim = s->dim, kz = (size_t)k * dim;
+    int cls = veil_head_config_of(s->g)->classes;
+    float beta = s->beta;
+    /* forward: mu = f(x), logvar = W mu + b, z = mu + exp(logvar/2) eps, g(z) */
+    if (veil_extractor_forward(s->f, x, k, 1, s->mu) || veil_logvar_forward(s->v, s->mu, k, 1, s->lv)) return -1;
+    fill_normal(&s->noise, s->eps, kz);
+    veil_reparam_forward(s->mu, s->lv, s->eps, kz, s->z);
+    if (veil_head_forward(s->g, s->z, k, 1, s->logits)) return -1;
+    float ce = veil_softmax_xent(s->logits, gender, k, cls, s->dlogits);
+    float kl = veil_kl_normal(s->mu, s->lv, k, (int)dim, s->kmu, s->klv);
+    double loss = (double)ce + (double)beta * kl;
+    if (!veil_finite_loss(loss, s->name, "variational (cross-entropy + beta KL)", epoch, batch)) return -1;
+    /* backward: g gives dL/dz; the sample passes it to mu unchanged and to logvar through
+     * eps; beta KL adds to both; logvar's input gradient joins mu's */
+    if (veil_head_backward(s->g, s->dlogits, s->dz)) return -1;
+    veil_reparam_backward(s->dz, s->lv, s->eps, kz, s->dlv);
+    for (size_t i = 0; i < kz; i++) {
+        s->dlv[i] += beta * s->klv[i];
+        s->dz[i] += beta * s->kmu[i];
+    }
+    if (veil_logvar_backward(s->v, s->dlv, s->dmu_lv)) return -1;
+    for (size_t i = 0; i < kz; i++) s->dz[i] += s->dmu_lv[i];
+    if (veil_extractor_backward(s->f, s->dz)) return -1;
+    veil_adam_step(&s->vadam, s->vp, s->vcount);
+    double sig = 0;
+    for (size_t i = 0; i < kz; i++) sig += expf(0.5f * s->lv[i]);
+    sums[0] += loss * (double)k;
+    sums[1] += (double)ce * (double)k;
+    sums[2] += (double)kl * (double)k;
+    sums[3] += sig / (double)dim;
+    return 0;
+}
+
+static void variational_describe(void *m, char *buf, size_t n, int epoch, const double *sums, double rows, double acc)
+{
+    (void)m;
+    if (epoch == 0) buf[0] = 0;
+    else snprintf(buf, n, "epoch %d loss %.4f KL %.3g gender-eval %.1f%%", epoch, sums[0] / rows, sums[2] / rows,
+                  100 * acc);
+}
+
+static void variational_log(void *m, int epoch, const double *sums, double rows, double acc, double spread)
+{
+    veil_log("%s: variational epoch %d loss %.4f (cross-entropy %.4f, KL %.4g) mean sigma %.4g "
+             "mu spread %.4g gender-eval %.1f%%",
+             ((variational_state *)m)->name, epoch, sums[0] / rows, sums[1] / rows, sums[2] / rows, sums[3] / rows,
+             spread, 100 * acc);
+}
+
+static double variational_final_loss(void *m, const double *sums, double rows)
+{
+    (void)m;
+    return sums[0] / rows;
+}
+
 int veil_train_variational(veil_extractor *f, veil_logvar *v, veil_head *g, const veil_patch_set *p,
                            const veil_labelled *train, const veil_labelled *eval,
                            const veil_train_config *tc, const veil_variational_settings *vs,
                            uint64_t seed, const char *name, veil_train_report *rep)
 {
-    memset(rep, 0, sizeof *rep);
-    rep->d_similar = rep->d_dissimilar = NAN;
-    if (veil_check_patch_shape(f, p)) return -1;
-    if (train->n == 0 || eval->n == 0) {
-        veil_error("%s: the variational method needs training and evaluation patches", name);
+    size_t dim = (size_t)veil_extractor_dim(f);
+    if ((size_t)veil_logvar_dim(v) != dim) {
+        veil_error("%s: log-variance layer %d does not match the extractor's %zu", name, veil_logvar_dim(v), dim);
         return -1;
     }
-    const veil_head_config *hc = veil_head_config_of(g);
-    int batch = tc->gender_batch, cls = hc->classes;
-    size_t dim = (size_t)veil_extractor_dim(f), hw = (size_t)p->patch_h * p->patch_w;
-    if ((size_t)hc->in_dim != dim || (size_t)veil_logvar_dim(v) != dim) {
-        veil_error("%s: head input %d and log-variance layer %d do not match the extractor's %zu", name,
-                   hc->in_dim, veil_logvar_dim(v), dim);
-        return -1;
-    }
-    size_t zb = (size_t)batch * dim;
-    float *x = veil_aligned_alloc((size_t)batch * hw * sizeof(float));
-    float *mu = veil_aligned_alloc(zb * sizeof(float)), *lv = veil_aligned_alloc(zb * sizeof(float));
-    float *eps = veil_aligned_alloc(zb * sizeof(float)), *z = veil_aligned_alloc(zb * sizeof(float));
-    float *dz = veil_aligned_alloc(zb * sizeof(float)), *dlv = veil_aligned_alloc(zb * sizeof(float));
-    float *kmu = veil_aligned_alloc(zb * sizeof(float)), *klv = veil_aligned_alloc(zb * sizeof(float));
-    float *dmu_lv = veil_aligned_alloc(zb * sizeof(float));
-    float *logits = veil_malloc((size_t)batch * cls * sizeof(float));
-    float *dlogits = veil_malloc((size_t)batch * cls * sizeof(float));
-    float *zeval = veil_aligned_alloc(eval->n * dim * sizeof(float));
-    int *lb = veil_malloc((size_t)batch * sizeof(int));
-    size_t *order = veil_malloc(train->n * sizeof(size_t)), *bidx = veil_malloc((size_t)batch * sizeof(size_t));
-    int fcount, vcount, gcount, rc = -1;
-    veil_param *fp = veil_extractor_params(f, &fcount), *vp = veil_logvar_params(v, &vcount),
-               *gp = veil_head_params(g, &gcount);
-    veil_snapshot fbest = {0, NULL}, gbest = {0, NULL};
-    veil_adam fadam, vadam, gadam;
-    veil_adam_init(&fadam, tc->lr);
-    veil_adam_init(&vadam, tc->lr);
-    veil_adam_init(&gadam, tc->lr);
-    veil_rng rng, noise;
-    veil_rng_seed(&rng, veil_seed_mix(seed, 0x76696200, 0));
-    float beta = (float)vs->beta;
-    double te = veil_now(); /* the evaluation passes are timed apart (the job's stage profile) */
-    if (tc->bn_recalibrate && veil_bn_recalibrate(f, p, train, (size_t)batch, veil_seed_mix(seed, 0x626e, 0)))
-        goto done;
-    if (veil_extract_features(f, p, eval->idx, eval->n, tc->extract_batch, zeval)) goto done;
-    rep->eval_seconds += veil_now() - te;
-    rep->z_spread_init = veil_z_spread(zeval, eval->n, dim);
-    size_t batches = (train->n + (size_t)batch - 1) / (size_t)batch;
-    char label[160], extra[200];
+    size_t zb = (size_t)tc->gender_batch * dim, lb = (size_t)tc->gender_batch * (size_t)veil_head_config_of(g)->classes;
+    variational_state s;
+    memset(&s, 0, sizeof s);
+    s.f = f, s.v = v, s.g = g, s.seed = seed, s.beta = (float)vs->beta, s.dim = dim, s.name = name;
+    s.vp = veil_logvar_params(v, &s.vcount);
+    veil_adam_init(&s.vadam, tc->lr);
+    float **bufs[9] = {&s.mu, &s.lv, &s.eps, &s.z, &s.dz, &s.dlv, &s.kmu, &s.klv, &s.dmu_lv};
+    for (int i = 0; i < 9; i++) *bufs[i] = veil_aligned_alloc(zb * sizeof(float));
+    s.logits = veil_malloc(lb * sizeof(float));
+    s.dlogits = veil_malloc(lb * sizeof(float));
+    char label[160];
     snprintf(label, sizeof label, "%s: f+g (variational, beta %g)", name, vs->beta);
-    veil_progress prog;
-    veil_progress_begin(&prog, label, (long)vs->epochs * (long)batches);
-    double best_acc = -1, epoch_loss = NAN, last_acc = NAN;
-    int since_best = 0;
-    for (size_t i = 0; i < train->n; i++) order[i] = i;
-    for (int epoch = 1; epoch <= vs->epochs; epoch++) {
-        veil_shuffle_size(&rng, order, train->n);
-        veil_rng_seed(&noise, veil_seed_mix(seed, 0x6e6f6973, (uint64_t)epoch));
-        double loss_sum = 0, ce_sum = 0, kl_sum = 0, sigma_sum = 0;
-        for (size_t b = 0; b < batches; b++) {
-            size_t start = b * (size_t)batch;
-            size_t k = train->n - start < (size_t)batch ? train->n - start : (size_t)batch, kz = k * dim;
-            for (size_t i = 0; i < k; i++) {
-                bidx[i] = train->idx[order[start + i]];
-                lb[i] = train->label[order[start + i]];
-            }
-            veil_gather_patches(p, bidx, k, x);
-            /* forward: mu = f(x), logvar = W mu + b, z = mu + exp(logvar/2) eps, g(z) */
-            if (veil_extractor_forward(f, x, (int)k, 1, mu) || veil_logvar_forward(v, mu, (int)k, 1, lv)) goto done;
-            fill_normal(&noise, eps, kz);
-            veil_reparam_forward(mu, lv, eps, kz, z);
-            if (veil_head_forward(g, z, (int)k, 1, logits)) goto done;
-            float ce = veil_softmax_xent(logits, lb, (int)k, cls, dlogits);
-            float kl = veil_kl_normal(mu, lv, (int)k, (int)dim, kmu, klv);
-            double loss = (double)ce + (double)beta * kl;
-            if (!veil_finite_loss(loss, name, "variational (cross-entropy + beta KL)", epoch, b)) goto done;
-            /* backward: g gives dL/dz; the sample passes it to mu unchanged and to logvar
-             * through eps; beta KL adds to both; logvar's input gradient joins mu's */
-            if (veil_head_backward(g, dlogits, dz)) goto done;
-            veil_reparam_backward(dz, lv, eps, kz, dlv);
-            for (size_t i = 0; i < kz; i++) {
-                dlv[i] += beta * klv[i];
-                dz[i] += beta * kmu[i];
-            }
-            if (veil_logvar_backward(v, dlv, dmu_lv)) goto done;
-            for (size_t i = 0; i < kz; i++) dz[i] += dmu_lv[i];
-            if (veil_extractor_backward(f, dz)) goto done;
-            veil_adam_step(&fadam, fp, fcount);
-            veil_adam_step(&vadam, vp, vcount);
-            veil_adam_step(&gadam, gp, gcount);
-            double s = 0;
-            for (size_t i = 0; i < kz; i++) s += expf(0.5f * lv[i]);
-            loss_sum += loss * (double)k;
-            ce_sum += (double)ce * (double)k;
-            kl_sum += (double)kl * (double)k;
-            sigma_sum += s / (double)dim;
-            snprintf(extra, sizeof extra, "epoch %d loss %.4f KL %.3g gender-eval %.1f%%", epoch,
-                     loss_sum / (double)(start + k), kl_sum / (double)(start + k), 100 * last_acc);
-            veil_progress_update(&prog, (long)(epoch - 1) * (long)batches + (long)b + 1, extra);
-        }
-        epoch_loss = loss_sum / (double)train->n;
-        rep->epochs_run = epoch;
-        te = veil_now();
-        if (tc->bn_recalibrate &&
-            veil_bn_recalibrate(f, p, train, (size_t)batch, veil_seed_mix(seed, 0x626e, (uint64_t)epoch)))
-            goto done;
-        if (veil_extract_features(f, p, eval->idx, eval->n, tc->extract_batch, zeval)) goto done;
-        double acc = veil_head_accuracy(g, zeval, eval->label, eval->n, tc->extract_batch, NULL);
-        rep->eval_seconds += veil_now() - te;
-        if (isnan(acc)) goto done;
-        last_acc = acc;
-        double spread = veil_z_spread(zeval, eval->n, dim);
-        if (acc > best_acc || (tc->ties_improve && acc == best_acc)) {
-            best_acc = acc;
-            rep->best_epoch = epoch;
-            rep->best_eval_acc = acc;
-            rep->z_spread = spread;
-            veil_snapshot_save(&fbest, fp, fcount);
-            veil_snapshot_save(&gbest, gp, gcount);
-            since_best = 0;
-        } else {
-            since_best++;
-        }
-        if (veil_verbosity >= 2)
-            veil_log("%s: variational epoch %d loss %.4f (cross-entropy %.4f, KL %.4g) mean sigma %.4g "
-                     "mu spread %.4g gender-eval %.1f%%",
-                     name, epoch, epoch_loss, ce_sum / (double)train->n, kl_sum / (double)train->n,
-                     sigma_sum / (double)train->n, spread, 100 * acc);
-        if (since_best >= tc->patience) break;
-    }
-    rep->final_loss = epoch_loss;
-    if (rep->best_epoch > 0) {
-        veil_snapshot_restore(&fbest, fp);
-        veil_snapshot_restore(&gbest, gp);
-        veil_extractor_params_changed(f);
-        veil_head_params_changed(g);
-    }
-    snprintf(extra, sizeof extra, "%d epochs, best %d: gender-eval %.1f%%", rep->epochs_run, rep->best_epoch,
-             100 * rep->best_eval_acc);
-    veil_progress_end(&prog, extra);
-    rc = 0;
-done:
-    veil_snapshot_free(&fbest);
-    veil_snapshot_free(&gbest);
-    free(x), free(mu), free(lv), free(eps), free(z), free(dz), free(dlv), free(kmu), free(klv), free(dmu_lv);
-    free(logits), free(dlogits), free(zeval), free(lb), free(order), free(bidx);
+    veil_fg_method fm = {&s, label, vs->epochs, veil_seed_mix(seed, 0x76696200, 0), seed, 4, variational_step,
+                         variational_epoch_begin, variational_describe, variational_log, variational_final_loss};
+    int rc = veil_train_fg(f, g, p, train, eval, NULL, tc, &fm, name, rep);
+    for (int i = 0; i < 9; i++) free(*bufs[i]);
+    free(s.logits), free(s.dlogits);
     return rc;
 }
 
