@@ -12,6 +12,7 @@
 #include "veil/features.h"
 #include "veil/job.h"
 #include "veil/model.h"
+#include "veil/report.h"
 #include "train/method.h"
 
 static const char *usage_head =
@@ -65,8 +66,50 @@ static void print_json_line(const veil_job_result *r)
     free(line);
 }
 
-/* veil train --from OUT --job N: job N of OUT's grid, alone, with the grid's settings and
- * seeds (veil_experiment_config_read), so its numbers are the grid's. */
+/* The knob value of a job whose knob iteration 0 selected (OUT/results.jsonl, as the grid
+ * selects it); 0 and *value, or -1 with a message while the sweep is not finished. */
+static int selected_knob_of(const char *from, const veil_experiment_config *ec, veil_job_id id, double *value)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/results.jsonl", from);
+    veil_job_result *r = NULL;
+    size_t n = 0;
+    if (veil_results_load(path, NULL, &r, &n, NULL, NULL) != 0) return -1;
+    double v[VEIL_MAX_KNOB_VALUES];
+    int nv = veil_experiment_knob_values(ec, id.method, v);
+    int rc = veil_select_knob(r, n, id.method, id.groups, v, nv, value, NULL);
+    veil_results_free(r, n);
+    if (rc != 0)
+        veil_error("%s: %s G=%d iteration %d runs the %s that iteration 0 selects, and iteration 0's sweep "
+                   "is not finished", path, veil_method_name(id.method), id.groups, id.iteration,
+                   veil_train_method_by_id(id.method)->knob);
+    return rc;
+}
+
+/* --job list: one line per job under a header; a knob job shows its value (a job whose
+ * value iteration 0 selects: the selected one, once the sweep is in results.jsonl) */
+static void print_job_list(const char *from, const veil_experiment_config *ec, const veil_job_id *jobs, size_t n)
+{
+    printf("%-4s %-12s %2s %9s  %s\n", "job", "method", "G", "iteration", "knob (value)");
+    for (size_t i = 0; i < n; i++) {
+        const veil_train_method *m = veil_train_method_by_id(jobs[i].method);
+        char knob[128] = "";
+        double v;
+        if (jobs[i].select && selected_knob_of(from, ec, jobs[i], &v) == 0)
+            snprintf(knob, sizeof knob, "%s=%g (selected on iteration 0)", m->knob, v);
+        else if (jobs[i].select)
+            snprintf(knob, sizeof knob, "%s selected on iteration 0 (sweep not finished)", m->knob);
+        else if (!isnan(jobs[i].knob) && m && m->knob)
+            snprintf(knob, sizeof knob, "%s=%g", m->knob, jobs[i].knob);
+        printf("%-4zu %-12s %2d %9d%s%s\n", i, m ? m->name : "?", jobs[i].groups, jobs[i].iteration,
+               knob[0] ? "  " : "", knob);
+    }
+    veil_error_clear();
+}
+
+/* veil train --from OUT --job N: job N of OUT's grid, alone, with the grid's settings,
+ * seeds, knob value, attacker groups, precision and threads, so its numbers are the grid's
+ * (docs/protocol.md, "Rerunning one job"). threads: --threads (0: not given). */
 static int train_from(const char *from, const char *job_s, const char *grid_option, const char *corpus_dir,
                       const char *cache, const char *out, int threads, int json)
 {
@@ -88,8 +131,7 @@ static int train_from(const char *from, const char *job_s, const char *grid_opti
     int have_result = 0;
     veil_model *model = NULL;
     if (!strcmp(job_s, "list")) {
-        for (size_t i = 0; i < n_jobs; i++)
-            printf("%zu %s %d %d\n", i, veil_method_name(jobs[i].method), jobs[i].groups, jobs[i].iteration);
+        print_job_list(from, &ec, jobs, n_jobs);
         rc = 0;
         goto done;
     }
@@ -104,6 +146,23 @@ static int train_from(const char *from, const char *job_s, const char *grid_opti
         return usage_error("%s", "-o MODEL.safetensors is required");
     }
     veil_job_id id = jobs[job];
+    /* the grid's precision: a CPU without it cannot give the grid's numbers */
+    veil_precision resolved;
+    if (veil_precision_resolve(ec.precision, &resolved)) {
+        veil_error_prefix("%s/config.json: the grid ran in %s", from, veil_precision_name(ec.precision));
+        goto done;
+    }
+    /* the grid's threads: oneDNN and the heads split their sums by thread, so another
+     * count gives other numbers in the last digits (docs/protocol.md) */
+    if (threads > 0 && ec.threads > 0 && threads != ec.threads)
+        fprintf(stderr,
+                "veil train: warning: %s ran its jobs on %d threads and this rerun on %d: its numbers will "
+                "differ from results.jsonl in the last digits (leave --threads out to use the grid's)\n",
+                from, ec.threads, threads);
+    if (threads <= 0) threads = ec.threads;
+    /* the knob value the grid ran: its own, or the one iteration 0 selected */
+    if (id.select && selected_knob_of(from, &ec, id, &id.knob)) goto done;
+    if (!isnan(id.knob) && veil_method_set_knob(&ec.train.method[id.method], id.method, id.knob)) goto done;
     if (!corpus_dir) corpus_dir = config_corpus;
     veil_set_threads(threads);
     if (veil_corpus_load(corpus_dir, &c)) goto done;
@@ -113,23 +172,30 @@ static int train_from(const char *from, const char *job_s, const char *grid_opti
         goto done;
     }
     have_split = 1;
+    /* the attacker-validation group only where the grid scored it */
+    veil_split view = split;
+    view.has_validation = split.has_validation && veil_experiment_job_validates(&ec, id);
     uint64_t seed = veil_experiment_job_seed(ec.seed, id.method, id.groups, id.iteration);
+    const veil_train_method *m = veil_train_method_by_id(id.method);
+    char knob[64] = "";
+    if (!isnan(id.knob) && m && m->knob) snprintf(knob, sizeof knob, " %s=%g", m->knob, id.knob);
     if (veil_verbosity >= 1)
-        fprintf(stderr, "train: job %ld of %s: %s G=%d iteration %d, seed %llu\n", job, from,
-                veil_method_name(id.method), id.groups, id.iteration, (unsigned long long)seed);
-    if (veil_job_run(id.method, id.groups, id.iteration, &split, p, &ec.train, ec.precision, seed, &r, &model))
+        fprintf(stderr, "train: job %ld of %s: %s G=%d%s iteration %d, seed %llu, %s, %d thread%s\n", job, from,
+                veil_method_name(id.method), id.groups, knob, id.iteration, (unsigned long long)seed,
+                veil_precision_name(resolved), veil_threads(), veil_threads() == 1 ? "" : "s");
+    if (veil_job_run(id.method, id.groups, id.iteration, &view, p, &ec.train, resolved, seed, &r, &model))
         goto done;
     have_result = 1;
     if (veil_model_save(out, model)) goto done;
     if (json) {
         print_json_line(&r);
     } else {
-        printf("%s G=%d iteration %d (%s): gender-evaluation %.1f%%, gender-testing %.1f%%\n",
-               veil_method_name(id.method), id.groups, id.iteration, veil_precision_name(r.precision),
+        printf("%s G=%d%s iteration %d (%s): gender-evaluation %.1f%%, gender-testing %.1f%%\n",
+               veil_method_name(id.method), id.groups, knob, id.iteration, veil_precision_name(r.precision),
                100 * r.gender_eval_acc, 100 * r.gender_test_acc);
         if (r.n_attack_groups)
-            printf("attacker: %.1f%% mean over %d groups of %d speakers\n", 100 * r.attack_acc_mean,
-                   r.n_attack_groups, split.st);
+            printf("attacker: %.1f%% mean over %d group%s of %d speakers\n", 100 * r.attack_acc_mean,
+                   r.n_attack_groups, r.n_attack_groups == 1 ? "" : "s", split.st);
         if (r.collapsed) printf("warning: collapsed: %s\n", r.collapse_reason);
         printf("saved %s\n", out);
     }

@@ -203,6 +203,11 @@ uint64_t veil_experiment_job_seed(uint64_t seed, veil_method m, int groups, int 
 /* A method's knob values in this grid: the swept list, or the setting's own value. */
 static int knob_values_of(const veil_experiment_config *c, int id, double *values)
 {
+    return veil_experiment_knob_values(c, id, values);
+}
+
+int veil_experiment_knob_values(const veil_experiment_config *c, int id, double *values)
+{
     if (c->n_knob_values[id] > 0) {
         memcpy(values, c->knob_values[id], (size_t)c->n_knob_values[id] * sizeof(double));
         return c->n_knob_values[id];
@@ -237,6 +242,12 @@ veil_job_id *veil_experiment_jobs(const veil_experiment_config *c, size_t *n)
             }
         }
     return j;
+}
+
+int veil_experiment_job_validates(const veil_experiment_config *c, veil_job_id id)
+{
+    double values[VEIL_MAX_KNOB_VALUES];
+    return id.iteration == 0 && !id.select && !isnan(id.knob) && knob_values_of(c, id.method, values) > 1;
 }
 
 /* Does the grid sweep a knob over two or more values (and so need the validation group)? */
@@ -1024,9 +1035,7 @@ static char *run_job(void *ctx, long job, double knob)
     if (!isnan(knob) && veil_method_set_knob(&tc.method[id.method], id.method, knob) != 0) return NULL;
     /* the validation group's attacker only where a knob is being chosen: iteration 0 of a sweep */
     veil_split view = s->split;
-    double values[VEIL_MAX_KNOB_VALUES];
-    view.has_validation = s->split.has_validation && id.iteration == 0 && !isnan(knob) &&
-                          knob_values_of(c, id.method, values) > 1;
+    view.has_validation = s->split.has_validation && veil_experiment_job_validates(c, id);
     veil_job_result r;
     uint64_t seed = veil_experiment_job_seed(c->seed, id.method, id.groups, id.iteration);
     veil_model *model = NULL;
@@ -1293,6 +1302,38 @@ int veil_experiment_config_read(const char *out_dir, veil_experiment_config *c, 
         veil_error("%s: \"precision.resolved\" is missing or unknown", path);
         goto done;
     }
+    /* the methods with a knob: their G and the values the grid ran (absent before sweeps:
+     * G 5 and the setting's own value), so the job list is the grid's */
+    c->sweep_groups = json_int(o, "sweep_groups", 5);
+    if (c->sweep_groups < 1 || c->sweep_groups > 5) {
+        veil_error("%s: \"sweep_groups\" is %d, not 1..5", path, c->sweep_groups);
+        goto done;
+    }
+    const cJSON *sweeps = cJSON_GetObjectItemCaseSensitive(o, "sweeps");
+    for (int k = 0; k < count; k++) {
+        if (!all[k]->knob) continue;
+        const cJSON *mo = sweeps ? cJSON_GetObjectItemCaseSensitive(sweeps, all[k]->name) : NULL;
+        const cJSON *list = mo ? cJSON_GetObjectItemCaseSensitive(mo, all[k]->knob) : NULL;
+        if (!list) continue;
+        int nv = cJSON_GetArraySize(list);
+        if (!cJSON_IsArray(list) || nv < 1 || nv > VEIL_MAX_KNOB_VALUES) {
+            veil_error("%s: \"sweeps.%s.%s\" is not a list of 1 to %d numbers", path, all[k]->name, all[k]->knob,
+                       VEIL_MAX_KNOB_VALUES);
+            goto done;
+        }
+        int q = 0;
+        cJSON_ArrayForEach(x, list) {
+            if (!cJSON_IsNumber(x)) {
+                veil_error("%s: \"sweeps.%s.%s\" holds a value that is not a number", path, all[k]->name,
+                           all[k]->knob);
+                goto done;
+            }
+            c->knob_values[all[k]->id][q++] = x->valuedouble;
+        }
+        c->n_knob_values[all[k]->id] = nv;
+    }
+    /* the threads the grid's jobs ran on (0: not recorded) */
+    c->threads = json_int(o, "threads", 0);
     rc = 0;
 done:
     cJSON_Delete(o);

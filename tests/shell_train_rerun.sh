@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # One grid job rerun alone: `veil train --from OUT --job N` gives the numbers of job N in
-# OUT/results.jsonl (every field but timings) and the same model twice; --job list names
-# the jobs; veil train takes any 64-bit seed; options --from sets itself are refused.
+# OUT/results.jsonl (every field but timings) for every job of two grids: one in fp32 on 2
+# threads with an adversarial sweep (its knob values, the value iteration 0 selected, the
+# attacker-validation group on iteration 0 only), one in the CPU's own precision (bf16
+# where the CPU has it) on 1 thread. The rerun uses the recorded threads and precision,
+# warns when --threads differs, and refuses a precision the CPU lacks; the MFCC patches are
+# the same bytes at any thread count (docs/protocol.md, "Rerunning one job"). --job list
+# names the jobs under a header with G and the knob values; veil train takes any 64-bit
+# seed; options --from sets itself are refused.
 # $1: the veil binary, $2: a scratch directory.
 set -euo pipefail
 veil=$1; tmp=$2
@@ -10,42 +16,87 @@ echo "leak:libfontconfig.so" > "$tmp/lsan.supp"
 export LSAN_OPTIONS="suppressions=$tmp/lsan.supp:print_suppressions=0"
 fail() { echo "FAILED: $*" >&2; exit 1; }
 
-"$veil" corpus synth --out "$tmp/corpus" --speakers 8 --female 4 --seconds 6 --threads 1 >/dev/null
-"$veil" experiment --corpus "$tmp/corpus" --out "$tmp/out" --cache "$tmp/cache" --preset quick --st 4 \
-    --attack-groups 1 --groups 1,2 --methods reference,siamese --cv 2 --siamese-epochs 2 \
-    --gender-epochs 1 --reference-epochs 1 --attack-epochs 1 --filter-divisor 16 --precision fp32 \
-    --threads 1 --seed 3 -q > /dev/null
-[ "$(wc -l < "$tmp/out/results.jsonl")" -eq 6 ] || fail "the grid has $(wc -l < "$tmp/out/results.jsonl") jobs, not 6"
+"$veil" corpus synth --out "$tmp/corpus" --speakers 12 --female 6 --seconds 6 --threads 1 >/dev/null
+small=(--preset quick --st 4 --attack-groups 1 --groups 1 --siamese-epochs 2 --gender-epochs 1
+       --reference-epochs 1 --adv-epochs 1 --attack-epochs 1 --filter-divisor 16 --seed 3 -q)
+# grid A: fp32, 2 threads, adversarial swept over two values at G = 2, 2 iterations
+"$veil" experiment --corpus "$tmp/corpus" --out "$tmp/a" --cache "$tmp/cache" "${small[@]}" \
+    --methods reference,siamese,adversarial --adv-lambda 0.1,1 --sweep-groups 2 --cv 2 \
+    --precision fp32 --threads 2 > /dev/null
+[ "$(wc -l < "$tmp/a/results.jsonl")" -eq 7 ] || fail "grid A has $(wc -l < "$tmp/a/results.jsonl") jobs, not 7"
+# grid B: the CPU's precision (auto: bf16 where it has it), 1 thread
+"$veil" experiment --corpus "$tmp/corpus" --out "$tmp/b" --cache "$tmp/cache" "${small[@]}" \
+    --methods reference,siamese --cv 1 --precision auto --threads 1 > /dev/null
 
-"$veil" train --from "$tmp/out" --job list > "$tmp/jobs.txt"
-grep -q "^4 *siamese *1 *1$" "$tmp/jobs.txt" || fail "--job list: $(cat "$tmp/jobs.txt")"
-
-# timings apart, the rerun's line is the grid's line for the same job
-strip() {
-    python3 -c '
+"$veil" train --from "$tmp/a" --job list > "$tmp/jobs.txt"
+python3 - "$tmp/jobs.txt" "$tmp/a/results.jsonl" <<'EOF' || fail "--job list: $(cat "$tmp/jobs.txt")"
 import json, sys
-for l in sys.stdin:
-    d = json.loads(l)
-    for k in list(d):
-        if k in ("seconds", "stages", "time", "timing") or k.endswith("_seconds"): d.pop(k)
-    print(json.dumps(d, sort_keys=True))'
+rows = [l.split() for l in open(sys.argv[1])]
+assert rows[0][:4] == ["job", "method", "G", "iteration"], rows[0]
+body = rows[1:]
+assert len(body) == 7, body
+assert body[1][:4] == ["1", "siamese", "1", "0"] and len(body[1]) == 4, body[1]
+adv = [r for r in body if r[1] == "adversarial"]
+assert all(r[2] == "2" for r in adv), adv                      # the sweep's G, not 0
+assert [r[4] for r in adv[:2]] == ["adv_lambda=0.1", "adv_lambda=1"], adv
+# iteration 1 runs the value iteration 0 selected: the one results.jsonl holds for it
+lines = [json.loads(l) for l in open(sys.argv[2])]
+sel = [l["settings"]["adv_lambda"] for l in lines if l["method"] == "adversarial" and l["iteration"] == 1]
+assert adv[2][3] == "1" and adv[2][4] == "adv_lambda=%g" % sel[0] and "selected" in " ".join(adv[2]), adv[2]
+EOF
+
+# timings apart, the rerun's line is the grid's line for the same job (found by method,
+# G, iteration and settings, so a wrong knob value finds no line)
+same() { # results.jsonl rerun.json
+    python3 - "$1" "$2" <<'EOF'
+import json, sys
+def strip(d):
+    return {k: v for k, v in d.items() if not (k in ("seconds", "stages", "time", "timing") or k.endswith("_seconds"))}
+got = strip(json.loads(open(sys.argv[2]).read()))
+key = lambda d: (d["method"], d["groups"], d["iteration"], json.dumps(d.get("settings"), sort_keys=True))
+want = [w for w in (strip(json.loads(l)) for l in open(sys.argv[1])) if key(w) == key(got)]
+if len(want) != 1: sys.exit("no grid line with the rerun's method, G, iteration and settings: %s" % (key(got),))
+diff = ["%s: grid %s, rerun %s" % (k, want[0].get(k), got.get(k)) for k in sorted(set(want[0]) | set(got))
+        if want[0].get(k) != got.get(k)]
+if diff: sys.exit("\n".join(diff))
+EOF
 }
-for job in 3 4; do
-    "$veil" train --from "$tmp/out" --job $job --cache "$tmp/cache" --threads 1 --json -q \
-        -o "$tmp/job$job.safetensors" > "$tmp/rerun$job.json"
-    want=$(sed -n "$((job + 1))p" "$tmp/out/results.jsonl" | strip)
-    got=$(strip < "$tmp/rerun$job.json")
-    [ "$want" = "$got" ] || fail "job $job rerun differs:
-grid:  $want
-rerun: $got"
+for job in 0 1 2 3 4 5 6; do
+    "$veil" train --from "$tmp/a" --job $job --cache "$tmp/cache" --json -q -o "$tmp/a$job.safetensors" \
+        > "$tmp/rerun-a$job.json"
+    same "$tmp/a/results.jsonl" "$tmp/rerun-a$job.json" || fail "grid A job $job: the rerun differs"
 done
-"$veil" train --from "$tmp/out" --job 4 --cache "$tmp/cache" --threads 1 --json -q -o "$tmp/again.safetensors" >/dev/null
-cmp -s "$tmp/job4.safetensors" "$tmp/again.safetensors" || fail "two reruns of job 4 saved different models"
+for job in 0 1; do
+    "$veil" train --from "$tmp/b" --job $job --cache "$tmp/cache" --json -q -o "$tmp/b$job.safetensors" \
+        > "$tmp/rerun-b$job.json"
+    same "$tmp/b/results.jsonl" "$tmp/rerun-b$job.json" || fail "grid B job $job: the rerun differs"
+done
+"$veil" train --from "$tmp/a" --job 1 --cache "$tmp/cache" --json -q -o "$tmp/again.safetensors" >/dev/null
+cmp -s "$tmp/a1.safetensors" "$tmp/again.safetensors" || fail "two reruns of job 1 saved different models"
+
+# another thread count: a warning that names both counts (the numbers are not promised)
+"$veil" train --from "$tmp/a" --job 0 --cache "$tmp/cache" --threads 1 -q -o "$tmp/t1.safetensors" \
+    > /dev/null 2> "$tmp/err" || fail "--threads 1 refused: $(cat "$tmp/err")"
+grep -q "warning:.* 2 threads .* on 1" "$tmp/err" || fail "no warning for another thread count: $(cat "$tmp/err")"
+# a precision this CPU lacks (DNNL_MAX_CPU_ISA=AVX2 takes bf16 away): refused, naming config.json
+mkdir "$tmp/a16"; cp "$tmp/a/results.jsonl" "$tmp/a16/"
+sed 's/"resolved":[[:space:]]*"fp32"/"resolved": "bf16"/' "$tmp/a/config.json" > "$tmp/a16/config.json"
+grep -q '"bf16"' "$tmp/a16/config.json" || fail "test setup: no bf16 in the edited config.json"
+if DNNL_MAX_CPU_ISA=AVX2 "$veil" train --from "$tmp/a16" --job 0 --cache "$tmp/cache" -q \
+    -o "$tmp/x.safetensors" > /dev/null 2> "$tmp/err"; then fail "a bf16 grid rerun on a CPU without bf16"; fi
+grep -q "a16/config.json: the grid ran in bf16" "$tmp/err" || fail "bf16 refusal message: $(cat "$tmp/err")"
+[ ! -e "$tmp/x.safetensors" ] || fail "a refused rerun wrote its model"
+
+# the MFCC patches are the same bytes at 1 and 2 threads
+"$veil" corpus features "$tmp/corpus" --cache "$tmp/c1" --threads 1 -q > /dev/null
+"$veil" corpus features "$tmp/corpus" --cache "$tmp/c2" --threads 2 -q > /dev/null
+[ "$(ls "$tmp/c1")" = "$(ls "$tmp/c2")" ] || fail "patch caches named differently"
+for f in "$tmp"/c1/*; do cmp -s "$f" "$tmp/c2/$(basename "$f")" || fail "$(basename "$f") differs at 1 and 2 threads"; done
 
 # refused: a job outside the grid, options that --from takes from OUT
-if "$veil" train --from "$tmp/out" --job 6 -o "$tmp/x.safetensors" 2> "$tmp/err"; then fail "job 6 of 6 accepted"; fi
-grep -q "0\.\.5" "$tmp/err" || fail "job range message: $(cat "$tmp/err")"
-if "$veil" train --from "$tmp/out" --job 1 --groups 2 -o "$tmp/x.safetensors" 2> "$tmp/err"; then fail "--from with --groups accepted"; fi
+if "$veil" train --from "$tmp/a" --job 7 -o "$tmp/x.safetensors" 2> "$tmp/err"; then fail "job 7 of 7 accepted"; fi
+grep -q "0\.\.6" "$tmp/err" || fail "job range message: $(cat "$tmp/err")"
+if "$veil" train --from "$tmp/a" --job 1 --groups 2 -o "$tmp/x.safetensors" 2> "$tmp/err"; then fail "--from with --groups accepted"; fi
 grep -q "from OUT" "$tmp/err" || fail "--from conflict message: $(cat "$tmp/err")"
 
 # a 64-bit seed, as results.jsonl records them

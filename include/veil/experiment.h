@@ -61,14 +61,21 @@ veil_job_id *veil_experiment_jobs(const veil_experiment_config *c, size_t *n);
 uint64_t veil_experiment_split_seed(uint64_t seed, int iteration);
 uint64_t veil_experiment_job_seed(uint64_t seed, veil_method m, int groups, int iteration);
 
+/* A method's knob values in this grid (values: VEIL_MAX_KNOB_VALUES): the swept list, or
+ * the setting's own value; the count. */
+int veil_experiment_knob_values(const veil_experiment_config *c, int method, double *values);
+/* 1 when job id scores the attacker-validation group: iteration 0 of a knob swept over two
+ * or more values (where a knob is being chosen), as the grid runs it. */
+int veil_experiment_job_validates(const veil_experiment_config *c, veil_job_id id);
+
 /* Run (or resume) the grid, then write the summary, report and figure. Refuses an OUT
  * whose config.json differs in a field that changes results (the message names them). */
 int veil_experiment_run(const veil_experiment_config *c);
 /* Summary, report and figure from OUT's config.json and results.jsonl alone. */
 int veil_experiment_report(const char *out_dir, int print_table);
 /* OUT's configuration read back from OUT/config.json: corpus, MFCC, protocol, every
- * training setting, methods, G values, cv, seed, and the resolved precision as
- * c->precision; so veil_experiment_jobs(c) lists OUT's grid and one job can be rerun
+ * training setting, methods, G values, the knob values and their G, cv, seed, the
+ * resolved precision as c->precision and the threads the jobs ran on; so veil_experiment_jobs(c) lists OUT's grid and one job can be rerun
  * alone with the grid's seeds (`veil train --from OUT --job N`). c->corpus points to
  * *corpus (malloc'd; free it). */
 int veil_experiment_config_read(const char *out_dir, veil_experiment_config *c, char **corpus);
