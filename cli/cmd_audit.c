@@ -21,7 +21,8 @@ static const char *usage_text =
     "a seed.\n\n"
     "  --features X.npy    rows x features float32 (.npy from any tool, e.g. `veil extract`)\n"
     "  --labels L.csv      one row per feature row; header names speaker, gender (F/M/female/\n"
-    "                      male) and utterance; other columns (file, offset) are ignored\n"
+    "                      male) and utterance; an optional file column is read as the\n"
+    "                      row's source file (default: its utterance); others are ignored\n"
     "  --model M           a veil model: its extractor on --corpus, leaving out the speakers\n"
     "                      it was trained on (when the model records them)\n"
     "  --raw               the corpus's MFCC patches with no extractor (the baseline)\n"
@@ -174,7 +175,11 @@ int cmd_audit(int argc, char **argv)
         if (m) veil_strbuf_printf(&source, "model %s (%s) on corpus %s", model_path, m->method, corpus_dir);
         else veil_strbuf_printf(&source, "raw MFCC patches of corpus %s", corpus_dir);
     }
-    if (veil_audit_run(d, &cfg, &res)) goto done;
+    if (veil_audit_run(d, &cfg, &res)) {
+        /* the speakers come from the labels file or the corpus: name it */
+        veil_error_prefix("%s", features ? labels : corpus_dir);
+        goto done;
+    }
     veil_audit_info info = {source.s, warning.s, exclude, n_exclude, (uint64_t)seed, cfg.fraction,
                             veil_precision_name(prec)};
     if (veil_audit_write(out_dir, &info, &res)) goto done;

@@ -250,7 +250,7 @@ int cmd_extract(int argc, char **argv)
         if (index_path ? veil_write_atomic_set(set, 2) : veil_write_atomic_set(set + 1, 1)) goto done;
     }
     if (veil_verbosity >= 1) {
-        fprintf(stderr, "veil extract: %zu patches x %zu features from %zu file%s", total, dim,
+        fprintf(stderr, "veil extract: %zu patch%s x %zu features from %zu file%s", total, total == 1 ? "" : "es", dim,
                 files.n - skipped, files.n - skipped == 1 ? "" : "s");
         if (skipped) fprintf(stderr, " (%zu skipped: shorter than one patch)", skipped);
         if (per_file) fprintf(stderr, " -> %s/\n", per_file);

@@ -163,7 +163,7 @@ int cmd_mfcc(int argc, char **argv)
     veil_mfcc_free(m);
     veil_audio_free(&au);
     if (rc != 0) return cli_fail();
-    if (patches) veil_log("%s: %zu patches x %d x %d from %.2f s of %s", out, count, c.patch_frames, c.n_mfcc, secs, in);
-    else veil_log("%s: %zu frames x %d from %.2f s of %s", out, count, c.n_mfcc, secs, in);
+    if (patches) veil_log("%s: %zu patch%s x %d x %d from %.2f s of %s", out, count, count == 1 ? "" : "es", c.patch_frames, c.n_mfcc, secs, in);
+    else veil_log("%s: %zu frame%s x %d from %.2f s of %s", out, count, count == 1 ? "" : "s", c.n_mfcc, secs, in);
     return 0;
 }

@@ -324,13 +324,13 @@ int cmd_train(int argc, char **argv)
     if (json) {
         print_json_line(&r);
     } else {
-        printf("%s G=%d (%s): gender-evaluation %.1f%%, gender-testing %.1f%% (%zu patches of %d "
+        printf("%s G=%d (%s): gender-evaluation %.1f%%, gender-testing %.1f%% (%zu patch%s of %d "
                "speakers)\n", veil_method_name(method), (int)groups, veil_precision_name(r.precision),
-               100 * r.gender_eval_acc, 100 * r.gender_test_acc, split.n_gtest,
+               100 * r.gender_eval_acc, 100 * r.gender_test_acc, split.n_gtest, split.n_gtest == 1 ? "" : "es",
                c->n_speakers - split.n_train_speakers);
         if (!isnan(r.pair_verdict_acc))
-            printf("pair verdict accuracy %.1f%%, z spread %.4g, %d epochs\n", 100 * r.pair_verdict_acc,
-                   r.z_spread, r.epochs_run);
+            printf("pair verdict accuracy %.1f%%, z spread %.4g, %d epoch%s\n", 100 * r.pair_verdict_acc,
+                   r.z_spread, r.epochs_run, r.epochs_run == 1 ? "" : "s");
         if (attack && r.n_attack_groups)
             printf("attacker: %.1f%% mean over %d groups of %d speakers (chance %.1f%%)\n",
                    100 * r.attack_acc_mean, r.n_attack_groups, split.st, 100.0 / split.st);

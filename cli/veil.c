@@ -22,7 +22,7 @@ static const struct {
 } commands[] = {
 #ifdef VEIL_HAVE_TRAINING
     {"experiment", cmd_experiment, "run the paper's experiment grid (methods x G x CV iterations)"},
-    {"train", cmd_train, "train one extractor (siamese | reference) and save it"},
+    {"train", cmd_train, "train one extractor (any method: reference, siamese, ...) and save it"},
 #endif
     {"extract", cmd_extract, "privacy-preserving features of audio files with a trained model"},
     {"classify", cmd_classify, "gender of audio files with a trained model's recognizer g"},
@@ -45,7 +45,8 @@ static void usage(FILE *f)
                "  -v, --verbose   more detail on standard error (per-epoch lines while training)\n"
                "  -q, --quiet     only errors (and what the command prints to standard output)\n"
                "  -h, --help      the command's options; also 'veil help COMMAND'\n"
-               "  -o -            write the output to standard output\n"
+               "  -o -            write the output file to standard output (the commands that take -o;\n"
+               "                  audit writes a folder, attack prints its numbers)\n"
                "  --version       the version\n"
                "\n'veil COMMAND --help' or 'veil help COMMAND' describes each command; man veil(1).\n");
 }
@@ -114,7 +115,8 @@ int cli_usage_error(const char *cmd, const char *usage, const char *fmt, const c
     char near[64];
     int k = arg && arg[0] == '-' && arg[1] ? cli_nearest_option(usage, arg, near, sizeof near) : 0;
     if (k == 1) fprintf(stderr, " (did you mean '%s'?)", near);
-    fprintf(stderr, "\n\n%s", usage);
+    /* one line of error and one pointing to the help: the full text buries the error */
+    fprintf(stderr, "\nsee 'veil %s --help'\n", cmd);
     return 2;
 }
 

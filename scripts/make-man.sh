@@ -44,5 +44,5 @@ cat <<'TAIL'
 0 on success, 1 on an error (the message says what and where), 2 on a usage error.
 .SH SEE ALSO
 The project's README.md and docs/*.md: architecture, mfcc, corpora, network, protocol,
-experiment, library.
+experiment, audit (veil audit, the attacker battery), library.
 TAIL

@@ -788,9 +788,9 @@ static void progress_line(size_t k, size_t total, const veil_job_result *r, int 
     char knob[64] = "";
     if (m && m->knob) snprintf(knob, sizeof knob, " %s=%g", m->knob, veil_method_knob(r->method, &r->settings));
     fprintf(stderr, "job %zu/%zu %s G=%d%s iteration %d%s: gender eval %.1f %%, gender test %.1f %%, "
-                    "attacker %.1f %%, %d epochs, %.0f s%s%s\n",
+                    "attacker %.1f %%, %d epoch%s, %.0f s%s%s\n",
             k, total, veil_method_name(r->method), r->groups, knob, r->iteration, where, 100 * r->gender_eval_acc,
-            100 * r->gender_test_acc, 100 * r->attack_acc_mean, r->epochs_run, r->seconds,
+            100 * r->gender_test_acc, 100 * r->attack_acc_mean, r->epochs_run, r->epochs_run == 1 ? "" : "s", r->seconds,
             left, r->collapsed ? "  COLLAPSED" : "");
     fflush(stderr);
 }

@@ -433,7 +433,8 @@ static int compute(const veil_corpus *c, const veil_mfcc_config *m, int threads,
         }
         p->speaker_offset[c->n_speakers] = k;
         char summary[128];
-        snprintf(summary, sizeof summary, "%zu patches from %d files", total, c->n_utts);
+        snprintf(summary, sizeof summary, "%zu patch%s from %d file%s", total, total == 1 ? "" : "es", c->n_utts,
+                 c->n_utts == 1 ? "" : "s");
         veil_progress_end(&j.progress, summary);
         *out = p;
     }

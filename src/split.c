@@ -294,9 +294,13 @@ int veil_split_make_attack(const veil_corpus *c, const veil_patch_set *p, int st
     if (check_speakers(c, p) != 0) return -1;
     int ns = c->n_speakers, groups = n_groups > 0 ? n_groups : ns / st;
     if (groups < 1 || (long)groups * st > ns) {
-        veil_error("attack: %d group%s of St = %d speakers need %ld speakers; the corpus %s has %d",
-                   groups < 1 ? 1 : groups, groups > 1 ? "s" : "", st,
-                   (long)(groups < 1 ? 1 : groups) * st, c->root ? c->root : "", ns);
+        /* the caller names the file or corpus; the hint names the options of every command
+         * that draws these groups (veil attack, veil audit) */
+        veil_error("%d group%s of St = %d speakers need%s %ld speakers, and there %s %d: use a smaller --st "
+                   "(at most %d)%s",
+                   groups < 1 ? 1 : groups, groups > 1 ? "s" : "", st, groups > 1 ? "" : "s",
+                   (long)(groups < 1 ? 1 : groups) * st, ns == 1 ? "is" : "are", ns,
+                   n_groups > 1 ? ns / n_groups : ns, n_groups > 1 ? " or fewer --groups" : "");
         return -1;
     }
     veil_rng pick, divide;

@@ -172,7 +172,7 @@ int veil_head_train_ex(veil_head *h, const float *x, const int *labels, size_t n
         opt->best_epoch = best_epoch;
         opt->best_held_acc = best_acc;
     }
-    snprintf(extra, sizeof extra, "%d epochs, loss %.4f", epoch, epoch_loss);
+    snprintf(extra, sizeof extra, "%d epoch%s, loss %.4f", epoch, epoch == 1 ? "" : "s", epoch_loss);
     veil_progress_end(&prog, extra);
     if (final_loss) *final_loss = epoch_loss;
     rc = 0;

@@ -128,4 +128,25 @@ expect_fail "missing.csv" --features "$dir/z.npy" --labels "$dir/missing.csv"
 expect_fail "unknown attacker 'nope'" --features "$dir/z.npy" --labels "$dir/good.csv" --attackers logreg,nope
 expect_fail "--features needs --labels" --features "$dir/z.npy"
 expect_fail "give exactly one of" --features "$dir/z.npy" --labels "$dir/good.csv" --raw
+# more St than the labels have speakers: the message names the labels file (not `veil
+# attack`) and says which --st fits
+rm -rf "$dir/bad"
+if "$veil" audit --features "$dir/z.npy" --labels "$dir/good.csv" --out "$dir/bad" --st 20 --threads 1 -q \
+    2> "$dir/err.txt"; then fail "St = 20 on 2 speakers accepted"; fi
+grep -qF "good.csv: 1 group of St = 20 speakers needs 20 speakers, and there are 2: use a smaller --st (at most 2)" \
+    "$dir/err.txt" || fail "St message: $(cat "$dir/err.txt")"
+grep -q "attack:" "$dir/err.txt" && fail "St message names veil attack: $(cat "$dir/err.txt")"
+[ ! -e "$dir/bad/audit.json" ] || fail "a failed audit left audit.json"
+
+# a usage error is the error and one line pointing to --help, in every command
+for cmd in audit attack train experiment extract classify corpus mfcc bench; do
+    if "$veil" $cmd --no-such-option x 2> "$dir/err.txt"; then fail "$cmd accepted --no-such-option"; fi
+    [ "$(wc -l < "$dir/err.txt")" -eq 2 ] && grep -qx "see 'veil $cmd --help'" "$dir/err.txt" ||
+        fail "veil $cmd usage error: $(cat "$dir/err.txt")"
+done
+# help texts: audit reads the file column; no method's setting says its method twice
+"$veil" audit --help | grep -q "ignored" && ! "$veil" audit --help | grep -q "(file, offset) are ignored" ||
+    fail "audit --help on the file column: $("$veil" audit --help | grep -A1 labels)"
+"$veil" train --help | grep -E "([a-z]+): \1:" && fail "a setting's help names its method twice"
+"$veil" --help | grep -q "siamese | reference" && fail "veil --help: train is more than siamese | reference"
 echo "shell_audit: ok"

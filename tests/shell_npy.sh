@@ -25,6 +25,22 @@ check "n_mfcc > n_mels exits 2" test $rc -eq 2
 check "n_mfcc > n_mels is named" grep -q "n_mfcc" "$DIR/err"
 check "--help exits 0" "$VEIL" mfcc --help >/dev/null
 
+# a 0.5 s WAV (one patch) with the standard library alone
+python3 - "$DIR/half.wav" <<'PYEOF'
+import math, struct, sys, wave
+with wave.open(sys.argv[1], "wb") as w:
+    w.setnchannels(1); w.setsampwidth(2); w.setframerate(16000)
+    w.writeframes(b"".join(struct.pack("<h", int(9000 * math.sin(2 * math.pi * 440 * i / 16000))) for i in range(8000)))
+PYEOF
+# one patch is "1 patch"
+"$VEIL" mfcc -v "$DIR/half.wav" -o "$DIR/half.npy" --patches 2>"$DIR/err"
+check "one patch, singular" grep -q ": 1 patch x 32 x 32 from" "$DIR/err"
+# -o - writes to standard output and never a file named '-' (run where one would land)
+(cd "$DIR" && "$VEIL" mfcc -q half.wav -o - --patches > stdout.npy)
+check "-o - wrote the .npy to standard output" cmp -s "$DIR/stdout.npy" "$DIR/half.npy"
+(cd "$DIR" && "$VEIL" mfcc -q half.wav -o - > /dev/null)
+check "-o - left no file named '-'" test ! -e "$DIR/-"
+
 PY=""
 for p in /usr/bin/python3 python3; do
     if command -v "$p" >/dev/null 2>&1 && "$p" -c "import numpy" 2>/dev/null; then PY=$p; break; fi
@@ -48,6 +64,11 @@ def write(name, secs):
 write("one_second.wav", 1.0)
 write("short.wav", 0.3)
 PYEOF
+
+# numpy reads a pipe through io.BytesIO (np.load needs a seekable file), as docs/library.md shows
+(cd "$DIR" && "$VEIL" mfcc -q one_second.wav -o - --patches | "$PY" -c \
+    'import io, sys, numpy as np; a = np.load(io.BytesIO(sys.stdin.buffer.read())); assert a.shape == (2, 32, 32), a.shape')
+check "-o - piped into numpy" test $? -eq 0
 
 check "frames" "$VEIL" mfcc -q "$DIR/one_second.wav" -o "$DIR/frames.npy"
 check "patches" "$VEIL" mfcc -q "$DIR/one_second.wav" -o "$DIR/patches.npy" --patches

@@ -102,5 +102,6 @@ grep -q "from OUT" "$tmp/err" || fail "--from conflict message: $(cat "$tmp/err"
 # a 64-bit seed, as results.jsonl records them
 "$veil" train --corpus "$tmp/corpus" --cache "$tmp/cache" --method siamese --groups 1 --st 4 --epochs 1 \
     --gender-epochs 1 --filter-divisor 16 --precision fp32 --threads 1 --seed 18446744073709551615 -q \
-    -o "$tmp/big.safetensors" > /dev/null || fail "a 64-bit seed refused"
+    -o "$tmp/big.safetensors" > "$tmp/big.txt" || fail "a 64-bit seed refused"
+grep -q ", 1 epoch$" "$tmp/big.txt" || fail "one epoch in the plural: $(cat "$tmp/big.txt")"
 echo "shell_train_rerun: ok"

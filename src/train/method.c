@@ -249,7 +249,11 @@ static void help_lines(veil_strbuf *b, const veil_setting *s, int n, const char 
         snprintf(opt, sizeof opt, "--%s N", s[i].name);
         for (char *p = opt; *p; p++)
             if (*p == '_') *p = '-';
-        veil_strbuf_printf(b, "  %-26s %s: %s (default %g)\n", opt, who, s[i].help, s[i].def);
+        /* a help text that already names its method is not prefixed twice */
+        size_t nw = strlen(who);
+        const char *help = s[i].help;
+        if (!strncmp(help, who, nw) && help[nw] == ':' && help[nw + 1] == ' ') help += nw + 2;
+        veil_strbuf_printf(b, "  %-26s %s: %s (default %g)\n", opt, who, help, s[i].def);
     }
 }
 

@@ -349,7 +349,8 @@ int veil_train_siamese(veil_extractor *f, const veil_patch_set *p, const veil_la
         rep->d_similar = m.d_sim;
         rep->d_dissimilar = m.d_dis;
     }
-    snprintf(extra, sizeof extra, "%d epochs, best %d: verdict %.1f%%, z spread %.3g%s", rep->epochs_run,
+    snprintf(extra, sizeof extra, "%d epoch%s, best %d: verdict %.1f%%, z spread %.3g%s", rep->epochs_run,
+             rep->epochs_run == 1 ? "" : "s",
              rep->best_epoch, 100 * rep->best_eval_acc, rep->z_spread, rep->collapsed ? " (collapsed)" : "");
     veil_progress_end(&prog, extra);
     rc = 0;
