@@ -62,6 +62,17 @@ typedef struct cli_io {
     int output;
 } cli_io;
 int cli_check_outputs(const cli_io *io, size_t n);
+#ifdef VEIL_HAVE_TRAINING
+#include "extract_index.h"
+#include "veil/corpus.h"
+/* The labels of every utterance of a corpus for an index (`veil extract --corpus`, `veil
+ * corpus features -o`), so the index is a labels file of `veil audit`: speaker, gender
+ * (F/M), utterance (the path after the folder all share, without extension), then the
+ * corpus's own labels (dialect, subset, ...; one named like a column before is left out). */
+void cli_corpus_index_labels(const veil_corpus *c, veil_index_labels *out);
+#endif
+/* OUT.npy -> OUT.index.csv (malloc'd) */
+char *cli_default_index_path(const char *out);
 /* Seconds of audio one patch needs. */
 double cli_patch_seconds(const veil_mfcc_config *mc);
 /* Load PATH at the model's rate, cut its whole patches and run f (evaluation mode) in

@@ -145,3 +145,13 @@ int cli_check_outputs(const cli_io *io, size_t n)
     free(e);
     return rc;
 }
+
+char *cli_default_index_path(const char *out)
+{
+    size_t n = strlen(out);
+    if (n > 4 && !strcmp(out + n - 4, ".npy")) n -= 4;
+    char *p = veil_malloc(n + sizeof ".index.csv");
+    memcpy(p, out, n);
+    strcpy(p + n, ".index.csv");
+    return p;
+}

@@ -10,10 +10,13 @@
 #include "veil/common.h"
 #include "veil/corpus.h"
 #include "veil/features.h"
+#include "veil/npy.h"
+#include <strings.h>
 
 static const char *usage_text =
     "usage: veil corpus info DIR|MANIFEST.csv [--json]\n"
     "       veil corpus features DIR|MANIFEST.csv [--cache DIR] [--threads N] [--mfcc CONFIG.json] [--json]\n"
+    "                            [-o PATCHES.npy [--index FILE]]\n"
     "       veil corpus synth --out DIR [--speakers 420] [--female 130] [--seconds 31] [--seed N]\n"
     "                         [--threads N] [--json]\n"
     "\n"
@@ -26,6 +29,11 @@ static const char *usage_text =
     "  --cache DIR            where MFCC patches are cached\n"
     "  --threads N            worker threads (default: all cores)\n"
     "  --mfcc CONFIG.json     MFCC settings (veil mfcc --print-config gives the fields)\n"
+    "  -o PATCHES.npy         features: also write every patch (n x 32 x 32 float32; - for\n"
+    "                         standard output) and PATCHES.index.csv beside it: row, file,\n"
+    "                         patch, start_seconds, speaker, gender, utterance and the corpus's\n"
+    "                         labels, so it is a labels file of veil audit\n"
+    "  --index FILE           features: where that index goes (default PATCHES.index.csv)\n"
     "  --out DIR              synth: where the corpus is written (TIMIT layout)\n"
     "  --speakers N, --female N, --seconds S, --seed N   synth: the corpus drawn\n"
     "  -v, -q                 more / less on standard error\n";
@@ -61,6 +69,48 @@ static int corpus_info(int argc, char **argv)
     return 0;
 }
 
+/* ---------------- the labelled index ---------------- */
+void cli_corpus_index_labels(const veil_corpus *c, veil_index_labels *out)
+{
+    static const char *const fixed[] = {"speaker", "gender", "utterance"};
+    static const char *const taken[] = {"row", "file", "patch", "start_seconds", "speaker", "gender", "utterance"};
+    int keep[64], nk = 0;
+    for (int l = 0; l < c->n_label_names && nk < 64; l++) {
+        int clash = 0;
+        for (size_t t = 0; t < sizeof taken / sizeof *taken; t++) clash |= !strcasecmp(c->label_names[l], taken[t]);
+        if (!clash) keep[nk++] = l;
+    }
+    out->n_cols = 3 + nk;
+    out->names = veil_malloc((size_t)out->n_cols * sizeof *out->names);
+    for (int k = 0; k < 3; k++) out->names[k] = veil_strdup(fixed[k]);
+    for (int k = 0; k < nk; k++) out->names[3 + k] = veil_strdup(c->label_names[keep[k]]);
+    /* the folder all paths share: what is left names the utterance uniquely */
+    size_t common = 0;
+    if (c->n_utts > 0) {
+        const char *first = c->utts[0].path, *slash = strrchr(first, '/');
+        common = slash ? (size_t)(slash - first) + 1 : 0;
+        for (int u = 1; u < c->n_utts; u++) {
+            size_t k = 0;
+            while (k < common && c->utts[u].path[k] == first[k]) k++;
+            while (k > 0 && first[k - 1] != '/') k--;
+            common = k;
+        }
+    }
+    out->values = veil_malloc((size_t)c->n_utts * (size_t)out->n_cols * sizeof *out->values);
+    for (int u = 0; u < c->n_utts; u++) {
+        const veil_speaker *s = &c->speakers[c->utts[u].speaker];
+        char **v = out->values + (size_t)u * (size_t)out->n_cols;
+        const char *rel = c->utts[u].path + common, *base = strrchr(rel, '/'), *dot = strrchr(rel, '.');
+        size_t n = dot && dot > (base ? base + 1 : rel) ? (size_t)(dot - rel) : strlen(rel);
+        v[0] = veil_strdup(s->id);
+        v[1] = veil_strdup(s->gender == 'M' ? "M" : "F");
+        v[2] = veil_malloc(n + 1);
+        memcpy(v[2], rel, n);
+        v[2][n] = 0;
+        for (int k = 0; k < nk; k++) v[3 + k] = veil_strdup(s->labels ? s->labels[keep[k]] : "");
+    }
+}
+
 /* ---------------- features ---------------- */
 static int cmp_size(const void *x, const void *y)
 {
@@ -68,7 +118,7 @@ static int cmp_size(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
-static void report_features(const veil_corpus *c, const veil_patch_set *p, int json)
+static void report_features(FILE *out, const veil_corpus *c, const veil_patch_set *p, int json)
 {
     int ns = c->n_speakers;
     size_t *n = malloc((size_t)ns * sizeof *n);
@@ -109,30 +159,82 @@ static void report_features(const veil_corpus *c, const veil_patch_set *p, int j
         else cJSON_AddNullToObject(o, "cache");
         cJSON_AddNumberToObject(o, "seconds", p->seconds);
         char *s = veil_json_print(o);
-        puts(s);
+        fprintf(out, "%s\n", s);
         free(s);
         cJSON_Delete(o);
     } else {
-        printf("corpus        %s (%d speakers, %d utterances)\n", c->root, ns, c->n_utts);
-        printf("patches       %zu of %dx%d (F %zu, M %zu)\n", p->n_patches, p->patch_h, p->patch_w, per_gender[0],
+        fprintf(out, "corpus        %s (%d speakers, %d utterances)\n", c->root, ns, c->n_utts);
+        fprintf(out, "patches       %zu of %dx%d (F %zu, M %zu)\n", p->n_patches, p->patch_h, p->patch_w, per_gender[0],
                per_gender[1]);
-        printf("per speaker   min %zu, median %.1f, max %zu\n", n[0], median, n[ns - 1]);
+        fprintf(out, "per speaker   min %zu, median %.1f, max %zu\n", n[0], median, n[ns - 1]);
         if (p->n_short_utts)
-            printf("short files   %d utterance%s shorter than one patch (%.3f s) gave no patches\n", p->n_short_utts,
+            fprintf(out, "short files   %d utterance%s shorter than one patch (%.3f s) gave no patches\n", p->n_short_utts,
                    p->n_short_utts == 1 ? "" : "s", patch_s);
         if (empty)
-            printf("no patches    %d speaker%s: %s%s (the experiment protocol refuses them)\n", empty,
+            fprintf(out, "no patches    %d speaker%s: %s%s (the experiment protocol refuses them)\n", empty,
                    empty == 1 ? "" : "s", empty_ids, empty > 10 ? ", ..." : "");
-        printf("source        %s\n", p->from_cache ? "cache" : "computed");
-        printf("cache         %s\n", p->cache_path ? p->cache_path : "(none: no writable folder)");
-        printf("time          %.2f s\n", p->seconds);
+        fprintf(out, "source        %s\n", p->from_cache ? "cache" : "computed");
+        fprintf(out, "cache         %s\n", p->cache_path ? p->cache_path : "(none: no writable folder)");
+        fprintf(out, "time          %.2f s\n", p->seconds);
     }
     free(n);
 }
 
+typedef struct {
+    const veil_corpus *c;
+    const size_t *first_row, *n_rows; /* per utterance */
+    double patch_seconds;
+    const veil_index_labels *labels;
+} corpus_index_ctx;
+
+static int write_corpus_index(FILE *f, void *p)
+{
+    const corpus_index_ctx *x = p;
+    const char **files = veil_malloc((size_t)(x->c->n_utts ? x->c->n_utts : 1) * sizeof *files);
+    for (int u = 0; u < x->c->n_utts; u++) files[u] = x->c->utts[u].path;
+    int rc = veil_extract_index_write_labelled(f, files, x->first_row, x->n_rows, (size_t)x->c->n_utts,
+                                               x->patch_seconds, x->labels);
+    free(files);
+    return rc;
+}
+
+/* -o PATCHES.npy: every patch (n x frames x coefficients float32) and its labelled index
+ * (row,file,patch,start_seconds,speaker,gender,utterance,...), both or neither. */
+static int write_patches(const veil_corpus *c, const veil_patch_set *p, const char *out, const char *index_path)
+{
+    size_t nu = (size_t)(c->n_utts ? c->n_utts : 1);
+    size_t *first_row = veil_calloc(nu, sizeof *first_row), *n_rows = veil_calloc(nu, sizeof *n_rows);
+    int rc = -1;
+    /* the set holds each utterance's patches together, in corpus order: the index says so */
+    for (size_t i = 0; i < p->n_patches; i++) {
+        int u = p->patch_utt[i];
+        if (u < 0 || u >= c->n_utts || (n_rows[u] && first_row[u] + n_rows[u] != i) ||
+            (i > 0 && p->patch_utt[i - 1] > u)) {
+            veil_error("%s: patch %zu of utterance %d is out of order in the patch set", c->root, i, u);
+            goto done;
+        }
+        if (!n_rows[u]) first_row[u] = i;
+        n_rows[u]++;
+    }
+    veil_index_labels labels;
+    cli_corpus_index_labels(c, &labels);
+    size_t shape[3] = {p->n_patches, (size_t)p->patch_h, (size_t)p->patch_w};
+    veil_npy_array arr = {out, p->patches, 3, shape};
+    corpus_index_ctx ix = {c, first_row, n_rows, (double)p->mfcc.patch_frames * p->mfcc.hop_length / p->mfcc.sample_rate,
+                           &labels};
+    /* the index renamed first: a reader that finds the array finds its index */
+    veil_write_item set[2] = {{index_path, write_corpus_index, &ix}, {out, veil_npy_write_fn, &arr}};
+    rc = index_path ? veil_write_atomic_set(set, 2) : veil_write_atomic_set(set + 1, 1);
+    veil_index_labels_free(&labels, (size_t)c->n_utts);
+done:
+    free(first_row);
+    free(n_rows);
+    return rc;
+}
+
 static int corpus_features(int argc, char **argv)
 {
-    const char *dir = NULL, *cache = NULL, *mfcc_file = NULL;
+    const char *dir = NULL, *cache = NULL, *mfcc_file = NULL, *out = NULL, *index_arg = NULL;
     long threads = 0;
     int json = 0;
     for (int i = 1; i < argc; i++) {
@@ -140,6 +242,8 @@ static int corpus_features(int argc, char **argv)
         if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--cache") && i + 1 < argc) cache = argv[++i];
         else if (!strcmp(a, "--mfcc") && i + 1 < argc) mfcc_file = argv[++i];
+        else if ((!strcmp(a, "-o") || !strcmp(a, "--out")) && i + 1 < argc) out = argv[++i];
+        else if (!strcmp(a, "--index") && i + 1 < argc) index_arg = argv[++i];
         else if (!strcmp(a, "--threads")) {
             if (cli_parse_int(a, i + 1 < argc ? argv[++i] : NULL, 0, 1024, &threads) != 0) return cli_fail();
         } else if (a[0] == '-') return cli_unknown_option("corpus", usage_text, a);
@@ -147,20 +251,38 @@ static int corpus_features(int argc, char **argv)
         else return usage_error("unexpected argument '%s'", a);
     }
     if (!dir) return usage_error("%s", "features needs a corpus folder or manifest");
+    if (index_arg && !out) return usage_error("%s", "--index goes with -o PATCHES.npy");
+    char *index_path = !out ? NULL : index_arg ? veil_strdup(index_arg) : strcmp(out, "-") ? cli_default_index_path(out) : NULL;
+    /* outputs that cannot be written, or that are the manifest, are refused before any work */
+    if (out) {
+        cli_io io[3] = {{dir, "corpus", 0}, {out, "-o", 1}, {index_path, index_arg ? "--index" : "the index", 1}};
+        if (veil_output_check(out) || (index_path && veil_output_check(index_path)) ||
+            cli_check_outputs(io, index_path ? 3 : 2)) {
+            free(index_path);
+            return cli_fail();
+        }
+    }
     veil_mfcc_config m;
     veil_mfcc_config_default(&m);
-    if (mfcc_file && cli_read_mfcc_config(mfcc_file, &m)) return cli_fail();
-    veil_corpus *c;
-    if (veil_corpus_load(dir, &c) != 0) return cli_fail();
-    veil_patch_set *p;
-    if (veil_features_load(c, &m, cache, (int)threads, &p) != 0) {
-        veil_corpus_free(c);
-        return cli_fail();
+    veil_corpus *c = NULL;
+    veil_patch_set *p = NULL;
+    int rc = 1;
+    if (mfcc_file && cli_read_mfcc_config(mfcc_file, &m)) goto done;
+    if (veil_corpus_load(dir, &c) != 0) goto done;
+    if (veil_features_load(c, &m, cache, (int)threads, &p) != 0) goto done;
+    if (out && p->n_patches == 0) {
+        veil_error("%s: no utterance gave a whole patch", dir);
+        goto done;
     }
-    report_features(c, p, json);
+    if (out && write_patches(c, p, out, index_path)) goto done;
+    /* the report on standard output, unless the patches go there */
+    report_features(out && !strcmp(out, "-") ? stderr : stdout, c, p, json);
+    rc = 0;
+done:
+    free(index_path);
     veil_patch_set_free(p);
     veil_corpus_free(c);
-    return 0;
+    return rc ? cli_fail() : 0;
 }
 
 /* ---------------- synth ---------------- */

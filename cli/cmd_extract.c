@@ -20,6 +20,11 @@ static const char *usage_text =
     "  --model FILE           the trained model (veil train, veil experiment)\n"
     "  AUDIO...               audio files (any format libsndfile reads); - reads one from standard input\n"
     "  --list FILE            more audio files, one path a line (- = the names on standard input)\n"
+#ifdef VEIL_HAVE_TRAINING
+    "  --corpus DIR           every file of a corpus instead (any layout veil corpus info reads),\n"
+    "                         in corpus order; the index then also has speaker, gender, utterance\n"
+    "                         and the corpus's labels: veil audit --labels reads it as is\n"
+#endif
     "  -o, --out OUT.npy      all patches in one array; - writes it to standard output\n"
     "  --index FILE           where the index goes (default OUT.index.csv: OUT without .npy);\n"
     "                         columns row,file,patch,start_seconds: row of the array, the file,\n"
@@ -43,25 +48,15 @@ typedef struct {
     const cli_files *files;
     const size_t *first_row, *n_rows; /* per file */
     const veil_mfcc_config *mc;
+    const veil_index_labels *labels;  /* --corpus: per file; NULL: none */
 } index_ctx;
 
 static int write_index(FILE *f, void *p)
 {
     const index_ctx *x = p;
     double hop_s = (double)x->mc->patch_frames * x->mc->hop_length / x->mc->sample_rate;
-    return veil_extract_index_write(f, (const char *const *)x->files->path, x->first_row, x->n_rows,
-                                    x->files->n, hop_s);
-}
-
-/* OUT.npy -> OUT.index.csv */
-static char *default_index_path(const char *out)
-{
-    size_t n = strlen(out);
-    if (n > 4 && !strcmp(out + n - 4, ".npy")) n -= 4;
-    char *p = veil_malloc(n + sizeof ".index.csv");
-    memcpy(p, out, n);
-    strcpy(p + n, ".index.csv");
-    return p;
+    return veil_extract_index_write_labelled(f, (const char *const *)x->files->path, x->first_row, x->n_rows,
+                                             x->files->n, hop_s, x->labels);
 }
 
 /* Length of the folder part all paths share ("a/b/" of a/b/x.wav and a/b/c/y.wav). */
@@ -99,6 +94,8 @@ static char *per_file_path(const char *dir, const char *file, size_t skip)
 int cmd_extract(int argc, char **argv)
 {
     const char *model_path = NULL, *out = NULL, *prec_s = "fp32", *index_arg = NULL, *per_file = NULL;
+    const char *corpus_dir = NULL;
+    veil_index_labels labels = {0, NULL, NULL};
     long threads = 0, batch = 256;
     int strict = 0, rc = 1;
     cli_files files = {0};
@@ -119,6 +116,9 @@ int cmd_extract(int argc, char **argv)
         else if (!strcmp(a, "--index")) index_arg = argv[++i];
         else if (!strcmp(a, "--per-file")) per_file = argv[++i];
         else if (!strcmp(a, "--precision")) prec_s = argv[++i];
+#ifdef VEIL_HAVE_TRAINING
+        else if (!strcmp(a, "--corpus")) corpus_dir = argv[++i];
+#endif
         else if (!strcmp(a, "--list")) {
             if (n_lists < sizeof lists / sizeof *lists) lists[n_lists++] = v; /* checked against -o */
             if (cli_files_read_list(&files, argv[++i])) bad = 2;
@@ -135,13 +135,27 @@ int cmd_extract(int argc, char **argv)
     const char *missing = !model_path            ? "--model MODEL is required"
                           : !out && !per_file    ? "-o OUT.npy (or --per-file DIR) is required"
                           : out && per_file      ? "-o and --per-file exclude each other"
-                          : !files.n             ? "no audio files given"
+                          : corpus_dir && files.n ? "--corpus and audio files exclude each other"
+                          : corpus_dir && per_file ? "--corpus goes with -o (its index carries the labels)"
+                          : !files.n && !corpus_dir ? "no audio files given"
                           : index_arg && per_file ? "--index goes with -o, not --per-file"
                                                  : NULL;
     if (missing) {
         cli_files_free(&files);
         return usage_error("%s", missing);
     }
+#ifdef VEIL_HAVE_TRAINING
+    if (corpus_dir) {
+        veil_corpus *c;
+        if (veil_corpus_load(corpus_dir, &c)) {
+            cli_files_free(&files);
+            return cli_fail();
+        }
+        for (int u = 0; u < c->n_utts; u++) cli_files_add(&files, c->utts[u].path);
+        cli_corpus_index_labels(c, &labels);
+        veil_corpus_free(c);
+    }
+#endif
     size_t stdin_uses = 0;
     for (size_t i = 0; i < files.n; i++) stdin_uses += !strcmp(files.path[i], "-");
     if (stdin_uses > 1) {
@@ -168,7 +182,7 @@ int cmd_extract(int argc, char **argv)
                 }
         }
     } else {
-        index_path = index_arg ? veil_strdup(index_arg) : strcmp(out, "-") ? default_index_path(out) : NULL;
+        index_path = index_arg ? veil_strdup(index_arg) : strcmp(out, "-") ? cli_default_index_path(out) : NULL;
     }
     {
         /* no output may be an input, the model, a list or another output: `-o X.wav` once
@@ -242,7 +256,7 @@ int cmd_extract(int argc, char **argv)
     }
     if (!per_file) {
         size_t shape[2] = {total, dim};
-        index_ctx ix = {&files, first_row, n_rows, mc};
+        index_ctx ix = {&files, first_row, n_rows, mc, labels.n_cols ? &labels : NULL};
         veil_npy_array arr = {out, all, 2, shape};
         /* both or neither (a failed array must not leave a new index beside an old array),
          * the index renamed first: a reader that finds OUT finds its index */
@@ -265,6 +279,7 @@ done:
     free(n_rows);
     veil_model_free(m);
 early_fail:
+    veil_index_labels_free(&labels, files.n);
     free(index_path);
     if (outs)
         for (size_t i = 0; i < files.n; i++) free(outs[i]);

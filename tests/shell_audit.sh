@@ -75,8 +75,54 @@ print("veil attack", x, "audit", y)
 sys.exit(0 if len(x) == len(y) == 2 and all(abs(p - q) < 1e-9 for p, q in zip(x, y)) else 1)
 PY
 
+# veil extract --corpus: the files above in corpus order, and an index that is a labels file
+"$veil" extract --model "$dir/m.safetensors" --corpus "$dir/corpus" -o "$dir/corp.npy" --threads 1 -q
+cmp -s "$dir/corp.npy" "$dir/all.npy" || fail "extract --corpus differs from its files in corpus order"
+[ "$(head -1 "$dir/corp.index.csv")" = "row,file,patch,start_seconds,speaker,gender,utterance,dialect,subset" ] ||
+    fail "extract --corpus index header: $(head -1 "$dir/corp.index.csv")"
+"$veil" audit --features "$dir/corp.npy" --labels "$dir/corp.index.csv" --out "$dir/corp" --attackers paper-mlp \
+    "${common[@]}"
+same_probes() { # audit.json audit.json: every number of every probe
+python3 - "$1" "$2" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+assert a["group_speakers"] == b["group_speakers"] and a["rows"] == b["rows"], (a["group_speakers"], b["group_speakers"])
+bad = 0
+for name, pa in a["probes"].items():
+    for k, va in pa.items():
+        if k in ("seconds", "about", "mean"): continue
+        if va != b["probes"][name][k]: print(f"{name} {k}: {va} against {b['probes'][name][k]}"); bad = 1
+sys.exit(bad)
+PY
+}
+same_probes "$dir/all/audit.json" "$dir/corp/audit.json" || fail "audit of extract --corpus's index differs"
+if "$veil" extract --model "$dir/m.safetensors" --corpus "$dir/corpus" "${files[0]}" -o "$dir/x2.npy" 2> "$dir/err.txt"; then
+    fail "--corpus with audio files accepted"; fi
+grep -q "exclude each other" "$dir/err.txt" || fail "--corpus with files: $(cat "$dir/err.txt")"
+
+# veil corpus features -o: the MFCC patches (n x 32 x 32) with the same labelled index; a
+# PyTorch user's features of them audit with it (here: the patches themselves, flattened,
+# which is what veil audit --raw audits)
+"$veil" corpus features "$dir/corpus" --cache "$dir/cache" -o "$dir/patches.npy" -q > /dev/null
+cut -d, -f5- "$dir/patches.index.csv" > "$dir/p.labels"; cut -d, -f5- "$dir/corp.index.csv" > "$dir/c.labels"
+cmp -s "$dir/p.labels" "$dir/c.labels" || fail "corpus features -o: its index labels differ from extract --corpus's"
+python3 - "$dir/patches.npy" "$dir/flat.npy" <<'PY'
+import ast, struct, sys
+d = open(sys.argv[1], "rb").read()
+n = struct.unpack("<H", d[8:10])[0]; h = ast.literal_eval(d[10:10 + n].decode("latin1"))
+assert h["descr"] == "<f4" and len(h["shape"]) == 3 and h["shape"][1:] == (32, 32), h
+new = "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, 1024), }" % h["shape"][0]
+new += " " * ((64 - (10 + len(new) + 1) % 64) % 64) + "\n"
+open(sys.argv[2], "wb").write(d[:8] + struct.pack("<H", len(new)) + new.encode() + d[10 + n:])
+PY
+"$veil" audit --features "$dir/flat.npy" --labels "$dir/patches.index.csv" --out "$dir/flat" \
+    --attackers logreg,verify-cosine --st 4 --seed 2 --threads 1 -q
 "$veil" audit --raw --corpus "$dir/corpus" --cache "$dir/cache" --out "$dir/raw" --attackers logreg,verify-cosine \
     --st 4 --seed 2 --threads 1 -q
+same_probes "$dir/raw/audit.json" "$dir/flat/audit.json" || fail "audit of corpus features -o differs from --raw"
+(cd "$dir" && "$veil" corpus features corpus --cache cache -o - -q > stdout.npy)
+cmp -s "$dir/stdout.npy" "$dir/patches.npy" || fail "corpus features -o - differs from -o FILE"
+[ ! -e "$dir/-" ] || fail "corpus features -o - created a file named '-'"
 grep -qE '"dim":[[:space:]]*1024' "$dir/raw/audit.json" || fail "raw: dim $(grep dim "$dir/raw/audit.json")"
 grep -q '"verify-cosine"' "$dir/raw/audit.json" || fail "raw: verify-cosine missing"
 if grep -q '"knn-cosine"' "$dir/raw/audit.json"; then fail "raw: --attackers not respected"; fi
