@@ -61,16 +61,25 @@ static void axes(cairo_t *cr, span s, const char *title)
     text(cr, title, (s.x0 + s.x1) / 2, TOP - 25, 14, 0.5, 1, 0);
 }
 
-static void dotted(cairo_t *cr, span s, double frac, const char *label)
+/* Room at the right of each panel where no bar stands: the chance lines' labels go there,
+ * so that none is drawn over a bar. */
+#define LABEL_ROOM 104.0
+
+/* A chance line across the panel, its label right-aligned in the bar-free room, above the
+ * line (below when above: -1, as when another label sits just above). dashdot: the
+ * second chance level's own pattern, so the two read apart. */
+static void chance_line(cairo_t *cr, span s, double frac, const char *label, int dashdot, int below)
 {
-    double dash[2] = {3, 3};
+    static const double dot[2] = {2, 3}, dd[4] = {8, 3, 2, 3};
     cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
-    cairo_set_dash(cr, dash, 2, 0);
+    cairo_set_line_width(cr, 1.2);
+    cairo_set_dash(cr, dashdot ? dd : dot, dashdot ? 4 : 2, 0);
     cairo_move_to(cr, s.x0, yv(frac));
     cairo_line_to(cr, s.x1, yv(frac));
     cairo_stroke(cr);
     cairo_set_dash(cr, NULL, 0, 0);
-    text(cr, label, s.x1 - 2, yv(frac) - 8, 10, 1, 0, 0);
+    cairo_set_line_width(cr, 1);
+    text(cr, label, s.x1 - 2, yv(frac) + (below ? 12 : -8), 10, 1, 0, 0);
 }
 
 static void bar(cairo_t *cr, double x, double w, double v, double lo, double hi, double r, double g, double b)
@@ -134,23 +143,25 @@ static void draw(cairo_t *cr, const veil_audit_result *r)
         stat(r, k, offsetof(veil_probe_result, eer_lo), &lo, &lsd);
         stat(r, k, offsetof(veil_probe_result, eer_hi), &hi, &hsd);
         if (!isnan(a)) {
-            double slot = (left.x1 - left.x0) / (n_id ? n_id : 1), x = left.x0 + slot * i++;
+            double slot = (left.x1 - LABEL_ROOM - left.x0) / (n_id ? n_id : 1), x = left.x0 + slot * i++;
             double w = slot * 0.35;
             bar(cr, x + slot * 0.12, w, a, a - asd, a + asd, 0.84, 0.20, 0.16);
             bar(cr, x + slot * 0.12 + w, w, u, u - usd, u + usd, 0.55, 0.10, 0.45);
             cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
             text(cr, r->probes[k]->name, x + slot / 2, BOTTOM + 12, 11, 1, 0, -0.6);
         } else if (!isnan(e)) {
-            double slot = (right.x1 - right.x0) / (n_ver ? n_ver : 1), x = right.x0 + slot * j++;
+            double slot = (right.x1 - LABEL_ROOM - right.x0) / (n_ver ? n_ver : 1), x = right.x0 + slot * j++;
             bar(cr, x + slot * 0.2, slot * 0.6, e, lo, hi, 0.12, 0.40, 0.75);
             cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
             text(cr, r->probes[k]->name, x + slot / 2, BOTTOM + 12, 11, 1, 0, -0.6);
         }
     }
-    /* chance lines over the bars */
-    dotted(cr, left, 1.0 / r->st, "chance");
-    dotted(cr, left, cg, "knowing the gender");
-    dotted(cr, right, 0.5, "chance");
+    /* chance lines over the bars, labelled where no bar stands; the lower label goes under
+     * its line when the two lines are close */
+    int close = fabs(yv(1.0 / r->st) - yv(cg)) < 16;
+    chance_line(cr, left, 1.0 / r->st, "chance 1/St", 0, close && cg >= 1.0 / r->st);
+    chance_line(cr, left, cg, "knowing the gender", 1, close && cg < 1.0 / r->st);
+    chance_line(cr, right, 0.5, "chance", 0, 0);
     /* legend */
     double lx = left.x0 + 10, ly = H - 22;
     cairo_set_source_rgba(cr, 0.84, 0.20, 0.16, 0.85);

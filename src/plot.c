@@ -38,15 +38,19 @@ static double y_of(double pct)
 
 static void set_color(cairo_t *cr, rgb c) { cairo_set_source_rgb(cr, c.r, c.g, c.b); }
 
-typedef enum { LINE_SOLID, LINE_DASHED, LINE_DOTTED, LINE_DASHDOT } line_style;
+/* The three chance levels each have their own pattern (and the gender chance its colour):
+ * 1/St dotted, 2/St dash-dot, the gender chance long dash-dot-dot. */
+typedef enum { LINE_SOLID, LINE_DASHED, LINE_DOTTED, LINE_DASHDOT, LINE_DASHDOTDOT } line_style;
 static void set_line(cairo_t *cr, line_style s, double width)
 {
-    static const double dash[] = {9, 5}, dot[] = {2, 4}, dashdot[] = {8, 4, 2, 4};
+    static const double dash[] = {9, 5}, dot[] = {2, 4}, dashdot[] = {8, 4, 2, 4},
+                        dashdotdot[] = {14, 4, 2, 4, 2, 4};
     cairo_set_line_width(cr, width);
     cairo_set_line_cap(cr, s == LINE_DOTTED ? CAIRO_LINE_CAP_ROUND : CAIRO_LINE_CAP_BUTT);
     if (s == LINE_DASHED) cairo_set_dash(cr, dash, 2, 0);
     else if (s == LINE_DOTTED) cairo_set_dash(cr, dot, 2, 0);
     else if (s == LINE_DASHDOT) cairo_set_dash(cr, dashdot, 4, 0);
+    else if (s == LINE_DASHDOTDOT) cairo_set_dash(cr, dashdotdot, 6, 0);
     else cairo_set_dash(cr, NULL, 0, 0);
 }
 
@@ -170,15 +174,21 @@ static void draw_series(cairo_t *cr, const veil_summary *s, series which, rgb c,
         set_line(cr, LINE_SOLID, 1.3);
         whisker(cr, x, lo, hi, 6);
     }
-    /* lines between the means of neighbouring G only: no line across a G that was not run */
+    /* a line through the means of the G values run, in order (the legend shows lines: a
+     * grid of G = 1, 5 is joined too, as the paper joins its points) */
     set_color(cr, c);
     set_line(cr, LINE_SOLID, 2.2);
-    for (int g = 2; g <= 5; g++) {
-        const veil_summary_row *a = veil_summary_find(s, VEIL_METHOD_SIAMESE, g - 1);
+    const veil_summary_row *prev = NULL;
+    int prev_g = 0;
+    for (int g = 1; g <= 5; g++) {
         const veil_summary_row *r = veil_summary_find(s, VEIL_METHOD_SIAMESE, g);
-        if (!a || !r) continue;
-        cairo_move_to(cr, x_of(g - 1), y_of(row_stat(a, which).mean));
-        cairo_line_to(cr, x_of(g), y_of(row_stat(r, which).mean));
+        if (!r) continue;
+        if (prev) {
+            cairo_move_to(cr, x_of(prev_g), y_of(row_stat(prev, which).mean));
+            cairo_line_to(cr, x_of(g), y_of(row_stat(r, which).mean));
+        }
+        prev = r;
+        prev_g = g;
     }
     cairo_stroke(cr);
     for (int g = 1; g <= 5; g++) {
@@ -192,6 +202,8 @@ static void draw_series(cairo_t *cr, const veil_summary *s, series which, rgb c,
         }
     }
 }
+
+static double gender_chance(const veil_summary_row *const *rows, int n);
 
 typedef struct legend_item {
     const char *label;
@@ -221,13 +233,21 @@ static void draw(cairo_t *cr, const veil_summary *s, int st)
     text_at(cr, "number of CNN groups G", (PX0 + PX1) / 2, PY1 + 48, 15, 0.5, 0, 0);
     y_axis_label(cr);
     char title[160];
-    snprintf(title, sizeof title, "Gender recognition vs. speaker identification (St = %d)", st);
+    snprintf(title, sizeof title, "Figure 3: gender recognition vs. speaker identification (St = %d)", st);
     set_color(cr, C_AXIS);
     text_at(cr, title, FIG_W / 2, 34, 18, 0.5, 0, 1);
 
-    /* chance levels, then the reference, then the Siamese series on top */
-    clip_with_chance(cr, st);
+    /* chance levels (the gender's: the majority share of the gender-testing patches), then
+     * the reference, then the Siamese series on top */
     const veil_summary_row *ref = veil_summary_find(s, VEIL_METHOD_REFERENCE, 1);
+    const veil_summary_row *shown[6];
+    int n_shown = 0;
+    if (ref) shown[n_shown++] = ref;
+    for (int g = 1; g <= 5; g++)
+        if (veil_summary_find(s, VEIL_METHOD_SIAMESE, g)) shown[n_shown++] = veil_summary_find(s, VEIL_METHOD_SIAMESE, g);
+    double gchance = gender_chance(shown, n_shown);
+    clip_with_chance(cr, st);
+    if (isfinite(gchance)) hline(cr, gchance, C_GENDER, LINE_DASHDOTDOT, 1.6);
     if (ref) {
         hline(cr, ref->gender_test.mean, C_GENDER, LINE_DASHED, 2);
         hline(cr, ref->attack.mean, C_ATTACK, LINE_DASHED, 2);
@@ -239,7 +259,7 @@ static void draw(cairo_t *cr, const veil_summary *s, int st)
     /* legend, right of the plot area */
     char chance1[64], chance2[64];
     chance_labels(st, chance1, chance2);
-    legend_item items[6];
+    legend_item items[7];
     int n = 0;
     if (veil_summary_find(s, VEIL_METHOD_SIAMESE, 1) || s->n_rows > (ref ? 1 : 0)) {
         items[n++] = (legend_item){"Gender test (Siamese)", C_GENDER, LINE_SOLID, MARK_CIRCLE};
@@ -251,9 +271,14 @@ static void draw(cairo_t *cr, const veil_summary *s, int st)
     }
     items[n++] = (legend_item){chance1, C_CHANCE, LINE_DOTTED, MARK_NONE};
     items[n++] = (legend_item){chance2, C_CHANCE, LINE_DASHDOT, MARK_NONE};
-    double lx = PX1 + 18, ly = PY0 + 12;
+    char gtext[64];
+    if (isfinite(gchance)) {
+        snprintf(gtext, sizeof gtext, "gender chance %.1f %%", gchance);
+        items[n++] = (legend_item){gtext, C_GENDER, LINE_DASHDOTDOT, MARK_NONE};
+    }
+    double lx = PX1 + 18, ly = PY0 + 12, y = ly - 26;
     for (int i = 0; i < n; i++) {
-        double y = ly + i * 26;
+        y += i > 0 && strstr(items[i - 1].label, " 2/St") ? 42 : 26; /* a wrapped label takes two lines */
         set_color(cr, items[i].color);
         set_line(cr, items[i].style, items[i].style == LINE_SOLID ? 2.2 : 2);
         cairo_move_to(cr, lx, y);
@@ -279,12 +304,12 @@ static void draw(cairo_t *cr, const veil_summary *s, int st)
     char note[96];
     if (runs > 1) snprintf(note, sizeof note, "mean ± std over %d iterations", runs);
     else snprintf(note, sizeof note, "one iteration (no error bars)");
-    text_at(cr, note, lx, ly + n * 26 + 26, 12, 0, 0.5, 0);
+    text_at(cr, note, lx, y + 32, 12, 0, 0.5, 0);
     int collapsed = 0;
     for (int i = 0; i < s->n_rows; i++) collapsed += s->rows[i].collapsed;
     if (collapsed) {
         set_color(cr, C_ATTACK);
-        text_at(cr, "! = a collapsed run is in this mean", lx, ly + n * 26 + 46, 12, 0, 0.5, 1);
+        text_at(cr, "! = a collapsed run is in this mean", lx, y + 52, 12, 0, 0.5, 1);
     }
 }
 
@@ -428,7 +453,7 @@ static void draw_bar_chart(cairo_t *cr, const veil_summary_row *const *rows, int
     }
     double gchance = gender_chance(rows, nrows);
     clip_with_chance(cr, st);
-    if (isfinite(gchance)) hline(cr, gchance, C_GENDER, LINE_DOTTED, 1.6);
+    if (isfinite(gchance)) hline(cr, gchance, C_GENDER, LINE_DASHDOTDOT, 1.6);
     cairo_restore(cr);
     plot_frame(cr);
     y_axis_label(cr);
@@ -468,7 +493,7 @@ static void draw_bar_chart(cairo_t *cr, const veil_summary_row *const *rows, int
     double y = ly + 120;
     if (isfinite(gchance)) {
         set_color(cr, C_GENDER);
-        set_line(cr, LINE_DOTTED, 1.6);
+        set_line(cr, LINE_DASHDOTDOT, 1.6);
         cairo_move_to(cr, lx, y);
         cairo_line_to(cr, lx + 36, y);
         cairo_stroke(cr);
@@ -646,7 +671,7 @@ static void draw_tradeoff(cairo_t *cr, const plot_ctx *p)
     cairo_stroke(cr);
     if (show_g) {
         set_color(cr, C_GENDER);
-        set_line(cr, LINE_DASHED, 1.4);
+        set_line(cr, LINE_DASHDOTDOT, 1.6);
         cairo_move_to(cr, PX0, ax_y(&ay, gchance));
         cairo_line_to(cr, PX1, ax_y(&ay, gchance));
         cairo_stroke(cr);
@@ -759,7 +784,7 @@ static void draw_tradeoff(cairo_t *cr, const plot_ctx *p)
     text_at(cr, chance2 + strlen("chance knowing gender "), lx + 44, y + 42, 12, 0, 0.5, 0);
     if (show_g) {
         set_color(cr, C_GENDER);
-        set_line(cr, LINE_DASHED, 1.4);
+        set_line(cr, LINE_DASHDOTDOT, 1.6);
         cairo_move_to(cr, lx, y + 68);
         cairo_line_to(cr, lx + 36, y + 68);
         cairo_stroke(cr);

@@ -15,12 +15,20 @@ int veil_extract_features(veil_extractor *f, const veil_patch_set *p, const size
     size_t dim = (size_t)veil_extractor_dim(f), hw = (size_t)p->patch_h * p->patch_w;
     float *x = veil_aligned_alloc((size_t)batch * hw * sizeof(float));
     int rc = 0;
+    /* a long extraction (the gender-testing speakers, the attacker groups) shows its
+     * progress on a terminal and leaves no line behind, in a log none at all */
+    veil_progress prog;
+    veil_progress_begin(&prog, "extracting features", (long)n);
+    prog.unit = "patches";
+    prog.tty = prog.tty && n >= 4 * (size_t)batch;
     for (size_t i = 0; i < n && rc == 0; i += (size_t)batch) {
         size_t k = n - i < (size_t)batch ? n - i : (size_t)batch;
         veil_gather_patches(p, idx + i, k, x);
         rc = veil_extractor_forward(f, x, (int)k, 0, z + i * dim);
         if (rc == 0) rc = veil_extractor_check_output(f, z + i * dim, k, "extracted features");
+        veil_progress_update(&prog, (long)(i + k), NULL);
     }
+    if (prog.tty) fprintf(stderr, "\r\033[K");
     free(x);
     return rc;
 }

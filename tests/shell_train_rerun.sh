@@ -24,9 +24,12 @@ small=(--preset quick --st 4 --attack-groups 1 --groups 1 --siamese-epochs 2 --g
     --methods reference,siamese,adversarial --adv-lambda 0.1,1 --sweep-groups 2 --cv 2 \
     --precision fp32 --threads 2 > /dev/null
 [ "$(wc -l < "$tmp/a/results.jsonl")" -eq 7 ] || fail "grid A has $(wc -l < "$tmp/a/results.jsonl") jobs, not 7"
-# grid B: the CPU's precision (auto: bf16 where it has it), 1 thread
-"$veil" experiment --corpus "$tmp/corpus" --out "$tmp/b" --cache "$tmp/cache" "${small[@]}" \
-    --methods reference,siamese --cv 1 --precision auto --threads 1 > /dev/null
+# grid B: the CPU's precision (auto: bf16 where it has it), 1 thread, the corpus given as a
+# relative path: config.json and report.md name it as given, no machine's absolute path
+(cd "$tmp" && "$veil" experiment --corpus corpus --out b --cache cache "${small[@]}" \
+    --methods reference,siamese --cv 1 --precision auto --threads 1 > /dev/null)
+grep -q '^- corpus: `corpus` (' "$tmp/b/report.md" || fail "report.md: $(grep corpus "$tmp/b/report.md" | head -2)"
+if grep -qF "$tmp" "$tmp/b/report.md" "$tmp/b/config.json"; then fail "an absolute path in grid B's report or config"; fi
 
 "$veil" train --from "$tmp/a" --job list > "$tmp/jobs.txt"
 python3 - "$tmp/jobs.txt" "$tmp/a/results.jsonl" <<'EOF' || fail "--job list: $(cat "$tmp/jobs.txt")"
@@ -67,8 +70,7 @@ for job in 0 1 2 3 4 5 6; do
     same "$tmp/a/results.jsonl" "$tmp/rerun-a$job.json" || fail "grid A job $job: the rerun differs"
 done
 for job in 0 1; do
-    "$veil" train --from "$tmp/b" --job $job --cache "$tmp/cache" --json -q -o "$tmp/b$job.safetensors" \
-        > "$tmp/rerun-b$job.json"
+    (cd "$tmp" && "$veil" train --from b --job $job --cache cache --json -q -o "b$job.safetensors" > "rerun-b$job.json")
     same "$tmp/b/results.jsonl" "$tmp/rerun-b$job.json" || fail "grid B job $job: the rerun differs"
 done
 "$veil" train --from "$tmp/a" --job 1 --cache "$tmp/cache" --json -q -o "$tmp/again.safetensors" >/dev/null
@@ -104,4 +106,23 @@ grep -q "from OUT" "$tmp/err" || fail "--from conflict message: $(cat "$tmp/err"
     --gender-epochs 1 --filter-divisor 16 --precision fp32 --threads 1 --seed 18446744073709551615 -q \
     -o "$tmp/big.safetensors" > "$tmp/big.txt" || fail "a 64-bit seed refused"
 grep -q ", 1 epoch$" "$tmp/big.txt" || fail "one epoch in the plural: $(cat "$tmp/big.txt")"
+
+# progress: on a terminal the extraction for evaluation shows itself; in a log (stderr a
+# file) no progress line at all, only the stages' one-line summaries
+one=(--corpus "$tmp/corpus" --cache "$tmp/cache" --method siamese --groups 1 --st 4 --epochs 1 --gender-epochs 1
+     --filter-divisor 16 --precision fp32 --threads 1 --extract-batch 8)
+"$veil" train "${one[@]}" -o "$tmp/log.safetensors" > /dev/null 2> "$tmp/log.txt"
+if grep -q $'\r\|\033' "$tmp/log.txt"; then fail "progress drawn into a log: $(cat -A "$tmp/log.txt" | head -5)"; fi
+if grep -q "extracting features" "$tmp/log.txt"; then fail "extraction progress in a log"; fi
+grep -q "(Siamese): 1 epoch, " "$tmp/log.txt" || fail "one Siamese epoch in the plural: $(cat "$tmp/log.txt")"
+"$veil" train --corpus "$tmp/corpus" --cache "$tmp/cache" --method reference --groups 1 --st 4 --reference-epochs 1 \
+    --gender-epochs 1 --filter-divisor 16 --precision fp32 --threads 1 -o "$tmp/ref.safetensors" > /dev/null 2> "$tmp/ref.txt"
+grep -q ": 1 epoch, best 1" "$tmp/ref.txt" || fail "one reference epoch in the plural: $(cat "$tmp/ref.txt")"
+if command -v script > /dev/null; then
+    script -qec "$(printf '%q ' "$veil" train "${one[@]}" -o "$tmp/tty.safetensors")" /dev/null > "$tmp/tty.txt" 2>&1 ||
+        fail "train under a terminal: $(cat "$tmp/tty.txt")"
+    grep -q "extracting features [0-9]*/[0-9]* patches" "$tmp/tty.txt" || fail "no extraction progress on a terminal: $(cat -A "$tmp/tty.txt" | head)"
+else
+    echo "skipped: the terminal progress (no script(1))"
+fi
 echo "shell_train_rerun: ok"

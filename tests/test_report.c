@@ -353,6 +353,39 @@ int main(void)
     CHECK(veil_read_file(svg, &svgtext, NULL) == 0);
     CHECK(!strncmp(svgtext, "<?xml", 5) && strstr(svgtext, "<svg"));
     free(svgtext);
+    /* Figure 3 joins the means of the G values run (here 1 and 3: no G = 2) and draws the
+     * gender chance (the majority share of the gender-testing patches): blue pixels on
+     * the gender series' line half-way from G = 1 to G = 3 and on the chance line's height */
+    {
+        img = cairo_image_surface_create_from_png(png);
+        const unsigned char *px = cairo_image_surface_get_data(img);
+        int stride = cairo_image_surface_get_stride(img);
+        const veil_summary_row *g1 = veil_summary_find(&s, VEIL_METHOD_SIAMESE, 1),
+                               *g3 = veil_summary_find(&s, VEIL_METHOD_SIAMESE, 3),
+                               *rf = veil_summary_find(&s, VEIL_METHOD_REFERENCE, 1);
+        CHECK(g1 && g3 && rf && !veil_summary_find(&s, VEIL_METHOD_SIAMESE, 2));
+        /* the plot's mapping (src/plot.c): x of G, y of a percentage */
+#define FIG3_X(g) (80.0 + ((g) - 0.5) / 5.0 * 560.0)
+#define FIG3_Y(p) (490.0 - (p) / 100.0 * 430.0)
+        double gc = 0;
+        int ngc = 0;
+        const veil_summary_row *shown[3] = {rf, g1, g3};
+        for (int i = 0; i < 3; i++)
+            if (shown[i]->gender_majority.mean > 0) gc += shown[i]->gender_majority.mean, ngc++;
+        CHECK(ngc > 0);
+        gc /= ngc;
+        /* blue: the gender colour (0.12, 0.40, 0.75), anti-aliased */
+#define BLUE_AT(x, y) (px[(y) * stride + 4 * (x)] > px[(y) * stride + 4 * (x) + 2] + 60) /* B > R (BGRA) */
+        int mid_x = (int)FIG3_X(2.0), mid_y = (int)((FIG3_Y(g1->gender_test.mean) + FIG3_Y(g3->gender_test.mean)) / 2);
+        int line = 0, chance = 0;
+        for (int dy = -3; dy <= 3; dy++) line |= BLUE_AT(mid_x, mid_y + dy);
+        CHECK_MSG(line, "no gender line between G = 1 and G = 3 at (%d, %d)", mid_x, mid_y);
+        int cy = (int)FIG3_Y(gc); /* gender_majority is a percentage */
+        for (int x = 85; x < 140; x++)
+            for (int dy = -2; dy <= 2; dy++) chance |= BLUE_AT(x, cy + dy);
+        CHECK_MSG(chance, "no gender chance line at y %d (%.1f)", cy, gc);
+        cairo_surface_destroy(img);
+    }
     snprintf(png, sizeof png, "%s/extractors.png", dir);
     snprintf(svg, sizeof svg, "%s/extractors.svg", dir);
     CHECK(veil_plot_extractors(&s, 20, png, svg) == 0);

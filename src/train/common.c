@@ -256,8 +256,8 @@ int veil_train_fg(veil_extractor *f, veil_head *g, const veil_patch_set *p, cons
     }
     fm->describe(fm->m, extra, sizeof extra, 0, sums, (double)train->n, rep->best_eval_acc);
     char end[260];
-    snprintf(end, sizeof end, "%d epochs, best %d: gender-eval %.1f%%%s", rep->epochs_run, rep->best_epoch,
-             100 * rep->best_eval_acc, extra);
+    snprintf(end, sizeof end, "%d epoch%s, best %d: gender-eval %.1f%%%s", rep->epochs_run,
+             rep->epochs_run == 1 ? "" : "s", rep->best_epoch, 100 * rep->best_eval_acc, extra);
     veil_progress_end(&prog, end);
     rc = 0;
 done:
