@@ -145,6 +145,11 @@ static int train_from(const char *from, const char *job_s, const char *grid_opti
         free(config_corpus);
         return usage_error("%s", "-o MODEL.safetensors is required");
     }
+    if (json && !strcmp(out, "-")) {
+        free(jobs);
+        free(config_corpus);
+        return usage_error("%s", "--json and -o - would both write to standard output");
+    }
     veil_job_id id = jobs[job];
     /* the grid's precision: a CPU without it cannot give the grid's numbers */
     veil_precision resolved;
@@ -187,17 +192,19 @@ static int train_from(const char *from, const char *job_s, const char *grid_opti
         goto done;
     have_result = 1;
     if (veil_model_save(out, model)) goto done;
+    /* the model on standard output (-o -): the report goes to standard error */
+    FILE *rep = strcmp(out, "-") ? stdout : stderr;
     if (json) {
         print_json_line(&r);
     } else {
-        printf("%s G=%d%s iteration %d (%s): gender-evaluation %.1f%%, gender-testing %.1f%%\n",
+        fprintf(rep, "%s G=%d%s iteration %d (%s): gender-evaluation %.1f%%, gender-testing %.1f%%\n",
                veil_method_name(id.method), id.groups, knob, id.iteration, veil_precision_name(r.precision),
                100 * r.gender_eval_acc, 100 * r.gender_test_acc);
         if (r.n_attack_groups)
-            printf("attacker: %.1f%% mean over %d group%s of %d speakers\n", 100 * r.attack_acc_mean,
+            fprintf(rep, "attacker: %.1f%% mean over %d group%s of %d speakers\n", 100 * r.attack_acc_mean,
                    r.n_attack_groups, r.n_attack_groups == 1 ? "" : "s", split.st);
-        if (r.collapsed) printf("warning: collapsed: %s\n", r.collapse_reason);
-        printf("saved %s\n", out);
+        if (r.collapsed) fprintf(rep, "warning: collapsed: %s\n", r.collapse_reason);
+        fprintf(rep, "saved %s\n", out);
     }
     rc = 0;
 done:
@@ -280,6 +287,7 @@ int cmd_train(int argc, char **argv)
     if (job_s) return usage_error("%s", "--job N goes with --from OUT");
     if (!corpus_dir) return usage_error("%s", "--corpus DIR is required");
     if (!out) return usage_error("%s", "-o MODEL.safetensors is required");
+    if (json && !strcmp(out, "-")) return usage_error("%s", "--json and -o - would both write to standard output");
     if (!method_s) return usage_error("%s", "--method siamese|reference is required");
     if (!groups) return usage_error("%s", "--groups G (1..5) is required");
     if (veil_output_check(out)) return cli_fail(); /* before the training, not after */
@@ -321,21 +329,23 @@ int cmd_train(int argc, char **argv)
     if (veil_job_run(method, (int)groups, (int)iteration, &view, p, &tc, prec, job_seed, &r, &model))
         goto done_split;
     if (veil_model_save(out, model)) goto done_result;
+    /* the model on standard output (-o -): the report goes to standard error */
+    FILE *rep = strcmp(out, "-") ? stdout : stderr;
     if (json) {
         print_json_line(&r);
     } else {
-        printf("%s G=%d (%s): gender-evaluation %.1f%%, gender-testing %.1f%% (%zu patch%s of %d "
+        fprintf(rep, "%s G=%d (%s): gender-evaluation %.1f%%, gender-testing %.1f%% (%zu patch%s of %d "
                "speakers)\n", veil_method_name(method), (int)groups, veil_precision_name(r.precision),
                100 * r.gender_eval_acc, 100 * r.gender_test_acc, split.n_gtest, split.n_gtest == 1 ? "" : "es",
                c->n_speakers - split.n_train_speakers);
         if (!isnan(r.pair_verdict_acc))
-            printf("pair verdict accuracy %.1f%%, z spread %.4g, %d epoch%s\n", 100 * r.pair_verdict_acc,
+            fprintf(rep, "pair verdict accuracy %.1f%%, z spread %.4g, %d epoch%s\n", 100 * r.pair_verdict_acc,
                    r.z_spread, r.epochs_run, r.epochs_run == 1 ? "" : "s");
         if (attack && r.n_attack_groups)
-            printf("attacker: %.1f%% mean over %d groups of %d speakers (chance %.1f%%)\n",
+            fprintf(rep, "attacker: %.1f%% mean over %d groups of %d speakers (chance %.1f%%)\n",
                    100 * r.attack_acc_mean, r.n_attack_groups, split.st, 100.0 / split.st);
-        if (r.collapsed) printf("warning: collapsed: %s\n", r.collapse_reason);
-        printf("saved %s\n", out);
+        if (r.collapsed) fprintf(rep, "warning: collapsed: %s\n", r.collapse_reason);
+        fprintf(rep, "saved %s\n", out);
     }
     rc = 0;
 done_result:

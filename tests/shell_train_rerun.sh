@@ -118,6 +118,13 @@ grep -q "(Siamese): 1 epoch, " "$tmp/log.txt" || fail "one Siamese epoch in the 
 "$veil" train --corpus "$tmp/corpus" --cache "$tmp/cache" --method reference --groups 1 --st 4 --reference-epochs 1 \
     --gender-epochs 1 --filter-divisor 16 --precision fp32 --threads 1 -o "$tmp/ref.safetensors" > /dev/null 2> "$tmp/ref.txt"
 grep -q ": 1 epoch, best 1" "$tmp/ref.txt" || fail "one reference epoch in the plural: $(cat "$tmp/ref.txt")"
+# -o -: the model alone on standard output (the report on standard error), the bytes of -o FILE
+"$veil" train "${one[@]}" -q -o - > "$tmp/stdout.safetensors" 2> "$tmp/stdout.err"
+"$veil" train "${one[@]}" -q -o "$tmp/file.safetensors" > /dev/null
+cmp -s "$tmp/stdout.safetensors" "$tmp/file.safetensors" || fail "train -o - is not the model -o FILE writes"
+grep -q "^saved -" "$tmp/stdout.err" || fail "train -o -: no report on standard error"
+if "$veil" train "${one[@]}" -q --json -o - > /dev/null 2> "$tmp/err"; then fail "--json with -o - accepted"; fi
+grep -q "both write to standard output" "$tmp/err" || fail "--json with -o -: $(cat "$tmp/err")"
 if command -v script > /dev/null; then
     script -qec "$(printf '%q ' "$veil" train "${one[@]}" -o "$tmp/tty.safetensors")" /dev/null > "$tmp/tty.txt" 2>&1 ||
         fail "train under a terminal: $(cat "$tmp/tty.txt")"
