@@ -443,7 +443,16 @@ static void draw_bar_chart(cairo_t *cr, const veil_summary_row *const *rows, int
         char lab[3][48];
         row_label(r, lab);
         set_color(cr, C_AXIS);
+        /* the labels of neighbouring bars must not run into each other: the longest line
+         * fits its slot ("adv_lambda=0.1" under six bars) */
         double size = nrows > 8 ? 9.5 : 12;
+        cairo_select_font_face(cr, FONT, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+        for (int l = 0; l < 3; l++) {
+            cairo_text_extents_t e;
+            cairo_set_font_size(cr, size);
+            cairo_text_extents(cr, lab[l], &e);
+            if (e.x_advance > slot - 8) size = fmax(7, size * (slot - 8) / e.x_advance);
+        }
         for (int l = 0; l < 3; l++)
             if (lab[l][0]) text_at(cr, lab[l], x0, PY1 + 16 + 13 * l, size, 0.5, 0, 0);
         if (r->collapsed) {
