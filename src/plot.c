@@ -840,7 +840,7 @@ static void draw_attackers(cairo_t *cr, const plot_ctx *p)
     double W = p->w;
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
-    double x0 = 190, y0 = 110, cw = 92, ch = 26;
+    double x0 = 190, y0 = 150, cw = 92, ch = 26;
     set_color(cr, C_AXIS);
     char title[160];
     snprintf(title, sizeof title, "Every attacker on every extractor (St = %d)", st);
@@ -850,9 +850,9 @@ static void draw_attackers(cairo_t *cr, const plot_ctx *p)
     text_at(cr, title, W / 2, 52, 11.5, 0.5, 0, 0);
     for (int c = 0; c < nc; c++) {
         cairo_save(cr);
-        cairo_translate(cr, x0 + c * cw + cw / 2, y0 - 8);
-        cairo_rotate(cr, -0.35);
-        text_at(cr, names[c], 0, 0, 11, 0.5, 0, 1);
+        cairo_translate(cr, x0 + c * cw + cw / 2 - 4, y0 - 8);
+        cairo_rotate(cr, -0.6); /* long names ("verify-same-gender") clear their neighbours */
+        text_at(cr, names[c], 0, 0, 11, 0, 0, 1);
         cairo_restore(cr);
     }
     for (int i = 0; i < s->n_rows; i++) {
@@ -898,6 +898,6 @@ int veil_plot_attackers(const veil_summary *s, int st, const char *png_path, con
     int nc = 0;
     for (int i = 0; i < s->n_rows; i++) nc = s->rows[i].n_attackers > nc ? s->rows[i].n_attackers : nc;
     plot_ctx p = {s, st > 0 ? st : 20, draw_attackers, NULL, 0, 0, NULL,
-                  fmax(FIG_W, 230 + 92.0 * (nc ? nc : 1)), 160 + 26.0 * (s->n_rows ? s->n_rows : 1)};
+                  fmax(FIG_W, 260 + 92.0 * (nc ? nc : 1)), 200 + 26.0 * (s->n_rows ? s->n_rows : 1)};
     return plot_files(&p, png_path, svg_path);
 }
