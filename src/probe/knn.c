@@ -12,6 +12,7 @@
 #include "linalg.h"
 #include "veil/common.h"
 #include "veil/probe_math.h"
+#include "probe_internal.h"
 
 const int veil_knn_k_grid[VEIL_KNN_N_K] = {1, 3, 5, 9, 15, 25, 51};
 
@@ -140,25 +141,17 @@ done:
     return rc;
 }
 
+/* k chosen on held-out training rows */
+static int knn_fit(const float *x, const int *y, size_t n, int dim, int classes, const float *xt, size_t m,
+                   uint64_t seed, float *logp, double *chosen)
+{
+    int k = 0;
+    int rc = veil_knn_fit_predict(x, y, n, dim, classes, xt, m, 0, seed, logp, &k);
+    *chosen = k;
+    return rc;
+}
+
 int veil_probe_knn_cosine(const veil_probe_input *in, veil_probe_result *out)
 {
-    const veil_feature_table *tr = veil_probe_utt_train(in), *te = veil_probe_utt_test(in);
-    double t0 = veil_now();
-    veil_probe_result_clear(out);
-    float *x = veil_probe_standardised(tr, tr), *xt = veil_probe_standardised(tr, te);
-    float *logp = veil_malloc((te->n ? te->n : 1) * (size_t)tr->n_classes * sizeof *logp);
-    int k = 0;
-    int rc = veil_knn_fit_predict(x, tr->label, tr->n, tr->dim, tr->n_classes, xt, te->n, 0,
-                                  veil_seed_mix(in->seed, 0x6b6e6e, 0), logp, &k);
-    if (rc == 0) {
-        veil_probe_identification(te, logp, out);
-        if (veil_verbosity >= 2) veil_log("%s: k = %d", in->name ? in->name : "knn-cosine", k);
-    } else if (in->name) {
-        veil_error_prefix("%s", in->name);
-    }
-    out->seconds = veil_now() - t0;
-    free(x);
-    free(xt);
-    free(logp);
-    return rc;
+    return probe_fit_standardised(in, "knn-cosine", "k =", veil_seed_mix(in->seed, 0x6b6e6e, 0), knn_fit, out);
 }

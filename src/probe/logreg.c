@@ -21,6 +21,7 @@
 #include "linalg.h"
 #include "veil/common.h"
 #include "veil/probe_math.h"
+#include "probe_internal.h"
 
 const double veil_logreg_l2_grid[VEIL_LOGREG_N_L2] = {1, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6};
 
@@ -344,25 +345,14 @@ done:
     return rc;
 }
 
+/* the L2 weight chosen on held-out training rows */
+static int logreg_fit(const float *x, const int *y, size_t n, int dim, int classes, const float *xt, size_t m,
+                      uint64_t seed, float *logp, double *chosen)
+{
+    return veil_logreg_fit_predict(x, y, n, dim, classes, xt, m, -1, seed, logp, chosen);
+}
+
 int veil_probe_logreg(const veil_probe_input *in, veil_probe_result *out)
 {
-    const veil_feature_table *tr = veil_probe_utt_train(in), *te = veil_probe_utt_test(in);
-    double t0 = veil_now();
-    veil_probe_result_clear(out);
-    float *x = veil_probe_standardised(tr, tr), *xt = veil_probe_standardised(tr, te);
-    float *logp = veil_malloc((te->n ? te->n : 1) * (size_t)tr->n_classes * sizeof *logp);
-    double l2 = 0;
-    int rc = veil_logreg_fit_predict(x, tr->label, tr->n, tr->dim, tr->n_classes, xt, te->n, -1,
-                                     veil_seed_mix(in->seed, 0x6c6f67, 0), logp, &l2);
-    if (rc == 0) {
-        veil_probe_identification(te, logp, out);
-        if (veil_verbosity >= 2) veil_log("%s: L2 weight %g", in->name ? in->name : "logreg", l2);
-    } else if (in->name) {
-        veil_error_prefix("%s", in->name);
-    }
-    out->seconds = veil_now() - t0;
-    free(x);
-    free(xt);
-    free(logp);
-    return rc;
+    return probe_fit_standardised(in, "logreg", "L2 weight", veil_seed_mix(in->seed, 0x6c6f67, 0), logreg_fit, out);
 }

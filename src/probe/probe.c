@@ -303,3 +303,26 @@ void veil_probe_utterance_split(const veil_feature_table *a, const veil_feature_
     free(nu);
     free(single);
 }
+
+int probe_fit_standardised(const veil_probe_input *in, const char *probe, const char *what, uint64_t seed,
+                           probe_fit_fn fit, veil_probe_result *out)
+{
+    const veil_feature_table *tr = veil_probe_utt_train(in), *te = veil_probe_utt_test(in);
+    double t0 = veil_now();
+    veil_probe_result_clear(out);
+    float *x = veil_probe_standardised(tr, tr), *xt = veil_probe_standardised(tr, te);
+    float *logp = veil_malloc((te->n ? te->n : 1) * (size_t)tr->n_classes * sizeof *logp);
+    double chosen = 0;
+    int rc = fit(x, tr->label, tr->n, tr->dim, tr->n_classes, xt, te->n, seed, logp, &chosen);
+    if (rc == 0) {
+        veil_probe_identification(te, logp, out);
+        if (veil_verbosity >= 2) veil_log("%s: %s %g", in->name ? in->name : probe, what, chosen);
+    } else if (in->name) {
+        veil_error_prefix("%s", in->name);
+    }
+    out->seconds = veil_now() - t0;
+    free(x);
+    free(xt);
+    free(logp);
+    return rc;
+}

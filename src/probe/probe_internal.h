@@ -35,4 +35,12 @@ int probe_mlp_logits(const probe_mlp *m, const float *x, const int *y, size_t n,
  * tie); acc_utt: their log-softmax (in double) pooled over each test utterance. */
 void probe_score_logits(const veil_feature_table *test, const float *logits, veil_probe_result *out);
 
+/* The probes that fit a classifier on the standardised rows of the utterance split and
+ * score its log-posteriors (logreg, knn-cosine): fit returns the hyper-parameter it chose
+ * in *chosen, logged at -v as "<what> <value>". */
+typedef int (*probe_fit_fn)(const float *x, const int *y, size_t n, int dim, int classes, const float *xt,
+                            size_t m, uint64_t seed, float *logp, double *chosen);
+int probe_fit_standardised(const veil_probe_input *in, const char *probe, const char *what, uint64_t seed,
+                           probe_fit_fn fit, veil_probe_result *out);
+
 #endif
