@@ -350,32 +350,6 @@ int veil_model_save(const char *path, const veil_model *m)
 }
 
 /* ---------------- load ---------------- */
-/* "train_speakers": a JSON array of speaker ids, as a string (safetensors metadata values
- * are strings). */
-static int parse_train_speakers(const char *text, veil_model *m)
-{
-    if (!text) return -1;
-    cJSON *a = cJSON_Parse(text);
-    int rc = -1;
-    if (!cJSON_IsArray(a)) {
-        veil_error("metadata 'train_speakers' must be a JSON array of strings");
-        goto done;
-    }
-    int n = cJSON_GetArraySize(a);
-    m->train_speakers = veil_calloc(n ? (size_t)n : 1, sizeof(char *));
-    for (const cJSON *e = a->child; e; e = e->next) {
-        if (!cJSON_IsString(e)) {
-            veil_error("metadata 'train_speakers' must be a JSON array of strings");
-            goto done;
-        }
-        m->train_speakers[m->n_train_speakers++] = veil_strdup(e->valuestring);
-    }
-    rc = 0;
-done:
-    cJSON_Delete(a);
-    return rc;
-}
-
 static const char *meta_string(const cJSON *meta, const char *key)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(meta, key);
@@ -386,28 +360,31 @@ static const char *meta_string(const cJSON *meta, const char *key)
     return it->valuestring;
 }
 
-static int parse_classes(const char *text, veil_model *m)
+/* A metadata value that is a JSON array of strings, as text (safetensors metadata values
+ * are strings): "classes" (the head's class names) and "train_speakers" (the speaker ids
+ * that trained the model). */
+static int parse_string_array(const char *text, const char *key, char ***out, int *n_out)
 {
+    if (!text) return -1;
     cJSON *a = cJSON_Parse(text);
     int rc = -1;
     if (!cJSON_IsArray(a)) {
-        veil_error("metadata 'classes' must be a JSON array of strings");
+        veil_error("metadata '%s' must be a JSON array of strings", key);
         goto done;
     }
     int n = cJSON_GetArraySize(a);
-    m->class_names = veil_calloc(n ? (size_t)n : 1, sizeof(char *));
+    *out = veil_calloc(n ? (size_t)n : 1, sizeof(char *));
     for (const cJSON *e = a->child; e; e = e->next) {
         if (!cJSON_IsString(e)) {
-            veil_error("metadata 'classes' must be a JSON array of strings");
+            veil_error("metadata '%s' must be a JSON array of strings", key);
             goto done;
         }
-        for (int k = 0; k < m->n_classes; k++)
-            if (!strcmp(m->class_names[k], e->valuestring)) { /* one class, two outputs: JSON keys clash */
-                veil_error("metadata 'classes' names '%s' twice (classes %d and %d)", e->valuestring, k,
-                           m->n_classes);
+        for (int k = 0; k < *n_out; k++)
+            if (!strcmp((*out)[k], e->valuestring)) { /* a class twice: two outputs, one JSON key */
+                veil_error("metadata '%s' names '%s' twice (entries %d and %d)", key, e->valuestring, k, *n_out);
                 goto done;
             }
-        m->class_names[m->n_classes++] = veil_strdup(e->valuestring);
+        (*out)[(*n_out)++] = veil_strdup(e->valuestring);
     }
     rc = 0;
 done:
@@ -461,8 +438,10 @@ static int parse_metadata(const cJSON *meta, veil_model *m, veil_head_config *hc
         veil_error_prefix("metadata 'precision'");
         return -1;
     }
-    if (parse_classes(classes, m)) return -1;
-    if (cJSON_GetObjectItemCaseSensitive(meta, "train_speakers") && parse_train_speakers(meta_string(meta, "train_speakers"), m))
+    if (parse_string_array(classes, "classes", &m->class_names, &m->n_classes)) return -1;
+    if (cJSON_GetObjectItemCaseSensitive(meta, "train_speakers") &&
+        parse_string_array(meta_string(meta, "train_speakers"), "train_speakers", &m->train_speakers,
+                           &m->n_train_speakers))
         return -1;
     if (*has_head && m->n_classes != hc->classes) {
         veil_error("metadata names %d classes but the head has %d", m->n_classes, hc->classes);
