@@ -54,14 +54,14 @@ static double group_mean(const veil_job_attacker *a, int groups, size_t field)
     return k ? sum / k : NAN;
 }
 
-static veil_stat stat_finite(const double *x, int n)
+/* mean ± std of the finite values of x[0..n), compacted in place (NaN: none) */
+static veil_stat stat_finite(double *x, int n)
 {
-    double y[4096];
     int k = 0;
-    for (int i = 0; i < n && k < 4096; i++)
-        if (isfinite(x[i])) y[k++] = x[i];
+    for (int i = 0; i < n; i++)
+        if (isfinite(x[i])) x[k++] = x[i];
     if (!k) return (veil_stat){NAN, NAN};
-    return veil_stat_of(y, k);
+    return veil_stat_of(x, k);
 }
 
 /* The battery of the row that starts at job `first` (same method, G, knob). */
@@ -457,11 +457,10 @@ static void attackers_section(veil_strbuf *b, const veil_report_info *info, cons
     for (int i = 0; i < s->n_rows; i++) {
         const veil_summary_row *w = &s->rows[i];
         if (!w->n_attackers) continue;
-        int pa = -1, pu = -1, pe = -1, ps = -1;
+        int pa = -1, pu = w->strongest_index, pe = -1, ps = -1; /* pu: summarise_attackers chose it */
         for (int q = 0; q < w->n_attackers; q++) {
             const veil_row_attacker *a = &w->attackers[q];
             if (isfinite(a->acc.mean) && (pa < 0 || a->acc.mean > w->attackers[pa].acc.mean)) pa = q;
-            if (isfinite(a->acc_utt.mean) && (pu < 0 || a->acc_utt.mean > w->attackers[pu].acc_utt.mean)) pu = q;
             int same = !strcmp(a->name, "verify-same-gender");
             if (isfinite(a->eer.mean) && !same && (pe < 0 || a->eer.mean < w->attackers[pe].eer.mean)) pe = q;
             if (isfinite(a->eer.mean) && same) ps = q;
