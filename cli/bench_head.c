@@ -22,21 +22,7 @@
 #include "veil/common.h"
 #include "veil/nn.h"
 
-int bench_head(int argc, char **argv);
-
 enum { HIDDEN = 1024, CLASSES = 20, SAMPLES = 990, BATCH = 90 };
-
-static const char *usage_text =
-    "usage: veil bench head [--in-dim D] [--precision fp32|bf16|auto] [--threads N] [--repeat R]\n"
-    "                       [--bound] [--json]\n"
-    "  --in-dim D      input features (default 16384: G = 1; 4096: G = 2..3; 1024: G = 4..5)\n"
-    "  --precision P   fp32 (default), bf16 or auto\n"
-    "  --threads N     worker threads (default 2)\n"
-    "  --repeat R      timed epochs, the best is reported (default 3)\n"
-    "  --plain-adam    veil_adam_step on the plain parameters (the layout copies at every step)\n"
-    "                  instead of veil_head_adam_step (what training uses)\n"
-    "  --bound         also measure the GEMM GFLOP/s and Adam-pattern GB/s of this machine\n"
-    "  --json          one JSON line instead of a sentence\n";
 
 /* ---- the bound: GEMM speed at the step's shapes, memory speed of the Adam pattern ---- */
 static int gemm_time(int m, int k, int n, int trans_a, int trans_b, dnnl_data_type_t dt, int reps, double *best)
@@ -118,36 +104,11 @@ static double stream_time(size_t n, int reps)
     return best;
 }
 
-int bench_head(int argc, char **argv)
+int bench_head(const cli_bench_args *a)
 {
-    long in_dim = 16384, threads = 2, repeat = 3;
-    int json = 0, bound = 0, plain = 0;
-    veil_precision prec = VEIL_PREC_FP32;
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (cli_help(argv[i], usage_text)) return 0;
-        if (!strcmp(argv[i], "--json")) {
-            json = 1;
-        } else if (!strcmp(argv[i], "--plain-adam")) {
-            plain = 1;
-        } else if (!strcmp(argv[i], "--bound")) {
-            bound = 1;
-        } else if (!strcmp(argv[i], "--in-dim")) {
-            if (cli_parse_int("--in-dim", v, 1, 1 << 20, &in_dim)) return cli_fail();
-            i++;
-        } else if (!strcmp(argv[i], "--threads")) {
-            if (cli_parse_int("--threads", v, 1, 1024, &threads)) return cli_fail();
-            i++;
-        } else if (!strcmp(argv[i], "--repeat")) {
-            if (cli_parse_int("--repeat", v, 1, 100, &repeat)) return cli_fail();
-            i++;
-        } else if (!strcmp(argv[i], "--precision")) {
-            if (veil_precision_parse(v, &prec)) return cli_fail();
-            i++;
-        } else {
-            return cli_unknown_option("bench head", usage_text, argv[i]);
-        }
-    }
+    long in_dim = a->in_dim, threads = a->threads, repeat = a->repeat;
+    int json = a->json, bound = a->bound, plain = a->plain_adam;
+    veil_precision prec = a->precision;
     veil_set_threads((int)threads);
     if (veil_precision_resolve(prec, &prec)) return cli_fail();
 

@@ -10,10 +10,6 @@
 #include "veil/common.h"
 #include "veil/mfcc.h"
 
-int bench_mfcc(int argc, char **argv);
-
-static void usage(FILE *f) { fputs(cli_bench_usage, f); }
-
 /* Harmonics of a gliding f0 under a syllable-rate envelope, plus a little noise. */
 static float *synth_signal(size_t n, int rate)
 {
@@ -33,41 +29,12 @@ static float *synth_signal(size_t n, int rate)
     return x;
 }
 
-int bench_mfcc(int argc, char **argv)
+int bench_mfcc(const cli_bench_args *a)
 {
-    double seconds = 60;
-    long repeat = 5;
-    const char *audio = NULL, *save = NULL;
-    int json = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-        } else if (!strcmp(a, "--seconds")) {
-            if (cli_parse_double(a, v, &seconds) || !(seconds >= 1 && seconds <= 36000)) {
-                fprintf(stderr, "veil bench mfcc: --seconds must be in 1..36000\n");
-                return 2;
-            }
-            i++;
-        } else if (!strcmp(a, "--repeat")) {
-            if (cli_parse_int(a, v, 1, 1000, &repeat)) {
-                fprintf(stderr, "veil bench mfcc: %s\n", veil_last_error());
-                return 2;
-            }
-            i++;
-        } else if (!strcmp(a, "--audio") && v) {
-            audio = v;
-            i++;
-        } else if (!strcmp(a, "--save-signal") && v) {
-            save = v;
-            i++;
-        } else {
-            return cli_unknown_option("bench mfcc", cli_bench_usage, a);
-        }
-    }
+    double seconds = a->seconds;
+    long repeat = a->repeat;
+    const char *audio = a->audio, *save = a->save_signal;
+    int json = a->json;
     veil_mfcc_config c;
     veil_mfcc_config_default(&c);
     veil_audio au = {0};

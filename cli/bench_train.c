@@ -13,38 +13,13 @@
 #include "veil/common.h"
 #include "veil/nn.h"
 
-int bench_train(int argc, char **argv);
-
 enum { PAIRS = 1040, BATCH_PAIRS = 150, EXTRACT_BATCH = 256, EXTRACT_PATCHES = 2048 };
 
-int bench_train(int argc, char **argv)
+int bench_train(const cli_bench_args *a)
 {
-    long groups = 5, threads = 2, repeat = 1;
-    int json = 0;
-    veil_precision prec = VEIL_PREC_FP32;
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(cli_bench_usage, stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--json")) {
-            json = 1;
-        } else if (!strcmp(argv[i], "--groups")) {
-            if (cli_parse_int("--groups", v, 1, VEIL_MAX_GROUPS, &groups)) return cli_fail();
-            i++;
-        } else if (!strcmp(argv[i], "--threads")) {
-            if (cli_parse_int("--threads", v, 1, 1024, &threads)) return cli_fail();
-            i++;
-        } else if (!strcmp(argv[i], "--repeat")) {
-            if (cli_parse_int("--repeat", v, 1, 100, &repeat)) return cli_fail();
-            i++;
-        } else if (!strcmp(argv[i], "--precision")) {
-            if (veil_precision_parse(v, &prec)) return cli_fail();
-            i++;
-        } else {
-            return cli_unknown_option("bench train", cli_bench_usage, argv[i]);
-        }
-    }
+    long groups = a->groups, threads = a->threads, repeat = a->repeat;
+    int json = a->json;
+    veil_precision prec = a->precision;
     veil_set_threads((int)threads);
     if (veil_precision_resolve(prec, &prec)) return cli_fail();
 

@@ -2,15 +2,29 @@
 #ifndef VEIL_CLI_H
 #define VEIL_CLI_H
 
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
 #include "veil/mfcc.h"
 #include "veil/model.h"
 
 int cmd_mfcc(int argc, char **argv);       /* cmd_mfcc.c */
 int cmd_extract(int argc, char **argv);    /* cmd_extract.c */
 int cmd_classify(int argc, char **argv);   /* cmd_classify.c */
-int cmd_bench(int argc, char **argv);      /* cmd_bench.c: train | mfcc */
-/* Usage text of veil bench (both benchmarks). */
-extern const char *const cli_bench_usage;
+int cmd_bench(int argc, char **argv);      /* cmd_bench.c: train | head | mfcc */
+/* The options of veil bench, parsed (cmd_bench.c); each benchmark reads its own. */
+typedef struct cli_bench_args {
+    veil_precision precision;
+    int threads, repeat, json;
+    int groups;                   /* train */
+    int in_dim, plain_adam, bound; /* head */
+    double seconds;               /* mfcc */
+    const char *audio, *save_signal;
+} cli_bench_args;
+int bench_train(const cli_bench_args *a); /* bench_train.c */
+int bench_head(const cli_bench_args *a);  /* bench_head.c */
+int bench_mfcc(const cli_bench_args *a);  /* bench_mfcc.c */
 /* The research part (VEIL_WITH_TRAINING): */
 int cmd_corpus(int argc, char **argv);     /* cmd_corpus.c: info | synth | features */
 int cmd_train(int argc, char **argv);      /* cmd_train.c */
@@ -23,21 +37,103 @@ int cmd_experiment(int argc, char **argv); /* cmd_experiment.c */
 
 /* Print "veil: MESSAGE" (the last library error) to stderr and return 1. */
 int cli_fail(void);
-/* 1 (after printing usage to stdout) when a is --help or -h, else 0. */
-int cli_help(const char *a, const char *usage);
-/* Print "veil CMD: " + fmt (with arg), a blank line and the usage text to stderr; return 2.
- * When arg is an option, the nearest option of the usage text is suggested. */
-int cli_usage_error(const char *cmd, const char *usage, const char *fmt, const char *arg);
-/* "unknown option 'ARG' (did you mean '--X'?)" or "'--X' needs a value", then usage; 2. */
-int cli_unknown_option(const char *cmd, const char *usage, const char *arg);
-/* The --option of usage nearest to arg into out: 1 when it is near (a typo), 2 when it is
- * arg itself, 0 when none is near. */
-int cli_nearest_option(const char *usage, const char *arg, char *out, size_t n);
-/* Option parsing helpers: match "--name" and take its value; errors exit with usage. */
+
+/* ---- option tables (cli_options.c) ----
+ * Each command declares its options once, as rows over a struct of its own: parsing,
+ * --help, the man page (scripts/make-man.sh reads --help) and "did you mean" all come
+ * from the rows. Commands that share options share rows over a shared struct
+ * (cli_attacker_rows: audit and attack; cli_audio_rows: classify and extract). */
+typedef enum {
+    CLI_FLAG, /* no value: its int field := 1 */
+    CLI_TEXT, /* const char * */
+    CLI_INT,  /* int, in lo..hi */
+    CLI_LONG, /* long, in lo..hi */
+    CLI_U64,  /* uint64_t, any unsigned 64-bit value */
+    CLI_REAL, /* double */
+    CLI_CALL, /* call(base, name, value) takes the value: names, lists, settings */
+    CLI_ARGS, /* not an option: each other argument (and "-") goes to call(base, NULL, arg);
+               * without call, the one such argument is a const char * field (a second one
+               * is a usage error) */
+} cli_kind;
+typedef struct cli_option {
+    const char *name;  /* "--st"; CLI_ARGS: what --help shows ("AUDIO...") */
+    const char *alias; /* another spelling ("-o" of "--out") or NULL */
+    cli_kind kind;
+    const char *value; /* the value's name in --help ("N", "DIR"); NULL for a flag */
+    size_t offset;     /* offsetof(the struct the rows fill, field) */
+    long lo, hi;       /* CLI_INT, CLI_LONG: the accepted range */
+    int (*call)(void *base, const char *name, const char *value); /* -1 after veil_error */
+    const char *help;  /* lines for --help ('\n' between); NULL: not shown */
+} cli_option;
+#define CLI_FLAG_ROW(name, T, field, help) {name, NULL, CLI_FLAG, NULL, offsetof(T, field), 0, 0, NULL, help}
+#define CLI_TEXT_ROW(name, value, T, field, help) {name, NULL, CLI_TEXT, value, offsetof(T, field), 0, 0, NULL, help}
+#define CLI_INT_ROW(name, value, T, field, lo, hi, help) \
+    {name, NULL, CLI_INT, value, offsetof(T, field), lo, hi, NULL, help}
+#define CLI_U64_ROW(name, value, T, field, help) {name, NULL, CLI_U64, value, offsetof(T, field), 0, 0, NULL, help}
+#define CLI_ARG_ROW(name, T, field, help) {name, NULL, CLI_ARGS, NULL, offsetof(T, field), 0, 0, NULL, help}
+#define CLI_CALL_ROW(name, value, fn, help) {name, NULL, CLI_CALL, value, 0, 0, 0, fn, help}
+
+/* Rows over one struct. */
+typedef struct cli_table {
+    const cli_option *rows;
+    size_t n;
+    void *base;          /* the struct the rows' offsets point into */
+    const char *heading; /* a line above the rows in --help, or NULL */
+    const char *given;   /* set by cli_parse: the first option of these rows given, or NULL */
+} cli_table;
+#define CLI_TABLE(rows, base) {rows, sizeof rows / sizeof rows[0], base, NULL, NULL}
+typedef struct cli_command {
+    const char *name;     /* "audit": messages read "veil audit: ..." */
+    const char *synopsis; /* the usage lines and what the command does, before the options */
+    const char *epilogue; /* after the options, or NULL */
+    cli_table *tables;
+    size_t n_tables;
+} cli_command;
+/* Parse argv[1..argc) into the tables' structs. CLI_OK, CLI_HELP (help printed),
+ * CLI_USAGE (a usage error printed) or CLI_REFUSED (a value refused: veil_error). */
+enum { CLI_OK, CLI_HELP, CLI_USAGE, CLI_REFUSED };
+int cli_parse(cli_command *c, int argc, char **argv);
+/* A command's exit status for a result other than CLI_OK: 0, 2, or 1 after cli_fail(). */
+int cli_parse_exit(int rc);
+/* "veil NAME: " + fmt (with arg) + " (did you mean '--X'?)" when arg is a near typo of an
+ * option, then "see 'veil NAME --help'"; returns 2. */
+int cli_command_error(const cli_command *c, const char *fmt, const char *arg);
+char *cli_help_text(const cli_command *c); /* malloc'd */
+void cli_print_help(const cli_command *c, FILE *f);
+/* The value of the last NAME VALUE in argv (NULL: none), for an option that must be known
+ * before the others (a preset, a configuration file that the others override). */
+const char *cli_option_value(int argc, char **argv, const char *name);
+size_t cli_edit_distance(const char *a, size_t na, const char *b, size_t nb);
+/* Rows made at run time, with the names and help texts they own. */
+typedef struct cli_rows {
+    cli_option *row;
+    size_t n;
+    char **owned;
+} cli_rows;
+void cli_rows_add(cli_rows *r, cli_option row, char *owned_name, char *owned_help);
+void cli_rows_free(cli_rows *r);
+
+#ifdef VEIL_HAVE_TRAINING
+/* Every training setting as a row over a veil_train_config (cli_settings.c); without_knobs:
+ * not the settings the experiment sweeps (it takes those as lists). */
+void cli_setting_rows(cli_rows *r, int without_knobs);
+#endif
+
+/* Values of the rows (and of options checked later): -1 after veil_error. */
 int cli_parse_int(const char *opt, const char *value, long lo, long hi, long *out);
 /* Any unsigned 64-bit integer (seeds as results.jsonl records them). */
 int cli_parse_u64(const char *opt, const char *value, uint64_t *out);
 int cli_parse_double(const char *opt, const char *value, double *out);
+
+/* What audit and attack share (cli_rows.c): the attacker groups and their training. */
+typedef struct cli_attacker_args {
+    const char *cache;
+    int st, groups, epochs, threads;
+    long seed;
+} cli_attacker_args;
+extern const cli_option cli_attacker_rows[];
+extern const size_t cli_attacker_n_rows;
+void cli_attacker_args_default(cli_attacker_args *a);
 /* An MFCC configuration from a JSON file (over the values already in *c); -1 after veil_error. */
 int cli_read_mfcc_config(const char *path, veil_mfcc_config *c);
 /* veil_model_load, and the metadata's method must be one veil knows (veil_method_parse). */
@@ -53,6 +149,18 @@ typedef struct cli_files {
 void cli_files_add(cli_files *l, const char *path);
 int cli_files_read_list(cli_files *l, const char *list);
 void cli_files_free(cli_files *l);
+/* What classify and extract share (cli_rows.c): the audio files, in the order given
+ * (arguments and --list files alike), and how the network runs. */
+typedef struct cli_audio_args {
+    cli_files files;
+    const char *precision;
+    const char *lists[16]; /* the --list files, checked against the outputs */
+    size_t n_lists;
+    int strict, threads, batch;
+} cli_audio_args;
+extern const cli_option cli_audio_rows[];
+extern const size_t cli_audio_n_rows;
+void cli_audio_args_default(cli_audio_args *a);
 /* The files of one command: what it reads and what it writes. An output may not be an
  * input, the model or another output (compared by device and inode, so no two spellings
  * of one file slip through), and standard output takes one output. -1 after veil_error. */

@@ -15,50 +15,38 @@
 #include "veil/job.h"
 #include "veil/model.h"
 
-static const char *usage_text =
-    "usage: veil attack --model MODEL.safetensors --corpus DIR [--st 20] [--groups N]\n"
-    "                   [--epochs 150] [--seed N] [--cache DIR] [--threads N]\n"
-    "                   [--precision fp32|bf16|auto] [--json] [-v|-q]\n\n"
-    "Groups of St speakers drawn from the whole corpus regardless of gender (default: as\n"
-    "many as fit), each speaker's patches split 70/30 into attacker-training/evaluation; a\n"
-    "fresh MLP per group learns to name the speaker from the model's features. Prints each\n"
-    "group's accuracy and the mean (chance: 1/St; knowing the gender: about 2/St).\n"
-    "-v: per-epoch lines; -q: only errors and the result.\n";
+typedef struct attack_args {
+    const char *model, *corpus, *precision;
+    int json;
+} attack_args;
 
-static int usage_error(const char *fmt, const char *arg)
-{
-    return cli_usage_error("attack", usage_text, fmt, arg);
-}
+static const cli_option attack_rows[] = {
+    CLI_TEXT_ROW("--model", "M", attack_args, model, "the trained model (veil train, veil experiment): its extractor f"),
+    CLI_TEXT_ROW("--corpus", "DIR", attack_args, corpus, "the speakers attacked (any layout `veil corpus info` reads)"),
+    CLI_TEXT_ROW("--precision", "P", attack_args, precision, "fp32|bf16|auto for the extractor and the attacker (default auto)"),
+    CLI_FLAG_ROW("--json", attack_args, json, "one JSON object instead of text"),
+};
 
 int cmd_attack(int argc, char **argv)
 {
-    const char *model_path = NULL, *corpus_dir = NULL, *cache = NULL, *prec_s = "auto";
-    long st = 20, groups = 0, epochs = 150, seed = 1, threads = 0;
-    int json = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (cli_help(a, usage_text)) return 0;
-        if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "-q")) veil_verbosity = 0;
-        else if (!v) return cli_unknown_option("attack", usage_text, a);
-        else if (!strcmp(a, "--model")) model_path = argv[++i];
-        else if (!strcmp(a, "--corpus")) corpus_dir = argv[++i];
-        else if (!strcmp(a, "--cache")) cache = argv[++i];
-        else if (!strcmp(a, "--precision")) prec_s = argv[++i];
-        else if (!strcmp(a, "--st")) {
-            if (cli_parse_int(a, argv[++i], 2, 100000, &st)) return cli_fail();
-        } else if (!strcmp(a, "--groups")) {
-            if (cli_parse_int(a, argv[++i], 0, 100000, &groups)) return cli_fail();
-        } else if (!strcmp(a, "--epochs")) {
-            if (cli_parse_int(a, argv[++i], 1, 100000, &epochs)) return cli_fail();
-        } else if (!strcmp(a, "--seed")) {
-            if (cli_parse_int(a, argv[++i], 0, 0x7fffffffffffffffL, &seed)) return cli_fail();
-        } else if (!strcmp(a, "--threads")) {
-            if (cli_parse_int(a, argv[++i], 0, 4096, &threads)) return cli_fail();
-        } else return cli_unknown_option("attack", usage_text, a);
-    }
-    if (!model_path) return usage_error("%s", "--model MODEL is required");
-    if (!corpus_dir) return usage_error("%s", "--corpus DIR is required");
+    attack_args a = {NULL, NULL, "auto", 0};
+    cli_attacker_args at;
+    cli_attacker_args_default(&at);
+    cli_table tables[] = {CLI_TABLE(attack_rows, &a), {cli_attacker_rows, cli_attacker_n_rows, &at, NULL, NULL}};
+    cli_command cmd = {"attack",
+                       "usage: veil attack --model MODEL.safetensors --corpus DIR [options]\n\n"
+                       "Groups of St speakers drawn from the whole corpus regardless of gender (default: as\n"
+                       "many as fit), each speaker's patches split 70/30 into attacker-training/evaluation; a\n"
+                       "fresh MLP per group learns to name the speaker from the model's features. Prints each\n"
+                       "group's accuracy and the mean (chance: 1/St; knowing the gender: about 2/St).\n\n",
+                       NULL, tables, 2};
+    int parsed = cli_parse(&cmd, argc, argv);
+    if (parsed != CLI_OK) return cli_parse_exit(parsed);
+    const char *model_path = a.model, *corpus_dir = a.corpus, *cache = at.cache, *prec_s = a.precision;
+    long st = at.st, groups = at.groups, epochs = at.epochs, seed = at.seed, threads = at.threads;
+    int json = a.json;
+    if (!model_path) return cli_command_error(&cmd, "%s", "--model MODEL is required");
+    if (!corpus_dir) return cli_command_error(&cmd, "%s", "--corpus DIR is required");
     veil_precision prec;
     if (veil_precision_parse(prec_s, &prec)) return cli_fail();
     veil_set_threads((int)threads);

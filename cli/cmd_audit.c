@@ -11,93 +11,71 @@
 #include "veil/model.h"
 #include "veil/probe.h"
 
-static const char *usage_text =
-    "usage: veil audit --features X.npy --labels L.csv --out DIR [options]\n"
-    "       veil audit --model MODEL.safetensors --corpus DIR --out DIR [options]\n"
-    "       veil audit --raw --corpus DIR --out DIR [options]\n\n"
-    "Runs the attacker battery on a feature set and writes DIR/audit.json, audit.md and\n"
-    "audit.png/.svg. Groups of St speakers drawn regardless of gender (as `veil attack`),\n"
-    "each speaker's rows split 70/30 into attacker-training/evaluation; deterministic for\n"
-    "a seed.\n\n"
-    "  --features X.npy    rows x features float32 (.npy from any tool, e.g. `veil extract`)\n"
-    "  --labels L.csv      one row per feature row; header names speaker, gender (F/M/female/\n"
-    "                      male) and utterance; an optional file column is read as the\n"
-    "                      row's source file (default: its utterance); others are ignored\n"
-    "  --model M           a veil model: its extractor on --corpus, leaving out the speakers\n"
-    "                      it was trained on (when the model records them)\n"
-    "  --raw               the corpus's MFCC patches with no extractor (the baseline)\n"
-    "  --experiment OUT --job N   with --model: the attacker groups, split, seeds and attacker\n"
-    "                      settings of job N of experiment OUT (`veil train --from OUT --job list`):\n"
-    "                      the job's own numbers for the job's model (--save-models)\n"
-    "  --corpus DIR        corpus for --model / --raw (any layout `veil corpus info` reads;\n"
-    "                      with --experiment, default: the experiment's)\n"
-    "  --out DIR           output folder (created)\n"
-    "  --attackers LIST    comma-separated attacker names, or all (default all)\n"
-    "  --st N              speakers per group (default 20)\n"
-    "  --groups N          number of groups (default 0: as many as fit)\n"
-    "  --seed N            split and attackers (default 1)\n"
-    "  --epochs N          epochs of the paper-mlp attackers (default 150)\n"
-    "  --precision P       fp32|bf16|auto for the extractor and MLP attackers (default fp32,\n"
-    "                      as veil extract; recorded in audit.json)\n"
-    "  --batch N           rows per extractor forward pass (default 256)\n"
-    "  --cache DIR         MFCC patch cache for --corpus\n"
-    "  --threads N         worker threads (default: all cores)\n"
-    "  -q | -v             quiet | per-attacker detail\n"
-    "  --list              print the attackers and exit\n";
+typedef struct audit_args {
+    const char *features, *labels, *model, *corpus, *out, *attackers, *precision, *experiment, *job;
+    int raw, list, batch;
+} audit_args;
 
-static int usage_error(const char *fmt, const char *arg)
-{
-    return cli_usage_error("audit", usage_text, fmt, arg);
-}
+static const cli_option audit_rows[] = {
+    CLI_TEXT_ROW("--features", "X.npy", audit_args, features,
+                 "rows x features float32 (.npy from any tool, e.g. `veil extract`)"),
+    CLI_TEXT_ROW("--labels", "L.csv", audit_args, labels,
+                 "one row per feature row; header names speaker, gender (F/M/female/\n"
+                 "male) and utterance; an optional file column is read as the\n"
+                 "row's source file (default: its utterance); others are ignored"),
+    CLI_TEXT_ROW("--model", "M", audit_args, model,
+                 "a veil model: its extractor on --corpus, leaving out the speakers\n"
+                 "it was trained on (when the model records them)"),
+    CLI_FLAG_ROW("--raw", audit_args, raw, "the corpus's MFCC patches with no extractor (the baseline)"),
+    CLI_TEXT_ROW("--experiment", "OUT", audit_args, experiment,
+                 "with --model and --job N: the attacker groups, split, seeds and\n"
+                 "attacker settings of job N of experiment OUT (`veil train --from OUT\n"
+                 "--job list`): the job's own numbers for the job's model (--save-models)"),
+    CLI_TEXT_ROW("--job", "N", audit_args, job, "the job of --experiment"),
+    CLI_TEXT_ROW("--corpus", "DIR", audit_args, corpus,
+                 "corpus for --model / --raw (any layout `veil corpus info` reads;\n"
+                 "with --experiment, default: the experiment's)"),
+    CLI_TEXT_ROW("--out", "DIR", audit_args, out, "output folder (created)"),
+    CLI_TEXT_ROW("--attackers", "LIST", audit_args, attackers, "comma-separated attacker names, or all (default all)"),
+    CLI_TEXT_ROW("--precision", "P", audit_args, precision,
+                 "fp32|bf16|auto for the extractor and MLP attackers (default fp32,\n"
+                 "as veil extract; recorded in audit.json)"),
+    CLI_INT_ROW("--batch", "N", audit_args, batch, 1, 65536, "rows per extractor forward pass (default 256)"),
+    CLI_FLAG_ROW("--list", audit_args, list, "print the attackers and exit"),
+};
 
 int cmd_audit(int argc, char **argv)
 {
-    const char *features = NULL, *labels = NULL, *model_path = NULL, *corpus_dir = NULL;
-    const char *out_dir = NULL, *attackers = "all", *cache = NULL, *prec_s = "fp32";
-    const char *experiment = NULL, *job_s = NULL;
-    int attackers_given = 0;
-    long st = 20, groups = 0, seed = 1, epochs = 150, batch = 256, threads = 0;
-    int raw = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (cli_help(a, usage_text)) return 0;
-        if (!strcmp(a, "--raw")) raw = 1;
-        else if (!strcmp(a, "-q")) veil_verbosity = 0;
-        else if (!strcmp(a, "-v")) veil_verbosity = 2;
-        else if (!strcmp(a, "--list")) {
-            int n;
-            const veil_probe *p = veil_probes(&n);
-            for (int k = 0; k < n; k++) printf("%-20s %s\n", p[k].name, p[k].about);
-            return 0;
-        } else if (!v) return usage_error("unknown option or missing value '%s'", a);
-        else if (!strcmp(a, "--features")) features = argv[++i];
-        else if (!strcmp(a, "--labels")) labels = argv[++i];
-        else if (!strcmp(a, "--model")) model_path = argv[++i];
-        else if (!strcmp(a, "--corpus")) corpus_dir = argv[++i];
-        else if (!strcmp(a, "--out")) out_dir = argv[++i];
-        else if (!strcmp(a, "--attackers")) attackers = argv[++i], attackers_given = 1;
-        else if (!strcmp(a, "--experiment")) experiment = argv[++i];
-        else if (!strcmp(a, "--job")) job_s = argv[++i];
-        else if (!strcmp(a, "--cache")) cache = argv[++i];
-        else if (!strcmp(a, "--precision")) prec_s = argv[++i];
-        else if (!strcmp(a, "--st")) {
-            if (cli_parse_int(a, argv[++i], 2, 100000, &st)) return cli_fail();
-        } else if (!strcmp(a, "--groups")) {
-            if (cli_parse_int(a, argv[++i], 0, 100000, &groups)) return cli_fail();
-        } else if (!strcmp(a, "--seed")) {
-            if (cli_parse_int(a, argv[++i], 0, 0x7fffffffffffffffL, &seed)) return cli_fail();
-        } else if (!strcmp(a, "--epochs")) {
-            if (cli_parse_int(a, argv[++i], 1, 100000, &epochs)) return cli_fail();
-        } else if (!strcmp(a, "--batch")) {
-            if (cli_parse_int(a, argv[++i], 1, 65536, &batch)) return cli_fail();
-        } else if (!strcmp(a, "--threads")) {
-            if (cli_parse_int(a, argv[++i], 0, 4096, &threads)) return cli_fail();
-        } else return usage_error("unknown option '%s'", a);
+    audit_args a = {.precision = "fp32", .batch = 256};
+    cli_attacker_args at;
+    cli_attacker_args_default(&at);
+    cli_table tables[] = {CLI_TABLE(audit_rows, &a), {cli_attacker_rows, cli_attacker_n_rows, &at, NULL, NULL}};
+    cli_command cmd = {"audit",
+                       "usage: veil audit --features X.npy --labels L.csv --out DIR [options]\n"
+                       "       veil audit --model MODEL.safetensors --corpus DIR --out DIR [options]\n"
+                       "       veil audit --raw --corpus DIR --out DIR [options]\n\n"
+                       "Runs the attacker battery on a feature set and writes DIR/audit.json, audit.md and\n"
+                       "audit.png/.svg. Groups of St speakers drawn regardless of gender (as `veil attack`),\n"
+                       "each speaker's rows split 70/30 into attacker-training/evaluation; deterministic for\n"
+                       "a seed.\n\n",
+                       NULL, tables, 2};
+    int parsed = cli_parse(&cmd, argc, argv);
+    if (parsed != CLI_OK) return cli_parse_exit(parsed);
+    if (a.list) {
+        int n;
+        const veil_probe *p = veil_probes(&n);
+        for (int k = 0; k < n; k++) printf("%-20s %s\n", p[k].name, p[k].about);
+        return 0;
     }
+    const char *features = a.features, *labels = a.labels, *model_path = a.model, *corpus_dir = a.corpus;
+    const char *out_dir = a.out, *attackers = a.attackers ? a.attackers : "all", *cache = at.cache;
+    const char *prec_s = a.precision, *experiment = a.experiment, *job_s = a.job;
+    int attackers_given = a.attackers != NULL, raw = a.raw;
+    long st = at.st, groups = at.groups, seed = at.seed, epochs = at.epochs, batch = a.batch, threads = at.threads;
     if (experiment || job_s) {
 #ifdef VEIL_HAVE_TRAINING
         if (!experiment || !job_s || !model_path || !out_dir || features || labels || raw)
-            return usage_error("%s", "--experiment OUT --job N needs --model M and --out DIR (and no "
+            return cli_command_error(&cmd, "%s", "--experiment OUT --job N needs --model M and --out DIR (and no "
                                      "--features, --labels or --raw)");
         if (veil_output_dir_check(out_dir)) return cli_fail();
         veil_set_threads((int)threads);
@@ -106,18 +84,18 @@ int cmd_audit(int argc, char **argv)
                    ? cli_fail()
                    : 0;
 #else
-        return usage_error("%s", "--experiment needs a build with the research part (VEIL_WITH_TRAINING)");
+        return cli_command_error(&cmd, "%s", "--experiment needs a build with the research part (VEIL_WITH_TRAINING)");
 #endif
     }
     int modes = (features || labels) + (model_path != NULL) + raw;
     if (modes != 1)
-        return usage_error("%s", "give exactly one of --features/--labels, --model or --raw");
-    if (features && !labels) return usage_error("%s", "--features needs --labels L.csv");
-    if (labels && !features) return usage_error("%s", "--labels needs --features X.npy");
+        return cli_command_error(&cmd, "%s", "give exactly one of --features/--labels, --model or --raw");
+    if (features && !labels) return cli_command_error(&cmd, "%s", "--features needs --labels L.csv");
+    if (labels && !features) return cli_command_error(&cmd, "%s", "--labels needs --features X.npy");
     if ((model_path || raw) && !corpus_dir)
-        return usage_error("%s", "--model and --raw need --corpus DIR");
-    if (features && corpus_dir) return usage_error("%s", "--corpus does not apply to --features");
-    if (!out_dir) return usage_error("%s", "--out DIR is required");
+        return cli_command_error(&cmd, "%s", "--model and --raw need --corpus DIR");
+    if (features && corpus_dir) return cli_command_error(&cmd, "%s", "--corpus does not apply to --features");
+    if (!out_dir) return cli_command_error(&cmd, "%s", "--out DIR is required");
     /* before any attacker runs: an --out that cannot be written is refused now, not after */
     if (veil_output_dir_check(out_dir)) return cli_fail();
     veil_precision prec;

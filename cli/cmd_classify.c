@@ -14,28 +14,6 @@
 #include "veil/model.h"
 #include "veil/stream.h"
 
-static const char *usage_text =
-    "usage: veil classify --model MODEL.safetensors [AUDIO...] [--list FILE] [options]\n\n"
-    "The gender of each file: the model's gender recognizer g on the features of every whole\n"
-    "patch; a file's posterior is the mean of its patches' posteriors, its class the larger.\n"
-    "Text: one line per file, FILE CLASS P(female) P(male) PATCHES (tab-separated, a header\n"
-    "first).\n"
-    "JSON (--json): one object per file and line: {\"file\", \"class\", \"posterior\": {...},\n"
-    "\"patches\", and with --per-patch \"per_patch\": [{\"patch\", \"start_seconds\", \"class\",\n"
-    "\"posterior\"}]}.\n\n"
-    "  --model FILE           a model with a gender recognizer (veil train, veil experiment)\n"
-    "  AUDIO...               audio files; - reads one from standard input\n"
-    "  --list FILE            more audio files, one path a line (- = the names on standard input)\n"
-    "  --per-patch            also each patch (text: PATCH START_SECONDS columns, one line each)\n"
-    "  --json                 JSON lines instead of text\n"
-    "  -o, --out FILE         write there instead of standard output (- = standard output)\n"
-    "  --strict               a file shorter than one patch is an error (default: skipped, named\n"
-    "                         in a warning)\n"
-    "  --precision fp32|bf16|auto   (default fp32)\n"
-    "  --threads N            worker threads (default: all cores)\n"
-    "  --batch N              patches per forward pass (default 256)\n"
-    "  -v, -q                 more / less on standard error\n";
-
 /* A field of the text output: a tab or line break in a file name would shift the columns
  * or start a row, so they are written as \t, \n, \r (and the backslash as \\). */
 static void put_tsv(veil_strbuf *b, const char *s)
@@ -74,43 +52,49 @@ static int write_text(FILE *f, void *ctx)
     return ferror(f) ? -1 : 0;
 }
 
+typedef struct classify_args {
+    const char *model, *out;
+    int json, per_patch;
+} classify_args;
+
+static const cli_option classify_rows[] = {
+    CLI_TEXT_ROW("--model", "FILE", classify_args, model, "a model with a gender recognizer (veil train, veil experiment)"),
+    CLI_FLAG_ROW("--per-patch", classify_args, per_patch, "also each patch (text: PATCH START_SECONDS columns, one line each)"),
+    CLI_FLAG_ROW("--json", classify_args, json, "JSON lines instead of text"),
+    {"--out", "-o", CLI_TEXT, "FILE", offsetof(classify_args, out), 0, 0, NULL,
+     "write there instead of standard output (- = standard output)"},
+};
+
 int cmd_classify(int argc, char **argv)
 {
-    const char *model_path = NULL, *out = "-", *prec_s = "fp32";
-    long threads = 0, batch = 256;
-    int json = 0, per_patch = 0, strict = 0, rc = 1;
-    cli_files files = {0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (cli_help(a, usage_text)) {
-            cli_files_free(&files);
-            return 0;
-        }
-        int bad = 0;
-        if (a[0] != '-' || !strcmp(a, "-")) cli_files_add(&files, a);
-        else if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "--per-patch")) per_patch = 1;
-        else if (!strcmp(a, "--strict")) strict = 1;
-        else if (!v) bad = 1;
-        else if (!strcmp(a, "--model")) model_path = argv[++i];
-        else if (!strcmp(a, "-o") || !strcmp(a, "--out")) out = argv[++i];
-        else if (!strcmp(a, "--precision")) prec_s = argv[++i];
-        else if (!strcmp(a, "--list")) {
-            if (cli_files_read_list(&files, argv[++i])) bad = 2;
-        } else if (!strcmp(a, "--threads")) {
-            if (cli_parse_int(a, argv[++i], 0, 4096, &threads)) bad = 2;
-        } else if (!strcmp(a, "--batch")) {
-            if (cli_parse_int(a, argv[++i], 1, 65536, &batch)) bad = 2;
-        } else bad = 1;
-        if (bad) {
-            cli_files_free(&files);
-            return bad == 2 ? cli_fail() : cli_unknown_option("classify", usage_text, a);
-        }
+    classify_args ca = {NULL, "-", 0, 0};
+    cli_audio_args au;
+    cli_audio_args_default(&au);
+    cli_table tables[] = {CLI_TABLE(classify_rows, &ca), {cli_audio_rows, cli_audio_n_rows, &au, NULL, NULL}};
+    cli_command cmd = {"classify",
+                       "usage: veil classify --model MODEL.safetensors [AUDIO...] [--list FILE] [options]\n\n"
+                       "The gender of each file: the model's gender recognizer g on the features of every whole\n"
+                       "patch; a file's posterior is the mean of its patches' posteriors, its class the larger.\n"
+                       "Text: one line per file, FILE CLASS P(female) P(male) PATCHES (tab-separated, a header\n"
+                       "first).\n"
+                       "JSON (--json): one object per file and line: {\"file\", \"class\", \"posterior\": {...},\n"
+                       "\"patches\", and with --per-patch \"per_patch\": [{\"patch\", \"start_seconds\", \"class\",\n"
+                       "\"posterior\"}]}.\n\n",
+                       NULL, tables, 2};
+    int parsed = cli_parse(&cmd, argc, argv);
+    /* the files are this function's from here on */
+    cli_files files = au.files;
+    if (parsed != CLI_OK) {
+        cli_files_free(&files);
+        return cli_parse_exit(parsed);
     }
+    const char *model_path = ca.model, *out = ca.out, *prec_s = au.precision;
+    long threads = au.threads, batch = au.batch;
+    int json = ca.json, per_patch = ca.per_patch, strict = au.strict, rc = 1;
     const char *missing = !model_path ? "--model MODEL is required" : !files.n ? "no audio files given" : NULL;
     if (missing) {
         cli_files_free(&files);
-        return cli_usage_error("classify", usage_text, "%s", missing);
+        return cli_command_error(&cmd, "%s", missing);
     }
     veil_precision prec;
     veil_model *m = NULL;

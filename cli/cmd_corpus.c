@@ -13,7 +13,53 @@
 #include "veil/npy.h"
 #include <strings.h>
 
-static const char *usage_text =
+typedef struct corpus_args {
+    const char *dir, *cache, *mfcc, *out, *index;
+    int threads, json;
+    veil_synth_config synth;
+} corpus_args;
+
+static int take_synth_seed(void *a, const char *name, const char *v)
+{
+    long seed;
+    if (cli_parse_int(name, v, 0, 0x7fffffffL, &seed)) return -1;
+    ((corpus_args *)a)->synth.seed = (uint64_t)seed;
+    return 0;
+}
+
+static int take_synth_seconds(void *a, const char *name, const char *v)
+{
+    return cli_parse_double(name, v, &((corpus_args *)a)->synth.seconds);
+}
+
+static const cli_option info_rows[] = {
+    CLI_ARG_ROW("DIR|MANIFEST.csv", corpus_args, dir, "the corpus: a folder or a manifest"),
+    CLI_FLAG_ROW("--json", corpus_args, json, "JSON instead of text"),
+};
+static const cli_option features_rows[] = {
+    CLI_ARG_ROW("DIR|MANIFEST.csv", corpus_args, dir, NULL),
+    CLI_TEXT_ROW("--cache", "DIR", corpus_args, cache, "where MFCC patches are cached"),
+    CLI_INT_ROW("--threads", "N", corpus_args, threads, 0, 1024, "worker threads (default: all cores)"),
+    CLI_TEXT_ROW("--mfcc", "CONFIG.json", corpus_args, mfcc, "MFCC settings (veil mfcc --print-config gives the fields)"),
+    {"--out", "-o", CLI_TEXT, "PATCHES.npy", offsetof(corpus_args, out), 0, 0, NULL,
+     "also write every patch (n x 32 x 32 float32; - for standard output)\n"
+     "and PATCHES.index.csv beside it: row, file, patch, start_seconds,\n"
+     "speaker, gender, utterance and the corpus's labels, so it is a\n"
+     "labels file of veil audit"},
+    CLI_TEXT_ROW("--index", "FILE", corpus_args, index, "where that index goes (default PATCHES.index.csv)"),
+    CLI_FLAG_ROW("--json", corpus_args, json, NULL),
+};
+static const cli_option synth_rows[] = {
+    CLI_TEXT_ROW("--out", "DIR", corpus_args, out, "where the corpus is written (TIMIT layout)"),
+    CLI_INT_ROW("--speakers", "N", corpus_args, synth.speakers, 2, 100000, "speakers (default 420)"),
+    CLI_INT_ROW("--female", "N", corpus_args, synth.female, 1, 100000, "of them female (default 130)"),
+    CLI_CALL_ROW("--seconds", "S", take_synth_seconds, "seconds of speech per speaker (default 31)"),
+    CLI_CALL_ROW("--seed", "N", take_synth_seed, "the same seed gives the same files (default 1)"),
+    CLI_INT_ROW("--threads", "N", corpus_args, synth.threads, 0, 1024, "worker processes (default: all cores)"),
+    CLI_FLAG_ROW("--json", corpus_args, json, NULL),
+};
+
+static const char corpus_synopsis[] =
     "usage: veil corpus info DIR|MANIFEST.csv [--json]\n"
     "       veil corpus features DIR|MANIFEST.csv [--cache DIR] [--threads N] [--mfcc CONFIG.json] [--json]\n"
     "                            [-o PATCHES.npy [--index FILE]]\n"
@@ -24,23 +70,19 @@ static const char *usage_text =
     "VCTK (speaker-info.txt) or a manifest CSV 'path,speaker,gender[,labels...]'.\n"
     "features computes (or loads from the cache) the MFCC patches of every file;\n"
     "the cache lives in DIR/.veil-cache unless --cache is given. See docs/corpora.md.\n"
-    "A manifest is any regular file (CSV with a header; it need not end in .csv).\n"
-    "  --json                 JSON instead of text\n"
-    "  --cache DIR            where MFCC patches are cached\n"
-    "  --threads N            worker threads (default: all cores)\n"
-    "  --mfcc CONFIG.json     MFCC settings (veil mfcc --print-config gives the fields)\n"
-    "  -o PATCHES.npy         features: also write every patch (n x 32 x 32 float32; - for\n"
-    "                         standard output) and PATCHES.index.csv beside it: row, file,\n"
-    "                         patch, start_seconds, speaker, gender, utterance and the corpus's\n"
-    "                         labels, so it is a labels file of veil audit\n"
-    "  --index FILE           features: where that index goes (default PATCHES.index.csv)\n"
-    "  --out DIR              synth: where the corpus is written (TIMIT layout)\n"
-    "  --speakers N, --female N, --seconds S, --seed N   synth: the corpus drawn\n"
-    "  -v, -q                 more / less on standard error\n";
+    "A manifest is any regular file (CSV with a header; it need not end in .csv).\n";
 
-static int usage_error(const char *fmt, const char *arg)
+/* The subcommand's rows: its options, its messages "veil corpus: ...". sub: 0 info,
+ * 1 features, 2 synth; -1: all three with headings (--help). */
+static cli_command corpus_command(cli_table *t, corpus_args *a, int sub)
 {
-    return cli_usage_error("corpus", usage_text, fmt, arg);
+    cli_table all[] = {
+        {info_rows, sizeof info_rows / sizeof *info_rows, a, "info:", NULL},
+        {features_rows, sizeof features_rows / sizeof *features_rows, a, "features:", NULL},
+        {synth_rows, sizeof synth_rows / sizeof *synth_rows, a, "synth:", NULL},
+    };
+    for (int k = 0; k < 3; k++) t[k] = all[k];
+    return (cli_command){"corpus", corpus_synopsis, NULL, sub < 0 ? t : t + sub, sub < 0 ? 3 : 1};
 }
 
 static void print_and_free(char *s)
@@ -53,15 +95,14 @@ static void print_and_free(char *s)
 /* ---------------- info ---------------- */
 static int corpus_info(int argc, char **argv)
 {
-    const char *dir = NULL;
-    int json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) json = 1;
-        else if (argv[i][0] == '-') return cli_unknown_option("corpus", usage_text, argv[i]);
-        else if (!dir) dir = argv[i];
-        else return usage_error("unexpected argument '%s'", argv[i]);
-    }
-    if (!dir) return usage_error("%s", "info needs a corpus folder or manifest");
+    corpus_args a = {0};
+    cli_table t[3];
+    cli_command cmd = corpus_command(t, &a, 0);
+    int parsed = cli_parse(&cmd, argc, argv);
+    if (parsed != CLI_OK) return cli_parse_exit(parsed);
+    const char *dir = a.dir;
+    int json = a.json;
+    if (!dir) return cli_command_error(&cmd, "%s", "info needs a corpus folder or manifest");
     veil_corpus *c;
     if (veil_corpus_load(dir, &c) != 0) return cli_fail();
     print_and_free(json ? veil_corpus_summary_json(c) : veil_corpus_summary_text(c));
@@ -234,24 +275,16 @@ done:
 
 static int corpus_features(int argc, char **argv)
 {
-    const char *dir = NULL, *cache = NULL, *mfcc_file = NULL, *out = NULL, *index_arg = NULL;
-    long threads = 0;
-    int json = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "--cache") && i + 1 < argc) cache = argv[++i];
-        else if (!strcmp(a, "--mfcc") && i + 1 < argc) mfcc_file = argv[++i];
-        else if ((!strcmp(a, "-o") || !strcmp(a, "--out")) && i + 1 < argc) out = argv[++i];
-        else if (!strcmp(a, "--index") && i + 1 < argc) index_arg = argv[++i];
-        else if (!strcmp(a, "--threads")) {
-            if (cli_parse_int(a, i + 1 < argc ? argv[++i] : NULL, 0, 1024, &threads) != 0) return cli_fail();
-        } else if (a[0] == '-') return cli_unknown_option("corpus", usage_text, a);
-        else if (!dir) dir = a;
-        else return usage_error("unexpected argument '%s'", a);
-    }
-    if (!dir) return usage_error("%s", "features needs a corpus folder or manifest");
-    if (index_arg && !out) return usage_error("%s", "--index goes with -o PATCHES.npy");
+    corpus_args a = {0};
+    cli_table t[3];
+    cli_command cmd = corpus_command(t, &a, 1);
+    int parsed = cli_parse(&cmd, argc, argv);
+    if (parsed != CLI_OK) return cli_parse_exit(parsed);
+    const char *dir = a.dir, *cache = a.cache, *mfcc_file = a.mfcc, *out = a.out, *index_arg = a.index;
+    long threads = a.threads;
+    int json = a.json;
+    if (!dir) return cli_command_error(&cmd, "%s", "features needs a corpus folder or manifest");
+    if (index_arg && !out) return cli_command_error(&cmd, "%s", "--index goes with -o PATCHES.npy");
     char *index_path = !out ? NULL : index_arg ? veil_strdup(index_arg) : strcmp(out, "-") ? cli_default_index_path(out) : NULL;
     /* outputs that cannot be written, or that are the manifest, are refused before any work */
     if (out) {
@@ -289,38 +322,16 @@ done:
 #ifdef VEIL_HAVE_SYNTH
 static int corpus_synth(int argc, char **argv)
 {
-    veil_synth_config sc;
-    veil_synth_config_default(&sc);
-    const char *out = NULL;
-    int json = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long n;
-        double d;
-        if (!strcmp(a, "--json")) {
-            json = 1;
-            continue;
-        }
-        if (!strcmp(a, "--out") && v) out = v;
-        else if (!strcmp(a, "--speakers")) {
-            if (cli_parse_int(a, v, 2, 100000, &n) != 0) return cli_fail();
-            sc.speakers = (int)n;
-        } else if (!strcmp(a, "--female")) {
-            if (cli_parse_int(a, v, 1, 100000, &n) != 0) return cli_fail();
-            sc.female = (int)n;
-        } else if (!strcmp(a, "--seconds")) {
-            if (cli_parse_double(a, v, &d) != 0) return cli_fail();
-            sc.seconds = d;
-        } else if (!strcmp(a, "--seed")) {
-            if (cli_parse_int(a, v, 0, 0x7fffffffL, &n) != 0) return cli_fail();
-            sc.seed = (uint64_t)n;
-        } else if (!strcmp(a, "--threads")) {
-            if (cli_parse_int(a, v, 0, 1024, &n) != 0) return cli_fail();
-            sc.threads = (int)n;
-        } else return cli_unknown_option("corpus", usage_text, a);
-        i++;
-    }
-    if (!out) return usage_error("%s", "synth needs --out DIR");
+    corpus_args a = {0};
+    veil_synth_config_default(&a.synth);
+    cli_table t[3];
+    cli_command cmd = corpus_command(t, &a, 2);
+    int parsed = cli_parse(&cmd, argc, argv);
+    if (parsed != CLI_OK) return cli_parse_exit(parsed);
+    const char *out = a.out;
+    const veil_synth_config sc = a.synth;
+    int json = a.json;
+    if (!out) return cli_command_error(&cmd, "%s", "synth needs --out DIR");
     if (veil_synth_corpus(&sc, out) != 0) return cli_fail();
     veil_corpus *c;
     if (veil_corpus_load(out, &c) != 0) return cli_fail();
@@ -340,14 +351,17 @@ static int corpus_synth(int argc, char **argv)
 
 int cmd_corpus(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fputs(usage_text, argc < 2 ? stderr : stdout);
+    corpus_args a = {0};
+    cli_table t[3];
+    cli_command all = corpus_command(t, &a, -1);
+    int help = argc < 2;
+    for (int i = 1; i < argc; i++) help |= !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
+    if (help) {
+        cli_print_help(&all, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    for (int i = 2; i < argc; i++)
-        if (cli_help(argv[i], usage_text)) return 0;
     if (!strcmp(argv[1], "info")) return corpus_info(argc - 1, argv + 1);
     if (!strcmp(argv[1], "features")) return corpus_features(argc - 1, argv + 1);
     if (!strcmp(argv[1], "synth")) return corpus_synth(argc - 1, argv + 1);
-    return usage_error("unknown subcommand '%s'", argv[1]);
+    return cli_command_error(&all, "unknown subcommand '%s'", argv[1]);
 }

@@ -12,38 +12,6 @@
 #include "veil/model.h"
 #include "veil/npy.h"
 
-static const char *usage_text =
-    "usage: veil extract --model MODEL.safetensors [AUDIO...] [--list FILE] -o OUT.npy [options]\n"
-    "       veil extract --model MODEL.safetensors [AUDIO...] [--list FILE] --per-file DIR [options]\n\n"
-    "Features z of every whole patch of every file, in the order given (P x dim float32).\n"
-    "Audio is resampled to the model's rate; the MFCC settings come from the model.\n\n"
-    "  --model FILE           the trained model (veil train, veil experiment)\n"
-    "  AUDIO...               audio files (any format libsndfile reads); - reads one from standard input\n"
-    "  --list FILE            more audio files, one path a line (- = the names on standard input)\n"
-#ifdef VEIL_HAVE_TRAINING
-    "  --corpus DIR           every file of a corpus instead (any layout veil corpus info reads),\n"
-    "                         in corpus order; the index then also has speaker, gender, utterance\n"
-    "                         and the corpus's labels: veil audit --labels reads it as is\n"
-#endif
-    "  -o, --out OUT.npy      all patches in one array; - writes it to standard output\n"
-    "  --index FILE           where the index goes (default OUT.index.csv: OUT without .npy);\n"
-    "                         columns row,file,patch,start_seconds: row of the array, the file,\n"
-    "                         the patch's number within the file and its start in seconds\n"
-    "  --per-file DIR         instead: DIR/NAME.npy per file (NAME: the file's path after the\n"
-    "                         folder all inputs share, without extension, / made _; e.g.\n"
-    "                         DR1_FAKS0_SA1.npy; two files of one NAME are refused)\n"
-    "  --strict               a file shorter than one patch is an error (default: skipped, named\n"
-    "                         in a warning)\n"
-    "  --precision fp32|bf16|auto   arithmetic of the extractor (default fp32)\n"
-    "  --threads N            worker threads (default: all cores)\n"
-    "  --batch N              patches per forward pass (default 256; the features do not depend on it)\n"
-    "  -v, -q                 more / less on standard error\n";
-
-static int usage_error(const char *fmt, const char *arg)
-{
-    return cli_usage_error("extract", usage_text, fmt, arg);
-}
-
 typedef struct {
     const cli_files *files;
     const size_t *first_row, *n_rows; /* per file */
@@ -91,47 +59,56 @@ static char *per_file_path(const char *dir, const char *file, size_t skip)
     return b.s;
 }
 
+typedef struct extract_args {
+    const char *model, *out, *index, *per_file, *corpus;
+} extract_args;
+
+static const cli_option extract_rows[] = {
+    CLI_TEXT_ROW("--model", "FILE", extract_args, model, "the trained model (veil train, veil experiment)"),
+#ifdef VEIL_HAVE_TRAINING
+    CLI_TEXT_ROW("--corpus", "DIR", extract_args, corpus,
+                 "every file of a corpus instead (any layout veil corpus info reads),\n"
+                 "in corpus order; the index then also has speaker, gender, utterance\n"
+                 "and the corpus's labels: veil audit --labels reads it as is"),
+#endif
+    {"--out", "-o", CLI_TEXT, "OUT.npy", offsetof(extract_args, out), 0, 0, NULL,
+     "all patches in one array; - writes it to standard output"},
+    CLI_TEXT_ROW("--index", "FILE", extract_args, index,
+                 "where the index goes (default OUT.index.csv: OUT without .npy);\n"
+                 "columns row,file,patch,start_seconds: row of the array, the file,\n"
+                 "the patch's number within the file and its start in seconds"),
+    CLI_TEXT_ROW("--per-file", "DIR", extract_args, per_file,
+                 "instead: DIR/NAME.npy per file (NAME: the file's path after the\n"
+                 "folder all inputs share, without extension, / made _; e.g.\n"
+                 "DR1_FAKS0_SA1.npy; two files of one NAME are refused)"),
+};
+
 int cmd_extract(int argc, char **argv)
 {
-    const char *model_path = NULL, *out = NULL, *prec_s = "fp32", *index_arg = NULL, *per_file = NULL;
-    const char *corpus_dir = NULL;
-    veil_index_labels labels = {0, NULL, NULL};
-    long threads = 0, batch = 256;
-    int strict = 0, rc = 1;
-    cli_files files = {0};
-    const char *lists[16];
-    size_t n_lists = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (cli_help(a, usage_text)) {
-            cli_files_free(&files);
-            return 0;
-        }
-        int bad = 0;
-        if (a[0] != '-' || !strcmp(a, "-")) cli_files_add(&files, a);
-        else if (!strcmp(a, "--strict")) strict = 1;
-        else if (!v) bad = 1;
-        else if (!strcmp(a, "--model")) model_path = argv[++i];
-        else if (!strcmp(a, "-o") || !strcmp(a, "--out")) out = argv[++i];
-        else if (!strcmp(a, "--index")) index_arg = argv[++i];
-        else if (!strcmp(a, "--per-file")) per_file = argv[++i];
-        else if (!strcmp(a, "--precision")) prec_s = argv[++i];
-#ifdef VEIL_HAVE_TRAINING
-        else if (!strcmp(a, "--corpus")) corpus_dir = argv[++i];
-#endif
-        else if (!strcmp(a, "--list")) {
-            if (n_lists < sizeof lists / sizeof *lists) lists[n_lists++] = v; /* checked against -o */
-            if (cli_files_read_list(&files, argv[++i])) bad = 2;
-        } else if (!strcmp(a, "--threads")) {
-            if (cli_parse_int(a, argv[++i], 0, 4096, &threads)) bad = 2;
-        } else if (!strcmp(a, "--batch")) {
-            if (cli_parse_int(a, argv[++i], 1, 65536, &batch)) bad = 2;
-        } else bad = 1;
-        if (bad) {
-            cli_files_free(&files);
-            return bad == 2 ? cli_fail() : cli_unknown_option("extract", usage_text, a);
-        }
+    extract_args e = {0};
+    cli_audio_args au;
+    cli_audio_args_default(&au);
+    cli_table tables[] = {CLI_TABLE(extract_rows, &e), {cli_audio_rows, cli_audio_n_rows, &au, NULL, NULL}};
+    cli_command cmd = {"extract",
+                       "usage: veil extract --model MODEL.safetensors [AUDIO...] [--list FILE] -o OUT.npy [options]\n"
+                       "       veil extract --model MODEL.safetensors [AUDIO...] [--list FILE] --per-file DIR [options]\n\n"
+                       "Features z of every whole patch of every file, in the order given (P x dim float32).\n"
+                       "Audio is resampled to the model's rate; the MFCC settings come from the model.\n\n",
+                       NULL, tables, 2};
+    int parsed = cli_parse(&cmd, argc, argv);
+    /* the files are this function's from here on */
+    cli_files files = au.files;
+    if (parsed != CLI_OK) {
+        cli_files_free(&files);
+        return cli_parse_exit(parsed);
     }
+    const char *model_path = e.model, *out = e.out, *prec_s = au.precision, *index_arg = e.index;
+    const char *per_file = e.per_file, *corpus_dir = e.corpus;
+    veil_index_labels labels = {0, NULL, NULL};
+    long threads = au.threads, batch = au.batch;
+    int strict = au.strict, rc = 1;
+    const char *const *lists = au.lists;
+    size_t n_lists = au.n_lists;
     const char *missing = !model_path            ? "--model MODEL is required"
                           : !out && !per_file    ? "-o OUT.npy (or --per-file DIR) is required"
                           : out && per_file      ? "-o and --per-file exclude each other"
@@ -142,7 +119,7 @@ int cmd_extract(int argc, char **argv)
                                                  : NULL;
     if (missing) {
         cli_files_free(&files);
-        return usage_error("%s", missing);
+        return cli_command_error(&cmd, "%s", missing);
     }
 #ifdef VEIL_HAVE_TRAINING
     if (corpus_dir) {
@@ -160,7 +137,7 @@ int cmd_extract(int argc, char **argv)
     for (size_t i = 0; i < files.n; i++) stdin_uses += !strcmp(files.path[i], "-");
     if (stdin_uses > 1) {
         cli_files_free(&files);
-        return usage_error("%s", "- (audio on standard input) can be given once");
+        return cli_command_error(&cmd, "%s", "- (audio on standard input) can be given once");
     }
     /* outputs that cannot be written are refused before any work */
     if ((out && veil_output_check(out)) || (index_arg && veil_output_check(index_arg))) {

@@ -1,4 +1,5 @@
 /* veil mfcc AUDIO -o OUT.npy [--patches]: the paper's MFCC frames or patches of one file. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,118 +10,116 @@
 #include "veil/mfcc.h"
 #include "veil/npy.h"
 
-static const char *mfcc_usage_text =
-            "usage: veil mfcc AUDIO -o OUT.npy [--patches] [options]\n"
-            "\n"
-            "MFCCs of one audio file (anything libsndfile reads; mixed to mono and resampled to\n"
-            "the MFCC sample rate), written as float32 .npy: frames (N x n_mfcc) or, with\n"
-            "--patches, non-overlapping patches (P x patch_frames x n_mfcc). Defaults are the\n"
-            "paper's (docs/mfcc.md): 16 kHz, 26 ms Hamming window, 13 ms hop, 512-point FFT,\n"
-            "64 HTK mel bands, natural log, orthonormal DCT-II, 32 coefficients, 32-frame patches.\n"
-            "\n"
-            "  -o, --output OUT.npy   where to write (atomically)\n"
-            "  --patches              patches instead of frames\n"
-            "  --config FILE          MFCC settings as JSON (fields of --print-config)\n"
-            "  --window NAME          hamming | hann | rect\n"
-            "  --mel-scale NAME       htk | slaney\n"
-            "  --n-mels K             mel bands (64)\n"
-            "  --n-mfcc K             coefficients kept (32)\n"
-            "  --log-floor X          log(max(mel power, X)) (1e-10)\n"
-            "  --preemphasis A        x[t] - A x[t-1] within each frame (0 = none)\n"
-            "  --patch-frames N       frames per patch (32)\n"
-            "  --print-config         print the settings as JSON and exit\n"
-            "  -o -                   write to standard output\n"
-            "  -v, -q                 more / less on standard error (-q: no summary line)\n";
+typedef struct mfcc_args {
+    const char *in, *out, *config;
+    int patches, print_config;
+    veil_mfcc_config c;
+} mfcc_args;
 
-static void usage(FILE *f) { fputs(mfcc_usage_text, f); }
-
-static int usage_error(const char *msg)
-{
-    fprintf(stderr, "veil mfcc: %s\nusage: veil mfcc AUDIO -o OUT.npy [--patches] [options] "
-                    "('veil mfcc --help' lists them)\n", msg);
-    return 2;
-}
-
-static int parse_name(const char *opt, const char *v, const char **names, int count, int *out)
+static int take_name(const char *opt, const char *v, const char *const *names, int count, int *out)
 {
     for (int i = 0; i < count; i++)
-        if (v && !strcmp(v, names[i])) {
+        if (!strcmp(v, names[i])) {
             *out = i;
             return 0;
         }
-    veil_error("%s: unknown value '%s'", opt, v ? v : "");
+    veil_error("%s: unknown value '%s'", opt, v);
     return -1;
 }
 
+static int take_window(void *a, const char *name, const char *v)
+{
+    static const char *const windows[] = {"hamming", "hann", "rect"};
+    int e;
+    if (take_name(name, v, windows, 3, &e)) return -1;
+    ((mfcc_args *)a)->c.window = (veil_window)e;
+    return 0;
+}
+
+static int take_mel_scale(void *a, const char *name, const char *v)
+{
+    static const char *const scales[] = {"htk", "slaney"};
+    int e;
+    if (take_name(name, v, scales, 2, &e)) return -1;
+    ((mfcc_args *)a)->c.mel_scale = (veil_mel_scale)e;
+    return 0;
+}
+
+static int take_float(const char *name, const char *v, float *out)
+{
+    double d;
+    if (cli_parse_double(name, v, &d)) return -1;
+    *out = (float)d;
+    return 0;
+}
+
+static int take_log_floor(void *a, const char *name, const char *v)
+{
+    return take_float(name, v, &((mfcc_args *)a)->c.log_floor);
+}
+
+static int take_preemphasis(void *a, const char *name, const char *v)
+{
+    return take_float(name, v, &((mfcc_args *)a)->c.preemphasis);
+}
+
+/* --config is read before the others (they override it) */
+static int take_config(void *a, const char *name, const char *v)
+{
+    (void)a, (void)name, (void)v;
+    return 0;
+}
+
+static const cli_option mfcc_rows[] = {
+    CLI_ARG_ROW("AUDIO", mfcc_args, in, NULL),
+    {"--output", "-o", CLI_TEXT, "OUT.npy", offsetof(mfcc_args, out), 0, 0, NULL,
+     "where to write (atomically; - = standard output)"},
+    CLI_FLAG_ROW("--patches", mfcc_args, patches, "patches instead of frames"),
+    CLI_CALL_ROW("--config", "FILE", take_config, "MFCC settings as JSON (fields of --print-config)"),
+    CLI_CALL_ROW("--window", "NAME", take_window, "hamming | hann | rect"),
+    CLI_CALL_ROW("--mel-scale", "NAME", take_mel_scale, "htk | slaney"),
+    CLI_INT_ROW("--n-mels", "K", mfcc_args, c.n_mels, 1, 100000, "mel bands (64)"),
+    CLI_INT_ROW("--n-mfcc", "K", mfcc_args, c.n_mfcc, 1, 100000, "coefficients kept (32)"),
+    CLI_CALL_ROW("--log-floor", "X", take_log_floor, "log(max(mel power, X)) (1e-10)"),
+    CLI_CALL_ROW("--preemphasis", "A", take_preemphasis, "x[t] - A x[t-1] within each frame (0 = none)"),
+    CLI_INT_ROW("--patch-frames", "N", mfcc_args, c.patch_frames, 1, 100000, "frames per patch (32)"),
+    CLI_FLAG_ROW("--print-config", mfcc_args, print_config, "print the settings as JSON and exit"),
+};
+
 int cmd_mfcc(int argc, char **argv)
 {
-    static const char *windows[] = {"hamming", "hann", "rect"};
-    static const char *scales[] = {"htk", "slaney"};
-    const char *in = NULL, *out = NULL, *config_path = NULL;
-    int patches = 0, print_config = 0;
-    veil_mfcc_config c;
-    veil_mfcc_config_default(&c);
+    mfcc_args a = {0};
+    veil_mfcc_config_default(&a.c);
+    cli_table tables[] = {CLI_TABLE(mfcc_rows, &a)};
+    cli_command cmd = {"mfcc",
+                       "usage: veil mfcc AUDIO -o OUT.npy [--patches] [options]\n"
+                       "\n"
+                       "MFCCs of one audio file (anything libsndfile reads; mixed to mono and resampled to\n"
+                       "the MFCC sample rate), written as float32 .npy: frames (N x n_mfcc) or, with\n"
+                       "--patches, non-overlapping patches (P x patch_frames x n_mfcc). Defaults are the\n"
+                       "paper's (docs/mfcc.md): 16 kHz, 26 ms Hamming window, 13 ms hop, 512-point FFT,\n"
+                       "64 HTK mel bands, natural log, orthonormal DCT-II, 32 coefficients, 32-frame patches.\n"
+                       "\n",
+                       NULL, tables, 1};
     /* --config first, so that single options given with it override it */
-    for (int i = 1; i + 1 < argc; i++)
-        if (!strcmp(argv[i], "--config")) config_path = argv[i + 1];
-    if (config_path && cli_read_mfcc_config(config_path, &c)) return cli_fail();
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long iv;
-        double dv;
-        int e;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            if (!v) return usage_error("-o needs a file name");
-            out = v;
-            i++;
-        } else if (!strcmp(a, "--patches")) {
-            patches = 1;
-        } else if (!strcmp(a, "--print-config")) {
-            print_config = 1;
-        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-            veil_verbosity = 0;
-        } else if (!strcmp(a, "--config")) {
-            if (!v) return usage_error("--config needs a file name");
-            i++;
-        } else if (!strcmp(a, "--window")) {
-            if (parse_name(a, v, windows, 3, &e)) return usage_error(veil_last_error());
-            c.window = (veil_window)e;
-            i++;
-        } else if (!strcmp(a, "--mel-scale")) {
-            if (parse_name(a, v, scales, 2, &e)) return usage_error(veil_last_error());
-            c.mel_scale = (veil_mel_scale)e;
-            i++;
-        } else if (!strcmp(a, "--n-mels") || !strcmp(a, "--n-mfcc") || !strcmp(a, "--patch-frames")) {
-            if (cli_parse_int(a, v, 1, 100000, &iv)) return usage_error(veil_last_error());
-            if (!strcmp(a, "--n-mels")) c.n_mels = (int)iv;
-            else if (!strcmp(a, "--n-mfcc")) c.n_mfcc = (int)iv;
-            else c.patch_frames = (int)iv;
-            i++;
-        } else if (!strcmp(a, "--log-floor") || !strcmp(a, "--preemphasis")) {
-            if (cli_parse_double(a, v, &dv)) return usage_error(veil_last_error());
-            if (!strcmp(a, "--log-floor")) c.log_floor = (float)dv;
-            else c.preemphasis = (float)dv;
-            i++;
-        } else if (a[0] == '-' && a[1]) {
-            return cli_unknown_option("mfcc", mfcc_usage_text, a);
-        } else if (!in) {
-            in = a;
-        } else {
-            return usage_error("more than one audio file given");
-        }
-    }
-    if (veil_mfcc_config_validate(&c) != 0) return usage_error(veil_last_error());
-    if (print_config) {
+    const char *config_path = cli_option_value(argc, argv, "--config");
+    if (config_path && cli_read_mfcc_config(config_path, &a.c)) return cli_fail();
+    int parsed = cli_parse(&cmd, argc, argv);
+    /* a value out of range is a usage error here, as an invalid combination below */
+    if (parsed == CLI_REFUSED) return cli_command_error(&cmd, "%s", veil_last_error());
+    if (parsed != CLI_OK) return cli_parse_exit(parsed);
+    const char *in = a.in, *out = a.out;
+    int patches = a.patches;
+    veil_mfcc_config c = a.c;
+    if (veil_mfcc_config_validate(&c) != 0) return cli_command_error(&cmd, "%s", veil_last_error());
+    if (a.print_config) {
         char *js = veil_mfcc_config_to_json(&c);
         printf("%s\n", js);
         free(js);
         return 0;
     }
-    if (!in) return usage_error("no audio file given");
-    if (!out) return usage_error("no output file given (-o OUT.npy)");
+    if (!in) return cli_command_error(&cmd, "%s", "no audio file given");
+    if (!out) return cli_command_error(&cmd, "%s", "no output file given (-o OUT.npy)");
     if (veil_output_check(out)) return cli_fail();
     cli_io io[2] = {{in, "audio file", 0}, {out, "-o", 1}}; /* -o X.wav must not replace X.wav */
     if (cli_check_outputs(io, 2)) return cli_fail();

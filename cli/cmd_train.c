@@ -1,4 +1,4 @@
-/* veil train: one extractor (Siamese or reference) on one split of a corpus, saved as a
+/* veil train: one extractor (any method of the table) on one split of a corpus, saved as a
  * model file with its gender recognizer; prints the gender accuracies. */
 #include <math.h>
 #include <stdio.h>
@@ -37,26 +37,66 @@ static const char *usage_head =
     "results.jsonl line). --job list prints the grid's jobs: N, method, G, iteration.\n\n"
     "Methods:\n";
 
-/* the usage text with the table of methods and every training setting */
-static char *usage_text(void)
+typedef struct train_args {
+    /* what a rerun of a grid's job (--from) takes too */
+    const char *corpus, *out, *cache, *from, *job;
+    int threads, json, attack;
+    /* what --from takes from the grid's OUT/config.json instead */
+    const char *method, *precision;
+    int groups, iteration, epochs, st, have_job_seed;
+    uint64_t seed, job_seed;
+    veil_train_config tc;
+} train_args;
+
+static int take_job_seed(void *a, const char *name, const char *v)
+{
+    train_args *t = a;
+    t->have_job_seed = 1;
+    return cli_parse_u64(name, v, &t->job_seed);
+}
+
+static const cli_option train_rows[] = {
+    CLI_TEXT_ROW("--corpus", "DIR", train_args, corpus, "the corpus (with --from: where the grid's corpus moved)"),
+    {"--out", "-o", CLI_TEXT, "MODEL", offsetof(train_args, out), 0, 0, NULL, "the model file written (- = standard output)"},
+    CLI_TEXT_ROW("--from", "OUT", train_args, from, "rerun a job of the experiment in OUT (with --job)"),
+    CLI_TEXT_ROW("--job", "N|list", train_args, job, "the job of --from, or list: the grid's jobs"),
+    CLI_TEXT_ROW("--cache", "DIR", train_args, cache, "MFCC patch cache (default: beside the corpus)"),
+    CLI_INT_ROW("--threads", "N", train_args, threads, 0, 4096, "worker threads (default: all cores; --from: the grid's)"),
+    CLI_FLAG_ROW("--json", train_args, json, "the results.jsonl line of the job instead of text"),
+    CLI_FLAG_ROW("--attack", train_args, attack, "also the attacker on every group of St other speakers"),
+};
+
+static const cli_option train_grid_rows[] = {
+    CLI_TEXT_ROW("--method", "METHOD", train_args, method, "the training method (above)"),
+    CLI_INT_ROW("--groups", "G", train_args, groups, 1, VEIL_MAX_GROUPS, "the extractor's G (1..5)"),
+    CLI_TEXT_ROW("--precision", "P", train_args, precision, "fp32|bf16|auto (default auto)"),
+    CLI_U64_ROW("--seed", "N", train_args, seed, "the experiment's base seed (default 1)"),
+    CLI_INT_ROW("--iteration", "I", train_args, iteration, 0, 1000000, "the cross-validation iteration's split (default 0)"),
+    CLI_CALL_ROW("--job-seed", "S", take_job_seed, "the job's own seed (default: derived as the grid derives it)"),
+    CLI_INT_ROW("--epochs", "N", train_args, epochs, 1, 100000, "caps the method's epochs"),
+    CLI_INT_ROW("--st", "N", train_args, st, 2, 100000, "training speakers St (default 20)"),
+};
+
+/* The synopsis with the table of methods (malloc'd). */
+static char *synopsis(void)
 {
     veil_strbuf b = {0};
     veil_strbuf_printf(&b, "%s", usage_head);
     int count;
     const veil_train_method *const *ms = veil_train_methods(&count);
     for (int k = 0; k < count; k++) veil_strbuf_printf(&b, "  %-12s %s\n", ms[k]->name, ms[k]->about);
-    char *settings = veil_train_settings_help();
-    veil_strbuf_printf(&b, "\nTraining settings (--SETTING VALUE):\n%s", settings);
-    free(settings);
+    veil_strbuf_printf(&b, "\n");
     return b.s;
 }
 
-static int usage_error(const char *fmt, const char *arg)
+/* "reference|siamese|..." from the table of methods (malloc'd). */
+static char *method_names(void)
 {
-    char *u = usage_text();
-    int rc = cli_usage_error("train", u, fmt, arg);
-    free(u);
-    return rc;
+    veil_strbuf b = {0};
+    int count;
+    const veil_train_method *const *ms = veil_train_methods(&count);
+    for (int k = 0; k < count; k++) veil_strbuf_printf(&b, "%s%s", k ? "|" : "", ms[k]->name);
+    return b.s;
 }
 
 static void print_json_line(const veil_job_result *r)
@@ -110,13 +150,13 @@ static void print_job_list(const char *from, const veil_experiment_config *ec, c
 /* veil train --from OUT --job N: job N of OUT's grid, alone, with the grid's settings,
  * seeds, knob value, attacker groups, precision and threads, so its numbers are the grid's
  * (docs/protocol.md, "Rerunning one job"). threads: --threads (0: not given). */
-static int train_from(const char *from, const char *job_s, const char *grid_option, const char *corpus_dir,
-                      const char *cache, const char *out, int threads, int json)
+static int train_from(const cli_command *cmd, const char *from, const char *job_s, const char *grid_option,
+                      const char *corpus_dir, const char *cache, const char *out, int threads, int json)
 {
     if (grid_option)
-        return usage_error("%s: --from takes the method, G, seeds and settings from OUT/config.json",
+        return cli_command_error(cmd, "%s: --from takes the method, G, seeds and settings from OUT/config.json",
                            grid_option);
-    if (!job_s) return usage_error("%s", "--from OUT needs --job N (or --job list)");
+    if (!job_s) return cli_command_error(cmd, "%s", "--from OUT needs --job N (or --job list)");
     veil_experiment_config ec;
     char *config_corpus = NULL;
     if (veil_experiment_config_read(from, &ec, &config_corpus)) return cli_fail();
@@ -143,12 +183,12 @@ static int train_from(const char *from, const char *job_s, const char *grid_opti
     if (!out) {
         free(jobs);
         free(config_corpus);
-        return usage_error("%s", "-o MODEL.safetensors is required");
+        return cli_command_error(cmd, "%s", "-o MODEL.safetensors is required");
     }
     if (json && !strcmp(out, "-")) {
         free(jobs);
         free(config_corpus);
-        return usage_error("%s", "--json and -o - would both write to standard output");
+        return cli_command_error(cmd, "%s", "--json and -o - would both write to standard output");
     }
     veil_job_id id = jobs[job];
     /* the grid's precision: a CPU without it cannot give the grid's numbers */
@@ -218,82 +258,31 @@ done:
     return rc ? cli_fail() : 0;
 }
 
-int cmd_train(int argc, char **argv)
+/* One extractor as the arguments say; grid_option: the first option given that --from
+ * takes from the grid instead. */
+static int train(const cli_command *cmd, const train_args *a, const char *grid_option)
 {
-    const char *corpus_dir = NULL, *out = NULL, *cache = NULL, *method_s = NULL, *prec_s = "auto";
-    const char *from = NULL, *job_s = NULL;
-    long groups = 0, threads = 0, epochs = 0, st = 20, iteration = 0;
-    uint64_t seed = 1, job_seed = 0;
-    int json = 0, attack = 0, have_job_seed = 0;
-    const char *grid_option = NULL; /* the first option that --from takes from OUT instead */
-    veil_train_config tc;
-    veil_train_config_paper(&tc);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            char *u = usage_text();
-            int rc = cli_help(a, u);
-            free(u);
-            if (rc) return 0;
-        }
-        if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "--attack")) attack = 1;
-        else if (!strcmp(a, "-v")) veil_verbosity = 2;
-        else if (!strcmp(a, "-q")) veil_verbosity = 0;
-        else if (!v) {
-            char *u = usage_text();
-            int rc = cli_unknown_option("train", u, a);
-            free(u);
-            return rc;
-        }
-        else if (!strcmp(a, "--corpus")) corpus_dir = argv[++i];
-        else if (!strcmp(a, "--from")) from = argv[++i];
-        else if (!strcmp(a, "--job")) job_s = argv[++i];
-        else if (!strcmp(a, "-o") || !strcmp(a, "--out")) out = argv[++i];
-        else if (!strcmp(a, "--cache")) cache = argv[++i];
-        else if (!strcmp(a, "--threads")) {
-            if (cli_parse_int(a, argv[++i], 0, 4096, &threads)) return cli_fail();
-        } else {
-            /* the options below are what --from takes from OUT/config.json */
-            if (!grid_option) grid_option = a;
-            if (!strcmp(a, "--method")) method_s = argv[++i];
-            else if (!strcmp(a, "--precision")) prec_s = argv[++i];
-            else if (!strcmp(a, "--groups")) {
-                if (cli_parse_int(a, argv[++i], 1, VEIL_MAX_GROUPS, &groups)) return cli_fail();
-            } else if (!strcmp(a, "--seed")) {
-                if (cli_parse_u64(a, argv[++i], &seed)) return cli_fail();
-            } else if (!strcmp(a, "--job-seed")) {
-                if (cli_parse_u64(a, argv[++i], &job_seed)) return cli_fail();
-                have_job_seed = 1;
-            } else if (!strcmp(a, "--iteration")) {
-                if (cli_parse_int(a, argv[++i], 0, 1000000, &iteration)) return cli_fail();
-            } else if (!strcmp(a, "--epochs")) {
-                if (cli_parse_int(a, argv[++i], 1, 100000, &epochs)) return cli_fail();
-            } else if (!strcmp(a, "--st")) {
-                if (cli_parse_int(a, argv[++i], 2, 100000, &st)) return cli_fail();
-            } else if (!strncmp(a, "--", 2) && veil_train_config_set(&tc, a + 2, argv[i + 1]) == 0) {
-                i++;
-            } else if (!strncmp(a, "--", 2) && strncmp(veil_last_error(), "unknown setting", 15) != 0) {
-                return cli_fail();
-            } else {
-                char *u = usage_text();
-                int rc = cli_unknown_option("train", u, a);
-                free(u);
-                return rc;
-            }
-        }
+    const char *corpus_dir = a->corpus, *out = a->out, *cache = a->cache, *method_s = a->method;
+    int json = a->json, attack = a->attack;
+    long groups = a->groups, threads = a->threads, epochs = a->epochs, st = a->st, iteration = a->iteration;
+    uint64_t seed = a->seed, job_seed = a->job_seed;
+    veil_train_config tc = a->tc;
+    if (a->from) return train_from(cmd, a->from, a->job, grid_option, corpus_dir, cache, out, (int)threads, json);
+    if (a->job) return cli_command_error(cmd, "%s", "--job N goes with --from OUT");
+    if (!corpus_dir) return cli_command_error(cmd, "%s", "--corpus DIR is required");
+    if (!out) return cli_command_error(cmd, "%s", "-o MODEL.safetensors is required");
+    if (json && !strcmp(out, "-")) return cli_command_error(cmd, "%s", "--json and -o - would both write to standard output");
+    if (!method_s) {
+        char *names = method_names();
+        cli_command_error(cmd, "--method %s is required", names);
+        free(names);
+        return 2;
     }
-    if (from) return train_from(from, job_s, grid_option, corpus_dir, cache, out, (int)threads, json);
-    if (job_s) return usage_error("%s", "--job N goes with --from OUT");
-    if (!corpus_dir) return usage_error("%s", "--corpus DIR is required");
-    if (!out) return usage_error("%s", "-o MODEL.safetensors is required");
-    if (json && !strcmp(out, "-")) return usage_error("%s", "--json and -o - would both write to standard output");
-    if (!method_s) return usage_error("%s", "--method siamese|reference is required");
-    if (!groups) return usage_error("%s", "--groups G (1..5) is required");
+    if (!groups) return cli_command_error(cmd, "%s", "--groups G (1..5) is required");
     if (veil_output_check(out)) return cli_fail(); /* before the training, not after */
     veil_method method;
     veil_precision prec;
-    if (veil_method_parse(method_s, &method) || veil_precision_parse(prec_s, &prec)) return cli_fail();
+    if (veil_method_parse(method_s, &method) || veil_precision_parse(a->precision, &prec)) return cli_fail();
     veil_set_threads((int)threads);
 
     veil_corpus *c = NULL;
@@ -319,7 +308,7 @@ int cmd_train(int argc, char **argv)
     veil_model *model = NULL;
     int rc = 1;
     /* the experiment's seeds: iteration I's split of base seed N, the job's seed from both */
-    if (!have_job_seed) job_seed = veil_experiment_job_seed(seed, method, (int)groups, (int)iteration);
+    if (!a->have_job_seed) job_seed = veil_experiment_job_seed(seed, method, (int)groups, (int)iteration);
     if (veil_split_make(c, p, &pc, veil_experiment_split_seed(seed, (int)iteration), &split)) {
         veil_error_prefix("%s", corpus_dir);
         goto done_corpus;
@@ -357,4 +346,24 @@ done_corpus:
     veil_patch_set_free(p);
     veil_corpus_free(c);
     return rc ? cli_fail() : 0;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    train_args a = {.precision = "auto", .st = 20, .seed = 1};
+    veil_train_config_paper(&a.tc);
+    cli_rows settings = {0};
+    cli_setting_rows(&settings, 0);
+    cli_table tables[] = {
+        CLI_TABLE(train_rows, &a),
+        CLI_TABLE(train_grid_rows, &a),
+        {settings.row, settings.n, &a.tc, "Training settings (--SETTING VALUE):", NULL},
+    };
+    char *head = synopsis();
+    cli_command cmd = {"train", head, NULL, tables, 3};
+    int parsed = cli_parse(&cmd, argc, argv);
+    int rc = parsed != CLI_OK ? cli_parse_exit(parsed) : train(&cmd, &a, tables[1].given ? tables[1].given : tables[2].given);
+    cli_rows_free(&settings);
+    free(head);
+    return rc;
 }

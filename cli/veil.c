@@ -1,6 +1,4 @@
 /* veil: privacy-preserving speech features (Nelus et al., Interspeech 2019). */
-#include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,121 +49,10 @@ static void usage(FILE *f)
                "\n'veil COMMAND --help' or 'veil help COMMAND' describes each command; man veil(1).\n");
 }
 
-/* Edit distance, to suggest the nearest option to a mistyped one. */
-static size_t edit_distance(const char *a, size_t na, const char *b, size_t nb)
-{
-    size_t row[128];
-    if (nb >= sizeof row / sizeof row[0]) return (size_t)-1;
-    for (size_t j = 0; j <= nb; j++) row[j] = j;
-    for (size_t i = 1; i <= na; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= nb; j++) {
-            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best) best = up + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            diag = up;
-            row[j] = best;
-        }
-    }
-    return row[nb];
-}
-
-int cli_nearest_option(const char *usage, const char *arg, char *out, size_t n)
-{
-    size_t best = (size_t)-1, na = strlen(arg);
-    const char *eq = strchr(arg, '=');
-    if (eq) na = (size_t)(eq - arg);
-    out[0] = 0;
-    for (const char *p = usage; (p = strstr(p, "--")) != NULL;) {
-        const char *q = p + 2;
-        while (*q == '-' || (*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9')) q++;
-        size_t len = (size_t)(q - p);
-        if (len > 2) {
-            size_t d = edit_distance(arg, na, p, len);
-            if (d < best && len < n) {
-                best = d;
-                memcpy(out, p, len);
-                out[len] = 0;
-            }
-        }
-        p = q;
-    }
-    /* close enough to be a typo: at most a third of the option's letters */
-    return out[0] && best > 0 && best <= (strlen(out) + 2) / 3 ? 1 : out[0] && best == 0 ? 2 : 0;
-}
-
 int cli_fail(void)
 {
     fprintf(stderr, "veil: %s\n", veil_last_error());
     return 1;
-}
-
-int cli_help(const char *a, const char *usage)
-{
-    if (strcmp(a, "--help") && strcmp(a, "-h")) return 0;
-    fputs(usage, stdout);
-    return 1;
-}
-
-int cli_usage_error(const char *cmd, const char *usage, const char *fmt, const char *arg)
-{
-    fprintf(stderr, "veil %s: ", cmd);
-    fprintf(stderr, fmt, arg);
-    char near[64];
-    int k = arg && arg[0] == '-' && arg[1] ? cli_nearest_option(usage, arg, near, sizeof near) : 0;
-    if (k == 1) fprintf(stderr, " (did you mean '%s'?)", near);
-    /* one line of error and one pointing to the help: the full text buries the error */
-    fprintf(stderr, "\nsee 'veil %s --help'\n", cmd);
-    return 2;
-}
-
-int cli_unknown_option(const char *cmd, const char *usage, const char *arg)
-{
-    char near[64];
-    int k = arg[0] == '-' ? cli_nearest_option(usage, arg, near, sizeof near) : 0;
-    return cli_usage_error(cmd, usage, k == 2 ? "'%s' needs a value" : "unknown option '%s'", arg);
-}
-
-int cli_parse_int(const char *opt, const char *value, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    /* strtol skips leading blanks: ' 1' would pass where '1 ' fails */
-    long v = value && !isspace((unsigned char)value[0]) ? strtol(value, &end, 10) : 0;
-    if (!value || isspace((unsigned char)value[0]) || errno || *end || end == value || v < lo || v > hi) {
-        veil_error("%s: expected an integer in %ld..%ld, got '%s'", opt, lo, hi, value ? value : "");
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-int cli_parse_u64(const char *opt, const char *value, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = value && !isspace((unsigned char)value[0]) ? strtoull(value, &end, 10) : 0;
-    if (!value || isspace((unsigned char)value[0]) || errno || *end || end == value || value[0] == '-' ||
-        value[0] == '+') {
-        veil_error("%s: expected an integer in 0..18446744073709551615, got '%s'", opt, value ? value : "");
-        return -1;
-    }
-    *out = (uint64_t)v;
-    return 0;
-}
-
-int cli_parse_double(const char *opt, const char *value, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = value && !isspace((unsigned char)value[0]) ? strtod(value, &end) : 0;
-    if (!value || isspace((unsigned char)value[0]) || errno || *end || end == value) {
-        veil_error("%s: expected a number, got '%s'", opt, value ? value : "");
-        return -1;
-    }
-    *out = v;
-    return 0;
 }
 
 /* OpenMP's wait policy when the user set none: passive (waiting threads sleep instead of
@@ -226,7 +113,7 @@ int main(int argc, char **argv)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
     size_t best = 0, best_d = (size_t)-1;
     for (size_t i = 0; i < N_COMMANDS; i++) {
-        size_t d = edit_distance(argv[1], strlen(argv[1]), commands[i].name, strlen(commands[i].name));
+        size_t d = cli_edit_distance(argv[1], strlen(argv[1]), commands[i].name, strlen(commands[i].name));
         if (d < best_d) best_d = d, best = i;
     }
     fprintf(stderr, "veil: unknown command '%s'", argv[1]);

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -242,28 +243,44 @@ int veil_train_config_set(veil_train_config *tc, const char *name, const char *v
     return rc ? -1 : 0;
 }
 
-static void help_lines(veil_strbuf *b, const veil_setting *s, int n, const char *who)
+/* One option per setting: --name with '-' for '_', its help prefixed by whose it is. */
+static void add_options(veil_setting_option *out, int *n, const veil_setting *s, int count,
+                        const veil_train_method *m)
 {
-    for (int i = 0; i < n; i++) {
-        char opt[64];
-        snprintf(opt, sizeof opt, "--%s N", s[i].name);
-        for (char *p = opt; *p; p++)
+    const char *who = m ? m->name : "all";
+    for (int i = 0; i < count; i++) {
+        veil_setting_option *o = &out[(*n)++];
+        snprintf(o->option, sizeof o->option, "--%s", s[i].name);
+        for (char *p = o->option; *p; p++)
             if (*p == '_') *p = '-';
         /* a help text that already names its method is not prefixed twice */
         size_t nw = strlen(who);
         const char *help = s[i].help;
         if (!strncmp(help, who, nw) && help[nw] == ':' && help[nw + 1] == ' ') help += nw + 2;
-        veil_strbuf_printf(b, "  %-26s %s: %s (default %g)\n", opt, who, help, s[i].def);
+        snprintf(o->help, sizeof o->help, "%s: %s (default %g)", who, help, s[i].def);
+        o->knob_of = m && m->knob && same_name(m->knob, s[i].name) ? m->id : -1;
     }
+}
+
+veil_setting_option *veil_train_setting_options(int *n)
+{
+    int nc, total;
+    const veil_setting *c = veil_train_common_settings(&nc);
+    total = nc;
+    for (int i = 0; i < N_METHODS; i++) total += methods[i]->n_settings;
+    veil_setting_option *out = veil_calloc((size_t)total, sizeof *out);
+    *n = 0;
+    add_options(out, n, c, nc, NULL);
+    for (int i = 0; i < N_METHODS; i++) add_options(out, n, methods[i]->settings, methods[i]->n_settings, methods[i]);
+    return out;
 }
 
 char *veil_train_settings_help(void)
 {
     veil_strbuf b = {0};
     int n;
-    const veil_setting *c = veil_train_common_settings(&n);
-    help_lines(&b, c, n, "all");
-    for (int i = 0; i < N_METHODS; i++)
-        help_lines(&b, methods[i]->settings, methods[i]->n_settings, methods[i]->name);
+    veil_setting_option *o = veil_train_setting_options(&n);
+    for (int i = 0; i < n; i++) veil_strbuf_printf(&b, "  %s N  %s\n", o[i].option, o[i].help);
+    free(o);
     return b.s;
 }

@@ -107,7 +107,16 @@ const veil_setting *veil_train_common_settings(int *count);
 /* Any setting, common or a method's, by name (a command-line option without "--",
  * '-' or '_'): 0 set, -1 refused or unknown (message names it). */
 int veil_train_config_set(veil_train_config *tc, const char *name, const char *value);
-/* Every setting with its default and help, one per line, for --help (malloc'd). */
+/* Every setting as a command-line option: "--adv-lambda", its help line with whose it is
+ * and its default ("adversarial: weight of ... (default 1)") and the method whose knob it
+ * is (-1: none). All of them, the common ones first (malloc'd; *n of them). */
+typedef struct veil_setting_option {
+    char option[64];
+    char help[256];
+    int knob_of;
+} veil_setting_option;
+veil_setting_option *veil_train_setting_options(int *n);
+/* The same as text, one setting a line ("  --adv-lambda N  adversarial: ...") (malloc'd). */
 char *veil_train_settings_help(void);
 
 /* ---- helpers the methods share (src/train/common.c) ---- */

@@ -1,0 +1,57 @@
+/* The option rows several commands share (cli.h, "option tables"). */
+#include <stddef.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* ---- audit and attack ---- */
+void cli_attacker_args_default(cli_attacker_args *a) { *a = (cli_attacker_args){NULL, 20, 0, 150, 0, 1}; }
+
+const cli_option cli_attacker_rows[] = {
+    CLI_INT_ROW("--st", "N", cli_attacker_args, st, 2, 100000, "speakers per group (default 20)"),
+    CLI_INT_ROW("--groups", "N", cli_attacker_args, groups, 0, 100000,
+                "number of groups (default 0: as many as fit)"),
+    {"--seed", NULL, CLI_LONG, "N", offsetof(cli_attacker_args, seed), 0, 0x7fffffffffffffffL, NULL,
+     "groups, split and attackers (default 1)"},
+    CLI_INT_ROW("--epochs", "N", cli_attacker_args, epochs, 1, 100000,
+                "epochs of the MLP attackers (paper-mlp; default 150)"),
+    CLI_TEXT_ROW("--cache", "DIR", cli_attacker_args, cache, "MFCC patch cache for --corpus"),
+    CLI_INT_ROW("--threads", "N", cli_attacker_args, threads, 0, 4096, "worker threads (default: all cores)"),
+};
+const size_t cli_attacker_n_rows = sizeof cli_attacker_rows / sizeof cli_attacker_rows[0];
+
+/* ---- classify and extract ---- */
+void cli_audio_args_default(cli_audio_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->precision = "fp32";
+    a->batch = 256;
+}
+
+static int take_audio(void *base, const char *name, const char *path)
+{
+    (void)name;
+    cli_files_add(&((cli_audio_args *)base)->files, path);
+    return 0;
+}
+
+static int take_list(void *base, const char *name, const char *list)
+{
+    (void)name;
+    cli_audio_args *a = base;
+    if (a->n_lists < sizeof a->lists / sizeof a->lists[0]) a->lists[a->n_lists++] = list;
+    return cli_files_read_list(&a->files, list);
+}
+
+const cli_option cli_audio_rows[] = {
+    {"AUDIO...", NULL, CLI_ARGS, NULL, 0, 0, 0, take_audio,
+     "audio files (any format libsndfile reads); - reads one from standard input"},
+    CLI_CALL_ROW("--list", "FILE", take_list, "more audio files, one path a line (- = the names on standard input)"),
+    CLI_FLAG_ROW("--strict", cli_audio_args, strict,
+                 "a file shorter than one patch is an error (default: skipped, named\nin a warning)"),
+    CLI_TEXT_ROW("--precision", "P", cli_audio_args, precision, "fp32|bf16|auto: the network's arithmetic (default fp32)"),
+    CLI_INT_ROW("--threads", "N", cli_audio_args, threads, 0, 4096, "worker threads (default: all cores)"),
+    CLI_INT_ROW("--batch", "N", cli_audio_args, batch, 1, 65536,
+                "patches per forward pass (default 256; the results do not depend on it)"),
+};
+const size_t cli_audio_n_rows = sizeof cli_audio_rows / sizeof cli_audio_rows[0];
