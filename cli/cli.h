@@ -82,19 +82,20 @@ typedef struct cli_table {
     const char *given;   /* set by cli_parse: the first option of these rows given, or NULL */
 } cli_table;
 #define CLI_TABLE(rows, base) {rows, sizeof rows / sizeof rows[0], base, NULL, NULL}
+#define CLI_TABLE_N(rows, n, base) {rows, n, base, NULL, NULL}
 typedef struct cli_command {
     const char *name;     /* "audit": messages read "veil audit: ..." */
     const char *synopsis; /* the usage lines and what the command does, before the options */
     const char *epilogue; /* after the options, or NULL */
     cli_table *tables;
     size_t n_tables;
+    int refused_is_usage; /* a refused value is a usage error (exit 2) */
 } cli_command;
-/* Parse argv[1..argc) into the tables' structs. CLI_OK, CLI_HELP (help printed),
- * CLI_USAGE (a usage error printed) or CLI_REFUSED (a value refused: veil_error). */
-enum { CLI_OK, CLI_HELP, CLI_USAGE, CLI_REFUSED };
+/* Parse argv[1..argc) into the tables' structs: CLI_PARSED, or the command's exit status
+ * after --help (0), a usage error (2) or a refused value (1, its message printed; 2 as a
+ * usage error where refused_is_usage). */
+enum { CLI_PARSED = -1 };
 int cli_parse(cli_command *c, int argc, char **argv);
-/* A command's exit status for a result other than CLI_OK: 0, 2, or 1 after cli_fail(). */
-int cli_parse_exit(int rc);
 /* "veil NAME: " + fmt (with arg) + " (did you mean '--X'?)" when arg is a near typo of an
  * option, then "see 'veil NAME --help'"; returns 2. */
 int cli_command_error(const cli_command *c, const char *fmt, const char *arg);
@@ -131,9 +132,9 @@ typedef struct cli_attacker_args {
     int st, groups, epochs, threads;
     long seed;
 } cli_attacker_args;
+#define CLI_ATTACKER_DEFAULTS {NULL, 20, 0, 150, 0, 1}
 extern const cli_option cli_attacker_rows[];
 extern const size_t cli_attacker_n_rows;
-void cli_attacker_args_default(cli_attacker_args *a);
 /* An MFCC configuration from a JSON file (over the values already in *c); -1 after veil_error. */
 int cli_read_mfcc_config(const char *path, veil_mfcc_config *c);
 /* veil_model_load, and the metadata's method must be one veil knows (veil_method_parse). */
@@ -158,9 +159,11 @@ typedef struct cli_audio_args {
     size_t n_lists;
     int strict, threads, batch;
 } cli_audio_args;
+#define CLI_AUDIO_DEFAULTS {.precision = "fp32", .batch = 256}
 extern const cli_option cli_audio_rows[];
 extern const size_t cli_audio_n_rows;
-void cli_audio_args_default(cli_audio_args *a);
+/* cli_parse, and the files freed when it does not return CLI_PARSED. */
+int cli_audio_parse(cli_command *c, int argc, char **argv, cli_audio_args *a);
 /* The files of one command: what it reads and what it writes. An output may not be an
  * input, the model or another output (compared by device and inode, so no two spellings
  * of one file slip through), and standard output takes one output. -1 after veil_error. */

@@ -137,6 +137,11 @@ static int take_value(const cli_option *o, void *base, const char *v)
     }
 }
 
+static int refused(const cli_command *c)
+{
+    return c->refused_is_usage ? cli_command_error(c, "%s", veil_last_error()) : cli_fail();
+}
+
 int cli_parse(cli_command *c, int argc, char **argv)
 {
     for (size_t t = 0; t < c->n_tables; t++) c->tables[t].given = NULL;
@@ -144,7 +149,7 @@ int cli_parse(cli_command *c, int argc, char **argv)
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             cli_print_help(c, stdout);
-            return CLI_HELP;
+            return 0;
         }
     }
     for (int i = 1; i < argc; i++) {
@@ -159,40 +164,30 @@ int cli_parse(cli_command *c, int argc, char **argv)
             }
         if (!o && (a[0] != '-' || !strcmp(a, "-"))) {
             if (!args_row) {
-                cli_command_error(c, "unexpected argument '%s'", a);
-                return CLI_USAGE;
+                return cli_command_error(c, "unexpected argument '%s'", a);
             }
             if (args_row->call) {
-                if (args_row->call(args_table->base, NULL, a)) return CLI_REFUSED;
+                if (args_row->call(args_table->base, NULL, a)) return refused(c);
                 continue;
             }
             const char **one = (const char **)(void *)((char *)args_table->base + args_row->offset);
             if (*one) {
-                cli_command_error(c, "unexpected argument '%s'", a);
-                return CLI_USAGE;
+                return cli_command_error(c, "unexpected argument '%s'", a);
             }
             *one = a;
             continue;
         }
-        if (!o) {
-            cli_command_error(c, "unknown option '%s'", a);
-            return CLI_USAGE;
-        }
+        if (!o) return cli_command_error(c, "unknown option '%s'", a);
         if (!in->given) in->given = o->name;
         if (o->kind == CLI_FLAG) {
             *(int *)(void *)((char *)in->base + o->offset) = 1;
             continue;
         }
-        if (i + 1 >= argc) {
-            cli_command_error(c, "'%s' needs a value", a);
-            return CLI_USAGE;
-        }
-        if (take_value(o, in->base, argv[++i])) return CLI_REFUSED;
+        if (i + 1 >= argc) return cli_command_error(c, "'%s' needs a value", a);
+        if (take_value(o, in->base, argv[++i])) return refused(c);
     }
-    return CLI_OK;
+    return CLI_PARSED;
 }
-
-int cli_parse_exit(int rc) { return rc == CLI_HELP ? 0 : rc == CLI_USAGE ? 2 : cli_fail(); }
 
 const char *cli_option_value(int argc, char **argv, const char *name)
 {

@@ -1,12 +1,9 @@
 /* The option rows several commands share (cli.h, "option tables"). */
 #include <stddef.h>
-#include <string.h>
 
 #include "cli.h"
 
 /* ---- audit and attack ---- */
-void cli_attacker_args_default(cli_attacker_args *a) { *a = (cli_attacker_args){NULL, 20, 0, 150, 0, 1}; }
-
 const cli_option cli_attacker_rows[] = {
     CLI_INT_ROW("--st", "N", cli_attacker_args, st, 2, 100000, "speakers per group (default 20)"),
     CLI_INT_ROW("--groups", "N", cli_attacker_args, groups, 0, 100000,
@@ -21,13 +18,6 @@ const cli_option cli_attacker_rows[] = {
 const size_t cli_attacker_n_rows = sizeof cli_attacker_rows / sizeof cli_attacker_rows[0];
 
 /* ---- classify and extract ---- */
-void cli_audio_args_default(cli_audio_args *a)
-{
-    memset(a, 0, sizeof *a);
-    a->precision = "fp32";
-    a->batch = 256;
-}
-
 static int take_audio(void *base, const char *name, const char *path)
 {
     (void)name;
@@ -55,3 +45,10 @@ const cli_option cli_audio_rows[] = {
                 "patches per forward pass (default 256; the results do not depend on it)"),
 };
 const size_t cli_audio_n_rows = sizeof cli_audio_rows / sizeof cli_audio_rows[0];
+
+int cli_audio_parse(cli_command *c, int argc, char **argv, cli_audio_args *a)
+{
+    int parsed = cli_parse(c, argc, argv);
+    if (parsed != CLI_PARSED) cli_files_free(&a->files);
+    return parsed;
+}

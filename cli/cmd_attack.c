@@ -27,33 +27,30 @@ static const cli_option attack_rows[] = {
     CLI_FLAG_ROW("--json", attack_args, json, "one JSON object instead of text"),
 };
 
+static const char attack_synopsis[] =
+    "usage: veil attack --model MODEL.safetensors --corpus DIR [options]\n\n"
+    "Groups of St speakers drawn from the whole corpus regardless of gender (default: as\n"
+    "many as fit), each speaker's patches split 70/30 into attacker-training/evaluation; a\n"
+    "fresh MLP per group learns to name the speaker from the model's features. Prints each\n"
+    "group's accuracy and the mean (chance: 1/St; knowing the gender: about 2/St).\n\n";
+
 int cmd_attack(int argc, char **argv)
 {
     attack_args a = {NULL, NULL, "auto", 0};
-    cli_attacker_args at;
-    cli_attacker_args_default(&at);
-    cli_table tables[] = {CLI_TABLE(attack_rows, &a), {cli_attacker_rows, cli_attacker_n_rows, &at, NULL, NULL}};
-    cli_command cmd = {"attack",
-                       "usage: veil attack --model MODEL.safetensors --corpus DIR [options]\n\n"
-                       "Groups of St speakers drawn from the whole corpus regardless of gender (default: as\n"
-                       "many as fit), each speaker's patches split 70/30 into attacker-training/evaluation; a\n"
-                       "fresh MLP per group learns to name the speaker from the model's features. Prints each\n"
-                       "group's accuracy and the mean (chance: 1/St; knowing the gender: about 2/St).\n\n",
-                       NULL, tables, 2};
+    cli_attacker_args at = CLI_ATTACKER_DEFAULTS;
+    cli_table tables[] = {CLI_TABLE(attack_rows, &a), CLI_TABLE_N(cli_attacker_rows, cli_attacker_n_rows, &at)};
+    cli_command cmd = {"attack", attack_synopsis, NULL, tables, 2, 0};
     int parsed = cli_parse(&cmd, argc, argv);
-    if (parsed != CLI_OK) return cli_parse_exit(parsed);
-    const char *model_path = a.model, *corpus_dir = a.corpus, *cache = at.cache, *prec_s = a.precision;
-    long st = at.st, groups = at.groups, epochs = at.epochs, seed = at.seed, threads = at.threads;
-    int json = a.json;
-    if (!model_path) return cli_command_error(&cmd, "%s", "--model MODEL is required");
-    if (!corpus_dir) return cli_command_error(&cmd, "%s", "--corpus DIR is required");
+    if (parsed != CLI_PARSED) return parsed;
+    if (!a.model) return cli_command_error(&cmd, "%s", "--model MODEL is required");
+    if (!a.corpus) return cli_command_error(&cmd, "%s", "--corpus DIR is required");
     veil_precision prec;
-    if (veil_precision_parse(prec_s, &prec)) return cli_fail();
-    veil_set_threads((int)threads);
+    if (veil_precision_parse(a.precision, &prec)) return cli_fail();
+    veil_set_threads(at.threads);
 
     veil_train_config tc;
     veil_train_config_paper(&tc);
-    tc.attack_epochs = (int)epochs;
+    tc.attack_epochs = at.epochs;
     int max_batch = tc.extract_batch > tc.attack_batch ? tc.extract_batch : tc.attack_batch;
     veil_model *m = NULL;
     veil_corpus *c = NULL;
@@ -62,34 +59,33 @@ int cmd_attack(int argc, char **argv)
     memset(&split, 0, sizeof split);
     double *acc = NULL;
     int rc = 1;
-    if (cli_model_load(model_path, prec, max_batch, &m) || veil_corpus_load(corpus_dir, &c) ||
-        veil_features_load(c, &m->mfcc, cache, (int)threads, &p))
+    if (cli_model_load(a.model, prec, max_batch, &m) || veil_corpus_load(a.corpus, &c) ||
+        veil_features_load(c, &m->mfcc, at.cache, at.threads, &p))
         goto done;
-    if (veil_split_make_attack(c, p, (int)st, (int)groups, 0.7, veil_seed_mix((uint64_t)seed, 0x61747461636b, 0),
-                               &split)) {
-        veil_error_prefix("%s", corpus_dir);
+    if (veil_split_make_attack(c, p, at.st, at.groups, 0.7, veil_seed_mix((uint64_t)at.seed, 0x61747461636b, 0), &split)) {
+        veil_error_prefix("%s", a.corpus);
         goto done;
     }
     veil_attack_config ac = {NULL, 0, NULL, 0, 0};
     veil_attack_result ar;
-    if (veil_attack_run(m->f, p, &split, &tc, (uint64_t)seed, "attack", &ac, &ar)) goto done;
+    if (veil_attack_run(m->f, p, &split, &tc, (uint64_t)at.seed, "attack", &ac, &ar)) goto done;
     acc = veil_calloc((size_t)split.n_groups, sizeof(double));
     for (int g = 0; g < split.n_groups; g++) acc[g] = ar.r[g].acc;
     veil_attack_result_free(&ar);
     double mean = 0;
     for (int g = 0; g < split.n_groups; g++) mean += acc[g] / split.n_groups;
-    if (json) {
+    if (a.json) {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "model", model_path);
+        cJSON_AddStringToObject(o, "model", a.model);
         cJSON_AddStringToObject(o, "method", m->method);
-        cJSON_AddStringToObject(o, "corpus", corpus_dir);
-        cJSON_AddNumberToObject(o, "st", (double)st);
+        cJSON_AddStringToObject(o, "corpus", a.corpus);
+        cJSON_AddNumberToObject(o, "st", (double)at.st);
         cJSON_AddNumberToObject(o, "groups", split.n_groups);
-        cJSON_AddNumberToObject(o, "epochs", (double)epochs);
-        cJSON_AddNumberToObject(o, "seed", (double)seed);
+        cJSON_AddNumberToObject(o, "epochs", (double)at.epochs);
+        cJSON_AddNumberToObject(o, "seed", (double)at.seed);
         cJSON_AddItemToObject(o, "attack_acc", cJSON_CreateDoubleArray(acc, split.n_groups));
         cJSON_AddNumberToObject(o, "attack_acc_mean", mean);
-        cJSON_AddNumberToObject(o, "chance", 1.0 / (double)st);
+        cJSON_AddNumberToObject(o, "chance", 1.0 / (double)at.st);
         char *s = veil_json_print(o);
         printf("%s\n", s);
         free(s);
@@ -101,9 +97,9 @@ int cmd_attack(int argc, char **argv)
                 printf(" %s", c->speakers[split.group_speakers[g * split.st + k]].id);
             printf("  accuracy %.1f%%\n", 100 * acc[g]);
         }
-        printf("mean attacker accuracy %.1f%% over %d groups of %ld speakers (chance %.1f%%, "
-               "knowing the gender about %.1f%%)\n", 100 * mean, split.n_groups, st, 100.0 / st,
-               200.0 / st);
+        printf("mean attacker accuracy %.1f%% over %d groups of %d speakers (chance %.1f%%, "
+               "knowing the gender about %.1f%%)\n", 100 * mean, split.n_groups, at.st, 100.0 / at.st,
+               200.0 / at.st);
     }
     rc = 0;
 done:

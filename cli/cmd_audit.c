@@ -44,23 +44,23 @@ static const cli_option audit_rows[] = {
     CLI_FLAG_ROW("--list", audit_args, list, "print the attackers and exit"),
 };
 
+static const char audit_synopsis[] =
+    "usage: veil audit --features X.npy --labels L.csv --out DIR [options]\n"
+    "       veil audit --model MODEL.safetensors --corpus DIR --out DIR [options]\n"
+    "       veil audit --raw --corpus DIR --out DIR [options]\n\n"
+    "Runs the attacker battery on a feature set and writes DIR/audit.json, audit.md and\n"
+    "audit.png/.svg. Groups of St speakers drawn regardless of gender (as `veil attack`),\n"
+    "each speaker's rows split 70/30 into attacker-training/evaluation; deterministic for\n"
+    "a seed.\n\n";
+
 int cmd_audit(int argc, char **argv)
 {
     audit_args a = {.precision = "fp32", .batch = 256};
-    cli_attacker_args at;
-    cli_attacker_args_default(&at);
-    cli_table tables[] = {CLI_TABLE(audit_rows, &a), {cli_attacker_rows, cli_attacker_n_rows, &at, NULL, NULL}};
-    cli_command cmd = {"audit",
-                       "usage: veil audit --features X.npy --labels L.csv --out DIR [options]\n"
-                       "       veil audit --model MODEL.safetensors --corpus DIR --out DIR [options]\n"
-                       "       veil audit --raw --corpus DIR --out DIR [options]\n\n"
-                       "Runs the attacker battery on a feature set and writes DIR/audit.json, audit.md and\n"
-                       "audit.png/.svg. Groups of St speakers drawn regardless of gender (as `veil attack`),\n"
-                       "each speaker's rows split 70/30 into attacker-training/evaluation; deterministic for\n"
-                       "a seed.\n\n",
-                       NULL, tables, 2};
+    cli_attacker_args at = CLI_ATTACKER_DEFAULTS;
+    cli_table tables[] = {CLI_TABLE(audit_rows, &a), CLI_TABLE_N(cli_attacker_rows, cli_attacker_n_rows, &at)};
+    cli_command cmd = {"audit", audit_synopsis, NULL, tables, 2, 0};
     int parsed = cli_parse(&cmd, argc, argv);
-    if (parsed != CLI_OK) return cli_parse_exit(parsed);
+    if (parsed != CLI_PARSED) return parsed;
     if (a.list) {
         int n;
         const veil_probe *p = veil_probes(&n);

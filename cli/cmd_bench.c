@@ -74,7 +74,7 @@ int cmd_bench(int argc, char **argv)
          "or the given audio file; best of R runs (default 5).", NULL},
     };
     cli_command bench = {"bench", synopsis,
-                         "Timings are of this machine as it is: other work running beside them slows them.\n", all, 5};
+                         "Timings are of this machine as it is: other work running beside them slows them.\n", all, 5, 0};
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         cli_print_help(&bench, stdout);
         return 0;
@@ -91,7 +91,8 @@ int cmd_bench(int argc, char **argv)
         if (strcmp(argv[1], benches[k].name)) continue;
         char name[32];
         snprintf(name, sizeof name, "bench %s", benches[k].name);
-        cli_command one = {name, synopsis, NULL, all + benches[k].first, benches[k].n};
+        /* a value the MFCC benchmark refuses is a usage error (as it always was) */
+        cli_command one = {name, synopsis, NULL, all + benches[k].first, benches[k].n, k == 2};
         a.repeat = benches[k].repeat;
         for (int i = 2; i < argc; i++)
             if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -99,12 +100,7 @@ int cmd_bench(int argc, char **argv)
                 return 0;
             }
         int parsed = cli_parse(&one, argc - 1, argv + 1);
-        /* a value the MFCC benchmark refuses is a usage error (as it always was) */
-        if (parsed == CLI_REFUSED && k == 2) {
-            fprintf(stderr, "veil bench mfcc: %s\n", veil_last_error());
-            return 2;
-        }
-        return parsed == CLI_OK ? benches[k].run(&a) : cli_parse_exit(parsed);
+        return parsed == CLI_PARSED ? benches[k].run(&a) : parsed;
     }
     return cli_command_error(&bench, "unknown benchmark '%s' (train, head or mfcc)", argv[1]);
 }

@@ -65,29 +65,25 @@ static const cli_option classify_rows[] = {
      "write there instead of standard output (- = standard output)"},
 };
 
+static const char classify_synopsis[] =
+    "usage: veil classify --model MODEL.safetensors [AUDIO...] [--list FILE] [options]\n\n"
+    "The gender of each file: the model's gender recognizer g on the features of every whole\n"
+    "patch; a file's posterior is the mean of its patches' posteriors, its class the larger.\n"
+    "Text: one line per file, FILE CLASS P(female) P(male) PATCHES (tab-separated, a header\n"
+    "first).\n"
+    "JSON (--json): one object per file and line: {\"file\", \"class\", \"posterior\": {...},\n"
+    "\"patches\", and with --per-patch \"per_patch\": [{\"patch\", \"start_seconds\", \"class\",\n"
+    "\"posterior\"}]}.\n\n";
+
 int cmd_classify(int argc, char **argv)
 {
     classify_args ca = {NULL, "-", 0, 0};
-    cli_audio_args au;
-    cli_audio_args_default(&au);
-    cli_table tables[] = {CLI_TABLE(classify_rows, &ca), {cli_audio_rows, cli_audio_n_rows, &au, NULL, NULL}};
-    cli_command cmd = {"classify",
-                       "usage: veil classify --model MODEL.safetensors [AUDIO...] [--list FILE] [options]\n\n"
-                       "The gender of each file: the model's gender recognizer g on the features of every whole\n"
-                       "patch; a file's posterior is the mean of its patches' posteriors, its class the larger.\n"
-                       "Text: one line per file, FILE CLASS P(female) P(male) PATCHES (tab-separated, a header\n"
-                       "first).\n"
-                       "JSON (--json): one object per file and line: {\"file\", \"class\", \"posterior\": {...},\n"
-                       "\"patches\", and with --per-patch \"per_patch\": [{\"patch\", \"start_seconds\", \"class\",\n"
-                       "\"posterior\"}]}.\n\n",
-                       NULL, tables, 2};
-    int parsed = cli_parse(&cmd, argc, argv);
-    /* the files are this function's from here on */
-    cli_files files = au.files;
-    if (parsed != CLI_OK) {
-        cli_files_free(&files);
-        return cli_parse_exit(parsed);
-    }
+    cli_audio_args au = CLI_AUDIO_DEFAULTS;
+    cli_table tables[] = {CLI_TABLE(classify_rows, &ca), CLI_TABLE_N(cli_audio_rows, cli_audio_n_rows, &au)};
+    cli_command cmd = {"classify", classify_synopsis, NULL, tables, 2, 0};
+    int parsed = cli_audio_parse(&cmd, argc, argv, &au);
+    if (parsed != CLI_PARSED) return parsed;
+    cli_files files = au.files; /* this function's from here on */
     const char *model_path = ca.model, *out = ca.out, *prec_s = au.precision;
     long threads = au.threads, batch = au.batch;
     int json = ca.json, per_patch = ca.per_patch, strict = au.strict, rc = 1;

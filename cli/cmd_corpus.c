@@ -82,7 +82,7 @@ static cli_command corpus_command(cli_table *t, corpus_args *a, int sub)
         {synth_rows, sizeof synth_rows / sizeof *synth_rows, a, "synth:", NULL},
     };
     for (int k = 0; k < 3; k++) t[k] = all[k];
-    return (cli_command){"corpus", corpus_synopsis, NULL, sub < 0 ? t : t + sub, sub < 0 ? 3 : 1};
+    return (cli_command){"corpus", corpus_synopsis, NULL, sub < 0 ? t : t + sub, sub < 0 ? 3 : 1, 0};
 }
 
 static void print_and_free(char *s)
@@ -93,16 +93,11 @@ static void print_and_free(char *s)
 }
 
 /* ---------------- info ---------------- */
-static int corpus_info(int argc, char **argv)
+static int corpus_info(const cli_command *cmd, const corpus_args *a)
 {
-    corpus_args a = {0};
-    cli_table t[3];
-    cli_command cmd = corpus_command(t, &a, 0);
-    int parsed = cli_parse(&cmd, argc, argv);
-    if (parsed != CLI_OK) return cli_parse_exit(parsed);
-    const char *dir = a.dir;
-    int json = a.json;
-    if (!dir) return cli_command_error(&cmd, "%s", "info needs a corpus folder or manifest");
+    const char *dir = a->dir;
+    int json = a->json;
+    if (!dir) return cli_command_error(cmd, "%s", "info needs a corpus folder or manifest");
     veil_corpus *c;
     if (veil_corpus_load(dir, &c) != 0) return cli_fail();
     print_and_free(json ? veil_corpus_summary_json(c) : veil_corpus_summary_text(c));
@@ -273,18 +268,13 @@ done:
     return rc;
 }
 
-static int corpus_features(int argc, char **argv)
+static int corpus_features(const cli_command *cmd, const corpus_args *a)
 {
-    corpus_args a = {0};
-    cli_table t[3];
-    cli_command cmd = corpus_command(t, &a, 1);
-    int parsed = cli_parse(&cmd, argc, argv);
-    if (parsed != CLI_OK) return cli_parse_exit(parsed);
-    const char *dir = a.dir, *cache = a.cache, *mfcc_file = a.mfcc, *out = a.out, *index_arg = a.index;
-    long threads = a.threads;
-    int json = a.json;
-    if (!dir) return cli_command_error(&cmd, "%s", "features needs a corpus folder or manifest");
-    if (index_arg && !out) return cli_command_error(&cmd, "%s", "--index goes with -o PATCHES.npy");
+    const char *dir = a->dir, *cache = a->cache, *mfcc_file = a->mfcc, *out = a->out, *index_arg = a->index;
+    long threads = a->threads;
+    int json = a->json;
+    if (!dir) return cli_command_error(cmd, "%s", "features needs a corpus folder or manifest");
+    if (index_arg && !out) return cli_command_error(cmd, "%s", "--index goes with -o PATCHES.npy");
     char *index_path = !out ? NULL : index_arg ? veil_strdup(index_arg) : strcmp(out, "-") ? cli_default_index_path(out) : NULL;
     /* outputs that cannot be written, or that are the manifest, are refused before any work */
     if (out) {
@@ -320,19 +310,12 @@ done:
 
 /* ---------------- synth ---------------- */
 #ifdef VEIL_HAVE_SYNTH
-static int corpus_synth(int argc, char **argv)
+static int corpus_synth(const cli_command *cmd, const corpus_args *a)
 {
-    corpus_args a = {0};
-    veil_synth_config_default(&a.synth);
-    cli_table t[3];
-    cli_command cmd = corpus_command(t, &a, 2);
-    int parsed = cli_parse(&cmd, argc, argv);
-    if (parsed != CLI_OK) return cli_parse_exit(parsed);
-    const char *out = a.out;
-    const veil_synth_config sc = a.synth;
-    int json = a.json;
-    if (!out) return cli_command_error(&cmd, "%s", "synth needs --out DIR");
-    if (veil_synth_corpus(&sc, out) != 0) return cli_fail();
+    const char *out = a->out;
+    int json = a->json;
+    if (!out) return cli_command_error(cmd, "%s", "synth needs --out DIR");
+    if (veil_synth_corpus(&a->synth, out) != 0) return cli_fail();
     veil_corpus *c;
     if (veil_corpus_load(out, &c) != 0) return cli_fail();
     print_and_free(json ? veil_corpus_summary_json(c) : veil_corpus_summary_text(c));
@@ -340,10 +323,10 @@ static int corpus_synth(int argc, char **argv)
     return 0;
 }
 #else
-static int corpus_synth(int argc, char **argv)
+static int corpus_synth(const cli_command *cmd, const corpus_args *a)
 {
-    (void)argc;
-    (void)argv;
+    (void)cmd;
+    (void)a;
     fprintf(stderr, "veil corpus synth: this veil was built without espeak-ng (VEIL_WITH_SYNTH=OFF)\n");
     return 1;
 }
@@ -360,8 +343,18 @@ int cmd_corpus(int argc, char **argv)
         cli_print_help(&all, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    if (!strcmp(argv[1], "info")) return corpus_info(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "features")) return corpus_features(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "synth")) return corpus_synth(argc - 1, argv + 1);
+    static const struct {
+        const char *name;
+        int (*run)(const cli_command *cmd, const corpus_args *a);
+    } subs[] = {{"info", corpus_info}, {"features", corpus_features}, {"synth", corpus_synth}};
+    for (int k = 0; k < 3; k++) {
+        if (strcmp(argv[1], subs[k].name)) continue;
+#ifdef VEIL_HAVE_SYNTH
+        veil_synth_config_default(&a.synth);
+#endif
+        cli_command cmd = corpus_command(t, &a, k);
+        int parsed = cli_parse(&cmd, argc - 1, argv + 1);
+        return parsed != CLI_PARSED ? parsed : subs[k].run(&cmd, &a);
+    }
     return cli_command_error(&all, "unknown subcommand '%s'", argv[1]);
 }

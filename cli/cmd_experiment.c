@@ -176,9 +176,9 @@ int cmd_experiment(int argc, char **argv)
                        "  mpirun -H node1:4,node2:4 -n 8 veil experiment --corpus DIR --out DIR --preset paper\n"
                        "(the corpus at the same path on every machine; without --threads, the workers of a\n"
                        "machine share its cores).\n",
-                       tables, 3};
+                       tables, 3, 0};
     int parsed = cli_parse(&cmd, argc, argv);
-    int rc = parsed != CLI_OK ? cli_parse_exit(parsed) : -1;
+    int rc = parsed;
     if (rc < 0 && a.report_only) {
         if (!a.c.out) {
             fprintf(stderr, "veil experiment: --report-only needs --out DIR\n");

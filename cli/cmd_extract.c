@@ -83,25 +83,21 @@ static const cli_option extract_rows[] = {
                  "DR1_FAKS0_SA1.npy; two files of one NAME are refused)"),
 };
 
+static const char extract_synopsis[] =
+    "usage: veil extract --model MODEL.safetensors [AUDIO...] [--list FILE] -o OUT.npy [options]\n"
+    "       veil extract --model MODEL.safetensors [AUDIO...] [--list FILE] --per-file DIR [options]\n\n"
+    "Features z of every whole patch of every file, in the order given (P x dim float32).\n"
+    "Audio is resampled to the model's rate; the MFCC settings come from the model.\n\n";
+
 int cmd_extract(int argc, char **argv)
 {
     extract_args e = {0};
-    cli_audio_args au;
-    cli_audio_args_default(&au);
-    cli_table tables[] = {CLI_TABLE(extract_rows, &e), {cli_audio_rows, cli_audio_n_rows, &au, NULL, NULL}};
-    cli_command cmd = {"extract",
-                       "usage: veil extract --model MODEL.safetensors [AUDIO...] [--list FILE] -o OUT.npy [options]\n"
-                       "       veil extract --model MODEL.safetensors [AUDIO...] [--list FILE] --per-file DIR [options]\n\n"
-                       "Features z of every whole patch of every file, in the order given (P x dim float32).\n"
-                       "Audio is resampled to the model's rate; the MFCC settings come from the model.\n\n",
-                       NULL, tables, 2};
-    int parsed = cli_parse(&cmd, argc, argv);
-    /* the files are this function's from here on */
-    cli_files files = au.files;
-    if (parsed != CLI_OK) {
-        cli_files_free(&files);
-        return cli_parse_exit(parsed);
-    }
+    cli_audio_args au = CLI_AUDIO_DEFAULTS;
+    cli_table tables[] = {CLI_TABLE(extract_rows, &e), CLI_TABLE_N(cli_audio_rows, cli_audio_n_rows, &au)};
+    cli_command cmd = {"extract", extract_synopsis, NULL, tables, 2, 0};
+    int parsed = cli_audio_parse(&cmd, argc, argv, &au);
+    if (parsed != CLI_PARSED) return parsed;
+    cli_files files = au.files; /* this function's from here on */
     const char *model_path = e.model, *out = e.out, *prec_s = au.precision, *index_arg = e.index;
     const char *per_file = e.per_file, *corpus_dir = e.corpus;
     veil_index_labels labels = {0, NULL, NULL};

@@ -86,28 +86,28 @@ static const cli_option mfcc_rows[] = {
     CLI_FLAG_ROW("--print-config", mfcc_args, print_config, "print the settings as JSON and exit"),
 };
 
+static const char mfcc_synopsis[] =
+    "usage: veil mfcc AUDIO -o OUT.npy [--patches] [options]\n"
+    "\n"
+    "MFCCs of one audio file (anything libsndfile reads; mixed to mono and resampled to\n"
+    "the MFCC sample rate), written as float32 .npy: frames (N x n_mfcc) or, with\n"
+    "--patches, non-overlapping patches (P x patch_frames x n_mfcc). Defaults are the\n"
+    "paper's (docs/mfcc.md): 16 kHz, 26 ms Hamming window, 13 ms hop, 512-point FFT,\n"
+    "64 HTK mel bands, natural log, orthonormal DCT-II, 32 coefficients, 32-frame patches.\n"
+    "\n";
+
 int cmd_mfcc(int argc, char **argv)
 {
     mfcc_args a = {0};
     veil_mfcc_config_default(&a.c);
     cli_table tables[] = {CLI_TABLE(mfcc_rows, &a)};
-    cli_command cmd = {"mfcc",
-                       "usage: veil mfcc AUDIO -o OUT.npy [--patches] [options]\n"
-                       "\n"
-                       "MFCCs of one audio file (anything libsndfile reads; mixed to mono and resampled to\n"
-                       "the MFCC sample rate), written as float32 .npy: frames (N x n_mfcc) or, with\n"
-                       "--patches, non-overlapping patches (P x patch_frames x n_mfcc). Defaults are the\n"
-                       "paper's (docs/mfcc.md): 16 kHz, 26 ms Hamming window, 13 ms hop, 512-point FFT,\n"
-                       "64 HTK mel bands, natural log, orthonormal DCT-II, 32 coefficients, 32-frame patches.\n"
-                       "\n",
-                       NULL, tables, 1};
+    /* a value out of range is a usage error here, as an invalid combination below */
+    cli_command cmd = {"mfcc", mfcc_synopsis, NULL, tables, 1, 1};
     /* --config first, so that single options given with it override it */
     const char *config_path = cli_option_value(argc, argv, "--config");
     if (config_path && cli_read_mfcc_config(config_path, &a.c)) return cli_fail();
     int parsed = cli_parse(&cmd, argc, argv);
-    /* a value out of range is a usage error here, as an invalid combination below */
-    if (parsed == CLI_REFUSED) return cli_command_error(&cmd, "%s", veil_last_error());
-    if (parsed != CLI_OK) return cli_parse_exit(parsed);
+    if (parsed != CLI_PARSED) return parsed;
     const char *in = a.in, *out = a.out;
     int patches = a.patches;
     veil_mfcc_config c = a.c;

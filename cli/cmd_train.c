@@ -360,9 +360,9 @@ int cmd_train(int argc, char **argv)
         {settings.row, settings.n, &a.tc, "Training settings (--SETTING VALUE):", NULL},
     };
     char *head = synopsis();
-    cli_command cmd = {"train", head, NULL, tables, 3};
+    cli_command cmd = {"train", head, NULL, tables, 3, 0};
     int parsed = cli_parse(&cmd, argc, argv);
-    int rc = parsed != CLI_OK ? cli_parse_exit(parsed) : train(&cmd, &a, tables[1].given ? tables[1].given : tables[2].given);
+    int rc = parsed != CLI_PARSED ? parsed : train(&cmd, &a, tables[1].given ? tables[1].given : tables[2].given);
     cli_rows_free(&settings);
     free(head);
     return rc;
