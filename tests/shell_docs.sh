@@ -6,12 +6,9 @@
 # ALSO names audit; the numbers and rules the docs state are the program's.
 # $1: the veil binary, $2: a scratch directory.
 set -euo pipefail
-veil=$(cd "$(dirname "$1")" && pwd)/$(basename "$1"); tmp=$2
+. "$(dirname "$0")/lib.sh" "$@"
+veil=$(cd "$(dirname "$veil")" && pwd)/$(basename "$veil") # examples run it from elsewhere
 src=$(cd "$(dirname "$0")/.." && pwd)
-rm -rf "$tmp"; mkdir -p "$tmp"
-echo "leak:libfontconfig.so" > "$tmp/lsan.supp"
-export LSAN_OPTIONS="suppressions=$tmp/lsan.supp:print_suppressions=0"
-fail() { echo "FAILED: $*" >&2; exit 1; }
 
 # ---- the blocks are the files; no Python block outside examples/ ----
 python3 - "$src" <<'EOF' || fail "docs and examples/ differ"
@@ -36,9 +33,9 @@ sys.exit(bad)
 EOF
 
 # ---- the examples run ----
-"$veil" corpus synth --out "$tmp/corpus" --speakers 8 --female 4 --seconds 4 --threads 1 >/dev/null
-"$veil" train --corpus "$tmp/corpus" --method siamese --groups 2 --st 2 --epochs 1 --gender-epochs 1 \
-    --filter-divisor 16 --precision fp32 --threads 1 --seed 3 -q -o "$tmp/model.safetensors" >/dev/null
+tiny_corpus "$tmp/corpus" 8 4
+tiny_model "$tmp/corpus" siamese --groups 2 --gender-epochs 1 --filter-divisor 16 --seed 3 \
+    -o "$tmp/model.safetensors" >/dev/null
 mkdir -p "$tmp/bin"; ln -s "$veil" "$tmp/bin/veil"
 PATH="$tmp/bin:$PATH" sh "$src/examples/audit_corpus.sh" "$tmp/model.safetensors" "$tmp/corpus" "$tmp/ac" \
     --st 4 --attackers logreg --threads 1 -q 2>/dev/null || fail "examples/audit_corpus.sh"

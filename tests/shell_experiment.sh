@@ -3,14 +3,9 @@
 # rest), the outputs, --report-only, a refused configuration change and usage errors.
 # $1: the veil binary, $2: a scratch directory.
 set -euo pipefail
-veil=$1; tmp=$2
-rm -rf "$tmp"; mkdir -p "$tmp"
-# fontconfig (under cairo's text) leaves parts of its configuration unreachable at exit
-echo "leak:libfontconfig.so" > "$tmp/lsan.supp"
-export LSAN_OPTIONS="suppressions=$tmp/lsan.supp:print_suppressions=0"
-fail() { echo "FAILED: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh" "$@"
 
-"$veil" corpus synth --out "$tmp/corpus" --speakers 8 --female 4 --seconds 6 --threads 1 >/dev/null
+tiny_corpus "$tmp/corpus" 8 6
 tiny=(--corpus "$tmp/corpus" --out "$tmp/out" --cache "$tmp/cache" --preset quick --st 4
       --attack-groups 1 --groups 1 --methods siamese --cv 2 --siamese-epochs 1 --gender-epochs 1
       --attack-epochs 1 --filter-divisor 16 --precision fp32 --threads 1 --seed 3)

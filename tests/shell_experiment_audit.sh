@@ -4,13 +4,9 @@
 # --job N` on the same groups gives every probe's numbers of that job's results line, and
 # the saved model names its training speakers. $1: the veil binary, $2: a scratch directory.
 set -euo pipefail
-veil=$1; tmp=$2
-rm -rf "$tmp"; mkdir -p "$tmp"
-echo "leak:libfontconfig.so" > "$tmp/lsan.supp"
-export LSAN_OPTIONS="suppressions=$tmp/lsan.supp:print_suppressions=0"
-fail() { echo "FAILED: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh" "$@"
 
-"$veil" corpus synth --out "$tmp/corpus" --speakers 12 --female 6 --seconds 6 --threads 1 >/dev/null
+tiny_corpus "$tmp/corpus" 12 6
 "$veil" experiment --corpus "$tmp/corpus" --out "$tmp/out" --cache "$tmp/cache" --preset quick --st 4 \
   --attack-groups 2 --groups 2 --methods siamese --cv 1 --siamese-epochs 1 --gender-epochs 1 \
   --attack-epochs 2 --filter-divisor 16 --precision fp32 --threads 1 --seed 3 --attackers all \

@@ -4,15 +4,13 @@
 # job once (issue 11). The seed of the kill moments is printed, so a failure can be rerun:
 # VEIL_KILL_SEED=N. $1: the veil binary, $2: a scratch directory.
 set -euo pipefail
-veil=$1; tmp=$2
-rm -rf "$tmp"; mkdir -p "$tmp"
-fail() { echo "FAILED: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh" "$@"
 seed=${VEIL_KILL_SEED:-$(( $(date +%s) % 32768 ))}
 kills=${VEIL_KILLS:-5}
 RANDOM=$seed
 echo "kill moments from seed $seed ($kills kills)"
 
-"$veil" corpus synth --out "$tmp/corpus" --speakers 8 --female 4 --seconds 6 --threads 1 >/dev/null
+tiny_corpus "$tmp/corpus" 8 6
 grid=(--corpus "$tmp/corpus" --cache "$tmp/cache" --preset quick --st 4 --attack-groups 1 --groups 1,2
       --methods reference,siamese --cv 2 --siamese-epochs 1 --gender-epochs 1 --reference-epochs 1
       --attack-epochs 1 --filter-divisor 16 --precision fp32 --threads 1 --seed 3)

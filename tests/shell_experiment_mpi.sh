@@ -4,18 +4,14 @@
 # exactly once; --max-jobs chunks resume under MPI too.
 # $1: the veil binary, $2: a scratch directory.
 set -euo pipefail
-veil=$1; tmp=$2
-rm -rf "$tmp"; mkdir -p "$tmp"
-echo "leak:libfontconfig.so" > "$tmp/lsan.supp"
-export LSAN_OPTIONS="suppressions=$tmp/lsan.supp:print_suppressions=0"
+. "$(dirname "$0")/lib.sh" "$@"
 # containers run tests as root; Open MPI refuses that unless told
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-fail() { echo "FAILED: $*" >&2; exit 1; }
 command -v mpirun >/dev/null || fail "mpirun not found (Debian package openmpi-bin)"
 # Open MPI's own allocations are still reachable at exit: no leak check under mpirun
 mpi() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" mpirun -n 3 "$@"; }
 
-"$veil" corpus synth --out "$tmp/corpus" --speakers 8 --female 4 --seconds 6 --threads 1 >/dev/null
+tiny_corpus "$tmp/corpus" 8 6
 tiny=(--corpus "$tmp/corpus" --cache "$tmp/cache" --preset quick --methods reference,siamese --st 4 --attack-groups 1
       --groups 1,2 --cv 2 --siamese-epochs 1 --gender-epochs 1 --reference-epochs 1
       --attack-epochs 1 --filter-divisor 16 --precision fp32 --threads 1 --seed 3)

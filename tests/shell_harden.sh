@@ -5,9 +5,7 @@
 # program's own suppression (cli/veil.c) must keep an ASan build's figures from failing.
 # $1: the veil binary, $2: a scratch directory.
 set -euo pipefail
-veil=$1; tmp=$2
-rm -rf "$tmp"; mkdir -p "$tmp"
-fail() { echo "FAILED: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh" "$@"
 t() { timeout 120 "$@"; }
 # must fail (not 0, not a timeout), message on stderr containing $1
 refuses() {

@@ -6,16 +6,12 @@
 # byte, at the file's rate and resampled, whatever the chunk size.
 # $1 = veil binary (in the build folder), $2 = scratch folder; VEIL_SOURCE_DIR = the source.
 set -euo pipefail
-veil=$1
-dir=$2
+. "$(dirname "$0")/lib.sh" "$@"
 build=$(cd "$(dirname "$veil")" && pwd)
 src=${VEIL_SOURCE_DIR:?VEIL_SOURCE_DIR is not set}
-rm -rf "$dir"
-mkdir -p "$dir"
-fail() { echo "FAIL: $*" >&2; exit 1; }
 export OMP_NUM_THREADS=1
 
-root=$dir/root
+root=$tmp/root
 DESTDIR=$root cmake --install "$build" >/dev/null
 prefix=$(sed -n 's/^prefix=//p' "$build/veil.pc") # the build's CMAKE_INSTALL_PREFIX
 pre=$root$prefix
@@ -30,13 +26,13 @@ soname=$(objdump -p "$lib"/libveil.so | awk '/SONAME/ {print $2}')
 [ "$soname" = libveil.so.0 ] || fail "soname '$soname'"
 
 # exports: the public API only (veil_ names), never an internal helper
-nm -D --defined-only "$lib"/libveil.so | awk '{print $3}' > "$dir/exports.txt"
-grep -qx veil_stream_open "$dir/exports.txt" || fail "veil_stream_open is not exported"
-grep -qx veil_mfcc_stream_push "$dir/exports.txt" || fail "veil_mfcc_stream_push is not exported"
-if grep -v '^veil_' "$dir/exports.txt" | grep -v '^_' | grep -q .; then
-    fail "exports outside the API: $(grep -v '^veil_' "$dir/exports.txt" | head -5 | tr '\n' ' ')"
+nm -D --defined-only "$lib"/libveil.so | awk '{print $3}' > "$tmp/exports.txt"
+grep -qx veil_stream_open "$tmp/exports.txt" || fail "veil_stream_open is not exported"
+grep -qx veil_mfcc_stream_push "$tmp/exports.txt" || fail "veil_mfcc_stream_push is not exported"
+if grep -v '^veil_' "$tmp/exports.txt" | grep -v '^_' | grep -q .; then
+    fail "exports outside the API: $(grep -v '^veil_' "$tmp/exports.txt" | head -5 | tr '\n' ' ')"
 fi
-grep -qx veil_json_print "$dir/exports.txt" && fail "an internal function (veil_json_print) is exported"
+grep -qx veil_json_print "$tmp/exports.txt" && fail "an internal function (veil_json_print) is exported"
 # the manual page has every command
 for cmd in extract classify train experiment attack corpus mfcc bench; do
     grep -q "^\.SS veil $cmd" "$pre"/share/man/man1/veil.1 || fail "veil.1 lacks veil $cmd"
@@ -49,37 +45,36 @@ done
 # the example, compiled from the installed headers and library found by pkg-config
 export PKG_CONFIG_PATH=$lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$root
 flags=$(pkg-config --cflags --libs veil)
-cc -std=c17 -Wall -Wextra -Werror "$src/examples/stream_extract.c" -o "$dir/stream_extract" $flags ||
+cc -std=c17 -Wall -Wextra -Werror "$src/examples/stream_extract.c" -o "$tmp/stream_extract" $flags ||
     fail "the example does not build with: $flags"
 static_libs=$(pkg-config --static --libs veil | sed "s|-lveil|$lib/libveil.a|")
-cc -std=c17 "$src/examples/stream_extract.c" -o "$dir/stream_extract_static" $(pkg-config --cflags veil) $static_libs ||
+cc -std=c17 "$src/examples/stream_extract.c" -o "$tmp/stream_extract_static" $(pkg-config --cflags veil) $static_libs ||
     fail "the example does not link statically with: $static_libs"
 
-"$veil" corpus synth --out "$dir/corpus" --speakers 6 --female 3 --seconds 3 --seed 3 --threads 1 >/dev/null
-"$veil" train --corpus "$dir/corpus" --method siamese --groups 2 --st 2 --epochs 1 --seed 5 \
-    --threads 1 --precision fp32 -q -o "$dir/m.safetensors" >/dev/null
-wav=$(ls "$dir"/corpus/TRAIN/*/*/*.WAV | head -1)
+tiny_corpus "$tmp/corpus" 6 3 3
+tiny_model "$tmp/corpus" siamese --groups 2 -o "$tmp/m.safetensors" >/dev/null
+wav=$(ls "$tmp"/corpus/TRAIN/*/*/*.WAV | head -1)
 # the same samples labelled 22050 Hz: another rate, so the stream resamples
 le32() { printf "\\x$(printf %02x $(($1 & 255)))\\x$(printf %02x $((($1 >> 8) & 255)))\\x$(printf %02x $((($1 >> 16) & 255)))\\x$(printf %02x $((($1 >> 24) & 255)))"; }
 bytes=$(($(stat -c %s "$wav") - 44))
 { printf 'RIFF'; le32 $((bytes + 36)); printf 'WAVEfmt '; le32 16; printf '\x01\x00\x01\x00'; le32 22050; le32 44100
-  printf '\x02\x00\x10\x00data'; le32 $bytes; tail -c +45 "$wav"; } > "$dir/r22050.wav"
+  printf '\x02\x00\x10\x00data'; le32 $bytes; tail -c +45 "$wav"; } > "$tmp/r22050.wav"
 
-for audio in "$wav" "$dir/r22050.wav"; do
-    "$veil" extract --model "$dir/m.safetensors" "$audio" -o "$dir/want.npy" --threads 1 -q
+for audio in "$wav" "$tmp/r22050.wav"; do
+    "$veil" extract --model "$tmp/m.safetensors" "$audio" -o "$tmp/want.npy" --threads 1 -q
     for chunk in 1 997 1000000; do
-        LD_LIBRARY_PATH=$lib "$dir/stream_extract" "$dir/m.safetensors" "$audio" "$dir/got.npy" --chunk $chunk
-        cmp -s "$dir/want.npy" "$dir/got.npy" ||
+        LD_LIBRARY_PATH=$lib "$tmp/stream_extract" "$tmp/m.safetensors" "$audio" "$tmp/got.npy" --chunk $chunk
+        cmp -s "$tmp/want.npy" "$tmp/got.npy" ||
             fail "stream features differ from veil extract ($(basename "$audio"), chunks of $chunk)"
     done
 done
-"$veil" extract --model "$dir/m.safetensors" "$wav" -o "$dir/want.npy" --threads 1 -q
-"$dir/stream_extract_static" "$dir/m.safetensors" "$wav" "$dir/got.npy" --chunk 4000
-cmp -s "$dir/want.npy" "$dir/got.npy" || fail "the statically linked example differs from veil extract"
+"$veil" extract --model "$tmp/m.safetensors" "$wav" -o "$tmp/want.npy" --threads 1 -q
+"$tmp/stream_extract_static" "$tmp/m.safetensors" "$wav" "$tmp/got.npy" --chunk 4000
+cmp -s "$tmp/want.npy" "$tmp/got.npy" || fail "the statically linked example differs from veil extract"
 
 # the posterior of every patch, as veil classify --per-patch gives it
-LD_LIBRARY_PATH=$lib "$dir/stream_extract" "$dir/m.safetensors" "$wav" "$dir/got.npy" --posterior > "$dir/post.txt"
-n_stream=$(grep -c 'P(female)=' "$dir/post.txt")
-n_classify=$("$veil" classify --model "$dir/m.safetensors" "$wav" --per-patch | awk -F'\t' 'NR > 1 && $6 != "-"' | wc -l)
+LD_LIBRARY_PATH=$lib "$tmp/stream_extract" "$tmp/m.safetensors" "$wav" "$tmp/got.npy" --posterior > "$tmp/post.txt"
+n_stream=$(grep -c 'P(female)=' "$tmp/post.txt")
+n_classify=$("$veil" classify --model "$tmp/m.safetensors" "$wav" --per-patch | awk -F'\t' 'NR > 1 && $6 != "-"' | wc -l)
 [ "$n_stream" -gt 0 ] && [ "$n_stream" = "$n_classify" ] || fail "posteriors: $n_stream patches streamed, $n_classify classified"
 echo "shell_install: ok"

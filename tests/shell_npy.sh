@@ -2,44 +2,42 @@
 # veil mfcc: exit codes and messages, and numpy.load reads the .npy files it writes.
 # $1 = the veil binary, $2 = a scratch directory
 set -u
-VEIL=$1
-DIR=$2
-rm -rf "$DIR" && mkdir -p "$DIR"
-fail=0
+. "$(dirname "$0")/lib.sh" "$@"
+failed=0
 check() { # description, then a command that must succeed
     local what=$1; shift
-    if "$@"; then echo "ok: $what"; else echo "FAILED: $what"; fail=1; fi
+    if "$@"; then echo "ok: $what"; else echo "FAILED: $what"; failed=1; fi
 }
 
 # errors that need no fixtures
-"$VEIL" mfcc "$DIR/missing.wav" -o "$DIR/out.npy" 2>"$DIR/err"; rc=$?
+"$veil" mfcc "$tmp/missing.wav" -o "$tmp/out.npy" 2>"$tmp/err"; rc=$?
 check "missing file exits 1" test $rc -eq 1
-check "missing file is named" grep -q "missing.wav" "$DIR/err"
-check "no output left after a failure" test ! -e "$DIR/out.npy"
-"$VEIL" mfcc 2>/dev/null; rc=$?
+check "missing file is named" grep -q "missing.wav" "$tmp/err"
+check "no output left after a failure" test ! -e "$tmp/out.npy"
+"$veil" mfcc 2>/dev/null; rc=$?
 check "no arguments exits 2" test $rc -eq 2
-"$VEIL" mfcc "$DIR/x.wav" -o "$DIR/out.npy" --bogus 2>/dev/null; rc=$?
+"$veil" mfcc "$tmp/x.wav" -o "$tmp/out.npy" --bogus 2>/dev/null; rc=$?
 check "unknown option exits 2" test $rc -eq 2
-"$VEIL" mfcc "$DIR/x.wav" -o "$DIR/out.npy" --n-mfcc 80 2>"$DIR/err"; rc=$?
+"$veil" mfcc "$tmp/x.wav" -o "$tmp/out.npy" --n-mfcc 80 2>"$tmp/err"; rc=$?
 check "n_mfcc > n_mels exits 2" test $rc -eq 2
-check "n_mfcc > n_mels is named" grep -q "n_mfcc" "$DIR/err"
-check "--help exits 0" "$VEIL" mfcc --help >/dev/null
+check "n_mfcc > n_mels is named" grep -q "n_mfcc" "$tmp/err"
+check "--help exits 0" "$veil" mfcc --help >/dev/null
 
 # a 0.5 s WAV (one patch) with the standard library alone
-python3 - "$DIR/half.wav" <<'PYEOF'
+python3 - "$tmp/half.wav" <<'PYEOF'
 import math, struct, sys, wave
 with wave.open(sys.argv[1], "wb") as w:
     w.setnchannels(1); w.setsampwidth(2); w.setframerate(16000)
     w.writeframes(b"".join(struct.pack("<h", int(9000 * math.sin(2 * math.pi * 440 * i / 16000))) for i in range(8000)))
 PYEOF
 # one patch is "1 patch"
-"$VEIL" mfcc -v "$DIR/half.wav" -o "$DIR/half.npy" --patches 2>"$DIR/err"
-check "one patch, singular" grep -q ": 1 patch x 32 x 32 from" "$DIR/err"
+"$veil" mfcc -v "$tmp/half.wav" -o "$tmp/half.npy" --patches 2>"$tmp/err"
+check "one patch, singular" grep -q ": 1 patch x 32 x 32 from" "$tmp/err"
 # -o - writes to standard output and never a file named '-' (run where one would land)
-(cd "$DIR" && "$VEIL" mfcc -q half.wav -o - --patches > stdout.npy)
-check "-o - wrote the .npy to standard output" cmp -s "$DIR/stdout.npy" "$DIR/half.npy"
-(cd "$DIR" && "$VEIL" mfcc -q half.wav -o - > /dev/null)
-check "-o - left no file named '-'" test ! -e "$DIR/-"
+(cd "$tmp" && "$veil" mfcc -q half.wav -o - --patches > stdout.npy)
+check "-o - wrote the .npy to standard output" cmp -s "$tmp/stdout.npy" "$tmp/half.npy"
+(cd "$tmp" && "$veil" mfcc -q half.wav -o - > /dev/null)
+check "-o - left no file named '-'" test ! -e "$tmp/-"
 
 PY=""
 for p in /usr/bin/python3 python3; do
@@ -47,11 +45,11 @@ for p in /usr/bin/python3 python3; do
 done
 if [ -z "$PY" ]; then
     echo "skipped: the numpy part (no python3 with numpy)"
-    exit $fail
+    exit $failed
 fi
 
 # fixtures: 1 s and 0.3 s of 16 kHz 16-bit mono WAV
-"$PY" - "$DIR" <<'PYEOF'
+"$PY" - "$tmp" <<'PYEOF'
 import sys, wave
 import numpy as np
 d = sys.argv[1]
@@ -66,13 +64,13 @@ write("short.wav", 0.3)
 PYEOF
 
 # numpy reads a pipe through io.BytesIO (np.load needs a seekable file), as docs/library.md shows
-(cd "$DIR" && "$VEIL" mfcc -q one_second.wav -o - --patches | "$PY" -c \
+(cd "$tmp" && "$veil" mfcc -q one_second.wav -o - --patches | "$PY" -c \
     'import io, sys, numpy as np; a = np.load(io.BytesIO(sys.stdin.buffer.read())); assert a.shape == (2, 32, 32), a.shape')
 check "-o - piped into numpy" test $? -eq 0
 
-check "frames" "$VEIL" mfcc -q "$DIR/one_second.wav" -o "$DIR/frames.npy"
-check "patches" "$VEIL" mfcc -q "$DIR/one_second.wav" -o "$DIR/patches.npy" --patches
-check "numpy reads both" "$PY" - "$DIR" <<'PYEOF'
+check "frames" "$veil" mfcc -q "$tmp/one_second.wav" -o "$tmp/frames.npy"
+check "patches" "$veil" mfcc -q "$tmp/one_second.wav" -o "$tmp/patches.npy" --patches
+check "numpy reads both" "$PY" - "$tmp" <<'PYEOF'
 import sys
 import numpy as np
 d = sys.argv[1]
@@ -101,8 +99,8 @@ ref = dct @ lm
 err = np.abs(f[10] - ref).max() / np.abs(ref).max()
 assert err < 1e-4, (err, f[10], ref)
 PYEOF
-"$VEIL" mfcc "$DIR/short.wav" -o "$DIR/short.npy" --patches 2>"$DIR/err"; rc=$?
+"$veil" mfcc "$tmp/short.wav" -o "$tmp/short.npy" --patches 2>"$tmp/err"; rc=$?
 check "audio shorter than a patch exits 1" test $rc -eq 1
-check "... and says so, naming the file" grep -q "short.wav: audio is 0.300 s long, shorter than one patch" "$DIR/err"
-check "short audio still gives frames" "$VEIL" mfcc -q "$DIR/short.wav" -o "$DIR/short.npy"
-exit $fail
+check "... and says so, naming the file" grep -q "short.wav: audio is 0.300 s long, shorter than one patch" "$tmp/err"
+check "short audio still gives frames" "$veil" mfcc -q "$tmp/short.wav" -o "$tmp/short.npy"
+exit $failed

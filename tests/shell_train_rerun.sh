@@ -10,13 +10,9 @@
 # seed; options --from sets itself are refused.
 # $1: the veil binary, $2: a scratch directory.
 set -euo pipefail
-veil=$1; tmp=$2
-rm -rf "$tmp"; mkdir -p "$tmp"
-echo "leak:libfontconfig.so" > "$tmp/lsan.supp"
-export LSAN_OPTIONS="suppressions=$tmp/lsan.supp:print_suppressions=0"
-fail() { echo "FAILED: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh" "$@"
 
-"$veil" corpus synth --out "$tmp/corpus" --speakers 12 --female 6 --seconds 6 --threads 1 >/dev/null
+tiny_corpus "$tmp/corpus" 12 6
 small=(--preset quick --st 4 --attack-groups 1 --groups 1 --siamese-epochs 2 --gender-epochs 1
        --reference-epochs 1 --adv-epochs 1 --attack-epochs 1 --filter-divisor 16 --seed 3 -q)
 # grid A: fp32, 2 threads, adversarial swept over two values at G = 2, 2 iterations

@@ -12,15 +12,6 @@
 
 static char dir[4096];
 
-static const char *in_dir(const char *name)
-{
-    static char path[8][4300];
-    static int next;
-    char *p = path[next++ % 8];
-    snprintf(p, sizeof path[0], "%s/%s", dir, name);
-    return p;
-}
-
 /* Write interleaved float frames with libsndfile in the given format. */
 static int write_sf(const char *path, int format, int rate, int channels, const float *x, size_t frames)
 {
@@ -64,7 +55,7 @@ static void test_formats(void)
     /* stereo float WAV at 16 kHz: mono is the exact mean, no resampling */
     size_t frames = 8000;
     float *x = stereo_sine(frames, 16000, 440, 0.5, 0.3);
-    const char *p = in_dir("stereo.wav");
+    const char *p = test_file("stereo.wav");
     CHECK(write_sf(p, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 16000, 2, x, frames) == 0);
     veil_audio a;
     CHECK(veil_audio_load(p, 16000, &a) == 0);
@@ -83,7 +74,7 @@ static void test_formats(void)
     x = stereo_sine(frames, 44100, 1000, 0.6, 0.6);
     float *mono = malloc(frames * sizeof *mono);
     for (size_t i = 0; i < frames; i++) mono[i] = x[2 * i];
-    p = in_dir("tone44k.flac");
+    p = test_file("tone44k.flac");
     CHECK(write_sf(p, SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 44100, 1, mono, frames) == 0);
     CHECK(veil_audio_load(p, 16000, &a) == 0);
     CHECK_MSG(a.n >= 7999 && a.n <= 8001, "resampled length %zu, want 8000", a.n);
@@ -101,7 +92,7 @@ static void test_formats(void)
     /* NIST SPHERE (TIMIT's format), stereo, 8 kHz, 500 Hz: upsampled to 16 kHz */
     frames = 4000;
     x = stereo_sine(frames, 8000, 500, 0.4, 0.2);
-    p = in_dir("tone8k.sph");
+    p = test_file("tone8k.sph");
     CHECK(write_sf(p, SF_FORMAT_NIST | SF_FORMAT_PCM_16, 8000, 2, x, frames) == 0);
     CHECK(veil_audio_load(p, 16000, &a) == 0);
     CHECK_MSG(a.n >= 7999 && a.n <= 8001, "resampled length %zu, want 8000", a.n);
@@ -122,7 +113,7 @@ static void test_formats(void)
     x = stereo_sine(frames, 16000, 700, 0.5, 0.5);
     mono = malloc(frames * sizeof *mono);
     for (size_t i = 0; i < frames; i++) mono[i] = x[2 * i];
-    p = in_dir("tone.ogg");
+    p = test_file("tone.ogg");
     if (write_sf(p, SF_FORMAT_OGG | SF_FORMAT_VORBIS, 16000, 1, mono, frames) == 0) {
         CHECK(veil_audio_load(p, 16000, &a) == 0);
         CHECK_MSG(a.n >= 15000 && a.n <= 17000, "ogg length %zu", a.n);
@@ -153,14 +144,14 @@ static void test_resample(void)
 static void test_errors(void)
 {
     veil_audio a;
-    const char *p = in_dir("missing.wav");
+    const char *p = test_file("missing.wav");
     CHECK_FAILS_WITH(veil_audio_load(p, 16000, &a), p);
     CHECK_FAILS_WITH(veil_audio_load(p, 16000, &a), "cannot open");
 
     /* a header declaring 1 Hz (100 KB would be 14 hours to resample) is refused */
     {
         float z[4000] = {0};
-        p = in_dir("onehz.wav");
+        p = test_file("onehz.wav");
         CHECK(veil_audio_write_wav16(p, z, 4000, 16000) == 0);
         FILE *f = fopen(p, "r+b");
         unsigned char rate[8] = {1, 0, 0, 0, 2, 0, 0, 0}; /* sample rate 1, byte rate 2 */
@@ -170,24 +161,24 @@ static void test_errors(void)
         double secs;
         CHECK_FAILS_WITH(veil_audio_duration(p, &secs), "sample rate is outside");
         /* a FIFO where a WAV is expected is refused at once instead of blocking */
-        p = in_dir("fifo.wav");
+        p = test_file("fifo.wav");
         CHECK(mkfifo(p, 0644) == 0);
         CHECK_FAILS_WITH(veil_audio_load(p, 16000, &a), "a FIFO, not a regular file");
         CHECK_FAILS_WITH(veil_audio_duration(p, &secs), "a FIFO");
     }
 
-    p = in_dir("text.wav");
+    p = test_file("text.wav");
     const char *text = "this is not a WAV file, just some text\n";
     test_write_file(p, text, strlen(text));
     CHECK_FAILS_WITH(veil_audio_load(p, 16000, &a), p);
     CHECK_FAILS_WITH(veil_audio_load(p, 16000, &a), "cannot read audio");
 
-    p = in_dir("empty.wav");
+    p = test_file("empty.wav");
     CHECK(write_sf(p, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 16000, 1, NULL, 0) == 0);
     CHECK_FAILS_WITH(veil_audio_load(p, 16000, &a), p);
     CHECK_FAILS_WITH(veil_audio_load(p, 16000, &a), "empty audio");
 
-    p = in_dir("nan.wav");
+    p = test_file("nan.wav");
     float x[100];
     for (int i = 0; i < 100; i++) x[i] = 0.1f;
     x[50] = NAN;
@@ -205,7 +196,7 @@ static void test_write(void)
     for (int i = 0; i < 1000; i++) x[i] = (float)(0.8 * sin(i * 0.05));
     x[10] = 1.5f;  /* clipped to +1 */
     x[11] = -2.0f; /* clipped to -1 */
-    const char *p1 = in_dir("w1.wav"), *p2 = in_dir("w2.wav");
+    const char *p1 = test_file("w1.wav"), *p2 = test_file("w2.wav");
     CHECK(veil_audio_write_wav16(p1, x, 1000, 16000) == 0);
     CHECK(veil_audio_write_wav16(p2, x, 1000, 16000) == 0);
     char *b1 = NULL, *b2 = NULL;
@@ -231,10 +222,10 @@ static void test_write(void)
     snprintf(cmd, sizeof cmd, "ls '%s' | grep -q tmp", dir);
     CHECK(system(cmd) != 0);
     x[5] = NAN;
-    CHECK_FAILS_WITH(veil_audio_write_wav16(in_dir("w3.wav"), x, 1000, 16000), "non-finite");
-    CHECK(!veil_path_exists(in_dir("w3.wav")));
+    CHECK_FAILS_WITH(veil_audio_write_wav16(test_file("w3.wav"), x, 1000, 16000), "non-finite");
+    CHECK(!veil_path_exists(test_file("w3.wav")));
     x[5] = 0;
-    CHECK_FAILS_WITH(veil_audio_write_wav16(in_dir("nodir/w.wav"), x, 3, 16000), "nodir/w.wav");
+    CHECK_FAILS_WITH(veil_audio_write_wav16(test_file("nodir/w.wav"), x, 3, 16000), "nodir/w.wav");
 }
 
 int main(void)

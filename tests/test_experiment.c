@@ -86,16 +86,7 @@ int main(void)
     snprintf(out, sizeof out, "%s/out", tmp);
     snprintf(cache, sizeof cache, "%s/cache", tmp);
 
-    veil_synth_config sc;
-    veil_synth_config_default(&sc);
-    sc.speakers = 8;
-    sc.female = 4;
-    sc.seconds = 6;
-    sc.threads = 1;
-    if (veil_synth_corpus(&sc, corpus) != 0) {
-        fprintf(stderr, "synth: %s\n", veil_last_error());
-        return 1;
-    }
+    if (test_tiny_corpus(corpus, 8, 6)) return 1;
 
     /* ---- the grid and its seeds ---- */
     veil_experiment_config c;

@@ -20,40 +20,21 @@ typedef struct {
     char ids[NS][16];
 } fixture;
 
-/* gender pattern (stripes) + speaker offset + noise; first half of speakers female */
+/* the tiny patch set (testutil.h) of NS speakers, 4 utterances each, as a corpus */
 static void fixture_make(fixture *f)
 {
     memset(f, 0, sizeof *f);
+    test_tiny_patches(&f->p, NS, NP, SIDE, (test_patch_amps){1, 0.7, 0.5}, 0, 77);
+    f->p.patch_utt = calloc(f->p.n_patches, sizeof(int32_t));
+    for (size_t i = 0; i < f->p.n_patches; i++) f->p.patch_utt[i] = (int32_t)(i / (NP / 4));
     f->c.n_speakers = NS;
     f->c.speakers = calloc(NS, sizeof(veil_speaker));
     f->c.root = "memory";
-    veil_patch_set *p = &f->p;
-    veil_mfcc_config_default(&p->mfcc);
-    p->mfcc.patch_frames = p->mfcc.n_mfcc = SIDE;
-    p->patch_h = p->patch_w = SIDE;
-    p->n_speakers = NS;
-    p->n_patches = (size_t)NS * NP;
-    p->speaker_offset = calloc(NS + 1, sizeof(size_t));
-    p->patch_utt = calloc(p->n_patches, sizeof(int32_t)); /* 4 utterances per speaker */
-    for (size_t i = 0; i < p->n_patches; i++) p->patch_utt[i] = (int32_t)(i / (NP / 4));
-    p->patches = calloc(p->n_patches * SIDE * SIDE, sizeof(float));
-    veil_rng r;
-    veil_rng_seed(&r, 77);
     for (int s = 0; s < NS; s++) {
         int male = s >= NS / 2;
         snprintf(f->ids[s], sizeof f->ids[s], "%c%02d", male ? 'M' : 'F', s);
         f->c.speakers[s].id = f->ids[s];
         f->c.speakers[s].gender = male ? 'M' : 'F';
-        p->speaker_offset[s + 1] = p->speaker_offset[s] + NP;
-        float offset[SIDE * SIDE];
-        for (int k = 0; k < SIDE * SIDE; k++) offset[k] = (float)(0.7 * veil_rng_normal(&r));
-        for (int i = 0; i < NP; i++) {
-            float *x = p->patches + ((size_t)s * NP + i) * SIDE * SIDE;
-            for (int a = 0; a < SIDE; a++)
-                for (int b = 0; b < SIDE; b++)
-                    x[a * SIDE + b] = (float)(((male ? b : a) % 2) * 2.0 - 1.0) + offset[a * SIDE + b] +
-                                      (float)(0.5 * veil_rng_normal(&r));
-        }
     }
 }
 
@@ -262,8 +243,6 @@ int main(void)
     veil_job_result_free(&a);
     veil_split_free(&s);
     free(fx.c.speakers);
-    free(fx.p.speaker_offset);
-    free(fx.p.patch_utt);
-    free(fx.p.patches);
+    test_patches_free(&fx.p);
     return test_finish("test_job");
 }

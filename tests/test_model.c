@@ -17,27 +17,11 @@ static size_t good_size;
 static unsigned char *plain; /* a saved model without a head */
 static size_t plain_size;
 
-static void small_arch(veil_extractor_config *c)
-{
-    memset(c, 0, sizeof *c);
-    c->groups = 2, c->in_h = c->in_w = 8, c->convs_per_group = 3;
-    c->filters[0] = 4, c->filters[1] = 6, c->kernels[0] = 3, c->kernels[1] = 2;
-}
-
+/* The tiny model (testutil.h) with what a file must carry beyond the defaults: running
+ * statistics away from their defaults and a class name that needs escaping in JSON. */
 static veil_model *make_model(int with_head, uint64_t seed)
 {
-    veil_model *m = veil_calloc(1, sizeof *m);
-    small_arch(&m->arch);
-    veil_mfcc_config_default(&m->mfcc);
-    m->mfcc.n_mfcc = 8, m->mfcc.patch_frames = 8; /* 8x8 patches for this architecture */
-    snprintf(m->method, sizeof m->method, "%s", with_head ? "reference" : "siamese");
-    m->trained_precision = VEIL_PREC_FP32;
-    m->f = veil_extractor_new(&m->arch, 4, VEIL_PREC_FP32, seed);
-    if (!m->f) {
-        fprintf(stderr, "cannot build extractor: %s\n", veil_last_error());
-        exit(2);
-    }
-    /* running statistics away from their defaults, so the file must carry them */
+    veil_model *m = test_tiny_model(with_head ? "reference" : "siamese", with_head, seed);
     int count;
     veil_param *p = veil_extractor_params(m->f, &count);
     for (int i = 0; i < count; i++)
@@ -45,15 +29,7 @@ static veil_model *make_model(int with_head, uint64_t seed)
             for (size_t k = 0; k < p[i].size; k++) p[i].data[k] = 0.5f + 0.25f * (float)k + (float)i;
     veil_extractor_params_changed(m->f);
     if (with_head) {
-        veil_head_config hc = {veil_extractor_dim(m->f), 8, 2, 0.5f};
-        m->g = veil_head_new(&hc, 4, VEIL_PREC_FP32, seed + 1);
-        if (!m->g) {
-            fprintf(stderr, "cannot build head: %s\n", veil_last_error());
-            exit(2);
-        }
-        m->n_classes = 2;
-        m->class_names = veil_calloc(2, sizeof(char *));
-        m->class_names[0] = veil_strdup("female");
+        free(m->class_names[1]);
         m->class_names[1] = veil_strdup("male \"quoted\"");
     }
     return m;

@@ -8,15 +8,6 @@
 
 static char dir[4096];
 
-static const char *in_dir(const char *name)
-{
-    static char path[4][4300];
-    static int next;
-    char *p = path[next++ % 4];
-    snprintf(p, sizeof path[0], "%s/%s", dir, name);
-    return p;
-}
-
 /* A version 1.0 file with this header dict (padded to 64 bytes) and n_data bytes of data. */
 static void write_raw(const char *path, const char *dict, size_t n_data)
 {
@@ -39,7 +30,7 @@ static void round_trip(int ndim, const size_t *shape)
     for (int d = 0; d < ndim; d++) count *= shape[d];
     float *x = malloc((count + 1) * sizeof *x);
     for (size_t i = 0; i < count; i++) x[i] = (float)i * 0.25f - 3.0f;
-    const char *p = in_dir("rt.npy");
+    const char *p = test_file("rt.npy");
     CHECK(veil_npy_write_f32(p, x, ndim, shape) == 0);
     char *raw;
     size_t size;
@@ -71,22 +62,22 @@ int main(void)
     /* the header text numpy itself would write */
     char *raw;
     size_t n;
-    CHECK(veil_read_file(in_dir("rt.npy"), &raw, &n) == 0);
+    CHECK(veil_read_file(test_file("rt.npy"), &raw, &n) == 0);
     CHECK(strstr(raw + 10, "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 32), }") != NULL);
     free(raw);
-    CHECK(veil_npy_write_f32(in_dir("one.npy"), (float[]){1.5f}, 1, (size_t[]){1}) == 0);
-    CHECK(veil_read_file(in_dir("one.npy"), &raw, &n) == 0);
+    CHECK(veil_npy_write_f32(test_file("one.npy"), (float[]){1.5f}, 1, (size_t[]){1}) == 0);
+    CHECK(veil_read_file(test_file("one.npy"), &raw, &n) == 0);
     CHECK(strstr(raw + 10, "'shape': (1,), }") != NULL);
     free(raw);
-    CHECK_FAILS_WITH(veil_npy_write_f32(in_dir("five.npy"), (float[]){1}, 5, (size_t[]){1, 1, 1, 1, 1}),
+    CHECK_FAILS_WITH(veil_npy_write_f32(test_file("five.npy"), (float[]){1}, 5, (size_t[]){1, 1, 1, 1, 1}),
                      "5-dimensional");
-    CHECK_FAILS_WITH(veil_npy_write_f32(in_dir("no/such/dir.npy"), (float[]){1}, 1, (size_t[]){1}),
+    CHECK_FAILS_WITH(veil_npy_write_f32(test_file("no/such/dir.npy"), (float[]){1}, 1, (size_t[]){1}),
                      "no/such/dir.npy");
 
     float *y;
     int nd;
     size_t sh[4];
-    const char *p = in_dir("bad.npy");
+    const char *p = test_file("bad.npy");
     const char *ok = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
     write_raw(p, ok, 24);
     CHECK(veil_npy_read_f32(p, &y, &nd, sh) == 0 && nd == 2 && sh[0] == 2 && sh[1] == 3);
@@ -129,7 +120,7 @@ int main(void)
     CHECK_FAILS_WITH(veil_npy_read_f32(p, &y, &nd, sh), "truncated .npy header");
     test_write_file(p, "\x93NUMPY\x09\x00\x10\x00", 10);
     CHECK_FAILS_WITH(veil_npy_read_f32(p, &y, &nd, sh), "unsupported .npy version 9.0");
-    CHECK_FAILS_WITH(veil_npy_read_f32(in_dir("missing.npy"), &y, &nd, sh), "missing.npy");
+    CHECK_FAILS_WITH(veil_npy_read_f32(test_file("missing.npy"), &y, &nd, sh), "missing.npy");
     /* numpy reads (3584) as a number, not a tuple: refused, naming where */
     write_raw(p, "{'descr': '<f4', 'fortran_order': False, 'shape': (6), }", 24);
     CHECK_FAILS_WITH(veil_npy_read_f32(p, &y, &nd, sh), "shape must be a tuple");

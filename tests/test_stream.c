@@ -14,25 +14,6 @@
 #include "veil/model.h"
 #include "veil/stream.h"
 
-static veil_model *make_model(void)
-{
-    veil_model *m = veil_calloc(1, sizeof *m);
-    memset(&m->arch, 0, sizeof m->arch);
-    m->arch.groups = 2, m->arch.in_h = m->arch.in_w = 8, m->arch.convs_per_group = 3;
-    m->arch.filters[0] = 4, m->arch.filters[1] = 6, m->arch.kernels[0] = 3, m->arch.kernels[1] = 2;
-    veil_mfcc_config_default(&m->mfcc);
-    m->mfcc.n_mfcc = 8, m->mfcc.patch_frames = 8; /* 8x8 patches, 0.157 s each */
-    snprintf(m->method, sizeof m->method, "siamese");
-    m->trained_precision = VEIL_PREC_FP32;
-    m->f = veil_extractor_new(&m->arch, 4, VEIL_PREC_FP32, 7);
-    veil_head_config hc = {veil_extractor_dim(m->f), 8, 2, 0.5f};
-    m->g = veil_head_new(&hc, 4, VEIL_PREC_FP32, 8);
-    m->n_classes = 2;
-    m->class_names = veil_calloc(2, sizeof(char *));
-    m->class_names[0] = veil_strdup("female");
-    m->class_names[1] = veil_strdup("male");
-    return m;
-}
 
 typedef struct {
     float *z, *post;
@@ -110,7 +91,7 @@ int main(void)
     const char *dir = test_tmpdir("stream");
     char path[4096];
     snprintf(path, sizeof path, "%s/m.safetensors", dir);
-    veil_model *m = make_model();
+    veil_model *m = test_tiny_model("siamese", 1, 7);
     CHECK(veil_model_save(path, m) == 0);
     veil_model_free(m);
     CHECK(veil_model_load(path, VEIL_PREC_FP32, 4, &m) == 0);
@@ -173,7 +154,7 @@ int main(void)
     o.input_rate = 10;
     CHECK(veil_stream_open(path, &o) == NULL);
     test_check_error_contains(__FILE__, __LINE__, "out of range");
-    m = make_model();
+    m = test_tiny_model("siamese", 1, 7);
     veil_head_free(m->g);
     m->g = NULL;
     free(m->class_names[0]);

@@ -17,35 +17,10 @@
 #define NOISE_AMP 1.0
 #endif
 
-/* ns speakers (first half female), np patches each: a gender pattern (horizontal vs
- * vertical stripes), a per-speaker offset pattern and noise. flat: every patch equal. */
+/* ns speakers of np patches each (testutil.h); flat: every patch equal */
 static void make_patches(veil_patch_set *p, int ns, int np, int flat, uint64_t seed)
 {
-    memset(p, 0, sizeof *p);
-    veil_mfcc_config_default(&p->mfcc);
-    p->mfcc.patch_frames = p->mfcc.n_mfcc = SIDE;
-    p->patch_h = p->patch_w = SIDE;
-    p->n_speakers = ns;
-    p->n_patches = (size_t)ns * np;
-    p->speaker_offset = calloc((size_t)ns + 1, sizeof(size_t));
-    p->patches = calloc(p->n_patches * SIDE * SIDE, sizeof(float));
-    veil_rng r;
-    veil_rng_seed(&r, seed);
-    for (int s = 0; s < ns; s++) {
-        p->speaker_offset[s + 1] = p->speaker_offset[s] + (size_t)np;
-        float offset[SIDE * SIDE];
-        for (int k = 0; k < SIDE * SIDE; k++) offset[k] = (float)(SPEAKER_AMP * veil_rng_normal(&r));
-        int male = s >= ns / 2;
-        for (int i = 0; i < np; i++) {
-            float *x = p->patches + ((size_t)s * np + i) * SIDE * SIDE;
-            for (int a = 0; a < SIDE; a++)
-                for (int b = 0; b < SIDE; b++)
-                    x[a * SIDE + b] = flat ? 0.25f
-                                           : (float)(GENDER_AMP * ((male ? (b % 2) : (a % 2)) * 2.0 - 1.0)) +
-                                                 offset[a * SIDE + b] +
-                                                 (float)(NOISE_AMP * veil_rng_normal(&r));
-        }
-    }
+    test_tiny_patches(p, ns, np, SIDE, (test_patch_amps){GENDER_AMP, SPEAKER_AMP, NOISE_AMP}, flat, seed);
 }
 
 /* 70/30 of each speaker's patches into train/eval, labels = gender */
@@ -192,8 +167,7 @@ static void test_siamese(void)
     veil_extractor_free(f);
     veil_extractor_free(fb);
     veil_extractor_free(fs);
-    free(p.speaker_offset);
-    free(p.patches);
+    test_patches_free(&p);
 }
 
 static void test_collapse_reported(void)
@@ -214,8 +188,7 @@ static void test_collapse_reported(void)
     CHECK(r.collapsed && r.best_epoch == 0);
     CHECK_MSG(strlen(r.collapse_reason) > 0, "empty collapse reason");
     veil_extractor_free(f);
-    free(p.speaker_offset);
-    free(p.patches);
+    test_patches_free(&p);
 }
 
 static void test_head(void)
@@ -278,19 +251,10 @@ static void test_methods(void)
 
     /* JSON both ways: every field written, read back equal, wrong types refused */
     const veil_train_method *sm = veil_train_method_by_id(VEIL_METHOD_SIAMESE);
-    cJSON *o = veil_settings_to_json(sm->settings, sm->n_settings, ss);
-    CHECK(cJSON_GetArraySize(o) == sm->n_settings);
-    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(o, "z_init_distance")) == 0.25);
-    veil_siamese_settings back;
-    memset(&back, 0, sizeof back);
-    CHECK(veil_settings_from_json(sm->settings, sm->n_settings, o, &back, "test") == 0);
-    CHECK(!memcmp(&back, ss, sizeof back));
-    cJSON_ReplaceItemInObject(o, "margin", cJSON_CreateString("1"));
-    CHECK_FAILS_WITH(veil_settings_from_json(sm->settings, sm->n_settings, o, &back, "test"), "margin is not a number");
-    cJSON_Delete(o);
+    test_settings_json(sm, ss, "z_init_distance", 0.25, "margin", "margin is not a number");
     int nc;
     const veil_setting *common = veil_train_common_settings(&nc);
-    o = veil_settings_to_json(common, nc, &tc);
+    cJSON *o = veil_settings_to_json(common, nc, &tc);
     CHECK(cJSON_GetObjectItem(o, "bn_recalibrate") && cJSON_GetObjectItem(o, "lr"));
     cJSON_Delete(o);
     char *help = veil_train_settings_help();

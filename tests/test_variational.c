@@ -22,35 +22,6 @@
 const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void) { return "leak:libfontconfig.so\n"; }
 
-/* ns speakers (first half female), np patches each: a gender pattern (horizontal vs
- * vertical stripes), a per-speaker offset pattern and noise. */
-static void make_patches(veil_patch_set *p, int ns, int np, uint64_t seed)
-{
-    memset(p, 0, sizeof *p);
-    veil_mfcc_config_default(&p->mfcc);
-    p->mfcc.patch_frames = p->mfcc.n_mfcc = SIDE;
-    p->patch_h = p->patch_w = SIDE;
-    p->n_speakers = ns;
-    p->n_patches = (size_t)ns * np;
-    p->speaker_offset = calloc((size_t)ns + 1, sizeof(size_t));
-    p->patches = calloc(p->n_patches * SIDE * SIDE, sizeof(float));
-    veil_rng r;
-    veil_rng_seed(&r, seed);
-    for (int s = 0; s < ns; s++) {
-        p->speaker_offset[s + 1] = p->speaker_offset[s] + (size_t)np;
-        float offset[SIDE * SIDE];
-        for (int k = 0; k < SIDE * SIDE; k++) offset[k] = (float)veil_rng_normal(&r);
-        int male = s >= ns / 2;
-        for (int i = 0; i < np; i++) {
-            float *x = p->patches + ((size_t)s * np + i) * SIDE * SIDE;
-            for (int a = 0; a < SIDE; a++)
-                for (int b = 0; b < SIDE; b++)
-                    x[a * SIDE + b] = (float)(0.5 * ((male ? (b % 2) : (a % 2)) * 2.0 - 1.0)) +
-                                      offset[a * SIDE + b] + (float)veil_rng_normal(&r);
-        }
-    }
-}
-
 /* 70/30 of each speaker's patches into train/eval, labels = gender */
 static void make_sets(const veil_patch_set *p, size_t *ti, int *tl, size_t *ei, int *el, int *ts, int *es,
                       veil_labelled *train, veil_labelled *eval)
@@ -135,7 +106,7 @@ static int same_params(veil_param *a, veil_param *b, int n)
 static void test_training(void)
 {
     veil_patch_set p;
-    make_patches(&p, 8, 24, 5);
+    test_tiny_patches(&p, 8, 24, SIDE, (test_patch_amps){0.5, 1, 1}, 0, 5);
     size_t ti[200], ei[200];
     int tl[200], el[200], ts[200], es[200];
     veil_labelled train, eval;
@@ -210,8 +181,7 @@ static void test_training(void)
         veil_head_free(out.g);
     }
     run_free(&r1), run_free(&r), run_free(&rb), run_free(&big), run_free(&rs);
-    free(p.speaker_offset);
-    free(p.patches);
+    test_patches_free(&p);
 }
 
 /* the method's entry: name, id, settings with defaults, the command line, JSON both ways */
@@ -229,16 +199,7 @@ static void test_entry(void)
     CHECK_FAILS_WITH(veil_train_config_set(&tc, "vib-beta", "-1"), "vib_beta");
     CHECK_FAILS_WITH(veil_train_config_set(&tc, "vib-beta", "nan"), "vib_beta");
     CHECK_FAILS_WITH(veil_train_config_set(&tc, "vib-epochs", "2.5"), "vib_epochs must be an integer");
-    cJSON *o = veil_settings_to_json(m->settings, m->n_settings, vs);
-    CHECK(cJSON_GetArraySize(o) == m->n_settings);
-    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(o, "vib_beta")) == 0.1);
-    veil_variational_settings back;
-    memset(&back, 0, sizeof back);
-    CHECK(veil_settings_from_json(m->settings, m->n_settings, o, &back, "test") == 0);
-    CHECK(!memcmp(&back, vs, sizeof back));
-    cJSON_ReplaceItemInObject(o, "vib_beta", cJSON_CreateString("0.1"));
-    CHECK_FAILS_WITH(veil_settings_from_json(m->settings, m->n_settings, o, &back, "test"), "vib_beta");
-    cJSON_Delete(o);
+    test_settings_json(m, vs, "vib_beta", 0.1, "vib_beta", "vib_beta");
     char *help = veil_train_settings_help();
     CHECK(help && strstr(help, "--vib-beta N") && strstr(help, "--vib-logvar-init N"));
     free(help);
@@ -253,13 +214,7 @@ static void test_resume_refuses_beta(void)
     snprintf(corpus, sizeof corpus, "%s/corpus", tmp);
     snprintf(out, sizeof out, "%s/out", tmp);
     snprintf(cache, sizeof cache, "%s/cache", tmp);
-    veil_synth_config sc;
-    veil_synth_config_default(&sc);
-    sc.speakers = 8;
-    sc.female = 4;
-    sc.seconds = 6;
-    sc.threads = 1;
-    CHECK_MSG(veil_synth_corpus(&sc, corpus) == 0, "synth: %s", veil_last_error());
+    CHECK(test_tiny_corpus(corpus, 8, 6) == 0);
     veil_experiment_config c;
     memset(&c, 0, sizeof c);
     c.corpus = corpus;

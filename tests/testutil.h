@@ -4,6 +4,7 @@
 #define VEIL_TESTUTIL_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 
 extern int test_failures, test_checks;
@@ -40,8 +41,37 @@ extern int test_failures, test_checks;
 void test_check_error_contains(const char *file, int line, const char *substring);
 /* A fresh empty directory for this test: $VEIL_TEST_TMP/<name> (or /tmp/veil-test-<name>). */
 const char *test_tmpdir(const char *name);
+/* NAME inside the folder test_tmpdir made last (one of 8 buffers, reused in turn). */
+const char *test_file(const char *name);
 /* Write bytes to a file (fixtures). */
 void test_write_file(const char *path, const void *data, size_t n);
+/* ---- fixtures ---- */
+/* A tiny corpus: the synthetic one (TIMIT layout) of that many speakers, half of them
+ * female, seconds of speech each, in dir; -1 (the message printed) when it cannot be made. */
+int test_tiny_corpus(const char *dir, int speakers, double seconds);
+/* A tiny patch set in memory: ns speakers (the first half female) of np side x side
+ * patches each. A patch is a gender pattern (horizontal stripes for female, vertical for
+ * male; amplitude gender_amp) + its speaker's offset pattern (normal, x speaker_amp) +
+ * noise (normal, x noise_amp), drawn from seed. flat: every patch 0.25 instead. Free
+ * with test_patches_free. */
+typedef struct test_patch_amps {
+    double gender, speaker, noise;
+} test_patch_amps;
+struct veil_patch_set;
+void test_tiny_patches(struct veil_patch_set *p, int ns, int np, int side, test_patch_amps amp, int flat,
+                       uint64_t seed);
+void test_patches_free(struct veil_patch_set *p);
+/* A tiny model: an extractor of G = 2 on 8x8 patches (the MFCC settings made to match)
+ * with weights from seed and, with_head, a gender head (female, male) from seed + 1. */
+struct veil_model;
+struct veil_model *test_tiny_model(const char *method, int with_head, uint64_t seed);
+
+/* A method's settings as JSON and back: every field written (field has value), read back
+ * equal; a string in place of the number refused_field is refused with refused_message. */
+struct veil_train_method;
+void test_settings_json(const struct veil_train_method *m, const void *settings, const char *field, double value,
+                        const char *refused_field, const char *refused_message);
+
 /* Print "N checks, N failed" and return the exit status. */
 int test_finish(const char *name);
 
