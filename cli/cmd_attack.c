@@ -66,7 +66,7 @@ int cmd_attack(int argc, char **argv)
         veil_error_prefix("%s", a.corpus);
         goto done;
     }
-    veil_attack_config ac = {NULL, 0, NULL, 0, 0};
+    veil_attack_config ac = {NULL, 0, NULL, 0, 0, NULL, 0, 0};
     veil_attack_result ar;
     if (veil_attack_run(m->f, p, &split, &tc, (uint64_t)at.seed, "attack", &ac, &ar)) goto done;
     acc = veil_calloc((size_t)split.n_groups, sizeof(double));

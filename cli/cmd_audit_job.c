@@ -67,7 +67,7 @@ int audit_experiment_job(const char *model_path, const char *from, const char *j
     char name[160];
     snprintf(name, sizeof name, "audit of job %ld (%s G=%d iteration %d)", job, veil_method_name(id.method),
              id.groups, id.iteration);
-    veil_attack_config ac = {n_list ? list : NULL, n_list, NULL, max_batch, ec.protocol.attack_fraction};
+    veil_attack_config ac = {n_list ? list : NULL, n_list, NULL, max_batch, ec.protocol.attack_fraction, NULL, 0, 0};
     if (veil_attack_run(m->f, p, &view, &ec.train, veil_seed_mix(seed, 0x61747461, 0), name, &ac, &ar)) goto done;
 
     /* as an audit result: groups, chance knowing the gender, every probe per group */

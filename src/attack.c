@@ -22,9 +22,10 @@ static int patch_speaker(const veil_patch_set *p, size_t i)
     return lo;
 }
 
-int veil_feature_table_extract(veil_extractor *f, const veil_patch_set *p, const veil_split *s,
-                               const size_t *idx, const int *label, size_t n, int n_classes,
-                               int batch, veil_feature_table *out)
+/* A table of n rows of patches idx with their labels, speakers, genders and utterances
+ * (features not yet written). */
+static void table_rows(veil_extractor *f, const veil_patch_set *p, const veil_split *s, const size_t *idx,
+                       const int *label, size_t n, int n_classes, veil_feature_table *out)
 {
     veil_feature_table_alloc(out, n, veil_extractor_dim(f), n_classes);
     for (size_t i = 0; i < n; i++) {
@@ -36,6 +37,13 @@ int veil_feature_table_extract(veil_extractor *f, const veil_patch_set *p, const
         out->utterance[i] = p->patch_utt ? p->patch_utt[idx[i]] : (int)idx[i];
         out->file[i] = out->utterance[i];
     }
+}
+
+int veil_feature_table_extract(veil_extractor *f, const veil_patch_set *p, const veil_split *s,
+                               const size_t *idx, const int *label, size_t n, int n_classes,
+                               int batch, veil_feature_table *out)
+{
+    table_rows(f, p, s, idx, label, n, n_classes, out);
     if (veil_extract_features(f, p, idx, n, batch, out->z)) {
         veil_feature_table_free(out);
         return -1;
@@ -48,6 +56,8 @@ void veil_attack_result_free(veil_attack_result *r)
     if (!r) return;
     free(r->probes);
     free(r->r);
+    for (int i = 0; i < r->n_pool; i++) veil_feature_table_free(&r->pool[i]);
+    free(r->pool);
     memset(r, 0, sizeof *r);
 }
 
@@ -131,10 +141,11 @@ static uint64_t name_hash(const char *s)
     return h;
 }
 
-/* Gender-testing patches outside every group, extracted in chunks for the gender test. */
-static int gender_rest(veil_extractor *f, const veil_patch_set *p, const veil_split *s,
-                       const veil_train_config *tc, const veil_attack_config *ac,
-                       const signed char *gtest, veil_attack_result *out)
+/* Gender-testing patches outside every group, extracted in chunks for the gender test
+ * (with a gender head) and kept as the table keep (when not NULL: the pool's). */
+static int rest_extract(veil_extractor *f, const veil_patch_set *p, const veil_split *s,
+                        const veil_train_config *tc, const veil_attack_config *ac,
+                        const signed char *gtest, veil_feature_table *keep, veil_attack_result *out)
 {
     char *in_group = veil_calloc(p->n_patches ? p->n_patches : 1, 1);
     for (int g = 0; g < s->n_groups; g++) {
@@ -149,19 +160,46 @@ static int gender_rest(veil_extractor *f, const veil_patch_set *p, const veil_sp
             rest[n++] = s->gtest[i];
         }
     free(in_group);
-    float *z = veil_aligned_alloc(chunk * dim * sizeof(float));
+    if (keep) table_rows(f, p, s, rest, NULL, n, 0, keep);
+    float *z = keep ? NULL : veil_aligned_alloc(chunk * dim * sizeof(float));
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i += chunk) {
         size_t k = n - i < chunk ? n - i : chunk;
+        float *zi = keep ? keep->z + i * dim : z;
         double t0 = veil_now();
-        rc = veil_extract_features(f, p, rest + i, k, tc->extract_batch, z);
+        rc = veil_extract_features(f, p, rest + i, k, tc->extract_batch, zi);
         double t1 = veil_now();
         out->extract_seconds += t1 - t0;
-        if (rc == 0) rc = gender_tally(ac, gtest, z, rest + i, k, (int)dim, out);
+        if (rc == 0 && ac->gender) rc = gender_tally(ac, gtest, zi, rest + i, k, (int)dim, out);
         out->gender_seconds += veil_now() - t1;
     }
     free(z);
     free(rest);
+    if (rc && keep) veil_feature_table_free(keep);
+    return rc;
+}
+
+/* One probe on group g's tables (utr/ute: the utterance split), its time into r. */
+static int score_group(const veil_probe *pr, const group_tables *t, const veil_feature_table *others,
+                       const veil_feature_table *utr, const veil_feature_table *ute,
+                       const veil_feature_table *const *pool, int n_pool, const veil_extractor *f,
+                       const veil_train_config *tc, uint64_t seed, const char *name, int g, int ng,
+                       int eval_batch, veil_probe_result *r)
+{
+    char label[256];
+    snprintf(label, sizeof label, "%s: attacker group %d/%d: %s", name, g + 1, ng, pr->name);
+    veil_probe_input in = {&t->train, &t->test, others,
+                           veil_seed_mix(veil_seed_mix(seed, name_hash(pr->name), 0x70726f6265), (uint64_t)g, 0),
+                           veil_extractor_precision(f), tc->attack_epochs, tc->attack_batch,
+                           tc->head_hidden, tc->lr, tc->dropout, label, seed, g, eval_batch, utr, ute,
+                           pool, n_pool};
+    double t0 = veil_now();
+    int rc = pr->score(&in, r);
+    r->seconds = veil_now() - t0;
+    /* a probe that cannot score here (no same-gender trials in a group, say) reports NaN;
+     * the others' results are kept */
+    if (rc == 0 && isnan(r->acc) && isnan(r->eer) && veil_verbosity >= 1)
+        veil_log("%s: warning: the probe gave neither an accuracy nor an EER here (null in the results)", label);
     return rc;
 }
 
@@ -182,9 +220,11 @@ int veil_attack_run(veil_extractor *f, const veil_patch_set *p, const veil_split
 
     /* others (docs/protocol.md): the next group's attacker-training table, so group g's
      * tables are extracted before group g-1 is scored and group 0's are kept to the end */
-    int need_others = 0;
-    for (int i = 0; i < np; i++) need_others |= list[i]->needs_others;
+    int need_others = 0, need_pool = 0;
+    for (int i = 0; i < np; i++) need_others |= list[i]->needs_others, need_pool |= list[i]->needs_pool;
     need_others = need_others && ng >= 2;
+    /* the pool's probes run last, on every group's tables (kept) and the rest's */
+    int own_pool = need_pool && !ac->pool;
     signed char *gtest = NULL;
     if (ac->gender) {
         gtest = veil_malloc(p->n_patches ? p->n_patches : 1);
@@ -192,9 +232,10 @@ int veil_attack_run(veil_extractor *f, const veil_patch_set *p, const veil_split
         for (size_t i = 0; i < s->n_gtest; i++) gtest[s->gtest[i]] = (signed char)s->gtest_label[i];
     }
     group_tables *t = veil_calloc((size_t)(ng ? ng : 1), sizeof *t);
+    veil_feature_table rest;
+    memset(&rest, 0, sizeof rest);
     int eval_batch = tc->attack_batch > tc->extract_batch ? tc->attack_batch : tc->extract_batch;
     int rc = 0, g = 0;
-    char label[256];
     double utt_fraction = ac->utt_fraction > 0 ? ac->utt_fraction : 0.7;
     for (g = 0; g < ng && rc == 0; g++) {
         rc = group_extract(f, p, s, tc, ac, gtest, g, &t[g], out);
@@ -207,28 +248,53 @@ int veil_attack_run(veil_extractor *f, const veil_patch_set *p, const veil_split
         if (rc == 0)
             veil_probe_utterance_split(&t[g].train, &t[g].test, utt_fraction,
                                        veil_seed_mix(seed, 0x7574747370, (uint64_t)g), &utr, &ute);
-        for (int k = 0; k < np && rc == 0; k++) {
-            snprintf(label, sizeof label, "%s: attacker group %d/%d: %s", name, g + 1, ng, list[k]->name);
-            veil_probe_input in = {&t[g].train, &t[g].test, need_others ? &t[o].train : NULL,
-                                   veil_seed_mix(veil_seed_mix(seed, name_hash(list[k]->name), 0x70726f6265),
-                                                 (uint64_t)g, 0),
-                                   veil_extractor_precision(f), tc->attack_epochs, tc->attack_batch,
-                                   tc->head_hidden, tc->lr, tc->dropout, label, seed, g, eval_batch, &utr, &ute};
-            veil_probe_result *r = &out->r[k * ng + g];
-            double t0 = veil_now();
-            rc = list[k]->score(&in, r);
-            r->seconds = veil_now() - t0;
-            /* a probe that cannot score here (no same-gender trials in a group, say) reports
-             * NaN; the others' results are kept */
-            if (rc == 0 && isnan(r->acc) && isnan(r->eer) && veil_verbosity >= 1)
-                veil_log("%s: warning: the probe gave neither an accuracy nor an EER here (null in the results)", label);
-        }
+        for (int k = 0; k < np && rc == 0; k++)
+            if (!list[k]->needs_pool)
+                rc = score_group(list[k], &t[g], need_others ? &t[o].train : NULL, &utr, &ute, NULL, 0, f, tc, seed,
+                                 name, g, ng, eval_batch, &out->r[k * ng + g]);
         veil_feature_table_free(&utr);
         veil_feature_table_free(&ute);
-        if (!(need_others && g == 0)) group_free(&t[g]);
+        if (!(need_others && g == 0) && !need_pool) group_free(&t[g]);
     }
     if (rc) veil_error_prefix("%s: attacker group %d", name, g);
-    if (rc == 0 && ac->gender) rc = gender_rest(f, p, s, tc, ac, gtest, out);
+    if (rc == 0 && (ac->gender || own_pool)) rc = rest_extract(f, p, s, tc, ac, gtest, own_pool ? &rest : NULL, out);
+    /* the pool: the caller's, or every table this run extracted (a probe skips the rows of
+     * the group it scores) */
+    const veil_feature_table **pool = NULL;
+    int n_pool = 0;
+    if (rc == 0 && need_pool) {
+        pool = veil_malloc((size_t)(ac->pool ? ac->n_pool + 1 : 2 * ng + 1) * sizeof *pool);
+        if (ac->pool) {
+            for (int i = 0; i < ac->n_pool; i++) pool[n_pool++] = ac->pool[i];
+        } else {
+            pool[n_pool++] = &rest;
+            for (int i = 0; i < ng; i++) pool[n_pool++] = &t[i].train, pool[n_pool++] = &t[i].test;
+        }
+    }
+    for (g = 0; g < ng && rc == 0 && need_pool; g++) {
+        veil_feature_table utr, ute;
+        veil_probe_utterance_split(&t[g].train, &t[g].test, utt_fraction,
+                                   veil_seed_mix(seed, 0x7574747370, (uint64_t)g), &utr, &ute);
+        for (int k = 0; k < np && rc == 0; k++)
+            if (list[k]->needs_pool)
+                rc = score_group(list[k], &t[g], NULL, &utr, &ute, pool, n_pool, f, tc, seed, name, g, ng,
+                                 eval_batch, &out->r[k * ng + g]);
+        veil_feature_table_free(&utr);
+        veil_feature_table_free(&ute);
+        if (rc) veil_error_prefix("%s: attacker group %d", name, g + 1);
+    }
+    free(pool);
+    if (rc == 0 && own_pool && ac->keep_pool) { /* the caller's now (veil_attack_result_free) */
+        out->pool = veil_malloc((size_t)(2 * ng + 1) * sizeof *out->pool);
+        out->pool[out->n_pool++] = rest;
+        memset(&rest, 0, sizeof rest);
+        for (int i = 0; i < ng; i++) {
+            out->pool[out->n_pool++] = t[i].train;
+            out->pool[out->n_pool++] = t[i].test;
+            memset(&t[i], 0, sizeof t[i]);
+        }
+    }
+    veil_feature_table_free(&rest);
     for (int i = 0; i < ng; i++) group_free(&t[i]);
     free(t);
     free(gtest);

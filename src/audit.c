@@ -200,13 +200,20 @@ int veil_audit_load_features(const char *npy, const char *labels, veil_audit_dat
     c.col_spk = c.col_gender = c.col_utt = c.col_file = -1;
     veil_audit_data *d = NULL;
     if (veil_npy_read_f32(npy, &z, &ndim, shape)) goto done;
-    if (ndim != 2) {
-        veil_error("%s: features must be a 2-D array (rows x features), got %d dimension%s", npy,
-                   ndim, ndim == 1 ? "" : "s");
+    if (ndim < 2) {
+        veil_error("%s: features must be an array of rows (rows x features, or rows x a x b as the MFCC "
+                   "patches of `veil corpus features -o`), got %d dimension%s", npy, ndim, ndim == 1 ? "" : "s");
         goto done;
     }
+    /* rows x a x b (x c): each row's values flattened in C order, as the raw MFCC patches
+     * (the no-privacy baseline) */
+    for (int k = 2; k < ndim; k++) {
+        if (shape[k] && shape[1] > 0x7fffffff / shape[k]) shape[1] = 0x80000000u;
+        else shape[1] *= shape[k];
+    }
     if (shape[0] == 0 || shape[1] == 0 || shape[1] > 0x7fffffff) {
-        veil_error("%s: features of shape (%zu, %zu): no rows or no features", npy, shape[0], shape[1]);
+        veil_error("%s: features of %zu rows of %zu values: no rows, no features or too many", npy, shape[0],
+                   shape[1]);
         goto done;
     }
     if (corpus_csv_each(labels, labels_row, &c)) goto done;
@@ -491,13 +498,30 @@ int veil_audit_run(const veil_audit_data *d, const veil_audit_config *c, veil_au
     out->chance_gender = veil_malloc((size_t)G * sizeof *out->chance_gender);
     out->r = veil_calloc((size_t)P * G, sizeof *out->r);
     out->reason = veil_calloc((size_t)P * G, sizeof *out->reason);
-    veil_feature_table tr, te, ot, utr, ute;
+    veil_feature_table tr, te, ot, utr, ute, all;
+    memset(&all, 0, sizeof all);
     memset(&tr, 0, sizeof tr);
     memset(&te, 0, sizeof te);
     memset(&ot, 0, sizeof ot);
     memset(&utr, 0, sizeof utr);
     memset(&ute, 0, sizeof ute);
     rc = -1;
+    /* the pool of the probes that need one: every row (the probe skips the group's own) */
+    int need_pool = 0;
+    for (int k = 0; k < P; k++) need_pool |= c->probes[k]->needs_pool;
+    const veil_feature_table *pool[1] = {&all};
+    if (need_pool) {
+        size_t *idx = veil_malloc((d->n_rows ? d->n_rows : 1) * sizeof *idx);
+        int *zero = veil_calloc(d->n_rows ? d->n_rows : 1, sizeof *zero);
+        for (size_t i = 0; i < d->n_rows; i++) idx[i] = i;
+        int prc = make_table(d, idx, zero, d->n_rows, 1, &all);
+        free(idx);
+        free(zero);
+        if (prc) {
+            veil_error_prefix("audit: the semi-informed attacker's pool: features");
+            goto done;
+        }
+    }
     for (int g = 0; g < G; g++) {
         int nf = 0, nm = 0;
         for (int k = 0; k < sp.st; k++) {
@@ -550,6 +574,8 @@ int veil_audit_run(const veil_audit_data *d, const veil_audit_config *c, veil_au
             in.eval_batch = c->eval_batch;
             in.utt_train = &utr;
             in.utt_test = &ute;
+            in.pool = pr->needs_pool ? pool : NULL;
+            in.n_pool = pr->needs_pool ? 1 : 0;
             veil_probe_result *res = &out->r[(size_t)k * G + g];
             double t1 = veil_now(), c1 = cpu_seconds();
             veil_probe_result_clear(res);
@@ -596,6 +622,7 @@ int veil_audit_run(const veil_audit_data *d, const veil_audit_config *c, veil_au
     }
     rc = 0;
 done:
+    veil_feature_table_free(&all);
     veil_feature_table_free(&tr);
     veil_feature_table_free(&te);
     veil_feature_table_free(&ot);
@@ -695,11 +722,15 @@ static char *audit_json(const veil_audit_info *info, const veil_audit_result *r)
         size_t off;
     } fields[] = {{"acc", FIELD(acc)},       {"acc_utt", FIELD(acc_utt)}, {"chance", FIELD(chance)},
                   {"eer", FIELD(eer)},       {"eer_lo", FIELD(eer_lo)},   {"eer_hi", FIELD(eer_hi)},
-                  {"min_dcf", FIELD(min_dcf)}, {"seconds", FIELD(seconds)}};
+                  {"min_dcf", FIELD(min_dcf)}, {"seconds", FIELD(seconds)},
+                  {"eer_same_gender", FIELD(eer_same_gender)}, {"eer_same_gender_lo", FIELD(eer_same_gender_lo)},
+                  {"eer_same_gender_hi", FIELD(eer_same_gender_hi)}};
     for (int k = 0; k < r->n_probes; k++) {
         cJSON *p = cJSON_CreateObject(), *mean = cJSON_CreateObject();
         cJSON_AddStringToObject(p, "about", r->probes[k]->about);
         for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+            /* the same-gender EER only where a probe reports it beside its own EER */
+            if (!strncmp(fields[f].key, "eer_same_gender", 15) && !over_groups(r, k, fields[f].off).n) continue;
             cJSON_AddItemToObject(p, fields[f].key, group_array(r, k, fields[f].off));
             add_num(mean, fields[f].key, over_groups(r, k, fields[f].off).mean);
         }
@@ -800,6 +831,19 @@ static char *audit_md(const veil_audit_info *info, const veil_audit_result *r, c
     if (e >= 0)
         veil_strbuf_printf(&b, "- verification: **%s**, EER %.1f %% (chance 50 %%)\n", r->probes[e]->name,
                            100 * over_groups(r, e, FIELD(eer)).mean);
+    {
+        /* within a gender: verify-same-gender's EER, or a probe's same-gender EER beside its own */
+        int sg = -1;
+        double best = 2;
+        for (int k = 0; k < r->n_probes; k++) {
+            mean_sd m = !strcmp(r->probes[k]->name, "verify-same-gender") ? over_groups(r, k, FIELD(eer))
+                                                                          : over_groups(r, k, FIELD(eer_same_gender));
+            if (m.n && m.mean < best) best = m.mean, sg = k;
+        }
+        if (sg >= 0)
+            veil_strbuf_printf(&b, "- verification within a gender: **%s**, EER %.1f %%\n", r->probes[sg]->name,
+                               100 * best);
+    }
     veil_strbuf_printf(&b, "\n## Every attacker (mean ± std over groups, %%)\n\n"
                        "Chance: %.1f %% per row (1/St), about %.1f %% knowing the gender; EER 50 %%. "
                        "minDCF: P_target = 0.01, C_miss = C_fa = 1 (1 = no better than rejecting "

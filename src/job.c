@@ -178,7 +178,9 @@ int veil_job_run(veil_method method, int groups, int iteration, const veil_split
     zeval = NULL;
 
     /* one feature table per attacker group: the probes and the gender test read it */
-    veil_attack_config ac = {tc->attackers, tc->n_attackers, g, head_batch, 0};
+    veil_attack_config ac = {tc->attackers, tc->n_attackers, g, head_batch, 0, NULL, 0, 0};
+    /* the validation run's pool probes learn from the tables this run extracts */
+    for (int k = 0; split->has_validation && k < tc->n_attackers; k++) ac.keep_pool |= tc->attackers[k]->needs_pool;
     if (veil_attack_run(f, patches, split, tc, veil_seed_mix(seed, 0x61747461, 0), name, &ac, &ar))
         goto fail;
     out->gender_test_acc = ar.gender_total ? (double)ar.gender_correct / (double)ar.gender_total : NAN;
@@ -222,14 +224,23 @@ int veil_job_run(veil_method method, int groups, int iteration, const veil_split
         /* the selection attacker alone, or every probe when the strongest chooses */
         const veil_probe *one = veil_probe_find(tc->select_attacker[0] ? tc->select_attacker : "paper-mlp");
         int all = !strcmp(tc->select_attacker, "strongest");
-        veil_attack_config vc = {all ? tc->attackers : &one, all ? tc->n_attackers : 1, NULL, head_batch, 0};
+        veil_attack_config vc = {all ? tc->attackers : &one, all ? tc->n_attackers : 1, NULL, head_batch, 0,
+                                 NULL, 0, 0};
         if (!all && !one) {
             veil_error("%s: unknown selection attacker '%s'", name, tc->select_attacker);
             goto fail;
         }
+        const veil_feature_table **vpool = NULL;
+        if (ar.n_pool) {
+            vpool = veil_malloc((size_t)ar.n_pool * sizeof *vpool);
+            for (int i = 0; i < ar.n_pool; i++) vpool[i] = &ar.pool[i];
+            vc.pool = vpool;
+            vc.n_pool = ar.n_pool;
+        }
         veil_attack_result vr;
         memset(&vr, 0, sizeof vr);
         int vrc = veil_attack_run(f, patches, &val, tc, veil_seed_mix(seed, 0x76616c69, 0), vname, &vc, &vr);
+        free(vpool);
         for (int k = 0; vrc == 0 && k < vr.n_probes; k++) {
             veil_job_attacker *a = NULL;
             for (int q = 0; q < out->n_attackers && !a; q++)
@@ -334,6 +345,10 @@ static void add_num(cJSON *o, const char *key, double v)
 /* The probes' fields, each an array over the attacker groups (null: does not apply). */
 /* (Timings go to "attacker_seconds", one total per probe, beside the job's "seconds".) */
 #define PROBE_FIELDS(X) X(acc) X(acc_utt) X(chance) X(eer) X(eer_lo) X(eer_hi) X(min_dcf)
+/* Written only by the probes that fill them (semi-informed), so that every other probe's
+ * lines read as before. */
+#define PROBE_FIELDS_OPTIONAL(X) X(eer_same_gender) X(eer_same_gender_lo) X(eer_same_gender_hi)
+#define PROBE_FIELDS_ALL(X) PROBE_FIELDS(X) PROBE_FIELDS_OPTIONAL(X)
 
 #define STAGE_FIELDS(X) X(train) X(train_eval) X(extract) X(gender) X(attackers) X(io)
 
@@ -360,6 +375,14 @@ static void attackers_to_json(cJSON *o, const veil_job_result *r)
                                                             : cJSON_CreateNull());             \
     }
         PROBE_FIELDS(ADD_FIELD)
+#define ADD_OPTIONAL(f)                                                       \
+    {                                                                         \
+        int any = 0;                                                          \
+        for (int i = 0; i < r->n_attack_groups; i++) any |= isfinite(a->group[i].f); \
+        if (any) ADD_FIELD(f)                                                 \
+    }
+        PROBE_FIELDS_OPTIONAL(ADD_OPTIONAL)
+#undef ADD_OPTIONAL
 #undef ADD_FIELD
         /* the attacker-validation group, where it ran (iteration 0 of a knob sweep) */
         int ran = 0;
@@ -371,6 +394,10 @@ static void attackers_to_json(cJSON *o, const veil_job_result *r)
 #define ADD_VAL(f) add_num(v, #f, a->validation.f);
             PROBE_FIELDS(ADD_VAL)
 #undef ADD_VAL
+#define ADD_VAL_OPTIONAL(f) \
+    if (isfinite(a->validation.f)) add_num(v, #f, a->validation.f);
+            PROBE_FIELDS_OPTIONAL(ADD_VAL_OPTIONAL)
+#undef ADD_VAL_OPTIONAL
         }
     }
     cJSON *secs = cJSON_AddObjectToObject(o, "attacker_seconds");
@@ -466,13 +493,13 @@ static int attackers_from_json(const cJSON *o, veil_job_result *out)
             a->group[i].f = cJSON_IsNumber(x) ? x->valuedouble : NAN;              \
         }                                                                          \
     }
-        PROBE_FIELDS(GET_FIELD)
+        PROBE_FIELDS_ALL(GET_FIELD)
 #undef GET_FIELD
         veil_probe_result_clear(&a->validation);
         const cJSON *val = cJSON_GetObjectItemCaseSensitive(p, "validation");
         if (val && !cJSON_IsObject(val)) return -1;
 #define GET_VAL(f) a->validation.f = get_num(val, #f);
-        if (val) PROBE_FIELDS(GET_VAL)
+        if (val) PROBE_FIELDS_ALL(GET_VAL)
 #undef GET_VAL
         const cJSON *secs = cJSON_GetObjectItemCaseSensitive(o, "attacker_seconds");
         a->seconds = get_num(secs, a->name);

@@ -79,10 +79,11 @@ static void summarise_attackers(const veil_job_result *r, size_t n, size_t first
             if (!seen) snprintf(row->attackers[row->n_attackers++].name, 32, "%s", r[j].attackers[k].name);
         }
     }
-    double *v = veil_malloc(6 * (n ? n : 1) * sizeof *v);
-    static const size_t fields[6] = {offsetof(veil_probe_result, acc), offsetof(veil_probe_result, acc_utt),
+    double *v = veil_malloc(7 * (n ? n : 1) * sizeof *v);
+    static const size_t fields[7] = {offsetof(veil_probe_result, acc), offsetof(veil_probe_result, acc_utt),
                                       offsetof(veil_probe_result, eer), offsetof(veil_probe_result, eer_lo),
-                                      offsetof(veil_probe_result, eer_hi), offsetof(veil_probe_result, min_dcf)};
+                                      offsetof(veil_probe_result, eer_hi), offsetof(veil_probe_result, min_dcf),
+                                      offsetof(veil_probe_result, eer_same_gender)};
     double best = -1;
     for (int q = 0; q < row->n_attackers; q++) {
         veil_row_attacker *ra = &row->attackers[q];
@@ -94,7 +95,7 @@ static void summarise_attackers(const veil_job_result *r, size_t n, size_t first
             for (int t = 0; t < r[j].n_attackers && !a; t++)
                 if (!strcmp(r[j].attackers[t].name, ra->name)) a = &r[j].attackers[t];
             if (!a) continue;
-            for (int f = 0; f < 6; f++) {
+            for (int f = 0; f < 7; f++) {
                 double m = group_mean(a, r[j].n_attack_groups, fields[f]);
                 v[f * n + k] = f == 5 ? m : 100.0 * m; /* minDCF stays a cost */
             }
@@ -107,6 +108,7 @@ static void summarise_attackers(const veil_job_result *r, size_t n, size_t first
         ra->eer_lo = stat_finite(v + 3 * n, k);
         ra->eer_hi = stat_finite(v + 4 * n, k);
         ra->min_dcf = stat_finite(v + 5 * n, k);
+        ra->eer_same_gender = !strcmp(ra->name, "verify-same-gender") ? ra->eer : stat_finite(v + 6 * n, k);
         if (isfinite(ra->acc_utt.mean) && ra->acc_utt.mean > best) {
             best = ra->acc_utt.mean;
             row->strongest_index = q;
@@ -452,7 +454,7 @@ static void attackers_section(veil_strbuf *b, const veil_report_info *info, cons
                           "only as good as the strongest attack tried: the first table names it.\n\n",
                        st, 100.0 / st, 200.0 / st);
     veil_strbuf_printf(b, "### Strongest attacker per extractor\n\n| method | G | knob | paper-mlp per patch | "
-                          "strongest per patch | strongest per utterance | lowest EER, all trials | EER, same gender "
+                          "strongest per patch | strongest per utterance | lowest EER, all trials | lowest EER, same gender "
                           "|\n|---|---:|---|---:|---|---|---|---|\n");
     for (int i = 0; i < s->n_rows; i++) {
         const veil_summary_row *w = &s->rows[i];
@@ -463,7 +465,9 @@ static void attackers_section(veil_strbuf *b, const veil_report_info *info, cons
             if (isfinite(a->acc.mean) && (pa < 0 || a->acc.mean > w->attackers[pa].acc.mean)) pa = q;
             int same = !strcmp(a->name, "verify-same-gender");
             if (isfinite(a->eer.mean) && !same && (pe < 0 || a->eer.mean < w->attackers[pe].eer.mean)) pe = q;
-            if (isfinite(a->eer.mean) && same) ps = q;
+            if (isfinite(a->eer_same_gender.mean) &&
+                (ps < 0 || a->eer_same_gender.mean < w->attackers[ps].eer_same_gender.mean))
+                ps = q;
         }
         char k[48], c1[48], c2[48];
         veil_strbuf_printf(b, "| %s | %d | %s | %s | ", veil_method_name(w->method), w->groups, knob_text(w, k, sizeof k),
@@ -474,25 +478,28 @@ static void attackers_section(veil_strbuf *b, const veil_report_info *info, cons
         else veil_strbuf_printf(b, "– | ");
         if (pe >= 0) veil_strbuf_printf(b, "%s (%s) | ", cell(w->attackers[pe].eer, w->attackers[pe].runs, c2, sizeof c2), w->attackers[pe].name);
         else veil_strbuf_printf(b, "– | ");
-        if (ps >= 0) veil_strbuf_printf(b, "%s |\n", cell(w->attackers[ps].eer, w->attackers[ps].runs, c2, sizeof c2));
+        if (ps >= 0)
+            veil_strbuf_printf(b, "%s (%s) |\n", cell(w->attackers[ps].eer_same_gender, w->attackers[ps].runs, c2, sizeof c2),
+                               w->attackers[ps].name);
         else veil_strbuf_printf(b, "– |\n");
     }
     if (info->attackers_figure) veil_strbuf_printf(b, "\n![](%s)\n", info->attackers_figure);
     veil_strbuf_printf(b, "\n### Every attacker\n\nMean over the groups of a job, then mean ± std over its runs.\n\n"
-                          "| method | G | knob | attacker | per patch | per utterance | EER | EER 95 %% CI | minDCF | runs |\n"
-                          "|---|---:|---|---|---:|---:|---:|---|---:|---:|\n");
+                          "| method | G | knob | attacker | per patch | per utterance | EER | EER 95 %% CI | minDCF | "
+                          "EER, same gender | runs |\n"
+                          "|---|---:|---|---|---:|---:|---:|---|---:|---:|---:|\n");
     for (int i = 0; i < s->n_rows; i++) {
         const veil_summary_row *w = &s->rows[i];
         for (int q = 0; q < w->n_attackers; q++) {
             const veil_row_attacker *a = &w->attackers[q];
-            char k[48], c1[48], c2[48], c3[48], ci[64] = "–", dcf[32] = "–";
+            char k[48], c1[48], c2[48], c3[48], c4[48], ci[64] = "–", dcf[32] = "–";
             if (isfinite(a->eer_lo.mean) && isfinite(a->eer_hi.mean))
                 snprintf(ci, sizeof ci, "[%.1f, %.1f]", a->eer_lo.mean, a->eer_hi.mean);
             if (isfinite(a->min_dcf.mean)) snprintf(dcf, sizeof dcf, "%.3f", a->min_dcf.mean);
-            veil_strbuf_printf(b, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %d |\n", veil_method_name(w->method),
+            veil_strbuf_printf(b, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", veil_method_name(w->method),
                                w->groups, knob_text(w, k, sizeof k), a->name, cell(a->acc, a->runs, c1, sizeof c1),
                                cell(a->acc_utt, a->runs, c2, sizeof c2), cell(a->eer, a->runs, c3, sizeof c3), ci, dcf,
-                               a->runs);
+                               cell(a->eer_same_gender, a->runs, c4, sizeof c4), a->runs);
         }
     }
     veil_strbuf_printf(b, "\n");

@@ -20,13 +20,14 @@ import json, math, sys
 job = json.loads(open(sys.argv[1]).readline())
 audit = json.load(open(sys.argv[2]))
 names = list(job["attackers"])
-assert len(names) == 9, names
+assert len(names) == 10, names
 probes = audit["probes"]
 assert set(probes) == set(names), (sorted(probes), names)
 same = lambda a, b: (a is None and b is None) or (a is not None and b is not None and a == b)
 compared = 0
 for name in names:
-    for field in ("acc", "acc_utt", "eer", "min_dcf"):
+    fields = ["acc", "acc_utt", "eer", "min_dcf"] + (["eer_same_gender"] if name == "semi-informed" else [])
+    for field in fields:
         mine, theirs = job["attackers"][name][field], probes[name].get(field)
         assert theirs is not None and len(mine) == len(theirs) == 2, (name, field, mine, theirs)
         for a, b in zip(mine, theirs):

@@ -9,6 +9,7 @@
 #include "testutil.h"
 #include "veil/common.h"
 #include "veil/probe.h"
+#include "probe/probe_internal.h"
 
 /* k classes, rows_per_class rows each in utts_per_class utterances; class c's mean is
  * sep * e_c (a direction of its own), unit noise; every dimension scaled by scale. */
@@ -128,7 +129,7 @@ static void test_probes_on_clusters(void)
         veil_probe_utterance_split(&tr, &te, 0.7, 5, &utr, &ute);
         for (int p = 0; p < count; p++) {
             veil_probe_input in = {&tr, &te, &ot, 99, VEIL_PREC_FP32, 40, 30, 64, 2e-3f, 0.1f,
-                                   t[p].name, 5, 0, 64, &utr, &ute};
+                                   t[p].name, 5, 0, 64, &utr, &ute, NULL, 0};
             veil_probe_result r;
             veil_probe_result_clear(&r);
             CHECK_MSG(t[p].score(&in, &r) == 0, "%s", t[p].name);
@@ -149,6 +150,104 @@ static void test_probes_on_clusters(void)
         veil_feature_table_free(&tr);
         veil_feature_table_free(&te);
         veil_feature_table_free(&ot);
+        veil_feature_table_free(&utr);
+        veil_feature_table_free(&ute);
+    }
+}
+
+/* k speakers (ids first..), rows_per rows each in utts_per utterances, speaker s's mean a
+ * random direction of length sep (drawn from seed); gender alternates. */
+static void random_clusters(veil_feature_table *t, int k, int first, int rows_per, int utts_per, int dim,
+                            double sep, uint64_t seed)
+{
+    veil_feature_table_alloc(t, (size_t)k * (size_t)rows_per, dim, k);
+    veil_rng r;
+    veil_rng_seed(&r, seed);
+    double *mean = malloc((size_t)dim * sizeof *mean);
+    for (int c = 0; c < k; c++) {
+        double q = 0;
+        for (int j = 0; j < dim; j++) {
+            mean[j] = veil_rng_normal(&r);
+            q += mean[j] * mean[j];
+        }
+        for (int j = 0; j < dim; j++) mean[j] *= sep / sqrt(q);
+        for (int i = 0; i < rows_per; i++) {
+            size_t row = (size_t)c * (size_t)rows_per + (size_t)i;
+            for (int j = 0; j < dim; j++) t->z[row * (size_t)dim + (size_t)j] = (float)(mean[j] + veil_rng_normal(&r));
+            t->label[row] = c;
+            t->speaker[row] = first + c;
+            t->gender[row] = c % 2;
+            t->utterance[row] = (first + c) * utts_per + i % utts_per;
+            t->file[row] = t->utterance[row];
+        }
+    }
+    free(mean);
+}
+
+/* The semi-informed attacker: an embedding learned on other speakers separates unseen
+ * separable speakers (EER near 0, identification near 100 %) and not speakers of one
+ * distribution (EER near 50 %); it never learns from the group's own speakers; the same
+ * seed gives the same numbers. */
+static void test_semi_informed(void)
+{
+    const veil_probe *semi = veil_probe_find("semi-informed");
+    CHECK(semi && semi->needs_pool);
+    if (!semi) return;
+    const int k = 8, dim = 16;
+    for (int sep = 0; sep < 2; sep++) {
+        double d = sep ? 6.0 : 0.0;
+        veil_feature_table g, others, tr, te;
+        random_clusters(&g, k, 0, 40, 8, dim, d, 21);
+        random_clusters(&others, 60, 1000, 40, 8, dim, d, 22);
+        /* the group's rows split per patch as the experiment does: every other row to test */
+        veil_feature_table_alloc(&tr, g.n - g.n / 2, dim, k);
+        veil_feature_table_alloc(&te, g.n / 2, dim, k);
+        for (size_t i = 0, a = 0, b = 0; i < g.n; i++) {
+            veil_feature_table *t = i % 2 ? &te : &tr;
+            size_t j = i % 2 ? b++ : a++;
+            memcpy(t->z + j * dim, g.z + i * dim, dim * sizeof(float));
+            t->label[j] = g.label[i], t->speaker[j] = g.speaker[i], t->gender[j] = g.gender[i];
+            t->utterance[j] = g.utterance[i], t->file[j] = g.file[i];
+        }
+        veil_feature_table utr, ute;
+        veil_probe_utterance_split(&tr, &te, 0.7, 5, &utr, &ute);
+        /* the pool as veil_attack_run gives it: the group's own tables among the others */
+        const veil_feature_table *pool[3] = {&tr, &others, &te};
+        veil_probe_input in = {&tr, &te, NULL, 77, VEIL_PREC_FP32, 30, 30, 64, 2e-3f, 0.1f, "semi", 5, 0, 64,
+                               &utr, &ute, pool, 3};
+        veil_feature_table learn;
+        probe_pool_table(&in, &learn);
+        CHECK(learn.n == others.n && learn.n_classes == 60);
+        int foreign = 0;
+        for (size_t i = 0; i < learn.n; i++) foreign += learn.speaker[i] < 1000;
+        CHECK_MSG(foreign == 0, "%d rows of the group's speakers in the pool", foreign);
+        veil_feature_table_free(&learn);
+        veil_probe_result r, again;
+        CHECK(semi->score(&in, &r) == 0);
+        CHECK(semi->score(&in, &again) == 0);
+        CHECK(r.eer == again.eer && r.acc_utt == again.acc_utt && r.eer_same_gender == again.eer_same_gender);
+        CHECK_NEAR(r.chance, 1.0 / k, 1e-12);
+        if (sep) {
+            CHECK_MSG(r.eer < 0.05 && r.eer_same_gender < 0.05, "separated: EER %.3f, same gender %.3f", r.eer,
+                      r.eer_same_gender);
+            CHECK_MSG(r.acc_utt > 0.95 && r.acc > 0.8, "separated: %.3f per patch, %.3f per utterance", r.acc, r.acc_utt);
+        } else {
+            CHECK_MSG(r.eer > 0.35 && r.eer_same_gender > 0.3, "identical: EER %.3f, same gender %.3f", r.eer,
+                      r.eer_same_gender);
+            CHECK_MSG(r.acc_utt < 0.45, "identical: %.3f per utterance (chance %.3f)", r.acc_utt, 1.0 / k);
+        }
+        CHECK(r.eer_lo <= r.eer && r.eer <= r.eer_hi);
+        /* without speakers outside the group: no result, no error */
+        veil_probe_input alone = in;
+        const veil_feature_table *own[2] = {&tr, &te};
+        alone.pool = own;
+        alone.n_pool = 2;
+        veil_probe_result none;
+        CHECK(semi->score(&alone, &none) == 0 && isnan(none.eer) && isnan(none.acc));
+        veil_feature_table_free(&g);
+        veil_feature_table_free(&others);
+        veil_feature_table_free(&tr);
+        veil_feature_table_free(&te);
         veil_feature_table_free(&utr);
         veil_feature_table_free(&ute);
     }
@@ -208,5 +307,6 @@ int main(void)
     test_list();
     test_probes_on_clusters();
     test_utterance_split();
+    test_semi_informed();
     return test_finish("probe");
 }

@@ -214,6 +214,12 @@ typedef struct veil_attack_config {
                            * patch (the groups' table rows and the patches outside them) */
     int gender_batch;     /* rows per forward pass of the gender recognizer */
     double utt_fraction;  /* the utterance split's training share per speaker (0: 0.7) */
+    /* For probes that need a pool (veil_probe.needs_pool): tables of other speakers given
+     * by the caller (the job's validation run reuses its test run's); NULL: the run makes
+     * its own from every group's tables and the gender-testing patches outside the groups. */
+    const veil_feature_table *const *pool;
+    int n_pool;
+    int keep_pool;        /* 1: hand the pool this run made to the caller (result.pool) */
 } veil_attack_config;
 typedef struct veil_attack_result {
     int n_probes, n_groups;
@@ -221,11 +227,14 @@ typedef struct veil_attack_result {
     veil_probe_result *r;   /* n_probes x n_groups: r[probe * n_groups + group] */
     size_t gender_total, gender_correct, gender_pred[2], gender_truth[2]; /* with a gender head */
     double extract_seconds, gender_seconds; /* feature tables; the gender head's passes */
+    veil_feature_table *pool; /* keep_pool: the pool's tables (freed with the result) */
+    int n_pool;
 } veil_attack_result;
 void veil_attack_result_free(veil_attack_result *r);
 /* For each group of s: its attacker-training and attacker-evaluation tables, extracted
  * once; then every probe scores them (others: the next group's attacker-training table,
- * for probes that need speakers outside the group). */
+ * for probes that need speakers outside the group). Probes that need a pool run last,
+ * when every patch of a speaker outside the extractor's training speakers is extracted. */
 int veil_attack_run(veil_extractor *f, const veil_patch_set *p, const veil_split *s,
                     const veil_train_config *tc, uint64_t seed, const char *name,
                     const veil_attack_config *ac, veil_attack_result *out);

@@ -46,6 +46,13 @@ typedef struct veil_probe_input {
     int group;
     int eval_batch;          /* rows per forward pass when a probe scores its test rows */
     const veil_feature_table *utt_train, *utt_test;
+    /* added by the seam for probes marked needs_pool: tables whose rows are patches of
+     * many speakers the extractor never saw (every other attacker group, the gender-testing
+     * speakers outside every group). The group's own speakers may be among them: a probe
+     * skips every row of a speaker of train or test, so what it learns from is disjoint
+     * from the speakers it is tested on. NULL/0 where the caller has none. */
+    const veil_feature_table *const *pool;
+    int n_pool;
 } veil_probe_input;
 /* The split a probe scoring whole held-out utterances uses: utt_train/utt_test, or the
  * patch split where the caller gave none. */
@@ -68,6 +75,9 @@ typedef struct veil_probe_result {
     double chance;           /* chance level of acc (1 / n_classes) */
     double eer, eer_lo, eer_hi; /* verification: equal error rate, bootstrap 95 % CI */
     double min_dcf;          /* verification: minimum normalised detection cost */
+    /* verification within a gender, for probes that score both kinds of trials at once
+     * (semi-informed); the verify-same-gender probe reports its own in eer */
+    double eer_same_gender, eer_same_gender_lo, eer_same_gender_hi;
     double seconds;
 } veil_probe_result;
 /* Every field NaN (seconds 0): what a probe starts from. */
@@ -79,6 +89,7 @@ typedef struct veil_probe {
     int (*score)(const veil_probe_input *in, veil_probe_result *out);
     int needs_others;        /* added by the seam: 1 if score reads in->others */
     int cheap;               /* 1: seconds per group at G = 5 (the quick preset's battery) */
+    int needs_pool;          /* added by the seam: 1 if score reads in->pool */
 } veil_probe;
 
 /* The table, in report order. */

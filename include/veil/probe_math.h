@@ -15,6 +15,7 @@ int veil_probe_knn_cosine(const veil_probe_input *in, veil_probe_result *out);
 int veil_probe_verify_cosine(const veil_probe_input *in, veil_probe_result *out);
 int veil_probe_verify_same_gender(const veil_probe_input *in, veil_probe_result *out);
 int veil_probe_verify_lda(const veil_probe_input *in, veil_probe_result *out);
+int veil_probe_semi_informed(const veil_probe_input *in, veil_probe_result *out);
 
 /* ---- logistic regression (multinomial, L2 on the weights, bias free) ---- */
 #define VEIL_LOGREG_N_L2 7

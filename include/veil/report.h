@@ -50,6 +50,8 @@ veil_stat veil_stat_of(const double *x, int n);
 typedef struct veil_row_attacker {
     char name[32];
     veil_stat acc, acc_utt, eer, eer_lo, eer_hi, min_dcf;
+    veil_stat eer_same_gender; /* verification within a gender: verify-same-gender's EER,
+                                * or a probe's own beside its all-trials EER (semi-informed) */
     int runs;        /* runs with this attacker */
 } veil_row_attacker;
 

@@ -39,19 +39,31 @@ static int train_held_out(const probe_mlp *m, veil_head *h, const float *x, cons
     return rc;
 }
 
-int probe_mlp_logits(const probe_mlp *m, const float *x, const int *y, size_t n, const float *xt,
-                     size_t nt, int dim, int classes, const char *name, float *logits)
+veil_head *probe_mlp_train(const probe_mlp *m, const float *x, const int *y, size_t n, int dim, int classes,
+                           const char *name)
 {
     int max_batch = m->batch > m->eval_batch ? m->batch : m->eval_batch;
     veil_head_config hc = {dim, m->hidden, classes, m->dropout};
     veil_head *h = veil_head_new(&hc, max_batch, m->precision, m->init_seed);
-    if (!h) return -1;
+    if (!h) return NULL;
     int rc;
     if (m->held_fraction > 0) rc = train_held_out(m, h, x, y, n, dim, classes, name);
     else if (m->weight_decay > 0) {
         veil_head_train_options o = {m->weight_decay, NULL, NULL, 0, 0, 0, 0, 0, 0};
         rc = veil_head_train_ex(h, x, y, n, m->epochs, m->batch, m->lr, m->train_seed, name, NULL, &o);
     } else rc = veil_head_train(h, x, y, n, m->epochs, m->batch, m->lr, m->train_seed, name, NULL);
+    if (rc) {
+        veil_head_free(h);
+        return NULL;
+    }
+    return h;
+}
+
+int probe_mlp_logits(const probe_mlp *m, const float *x, const int *y, size_t n, const float *xt,
+                     size_t nt, int dim, int classes, const char *name, float *logits)
+{
+    veil_head *h = probe_mlp_train(m, x, y, n, dim, classes, name);
+    int rc = h ? 0 : -1;
     for (size_t i = 0; i < nt && rc == 0; i += (size_t)m->eval_batch) {
         size_t k = nt - i < (size_t)m->eval_batch ? nt - i : (size_t)m->eval_batch;
         rc = veil_head_forward(h, xt + i * (size_t)dim, (int)k, 0, logits + i * (size_t)classes);

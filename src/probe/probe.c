@@ -14,23 +14,26 @@
  * seconds per group at G = 5 on 2 cores (the quick preset runs those). */
 static const veil_probe probe_table[] = {
     {"paper-mlp", "the paper's attacker: MLP (1024 ReLU, dropout) on raw features, patches split 70/30",
-     veil_probe_paper_mlp_score, 0, 1},
+     veil_probe_paper_mlp_score, 0, 1, 0},
     {"paper-mlp-std", "the paper's MLP on features standardised with its own training rows' statistics",
-     veil_probe_paper_mlp_std_score, 0, 0},
+     veil_probe_paper_mlp_std_score, 0, 0, 0},
     {"mlp-utt-split", "the paper's MLP trained and scored on whole utterances split 70/30 per speaker",
-     veil_probe_mlp_utt_split_score, 0, 0},
+     veil_probe_mlp_utt_split_score, 0, 0, 0},
     {"strong-mlp", "wider MLP (2048 ReLU), standardised, AdamW weight decay, early stopping on held-out training rows",
-     veil_probe_strong_mlp_score, 0, 0},
+     veil_probe_strong_mlp_score, 0, 0, 0},
     {"logreg", "multinomial logistic regression on standardised features, L2 chosen on held-out training rows",
-     veil_probe_logreg, 0, 1},
+     veil_probe_logreg, 0, 1, 0},
     {"knn-cosine", "cosine k-nearest neighbours on standardised features, k chosen on held-out training rows",
-     veil_probe_knn_cosine, 0, 0},
+     veil_probe_knn_cosine, 0, 0, 0},
     {"verify-cosine", "verification: cosine of utterance-mean embeddings, all trials (EER, minDCF)",
-     veil_probe_verify_cosine, 0, 1},
+     veil_probe_verify_cosine, 0, 1, 0},
     {"verify-same-gender", "verification: cosine of utterance means, same-gender trials only",
-     veil_probe_verify_same_gender, 0, 1},
+     veil_probe_verify_same_gender, 0, 1, 0},
     {"verify-lda", "verification: cosine after LDA trained on another group's speakers",
-     veil_probe_verify_lda, 1, 0},
+     veil_probe_verify_lda, 1, 0, 0},
+    {"semi-informed", "speaker embeddings (MLP d-vector + LDA) trained on every other speaker's protected "
+                      "features; open-set verification (EER, same gender too) and identification by enrolment",
+     veil_probe_semi_informed, 0, 0, 1},
 };
 
 const veil_probe *veil_probes(int *count)
@@ -118,6 +121,7 @@ void veil_probe_result_clear(veil_probe_result *r)
 {
     r->acc = r->acc_utt = r->chance = NAN;
     r->eer = r->eer_lo = r->eer_hi = r->min_dcf = NAN;
+    r->eer_same_gender = r->eer_same_gender_lo = r->eer_same_gender_hi = NAN;
     r->seconds = 0;
 }
 

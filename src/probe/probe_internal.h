@@ -27,6 +27,9 @@ typedef struct probe_mlp {
     double held_fraction;
     int patience;
 } probe_mlp;
+/* A fresh head trained on x (n x dim, labels y in 0..classes-1); NULL after veil_error. */
+veil_head *probe_mlp_train(const probe_mlp *m, const float *x, const int *y, size_t n, int dim, int classes,
+                           const char *name);
 /* Train on x (n x dim, labels y in 0..classes-1), then write the eval-mode logits of xt
  * (nt x dim) into logits (nt x classes). */
 int probe_mlp_logits(const probe_mlp *m, const float *x, const int *y, size_t n, const float *xt,
@@ -42,5 +45,28 @@ typedef int (*probe_fit_fn)(const float *x, const int *y, size_t n, int dim, int
                             size_t m, uint64_t seed, float *logp, double *chosen);
 int probe_fit_standardised(const veil_probe_input *in, const char *probe, const char *what, uint64_t seed,
                            probe_fit_fn fit, veil_probe_result *out);
+
+/* Utterance embeddings (verify.c): the mean of an utterance's rows over up to two tables
+ * (b may be NULL), standardised with (mu, sd). */
+typedef struct utt_set {
+    size_t n;
+    float *e;   /* n x dim: standardised utterance means */
+    int *key;   /* utterance id */
+    int *speaker, *gender; /* speaker: the table's label (use_label) or the corpus-wide
+                            * speaker id remapped to 0..k-1 in increasing order */
+} utt_set;
+void probe_utterances(const veil_feature_table *a, const veil_feature_table *b, const double *mu,
+                      const double *sd, int use_label, utt_set *out, int *n_speakers);
+void probe_utt_set_free(utt_set *u);
+/* Cosine trials between every pair of u's utterances (same_gender: pairs of one gender
+ * only): EER, minDCF and the EER's bootstrap 95 % interval over n_speakers speakers into
+ * out; NaN with a warning when no target or non-target trial exists. */
+int probe_score_trials(const veil_probe_input *in, const utt_set *u, int dim, int n_speakers,
+                       int same_gender, veil_probe_result *out);
+
+/* semi-informed: the rows of in->pool whose speaker is none of the group's (train, test
+ * and the utterance split), as one table labelled 0..N-1 by speaker (increasing
+ * corpus-wide id): what the attacker learns from, disjoint from what it is tested on. */
+void probe_pool_table(const veil_probe_input *in, veil_feature_table *out);
 
 #endif

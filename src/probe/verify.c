@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "linalg.h"
+#include "probe_internal.h"
 #include "veil/common.h"
 #include "veil/probe_math.h"
 
@@ -453,23 +454,13 @@ static void table_stats(const veil_feature_table *t, double *mu, double *sd)
     }
 }
 
-typedef struct utt_set {
-    size_t n;
-    float *e;   /* n x dim: standardised utterance means */
-    int *key;   /* utterance id */
-    int *speaker, *gender; /* speaker: the table's label (group) or a 0.. index (others) */
-} utt_set;
-
 static int cmp_int(const void *a, const void *b)
 {
     int x = *(const int *)a, y = *(const int *)b;
     return (x > y) - (x < y);
 }
 
-/* Utterance means over the rows of up to two tables, standardised with (mu, sd). The
- * speaker of an utterance: label (use_label) or the corpus-wide speaker id remapped to
- * 0..k-1 in increasing order. */
-static void utterances(const veil_feature_table *a, const veil_feature_table *b, const double *mu,
+void probe_utterances(const veil_feature_table *a, const veil_feature_table *b, const double *mu,
                        const double *sd, int use_label, utt_set *out, int *n_speakers)
 {
     const veil_feature_table *ts[2] = {a, b};
@@ -515,7 +506,7 @@ static void utterances(const veil_feature_table *a, const veil_feature_table *b,
     *n_speakers = (int)sp;
 }
 
-static void utt_set_free(utt_set *u)
+void probe_utt_set_free(utt_set *u)
 {
     free(u->e);
     free(u->key);
@@ -523,7 +514,7 @@ static void utt_set_free(utt_set *u)
     free(u->gender);
 }
 
-static int score_trials(const veil_probe_input *in, const utt_set *u, int dim, int n_speakers,
+int probe_score_trials(const veil_probe_input *in, const utt_set *u, int dim, int n_speakers,
                         int same_gender, veil_probe_result *out)
 {
     veil_trials t;
@@ -556,9 +547,9 @@ static int verify(const veil_probe_input *in, veil_probe_result *out, int same_g
     table_stats(tr, mu, sd);
     utt_set u;
     int ns = 0;
-    utterances(tr, in->test, mu, sd, 1, &u, &ns);
-    int rc = score_trials(in, &u, tr->dim, ns, same_gender, out);
-    utt_set_free(&u);
+    probe_utterances(tr, in->test, mu, sd, 1, &u, &ns);
+    int rc = probe_score_trials(in, &u, tr->dim, ns, same_gender, out);
+    probe_utt_set_free(&u);
     free(mu);
     free(sd);
     if (rc && in->name) veil_error_prefix("%s", in->name);
@@ -592,8 +583,8 @@ int veil_probe_verify_lda(const veil_probe_input *in, veil_probe_result *out)
     table_stats(o, mu, sd);
     utt_set uo, ug;
     int nso = 0, nsg = 0, rc = -1, out_dim = 0;
-    utterances(o, NULL, mu, sd, 0, &uo, &nso);
-    utterances(in->train, in->test, mu, sd, 1, &ug, &nsg);
+    probe_utterances(o, NULL, mu, sd, 0, &uo, &nso);
+    probe_utterances(in->train, in->test, mu, sd, 1, &ug, &nsg);
     float *lmean = NULL, *w = NULL, *proj = NULL, *centred = NULL;
     if (uo.n <= (size_t)nso) { /* LDA's rows are utterances: say so, not "rows" */
         veil_error("LDA needs more utterances than speakers in the other group's rows to learn the "
@@ -613,11 +604,11 @@ int veil_probe_verify_lda(const veil_probe_input *in, veil_probe_result *out)
     free(ug.e);
     ug.e = proj;
     proj = NULL;
-    rc = score_trials(in, &ug, out_dim, nsg, 0, out);
+    rc = probe_score_trials(in, &ug, out_dim, nsg, 0, out);
 done:
     if (rc && in->name) veil_error_prefix("%s", in->name);
-    utt_set_free(&uo);
-    utt_set_free(&ug);
+    probe_utt_set_free(&uo);
+    probe_utt_set_free(&ug);
     free(lmean);
     free(w);
     free(proj);
