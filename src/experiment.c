@@ -642,6 +642,9 @@ static int report_from(const char *out, const cJSON *config, const veil_results_
         snprintf(svg, sizeof svg, "%s/tradeoff-strongest.svg", out);
         if (rc == 0 && veil_plot_tradeoff_as(&strong, sweep_groups, st, "strongest per utterance", png, svg) != 0)
             rc = -1;
+        snprintf(png, sizeof png, "%s/frontier.png", out);
+        snprintf(svg, sizeof svg, "%s/frontier.svg", out);
+        if (rc == 0 && veil_plot_frontier(&strong, sweep_groups, st, png, svg) != 0) rc = -1;
         veil_summary_free(&strong);
         snprintf(png, sizeof png, "%s/attackers.png", out);
         snprintf(svg, sizeof svg, "%s/attackers.svg", out);
@@ -650,13 +653,13 @@ static int report_from(const char *out, const cJSON *config, const veil_results_
     char *md = config_markdown(config);
     veil_report_info info = {md, st, "figure3.png", "figure4.png", "tradeoff.png", "extractors.png", sweep_groups,
                              battery ? "figure4-strongest.png" : NULL, battery ? "tradeoff-strongest.png" : NULL,
-                             battery ? "attackers.png" : NULL};
+                             battery ? "attackers.png" : NULL, battery ? "frontier.png" : NULL};
 #else /* a build without cairo (VEIL_WITH_PLOTS=OFF): the report without figures */
     (void)png;
     (void)svg;
     int sweep_groups = json_int(config, "sweep_groups", VEIL_MAX_GROUPS);
     char *md = config_markdown(config);
-    veil_report_info info = {md, st, NULL, NULL, NULL, NULL, sweep_groups, NULL, NULL, NULL};
+    veil_report_info info = {md, st, NULL, NULL, NULL, NULL, sweep_groups, NULL, NULL, NULL, NULL};
 #endif
     snprintf(path, sizeof path, "%s/report.md", out);
     if (rc == 0 && veil_report_write_md(path, &info, &s, r, n) != 0) rc = -1;

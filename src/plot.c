@@ -328,6 +328,8 @@ typedef struct plot_ctx {
     int n_rows, sweep_groups;
     const char *attacker; /* the attacker's name in legends and titles (NULL: none) */
     double w, h;          /* the surface (0: FIG_W x FIG_H) */
+    int x_eer;            /* the trade-off's x: 0 the row's attacker accuracy, 1 its lowest
+                           * same-gender EER over the attackers (the frontier's right panel) */
 } plot_ctx;
 
 static int cairo_result(cairo_status_t st)
@@ -383,7 +385,7 @@ static void draw_figure3(cairo_t *cr, const plot_ctx *p) { draw(cr, p->s, p->st)
 
 int veil_plot_figure3(const veil_summary *s, int st, const char *png_path, const char *svg_path)
 {
-    plot_ctx p = {s, st > 0 ? st : 20, draw_figure3, NULL, 0, 0, NULL, 0, 0};
+    plot_ctx p = {s, st > 0 ? st : 20, draw_figure3, NULL, 0, 0, NULL, 0, 0, 0};
     return plot_files(&p, png_path, svg_path);
 }
 
@@ -527,7 +529,7 @@ static void draw_extractors(cairo_t *cr, const plot_ctx *p)
 
 int veil_plot_extractors(const veil_summary *s, int st, const char *png_path, const char *svg_path)
 {
-    plot_ctx p = {s, st > 0 ? st : 20, draw_extractors, NULL, 0, 0, NULL, 0, 0};
+    plot_ctx p = {s, st > 0 ? st : 20, draw_extractors, NULL, 0, 0, NULL, 0, 0, 0};
     return plot_files(&p, png_path, svg_path);
 }
 
@@ -545,7 +547,7 @@ int veil_plot_figure4(const veil_summary_row *const *rows, int n, int st, const 
 int veil_plot_figure4_as(const veil_summary_row *const *rows, int n, int st, const char *attacker,
                          const char *png_path, const char *svg_path)
 {
-    plot_ctx p = {NULL, st > 0 ? st : 20, draw_figure4, rows, n, 0, attacker, 0, 0};
+    plot_ctx p = {NULL, st > 0 ? st : 20, draw_figure4, rows, n, 0, attacker, 0, 0, 0};
     return plot_files(&p, png_path, svg_path);
 }
 
@@ -590,11 +592,24 @@ typedef struct box {
 } box;
 static int boxes_overlap(box a, box b) { return a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1; }
 
+/* The trade-off's x of a row: its attacker's accuracy, or the lowest same-gender EER of
+ * its attackers (NaN: none). */
+static double point_x(const veil_summary_row *r, const plot_ctx *p)
+{
+    if (!p->x_eer) return r->attack.mean;
+    double best = NAN;
+    for (int q = 0; q < r->n_attackers; q++) {
+        double e = r->attackers[q].eer_same_gender.mean;
+        if (isfinite(e) && !(e >= best)) best = e;
+    }
+    return best;
+}
+
 /* The points the trade-off draws: rows of methods with a knob at the sweep G, every G of
  * the others. */
-static int tradeoff_point(const veil_summary_row *r, const veil_train_method *m, int sweep_groups)
+static int tradeoff_point(const veil_summary_row *r, const veil_train_method *m, const plot_ctx *p)
 {
-    return r->method == m->id && !(m->knob && r->groups != sweep_groups) && isfinite(r->attack.mean) &&
+    return r->method == m->id && !(m->knob && r->groups != p->sweep_groups) && isfinite(point_x(r, p)) &&
            isfinite(r->gender_test.mean);
 }
 
@@ -605,7 +620,8 @@ static void draw_tradeoff(cairo_t *cr, const plot_ctx *p)
     int count;
     const veil_train_method *const *ms = veil_train_methods(&count);
     cairo_set_source_rgb(cr, 1, 1, 1);
-    cairo_paint(cr);
+    cairo_rectangle(cr, 0, 0, FIG_W, FIG_H); /* this panel only: the frontier draws two */
+    cairo_fill(cr);
 
     const veil_summary_row **all = veil_malloc((size_t)(s->n_rows ? s->n_rows : 1) * sizeof *all);
     for (int i = 0; i < s->n_rows; i++) all[i] = &s->rows[i];
@@ -616,13 +632,14 @@ static void draw_tradeoff(cairo_t *cr, const plot_ctx *p)
     for (int q = 0; q < count; q++)
         for (int i = 0; i < s->n_rows; i++) {
             const veil_summary_row *r = &s->rows[i];
-            if (!tradeoff_point(r, ms[q], p->sweep_groups)) continue;
-            x0 = fmin(x0, r->attack.mean), x1 = fmax(x1, r->attack.mean);
+            if (!tradeoff_point(r, ms[q], p)) continue;
+            x0 = fmin(x0, point_x(r, p)), x1 = fmax(x1, point_x(r, p));
             y0 = fmin(y0, r->gender_test.mean), y1 = fmax(y1, r->gender_test.mean);
         }
     if (!(x1 >= x0)) x0 = 0, x1 = 100, y0 = 0, y1 = 100;
     double xs = fmax(x1 - x0, 5), ys = fmax(y1 - y0, 5);
-    double chx[2] = {100.0 / st, 200.0 / st};
+    /* chance: 1/St and 2/St for an identification attacker, an EER of 50 % */
+    double chx[2] = {p->x_eer ? 50.0 : 100.0 / st, p->x_eer ? 50.0 : 200.0 / st};
     for (int i = 0; i < 2; i++)
         if (chx[i] >= x0 - 0.5 * xs && chx[i] <= x1 + 0.5 * xs) x0 = fmin(x0, chx[i]), x1 = fmax(x1, chx[i]);
     int show_g = isfinite(gchance) && gchance >= y0 - 0.5 * ys && gchance <= y1 + 0.5 * ys;
@@ -654,8 +671,10 @@ static void draw_tradeoff(cairo_t *cr, const plot_ctx *p)
     plot_frame(cr);
     set_color(cr, C_AXIS);
     char xlabel[120];
-    snprintf(xlabel, sizeof xlabel, "attacker test accuracy (%%)%s%s%s", p->attacker ? ": " : "",
-             p->attacker ? p->attacker : "", "");
+    if (p->x_eer) snprintf(xlabel, sizeof xlabel, "lowest same-gender EER of any attacker (%%)");
+    else
+        snprintf(xlabel, sizeof xlabel, "attacker test accuracy (%%)%s%s%s", p->attacker ? ": " : "",
+                 p->attacker ? p->attacker : "", "");
     text_at(cr, xlabel, (PX0 + PX1) / 2, PY1 + 48, 15, 0.5, 0, 0);
     cairo_save(cr);
     cairo_translate(cr, PX0 - 52, (PY0 + PY1) / 2);
@@ -663,7 +682,8 @@ static void draw_tradeoff(cairo_t *cr, const plot_ctx *p)
     text_at(cr, "gender test accuracy (%)", 0, 0, 15, 0.5, 0, 0);
     cairo_restore(cr);
     char title[160];
-    snprintf(title, sizeof title, "Trade-off: gender recognition vs. speaker identification (St = %d)", st);
+    if (p->x_eer) snprintf(title, sizeof title, "Gender recognition vs. speaker verification within a gender");
+    else snprintf(title, sizeof title, "Trade-off: gender recognition vs. speaker identification (St = %d)", st);
     text_at(cr, title, FIG_W / 2, 34, 17, 0.5, 0, 1);
 
     cairo_save(cr);
@@ -674,10 +694,12 @@ static void draw_tradeoff(cairo_t *cr, const plot_ctx *p)
     cairo_move_to(cr, ax_x(&ax, chx[0]), PY0);
     cairo_line_to(cr, ax_x(&ax, chx[0]), PY1);
     cairo_stroke(cr);
-    set_line(cr, LINE_DASHDOT, 1.4);
-    cairo_move_to(cr, ax_x(&ax, chx[1]), PY0);
-    cairo_line_to(cr, ax_x(&ax, chx[1]), PY1);
-    cairo_stroke(cr);
+    if (!p->x_eer) {
+        set_line(cr, LINE_DASHDOT, 1.4);
+        cairo_move_to(cr, ax_x(&ax, chx[1]), PY0);
+        cairo_line_to(cr, ax_x(&ax, chx[1]), PY1);
+        cairo_stroke(cr);
+    }
     if (show_g) {
         set_color(cr, C_GENDER);
         set_line(cr, LINE_DASHDOTDOT, 1.6);
@@ -697,8 +719,8 @@ static void draw_tradeoff(cairo_t *cr, const plot_ctx *p)
         set_line(cr, LINE_SOLID, 2);
         for (int i = 0; i < s->n_rows; i++) {
             const veil_summary_row *r = &s->rows[i];
-            if (!tradeoff_point(r, m, p->sweep_groups)) continue;
-            double x = ax_x(&ax, r->attack.mean), y = ax_y(&ay, r->gender_test.mean);
+            if (!tradeoff_point(r, m, p)) continue;
+            double x = ax_x(&ax, point_x(r, p)), y = ax_y(&ay, r->gender_test.mean);
             if (first) cairo_move_to(cr, x, y);
             else cairo_line_to(cr, x, y);
             first = 0;
@@ -709,8 +731,8 @@ static void draw_tradeoff(cairo_t *cr, const plot_ctx *p)
         rgb c = method_colors[q % (int)(sizeof method_colors / sizeof method_colors[0])];
         for (int i = 0; i < s->n_rows; i++) {
             const veil_summary_row *r = &s->rows[i];
-            if (!tradeoff_point(r, ms[q], p->sweep_groups)) continue;
-            double x = ax_x(&ax, r->attack.mean), y = ax_y(&ay, r->gender_test.mean);
+            if (!tradeoff_point(r, ms[q], p)) continue;
+            double x = ax_x(&ax, point_x(r, p)), y = ax_y(&ay, r->gender_test.mean);
             draw_marker(cr, MARK_CIRCLE, x, y, c);
             taken[nt++] = (box){x - 6, y - 6, x + 6, y + 6};
         }
@@ -722,14 +744,14 @@ static void draw_tradeoff(cairo_t *cr, const plot_ctx *p)
         rgb c = method_colors[q % (int)(sizeof method_colors / sizeof method_colors[0])];
         for (int i = 0; i < s->n_rows; i++) {
             const veil_summary_row *r = &s->rows[i];
-            if (!tradeoff_point(r, m, p->sweep_groups)) continue;
+            if (!tradeoff_point(r, m, p)) continue;
             lab[0] = 0;
             if (m->knob && !isnan(r->knob)) snprintf(lab, sizeof lab, "%g", r->knob);
             else if (m->groups != VEIL_GROUPS_ONE) snprintf(lab, sizeof lab, "G=%d", r->groups);
             if (!lab[0]) continue;
             cairo_text_extents_t e;
             cairo_text_extents(cr, lab, &e);
-            double x = ax_x(&ax, r->attack.mean), y = ax_y(&ay, r->gender_test.mean), w = e.x_advance, h = 10;
+            double x = ax_x(&ax, point_x(r, p)), y = ax_y(&ay, r->gender_test.mean), w = e.x_advance, h = 10;
             /* candidate places around the marker, the first free one wins (else the first) */
             const double dx[8] = {8, 8, -8 - w, -8 - w, -w / 2, -w / 2, 14, -14 - w};
             const double dy[8] = {-14, 4, -14, 4, -20, 10, -5, -5};
@@ -759,7 +781,7 @@ static void draw_tradeoff(cairo_t *cr, const plot_ctx *p)
     for (int q = 0; q < count; q++) {
         const veil_train_method *m = ms[q];
         int any = 0;
-        for (int i = 0; i < s->n_rows && !any; i++) any = tradeoff_point(&s->rows[i], m, p->sweep_groups);
+        for (int i = 0; i < s->n_rows && !any; i++) any = tradeoff_point(&s->rows[i], m, p);
         if (!any) continue;
         rgb c = method_colors[q % (int)(sizeof method_colors / sizeof method_colors[0])];
         double y = ly + items * 24;
@@ -783,14 +805,19 @@ static void draw_tradeoff(cairo_t *cr, const plot_ctx *p)
     cairo_move_to(cr, lx, y);
     cairo_line_to(cr, lx + 36, y);
     cairo_stroke(cr);
-    set_line(cr, LINE_DASHDOT, 1.4);
-    cairo_move_to(cr, lx, y + 26);
-    cairo_line_to(cr, lx + 36, y + 26);
-    cairo_stroke(cr);
-    set_color(cr, C_AXIS);
-    text_at(cr, chance1, lx + 44, y, 12, 0, 0.5, 0);
-    text_at(cr, "chance knowing gender", lx + 44, y + 26, 12, 0, 0.5, 0);
-    text_at(cr, chance2 + strlen("chance knowing gender "), lx + 44, y + 42, 12, 0, 0.5, 0);
+    if (p->x_eer) {
+        set_color(cr, C_AXIS);
+        text_at(cr, "chance: EER 50 %", lx + 44, y, 12, 0, 0.5, 0);
+    } else {
+        set_line(cr, LINE_DASHDOT, 1.4);
+        cairo_move_to(cr, lx, y + 26);
+        cairo_line_to(cr, lx + 36, y + 26);
+        cairo_stroke(cr);
+        set_color(cr, C_AXIS);
+        text_at(cr, chance1, lx + 44, y, 12, 0, 0.5, 0);
+        text_at(cr, "chance knowing gender", lx + 44, y + 26, 12, 0, 0.5, 0);
+        text_at(cr, chance2 + strlen("chance knowing gender "), lx + 44, y + 42, 12, 0, 0.5, 0);
+    }
     if (show_g) {
         set_color(cr, C_GENDER);
         set_line(cr, LINE_DASHDOTDOT, 1.6);
@@ -815,7 +842,29 @@ int veil_plot_tradeoff(const veil_summary *s, int sweep_groups, int st, const ch
 int veil_plot_tradeoff_as(const veil_summary *s, int sweep_groups, int st, const char *attacker,
                           const char *png_path, const char *svg_path)
 {
-    plot_ctx p = {s, st > 0 ? st : 20, draw_tradeoff, NULL, 0, sweep_groups, attacker, 0, 0};
+    plot_ctx p = {s, st > 0 ? st : 20, draw_tradeoff, NULL, 0, sweep_groups, attacker, 0, 0, 0};
+    return plot_files(&p, png_path, svg_path);
+}
+
+/* The frontier: the trade-off under the strongest attacker per utterance (left) and under
+ * the lowest same-gender EER (right), side by side. */
+static void draw_frontier(cairo_t *cr, const plot_ctx *p)
+{
+    plot_ctx left = *p, right = *p;
+    left.x_eer = 0;
+    right.x_eer = 1;
+    draw_tradeoff(cr, &left);
+    cairo_save(cr);
+    cairo_translate(cr, FIG_W, 0);
+    draw_tradeoff(cr, &right);
+    cairo_restore(cr);
+}
+
+int veil_plot_frontier(const veil_summary *strongest, int sweep_groups, int st, const char *png_path,
+                       const char *svg_path)
+{
+    plot_ctx p = {strongest, st > 0 ? st : 20, draw_frontier, NULL, 0, sweep_groups, "strongest per utterance",
+                  2 * FIG_W, FIG_H, 0};
     return plot_files(&p, png_path, svg_path);
 }
 
@@ -898,6 +947,6 @@ int veil_plot_attackers(const veil_summary *s, int st, const char *png_path, con
     int nc = 0;
     for (int i = 0; i < s->n_rows; i++) nc = s->rows[i].n_attackers > nc ? s->rows[i].n_attackers : nc;
     plot_ctx p = {s, st > 0 ? st : 20, draw_attackers, NULL, 0, 0, NULL,
-                  fmax(FIG_W, 260 + 92.0 * (nc ? nc : 1)), 200 + 26.0 * (s->n_rows ? s->n_rows : 1)};
+                  fmax(FIG_W, 260 + 92.0 * (nc ? nc : 1)), 200 + 26.0 * (s->n_rows ? s->n_rows : 1), 0};
     return plot_files(&p, png_path, svg_path);
 }

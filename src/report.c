@@ -505,6 +505,55 @@ static void attackers_section(veil_strbuf *b, const veil_report_info *info, cons
     veil_strbuf_printf(b, "\n");
 }
 
+/* The lowest same-gender EER of a row's attackers (-1: none). */
+static int lowest_same_gender(const veil_summary_row *w)
+{
+    int best = -1;
+    for (int q = 0; q < w->n_attackers; q++)
+        if (isfinite(w->attackers[q].eer_same_gender.mean) &&
+            (best < 0 || w->attackers[q].eer_same_gender.mean < w->attackers[best].eer_same_gender.mean))
+            best = q;
+    return best;
+}
+
+/* Every extractor against the strongest attacks: the frontier figure and its table, with
+ * the goal of issue 19 (gender >= 93 %, strongest per utterance <= 20 %, every
+ * same-gender EER >= 40 %). */
+static void frontier_section(veil_strbuf *b, const veil_report_info *info, const veil_summary *s)
+{
+    int any = 0;
+    for (int i = 0; i < s->n_rows; i++) any |= s->rows[i].strongest_index >= 0;
+    if (!any) return;
+    veil_strbuf_printf(b, "## Frontier\n\nWhat each extractor keeps (gender test accuracy) against what the strongest "
+                          "attacks still find: the strongest identification attacker per utterance (whole held-out "
+                          "utterances) and the lowest same-gender verification EER of any attacker (chance 50 %%). "
+                          "Every method and knob value (methods with a knob at G = %d). The goal: gender test "
+                          "≥ 93 %%, strongest per utterance ≤ 20 %%, every same-gender EER ≥ 40 %%.\n\n",
+                       info->sweep_groups);
+    if (info->frontier) veil_strbuf_printf(b, "![](%s)\n\n", info->frontier);
+    veil_strbuf_printf(b, "| method | G | knob | runs | gender test | strongest per utterance | lowest same-gender EER "
+                          "| goal |\n|---|---:|---|---:|---:|---|---|---|\n");
+    for (int i = 0; i < s->n_rows; i++) {
+        const veil_summary_row *w = &s->rows[i];
+        const veil_train_method *m = veil_train_method_by_id(w->method);
+        if (w->strongest_index < 0 || (m && m->knob && w->groups != info->sweep_groups)) continue;
+        int e = lowest_same_gender(w);
+        char k[48], c[48], d[48], f[48];
+        const veil_row_attacker *su = &w->attackers[w->strongest_index];
+        int met = w->gender_test.mean >= 93 && su->acc_utt.mean <= 20 && e >= 0 &&
+                  w->attackers[e].eer_same_gender.mean >= 40;
+        veil_strbuf_printf(b, "| %s | %d | %s | %d | %s | %s (%s) | ", veil_method_name(w->method), w->groups,
+                           knob_text(w, k, sizeof k), w->runs, stat_text(w->gender_test, w->runs, 1, c, sizeof c),
+                           stat_text(su->acc_utt, su->runs, 1, d, sizeof d), su->name);
+        if (e >= 0)
+            veil_strbuf_printf(b, "%s (%s) | ", stat_text(w->attackers[e].eer_same_gender, w->attackers[e].runs, 1, f, sizeof f),
+                               w->attackers[e].name);
+        else veil_strbuf_printf(b, "– | ");
+        veil_strbuf_printf(b, "%s |\n", met ? "**met**" : "no");
+    }
+    veil_strbuf_printf(b, "\n");
+}
+
 int veil_report_write_md(const char *path, const veil_report_info *info, const veil_summary *s,
                          const veil_job_result *r, size_t n)
 {
@@ -570,6 +619,8 @@ int veil_report_write_md(const char *path, const veil_report_info *info, const v
                            "Siamese extractor at G = 1 with a 33 %% attacker, and at G = 5 with 94 %% "
                            "gender / 11 %% attacker (TIMIT, St = 20).\n\n",
                        st, 100.0 / st, 200.0 / st, gchance);
+
+    frontier_section(&b, info, s);
 
     /* each method's knob: every value of iteration 0 with its trade-off on non-test data */
     int count;

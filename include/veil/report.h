@@ -108,6 +108,7 @@ typedef struct veil_report_info {
     const char *figure4_strongest; /* Figure 4 with the strongest attacker per utterance, NULL: none */
     const char *tradeoff_strongest;/* the trade-off figure, likewise */
     const char *attackers_figure;  /* methods x attackers, likewise */
+    const char *frontier;          /* the frontier (veil_plot_frontier), likewise */
 } veil_report_info;
 
 /* The point Figure 4 shows per method (every method but those run at G = 1 only): a method
@@ -148,6 +149,11 @@ int veil_plot_tradeoff(const veil_summary *s, int sweep_groups, int st, const ch
                        const char *svg_path);
 int veil_plot_tradeoff_as(const veil_summary *s, int sweep_groups, int st, const char *attacker,
                           const char *png_path, const char *svg_path);
+/* The frontier (two panels): gender test accuracy against the strongest attacker per
+ * utterance (strongest: rows from veil_summary_strongest) and against the lowest
+ * same-gender EER of any attacker, every method and knob value, with chance lines. */
+int veil_plot_frontier(const veil_summary *strongest, int sweep_groups, int st, const char *png_path,
+                       const char *svg_path);
 /* Methods x attackers: one row per summary row, one column per attacker; each cell the
  * attacker's main number (accuracy per utterance, per patch for the patch-split MLPs, EER
  * for the verifiers), shaded by how much it leaks relative to chance. */
