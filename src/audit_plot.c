@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "plot_svg.h"
 #include "veil/audit.h"
 #include "veil/common.h"
 
@@ -35,6 +36,7 @@ static void text(cairo_t *cr, const char *s, double x, double y, double size, do
     cairo_translate(cr, x, y);
     cairo_rotate(cr, angle);
     cairo_move_to(cr, -align * e.x_advance, e.height / 2);
+    plot_svg_note_text(cr, s, size, bold);
     cairo_show_text(cr, s);
     cairo_restore(cr);
 }
@@ -204,17 +206,11 @@ int veil_audit_png(FILE *f, void *ctx)
     return status(st);
 }
 
+static void draw_result(cairo_t *cr, const void *ctx) { draw(cr, ctx); }
+
 int veil_audit_svg(FILE *f, void *ctx)
 {
-    cairo_surface_t *s = cairo_svg_surface_create_for_stream(to_file, f, W, H);
-    cairo_t *cr = cairo_create(s);
-    draw(cr, ctx);
-    cairo_status_t st = cairo_status(cr);
-    cairo_destroy(cr);
-    cairo_surface_finish(s);
-    if (st == CAIRO_STATUS_SUCCESS) st = cairo_surface_status(s);
-    cairo_surface_destroy(s);
-    return status(st);
+    return plot_svg_write(f, W, H, draw_result, ctx);
 }
 
 int veil_audit_plot(const veil_audit_result *r, const char *png_path, const char *svg_path)

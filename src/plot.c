@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "plot_svg.h"
 #include "veil/common.h"
 #include "veil/report.h"
 #include "train/method.h"
@@ -77,6 +78,7 @@ static void text_at(cairo_t *cr, const char *s, double x, double y, double size,
     cairo_text_extents_t e;
     cairo_text_extents(cr, s, &e);
     cairo_move_to(cr, x - align * e.x_advance, y + valign * size * 0.72);
+    plot_svg_note_text(cr, s, size, bold);
     cairo_show_text(cr, s);
     cairo_new_path(cr); /* show_text leaves a current point: a later line_to would draw from it */
 }
@@ -353,19 +355,16 @@ static int write_png(FILE *f, void *ctx)
     return cairo_result(st);
 }
 
+static void draw_ctx(cairo_t *cr, const void *ctx)
+{
+    const plot_ctx *p = ctx;
+    p->draw(cr, p);
+}
+
 static int write_svg(FILE *f, void *ctx)
 {
     plot_ctx *p = ctx;
-    cairo_surface_t *surf = cairo_svg_surface_create_for_stream(to_file, f, p->w > 0 ? p->w : FIG_W,
-                                                                 p->h > 0 ? p->h : FIG_H);
-    cairo_t *cr = cairo_create(surf);
-    p->draw(cr, p);
-    cairo_status_t st = cairo_status(cr);
-    cairo_destroy(cr);
-    cairo_surface_finish(surf); /* writes the document */
-    if (st == CAIRO_STATUS_SUCCESS) st = cairo_surface_status(surf);
-    cairo_surface_destroy(surf);
-    return cairo_result(st);
+    return plot_svg_write(f, p->w > 0 ? p->w : FIG_W, p->h > 0 ? p->h : FIG_H, draw_ctx, p);
 }
 
 static int plot_files(plot_ctx *p, const char *png_path, const char *svg_path)

@@ -352,6 +352,11 @@ int main(void)
     char *svgtext;
     CHECK(veil_read_file(svg, &svgtext, NULL) == 0);
     CHECK(!strncmp(svgtext, "<?xml", 5) && strstr(svgtext, "<svg"));
+    /* its words are text a reader can search and copy (cairo draws them as outlines): the
+     * title and the axis label, rotated, in the invisible text layer before </svg> */
+    char *layer = strstr(svgtext, "aria-label=\"text\"");
+    CHECK(layer && strstr(layer, ">Figure 3") && strstr(layer, "transform=\"rotate(-90") &&
+          strstr(layer, "</svg>") && !strstr(strstr(layer, "</svg>") + 6, "<"));
     free(svgtext);
     /* Figure 3 joins the means of the G values run (here 1 and 3: no G = 2) and draws the
      * gender chance (the majority share of the gender-testing patches): blue pixels on
