@@ -39,7 +39,7 @@ int veil_experiment_preset(veil_experiment_config *c, const char *name)
     /* every method of the table; the methods with a knob at one G */
     int count;
     const veil_train_method *const *ms = veil_train_methods(&count);
-    for (int k = 0; k < count; k++) c->with_method[ms[k]->id] = 1;
+    for (int k = 0; k < count; k++) c->with_method[ms[k]->id] = !ms[k]->opt_in;
     c->sweep_groups = VEIL_MAX_GROUPS;
     c->precision = VEIL_PREC_AUTO;
     c->seed = 1;

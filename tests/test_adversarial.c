@@ -1,5 +1,6 @@
 /* adversarial: the gradient that reaches f through the gradient-reversal layer, against
- * central finite differences of the combined objective J = L_gender - lambda L_speaker;
+ * central finite differences of the combined objective J = L_gender - lambda L_speaker
+ * (and of the best-response method's, whose adversary reads standardised features);
  * its sign and scale in lambda; the heads' own gradients unchanged by lambda. */
 #include <math.h>
 #include <stdlib.h>
@@ -35,13 +36,20 @@ static net make_net(void)
     return n;
 }
 
+/* the adversary's input standardisation of the best-response method (NULL: none) */
+static const float *std_mean, *std_inv_sd;
+
 /* J at the current parameters: training-mode forward (batch statistics), no backward */
 static double objective(net *n, const float *x, const int *gender, const int *speaker, double lambda, float *z)
 {
     float lg[N * 2], la[N * SPEAKERS];
-    if (veil_extractor_forward(n->f, x, N, 1, z) || veil_head_forward(n->g, z, N, 1, lg) ||
-        veil_head_forward(n->a, z, N, 1, la))
-        return NAN;
+    if (veil_extractor_forward(n->f, x, N, 1, z) || veil_head_forward(n->g, z, N, 1, lg)) return NAN;
+    int dim = veil_extractor_dim(n->f);
+    float *zs = malloc((size_t)N * dim * sizeof(float));
+    for (int i = 0; i < N * dim; i++) zs[i] = std_mean ? (z[i] - std_mean[i % dim]) * std_inv_sd[i % dim] : z[i];
+    int bad = veil_head_forward(n->a, zs, N, 1, la);
+    free(zs);
+    if (bad) return NAN;
     return (double)veil_softmax_xent(lg, gender, N, 2, NULL) -
            lambda * (double)veil_softmax_xent(la, speaker, N, SPEAKERS, NULL);
 }
@@ -106,11 +114,21 @@ int main(void)
     }
     CHECK_MSG(scale > 1e-4 && worst <= 1e-3 * scale, "linearity in lambda: worst %.3g, scale %.3g", worst, scale);
 
-    /* finite differences of J on coordinates of every parameter of f (lambda = 1.5 and 0) */
+    /* finite differences of J on coordinates of every parameter of f (lambda = 1.5 and 0),
+     * then with the best-response method's standardised adversary (lambda 1.5): constant
+     * per-dimension statistics, far from 0 and 1 so that a missing 1/sd would show */
     float *z = veil_aligned_alloc((size_t)N * dim * sizeof(float));
-    for (int li = 0; li < 2; li++) {
-        double lambda = li == 0 ? 1.5 : 0;
-        CHECK(veil_adversarial_gradients(n.f, n.g, n.a, x, N, gender, speaker, (float)lambda, &w, &lgv, &lav) == 0);
+    float *mean = malloc((size_t)dim * sizeof(float)), *inv_sd = malloc((size_t)dim * sizeof(float));
+    for (int d = 0; d < dim; d++) {
+        mean[d] = (float)(0.3 * veil_rng_normal(&rng));
+        inv_sd[d] = (float)(0.5 + 3 * veil_rng_uniform(&rng));
+    }
+    for (int li = 0; li < 3; li++) {
+        double lambda = li == 1 ? 0 : 1.5;
+        std_mean = li == 2 ? mean : NULL;
+        std_inv_sd = li == 2 ? inv_sd : NULL;
+        CHECK(veil_adversarial_gradients_std(n.f, n.g, n.a, x, N, gender, speaker, (float)lambda, std_mean, std_inv_sd,
+                                             &w, &lgv, &lav) == 0);
         size_t total;
         float *an = grads_of(fp, fc, &total);
         double dot = 0, nn_an = 0, nn_fd = 0, err = 0, big = 0;
@@ -141,14 +159,26 @@ int main(void)
             offset += fp[q].size;
         }
         double cosine = dot / sqrt(nn_an * nn_fd);
-        CHECK_MSG(checked >= 20 && cosine > 0.999, "lambda %.1f: cosine(analytic, finite differences) %.6f over %d",
-                  lambda, cosine, checked);
+        CHECK_MSG(checked >= 20 && cosine > 0.999, "lambda %.1f%s: cosine(analytic, finite differences) %.6f over %d",
+                  lambda, std_mean ? " standardised" : "", cosine, checked);
         /* a ReLU or max-pool switching inside +-eps bends a coordinate or two; the cosine above
          * is the tight check, this one catches a wrong scale on any coordinate */
         CHECK_MSG(err <= 0.1 * big, "lambda %.1f: worst |fd - analytic| %.3g, largest gradient %.3g", lambda,
                   err, big);
         free(an);
     }
+    std_mean = std_inv_sd = NULL;
+    /* the plain call is the standardised one without statistics, to the bit */
+    CHECK(veil_adversarial_gradients(n.f, n.g, n.a, x, N, gender, speaker, 1.5f, &w, &lgv, &lav) == 0);
+    size_t t1, t2;
+    float *plain = grads_of(fp, fc, &t1);
+    CHECK(veil_adversarial_gradients_std(n.f, n.g, n.a, x, N, gender, speaker, 1.5f, NULL, NULL, &w, &lgv, &lav) == 0);
+    float *nostd = grads_of(fp, fc, &t2);
+    CHECK(t1 == t2 && !memcmp(plain, nostd, t1 * sizeof(float)));
+    free(plain);
+    free(nostd);
+    free(mean);
+    free(inv_sd);
     /* the reversal's sign: a small step of f alone along -dJ/df with a large lambda raises
      * the adversary's loss (f works against it) */
     CHECK(veil_adversarial_gradients(n.f, n.g, n.a, x, N, gender, speaker, 10.0f, &w, &lgv, &lav) == 0);

@@ -44,6 +44,7 @@ void veil_adversarial_work_free(veil_adversarial_work *w)
     free(w->z);
     free(w->dz);
     free(w->dz_speaker);
+    free(w->zs);
     free(w->logits_gender);
     free(w->dlogits_gender);
     free(w->logits_speaker);
@@ -55,21 +56,44 @@ int veil_adversarial_gradients(veil_extractor *f, veil_head *g, veil_head *a, co
                                const int *gender, const int *speaker, float lambda,
                                veil_adversarial_work *w, float *loss_gender, float *loss_speaker)
 {
+    return veil_adversarial_gradients_std(f, g, a, x, n, gender, speaker, lambda, NULL, NULL, w, loss_gender,
+                                          loss_speaker);
+}
+
+int veil_adversarial_gradients_std(veil_extractor *f, veil_head *g, veil_head *a, const float *x, int n,
+                                   const int *gender, const int *speaker, float lambda, const float *mean,
+                                   const float *inv_sd, veil_adversarial_work *w, float *loss_gender,
+                                   float *loss_speaker)
+{
     size_t dim = (size_t)veil_extractor_dim(f);
     int st = veil_head_config_of(a)->classes;
     if (n > w->max_n) {
         veil_error("adversarial: batch of %d beyond the work space's %d", n, w->max_n);
         return -1;
     }
-    if (veil_extractor_forward(f, x, n, 1, w->z) || veil_head_forward(g, w->z, n, 1, w->logits_gender) ||
-        veil_head_forward(a, w->z, n, 1, w->logits_speaker))
+    if (veil_extractor_forward(f, x, n, 1, w->z) || veil_head_forward(g, w->z, n, 1, w->logits_gender))
         return -1;
+    /* the adversary's input: z, or z standardised with the given (constant) statistics */
+    const float *za = w->z;
+    if (mean) {
+        if (!w->zs) w->zs = veil_aligned_alloc((size_t)w->max_n * dim * sizeof(float));
+        for (size_t i = 0; i < (size_t)n; i++)
+            for (size_t d = 0; d < dim; d++) w->zs[i * dim + d] = (w->z[i * dim + d] - mean[d]) * inv_sd[d];
+        za = w->zs;
+    }
+    if (veil_head_forward(a, za, n, 1, w->logits_speaker)) return -1;
     *loss_gender = veil_softmax_xent(w->logits_gender, gender, n, 2, w->dlogits_gender);
     *loss_speaker = veil_softmax_xent(w->logits_speaker, speaker, n, st, w->dlogits_speaker);
     if (veil_head_backward(g, w->dlogits_gender, w->dz) || veil_head_backward(a, w->dlogits_speaker, w->dz_speaker))
         return -1;
-    /* the reversal: f climbs the adversary's loss, scaled by lambda */
-    for (size_t i = 0; i < (size_t)n * dim; i++) w->dz[i] -= lambda * w->dz_speaker[i];
+    /* the reversal: f climbs the adversary's loss, scaled by lambda (and by 1/sd through
+     * the standardisation) */
+    if (mean) {
+        for (size_t i = 0; i < (size_t)n; i++)
+            for (size_t d = 0; d < dim; d++) w->dz[i * dim + d] -= lambda * w->dz_speaker[i * dim + d] * inv_sd[d];
+    } else {
+        for (size_t i = 0; i < (size_t)n * dim; i++) w->dz[i] -= lambda * w->dz_speaker[i];
+    }
     return veil_extractor_backward(f, w->dz);
 }
 

@@ -19,7 +19,7 @@
 
 /* Every method, in report order: X(name) names the veil_train_method
  * veil_method_<name> that src/train/<name>.c defines. */
-#define VEIL_TRAIN_METHODS(X) X(reference) X(siamese) X(adversarial) X(variational)
+#define VEIL_TRAIN_METHODS(X) X(reference) X(siamese) X(adversarial) X(variational) X(best_response)
 
 /* ---- settings: a table of named fields over a struct ---- */
 typedef enum { VEIL_SETTING_INT, VEIL_SETTING_FLOAT, VEIL_SETTING_DOUBLE } veil_setting_type;
@@ -75,6 +75,8 @@ typedef struct veil_train_method {
     const double *sweep;          /* its values in the paper preset */
     int n_sweep;
     veil_groups_policy groups;
+    int opt_in;                   /* 1: in a grid only when --methods names it (a method beyond
+                                   * the paper's comparison, not in the presets' default grid) */
     /* Train f (and g) on ctx->train, early stopping on ctx->eval. On failure: -1 with
      * veil_error(), nothing left in out to free. */
     int (*train)(const veil_train_context *ctx, veil_trained *out);
@@ -210,6 +212,7 @@ int veil_train_reference(veil_extractor *f, veil_head *g, const veil_patch_set *
 typedef struct veil_adversarial_work {
     int max_n;
     float *z, *dz, *dz_speaker, *logits_gender, *dlogits_gender, *logits_speaker, *dlogits_speaker;
+    float *zs; /* the adversary's standardised input (veil_adversarial_gradients_std) */
 } veil_adversarial_work;
 void veil_adversarial_work_init(veil_adversarial_work *w, int max_n, int dim, int speakers);
 void veil_adversarial_work_free(veil_adversarial_work *w);
@@ -219,6 +222,14 @@ void veil_adversarial_work_free(veil_adversarial_work *w);
 int veil_adversarial_gradients(veil_extractor *f, veil_head *g, veil_head *a, const float *x, int n,
                                const int *gender, const int *speaker, float lambda,
                                veil_adversarial_work *w, float *loss_gender, float *loss_speaker);
+/* The same with the adversary on standardised features s = (z - mean) inv_sd (per
+ * dimension; constants, no gradient through them): f's gradient is dL_g/dz - lambda
+ * dL_a/ds inv_sd. mean NULL: the adversary on z (veil_adversarial_gradients). w->zs then
+ * holds s. */
+int veil_adversarial_gradients_std(veil_extractor *f, veil_head *g, veil_head *a, const float *x, int n,
+                                   const int *gender, const int *speaker, float lambda, const float *mean,
+                                   const float *inv_sd, veil_adversarial_work *w, float *loss_gender,
+                                   float *loss_speaker);
 
 /* ---- variational information (src/train/variational.c; docs/protocol.md) ---- */
 enum { VEIL_METHOD_VARIATIONAL = 3 };
