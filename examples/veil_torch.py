@@ -42,10 +42,14 @@ class Extractor(nn.Module):
             f, k = arch["filters"][j], arch["kernels"][j]
             setattr(self, f"g{j + 1}", Group(cin, f, k, arch["convs_per_group"]))
             cin = f
+        if arch.get("out_dim"):               # the bottleneck: a linear layer after the map
+            side = arch["in_h"] >> self.groups, arch["in_w"] >> self.groups
+            self.out = nn.Linear(cin * side[0] * side[1], arch["out_dim"])
     def forward(self, x):                     # x: n x 1 x 32 x 32 MFCC patches
         for j in range(self.groups):
             x = getattr(self, f"g{j + 1}")(x)
-        return x.flatten(1)
+        x = x.flatten(1)
+        return self.out(x) if hasattr(self, "out") else x
 
 class Head(nn.Module):
     def __init__(self, h):

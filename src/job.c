@@ -139,6 +139,11 @@ int veil_job_run(veil_method method, int groups, int iteration, const veil_split
     if (trc) goto fail;
     f = trained.f;
     g = trained.g;
+    /* a method may give f another output than the grid's architecture (bottleneck): the
+     * features, g and the saved model follow f */
+    arch = *veil_extractor_config_of(f);
+    dim = veil_extractor_dim(f);
+    hc.in_dim = dim;
     out->restarts = trained.restarts;
     out->pair_verdict_acc = trained.pair_verdict_acc;
     if (!g) {

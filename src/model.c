@@ -70,7 +70,7 @@ static want_list want_for(const veil_extractor_config *c, const veil_head_config
 {
     want_list w;
     w.count = 0;
-    w.t = veil_calloc((size_t)c->groups * (4 + 2 * c->convs_per_group) + 4, sizeof *w.t);
+    w.t = veil_calloc((size_t)c->groups * (4 + 2 * c->convs_per_group) + 6, sizeof *w.t);
     char name[64];
     int64_t cin = 1;
     for (int j = 0; j < c->groups; j++) {
@@ -87,6 +87,11 @@ static want_list want_for(const veil_extractor_config *c, const veil_head_config
             want_add(&w, name, 1, &co);
         }
         cin = c->filters[j];
+    }
+    if (c->out_dim > 0) {
+        int64_t s[2] = {c->out_dim, veil_extractor_config_map_dim(c)}, d = c->out_dim;
+        want_add(&w, "f.out.weight", 2, s);
+        want_add(&w, "f.out.bias", 1, &d);
     }
     if (h) {
         int64_t s1[2] = {h->hidden, h->in_dim}, b1 = h->hidden, s2[2] = {h->classes, h->hidden},
@@ -115,6 +120,7 @@ static char *arch_to_json(const veil_extractor_config *c, const veil_head_config
     cJSON_AddNumberToObject(o, "convs_per_group", c->convs_per_group);
     add_int_array(o, "filters", c->filters, c->groups);
     add_int_array(o, "kernels", c->kernels, c->groups);
+    if (c->out_dim > 0) cJSON_AddNumberToObject(o, "out_dim", c->out_dim); /* absent: none (older files) */
     if (h) {
         cJSON *g = cJSON_AddObjectToObject(o, "head");
         cJSON_AddNumberToObject(g, "in_dim", h->in_dim);
@@ -169,8 +175,8 @@ static int arch_from_json(const char *text, veil_extractor_config *c, veil_head_
         goto done;
     }
     static const char *const keys[] = {"groups", "in_h", "in_w", "convs_per_group", "filters",
-                                       "kernels", "head"};
-    if (json_only_keys(o, "architecture", keys, 7) ||
+                                       "kernels", "head", "out_dim"};
+    if (json_only_keys(o, "architecture", keys, 8) ||
         json_int_in(o, "groups", 1, VEIL_MAX_GROUPS, &c->groups) ||
         json_int_in(o, "in_h", 1, MAX_SIDE, &c->in_h) || json_int_in(o, "in_w", 1, MAX_SIDE, &c->in_w) ||
         json_int_in(o, "convs_per_group", 1, 64, &c->convs_per_group))
@@ -194,6 +200,8 @@ static int arch_from_json(const char *text, veil_extractor_config *c, veil_head_
             dst[a][i] = (int)v;
         }
     }
+    if (cJSON_GetObjectItemCaseSensitive(o, "out_dim") && json_int_in(o, "out_dim", 1, 1 << 20, &c->out_dim))
+        goto done;
     if (veil_extractor_config_validate(c)) goto done;
     const cJSON *g = cJSON_GetObjectItemCaseSensitive(o, "head");
     if (g && !cJSON_IsNull(g)) {
@@ -213,7 +221,7 @@ static int arch_from_json(const char *text, veil_extractor_config *c, veil_head_
             goto done;
         }
         h->dropout = (float)d->valuedouble;
-        int64_t dim = (int64_t)(c->in_h >> c->groups) * (c->in_w >> c->groups) * c->filters[c->groups - 1];
+        int64_t dim = veil_extractor_config_dim(c);
         if (h->in_dim != dim) {
             veil_error("architecture: head in_dim %d does not match the extractor's output size %" PRId64,
                        h->in_dim, dim);

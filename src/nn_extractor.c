@@ -188,6 +188,10 @@ struct veil_extractor {
     int nparams;
     vd_nets nets; /* also the last training net and the weights version */
     dnnl_memory_t x_user, z_user; /* of the net in use: handles set per call */
+    /* out_dim > 0: the pooled map before the linear output layer (evaluation, training)
+     * and its gradient; rows of the last training forward */
+    int map_dim, train_n;
+    float *map[2], *dmap;
 };
 
 void veil_extractor_config_paper(veil_extractor_config *c, int groups)
@@ -211,6 +215,10 @@ int veil_extractor_config_validate(const veil_extractor_config *c)
         veil_error("extractor: convs_per_group must be 1..8, got %d", c->convs_per_group);
         return -1;
     }
+    if (c->out_dim < 0 || c->out_dim > (1 << 20)) {
+        veil_error("extractor: out_dim must be 0 (none) or 1..%d, got %d", 1 << 20, c->out_dim);
+        return -1;
+    }
     if (c->in_h < 1 || c->in_w < 1 || c->in_h % (1 << c->groups) || c->in_w % (1 << c->groups)) {
         veil_error("extractor: input %dx%d must be divisible by 2^groups = %d", c->in_h, c->in_w,
                    1 << c->groups);
@@ -225,10 +233,15 @@ int veil_extractor_config_validate(const veil_extractor_config *c)
     return 0;
 }
 
-int veil_extractor_config_dim(const veil_extractor_config *c)
+int veil_extractor_config_map_dim(const veil_extractor_config *c)
 {
     int g = c->groups;
     return (c->in_h >> g) * (c->in_w >> g) * c->filters[g - 1];
+}
+
+int veil_extractor_config_dim(const veil_extractor_config *c)
+{
+    return c->out_dim > 0 ? c->out_dim : veil_extractor_config_map_dim(c);
 }
 
 veil_extractor *veil_extractor_new(const veil_extractor_config *c, int max_batch, veil_precision precision,
@@ -246,7 +259,8 @@ veil_extractor *veil_extractor_new(const veil_extractor_config *c, int max_batch
     f->precision = p;
     f->max_batch = max_batch;
     f->dim = veil_extractor_config_dim(c);
-    f->nparams = c->groups * (4 + 2 * c->convs_per_group);
+    f->map_dim = veil_extractor_config_map_dim(c);
+    f->nparams = c->groups * (4 + 2 * c->convs_per_group) + (c->out_dim > 0 ? 2 : 0);
     f->params = veil_calloc(f->nparams, sizeof *f->params);
     veil_rng rng;
     veil_rng_seed(&rng, seed);
@@ -274,6 +288,16 @@ veil_extractor *veil_extractor_new(const veil_extractor_config *c, int max_batch
         }
         cin = c->filters[j];
     }
+    if (c->out_dim > 0) { /* torch.nn.Linear's initialisation; drawn after f's own */
+        int64_t shape[2] = {c->out_dim, f->map_dim}, od = c->out_dim;
+        double bound = 1.0 / sqrt((double)f->map_dim);
+        vd_param_init(q, "f.out.weight", 2, shape, 0);
+        vd_param_uniform(q++, &rng, bound);
+        vd_param_init(q, "f.out.bias", 1, &od, 0);
+        vd_param_uniform(q++, &rng, bound);
+        for (int i = 0; i < 2; i++) f->map[i] = veil_aligned_alloc((size_t)max_batch * f->map_dim * sizeof(float));
+        f->dmap = veil_aligned_alloc((size_t)max_batch * f->map_dim * sizeof(float));
+    }
     return f;
 }
 
@@ -283,6 +307,9 @@ void veil_extractor_free(veil_extractor *f)
     vd_nets_free(&f->nets);
     vd_params_free(f->params, f->nparams);
     free(f->params);
+    free(f->map[0]);
+    free(f->map[1]);
+    free(f->dmap);
     free(f);
 }
 
@@ -348,19 +375,55 @@ fail:
     return NULL;
 }
 
+/* The linear output layer (out_dim > 0): plain fp32 GEMMs beside the net. The weights
+ * are the last two parameters. */
+static int out_forward(veil_extractor *f, const float *map, int n, float *z)
+{
+    const veil_param *w = &f->params[f->nparams - 2], *b = &f->params[f->nparams - 1];
+    int64_t d = f->cfg.out_dim, m = f->map_dim;
+    if (vd_check(dnnl_sgemm('N', 'T', n, d, m, 1.0f, map, m, w->data, m, 0.0f, z, d), "extractor output layer"))
+        return -1;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t k = 0; k < d; k++) z[i * d + k] += b->data[k];
+    return 0;
+}
+
+static int out_backward(veil_extractor *f, const float *dz)
+{
+    veil_param *w = &f->params[f->nparams - 2], *b = &f->params[f->nparams - 1];
+    int64_t d = f->cfg.out_dim, m = f->map_dim, n = f->train_n;
+    /* dW = dz^T map, db = column sums of dz, dmap = dz W */
+    if (vd_check(dnnl_sgemm('T', 'N', d, m, n, 1.0f, dz, d, f->map[1], m, 0.0f, w->grad, m), "extractor output layer") ||
+        vd_check(dnnl_sgemm('N', 'N', n, m, d, 1.0f, dz, d, w->data, m, 0.0f, f->dmap, m), "extractor output layer"))
+        return -1;
+    for (int64_t k = 0; k < d; k++) {
+        double s = 0;
+        for (int64_t i = 0; i < n; i++) s += dz[i * d + k];
+        b->grad[k] = (float)s;
+    }
+    return 0;
+}
+
 int veil_extractor_forward(veil_extractor *f, const float *x, int n, int train, float *z)
 {
     ext_net *e = (ext_net *)vd_nets_ready(&f->nets, "extractor", f->max_batch, n, train, extractor_build, f);
     if (!e) return -1;
     dnnl_memory_set_data_handle(e->x, (void *)x);
-    dnnl_memory_set_data_handle(e->z, z);
-    return vd_nets_forward(&f->nets, &e->net, train);
+    dnnl_memory_set_data_handle(e->z, f->cfg.out_dim > 0 ? f->map[train != 0] : z);
+    if (vd_nets_forward(&f->nets, &e->net, train)) return -1;
+    if (f->cfg.out_dim <= 0) return 0;
+    if (train) f->train_n = n;
+    return out_forward(f, f->map[train != 0], n, z);
 }
 
 int veil_extractor_backward(veil_extractor *f, const float *dz)
 {
     ext_net *e = (ext_net *)vd_nets_last_train(&f->nets, "extractor");
     if (!e) return -1;
+    if (f->cfg.out_dim > 0) {
+        if (out_backward(f, dz)) return -1;
+        dz = f->dmap;
+    }
     dnnl_memory_set_data_handle(e->dz, (void *)dz);
     return vd_net_run(&e->net, VD_BWD, 1);
 }

@@ -47,6 +47,11 @@ veil_logvar *veil_logvar_new(const veil_extractor_config *c, int max_batch, veil
         veil_error("log-variance layer: initial bias %g is not finite", (double)bias_init);
         return NULL;
     }
+    if (c->out_dim > 0) { /* the log-variance is a 1x1 convolution of the pooled map */
+        veil_error("log-variance layer: needs an extractor whose output is its pooled map (out_dim 0, got %d)",
+                   c->out_dim);
+        return NULL;
+    }
     if (!vd_engine()) return NULL;
     veil_logvar *v = veil_calloc(1, sizeof *v);
     v->channels = c->filters[c->groups - 1];

@@ -48,10 +48,15 @@ typedef struct veil_extractor_config {
     int convs_per_group;             /* 3 */
     int filters[VEIL_MAX_GROUPS];    /* 64, 128, 256, 512, 512 */
     int kernels[VEIL_MAX_GROUPS];    /* 5, 3, 3, 2, 2 */
+    /* 0 (the paper): the output is the last group's pooled map, flattened. d > 0: that map
+     * then goes through a linear layer to d values (f.out.weight [d, map], f.out.bias [d];
+     * the bottleneck baseline), computed in fp32 at any precision. */
+    int out_dim;
 } veil_extractor_config;
 void veil_extractor_config_paper(veil_extractor_config *c, int groups);
 int veil_extractor_config_validate(const veil_extractor_config *c);
-int veil_extractor_config_dim(const veil_extractor_config *c); /* flattened output size */
+int veil_extractor_config_dim(const veil_extractor_config *c); /* output size (out_dim when set) */
+int veil_extractor_config_map_dim(const veil_extractor_config *c); /* the last group's map, flattened */
 
 typedef struct veil_extractor veil_extractor;
 /* max_batch: the largest n passed to forward. seed: initialisation (PyTorch's defaults). */
@@ -76,7 +81,8 @@ int veil_params_check_finite(const veil_param *params, int count, int grads, con
  *   f.g{j}.bn.weight [Cin], f.g{j}.bn.bias [Cin], f.g{j}.bn.running_mean [Cin] (buffer),
  *   f.g{j}.bn.running_var [Cin] (buffer), then for k = 1..3:
  *   f.g{j}.conv{k}.weight [F_j, Cin_k, F'_j, F'_j] (OIHW), f.g{j}.conv{k}.bias [F_j]
- * where Cin is 1 for j = 1, else F_{j-1}; Cin_1 = Cin, Cin_2 = Cin_3 = F_j. */
+ * where Cin is 1 for j = 1, else F_{j-1}; Cin_1 = Cin, Cin_2 = Cin_3 = F_j; then, with
+ * out_dim d > 0, f.out.weight [d, map] and f.out.bias [d] (torch.nn.Linear's). */
 veil_param *veil_extractor_params(veil_extractor *f, int *count);
 /* Call after changing param->data from outside (loading a model, a test). */
 void veil_extractor_params_changed(veil_extractor *f);
