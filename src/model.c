@@ -177,7 +177,7 @@ static int arch_from_json(const char *text, veil_extractor_config *c, veil_head_
     static const char *const keys[] = {"groups", "in_h", "in_w", "convs_per_group", "filters",
                                        "kernels", "head", "out_dim"};
     if (json_only_keys(o, "architecture", keys, 8) ||
-        json_int_in(o, "groups", 1, VEIL_MAX_GROUPS, &c->groups) ||
+        json_int_in(o, "groups", 0, VEIL_MAX_GROUPS, &c->groups) ||
         json_int_in(o, "in_h", 1, MAX_SIDE, &c->in_h) || json_int_in(o, "in_w", 1, MAX_SIDE, &c->in_w) ||
         json_int_in(o, "convs_per_group", 1, 64, &c->convs_per_group))
         goto done;

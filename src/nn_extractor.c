@@ -207,8 +207,8 @@ void veil_extractor_config_paper(veil_extractor_config *c, int groups)
 
 int veil_extractor_config_validate(const veil_extractor_config *c)
 {
-    if (c->groups < 1 || c->groups > VEIL_MAX_GROUPS) {
-        veil_error("extractor: groups must be 1..%d, got %d", VEIL_MAX_GROUPS, c->groups);
+    if (c->groups < 0 || c->groups > VEIL_MAX_GROUPS) {
+        veil_error("extractor: groups must be 0 (the patch itself) or 1..%d, got %d", VEIL_MAX_GROUPS, c->groups);
         return -1;
     }
     if (c->convs_per_group < 1 || c->convs_per_group > 8) {
@@ -236,7 +236,7 @@ int veil_extractor_config_validate(const veil_extractor_config *c)
 int veil_extractor_config_map_dim(const veil_extractor_config *c)
 {
     int g = c->groups;
-    return (c->in_h >> g) * (c->in_w >> g) * c->filters[g - 1];
+    return (c->in_h >> g) * (c->in_w >> g) * (g > 0 ? c->filters[g - 1] : 1);
 }
 
 int veil_extractor_config_dim(const veil_extractor_config *c)

@@ -47,9 +47,9 @@ veil_logvar *veil_logvar_new(const veil_extractor_config *c, int max_batch, veil
         veil_error("log-variance layer: initial bias %g is not finite", (double)bias_init);
         return NULL;
     }
-    if (c->out_dim > 0) { /* the log-variance is a 1x1 convolution of the pooled map */
-        veil_error("log-variance layer: needs an extractor whose output is its pooled map (out_dim 0, got %d)",
-                   c->out_dim);
+    if (c->out_dim > 0 || c->groups < 1) { /* the log-variance is a 1x1 convolution of the pooled map */
+        veil_error("log-variance layer: needs an extractor whose output is a pooled map (groups >= 1 and out_dim 0, "
+                   "got %d and %d)", c->groups, c->out_dim);
         return NULL;
     }
     if (!vd_engine()) return NULL;

@@ -43,7 +43,7 @@ typedef struct veil_param {
 
 /* ---- extractor f ---- */
 typedef struct veil_extractor_config {
-    int groups;                      /* G = 1..5 */
+    int groups;                      /* G = 1..5; 0: no group, the patch itself (the raw baseline) */
     int in_h, in_w;                  /* 32 x 32 */
     int convs_per_group;             /* 3 */
     int filters[VEIL_MAX_GROUPS];    /* 64, 128, 256, 512, 512 */

@@ -19,7 +19,7 @@
 
 /* Every method, in report order: X(name) names the veil_train_method
  * veil_method_<name> that src/train/<name>.c defines. */
-#define VEIL_TRAIN_METHODS(X) X(reference) X(siamese) X(adversarial) X(variational) X(best_response) X(bottleneck)
+#define VEIL_TRAIN_METHODS(X) X(reference) X(siamese) X(adversarial) X(variational) X(best_response) X(bottleneck) X(raw)
 
 /* ---- settings: a table of named fields over a struct ---- */
 typedef enum { VEIL_SETTING_INT, VEIL_SETTING_FLOAT, VEIL_SETTING_DOUBLE } veil_setting_type;
