@@ -106,21 +106,73 @@ typedef struct adversarial_state {
     float lambda;
     double lambda_d; /* the setting as given: J is reported in double */
     veil_adversarial_work w;
-    const char *name;
+    const char *name, *kind; /* kind: "adversarial", "best-response" in -v lines */
+    /* best response: adversary steps per batch; standardisation (momentum > 0) with the
+     * running statistics of f's output */
+    int steps, have_stats;
+    double momentum;
+    size_t dim;
+    double *run_mean, *run_var;
+    float *mean, *inv_sd;
 } adversarial_state;
 
-/* One batch: the reversal's gradients, the adversary's own Adam step (the loop steps f, g) */
+/* The standardisation the next batch uses: the running statistics, updated with z's */
+static void update_stats(adversarial_state *s, const float *z, int k)
+{
+    size_t dim = s->dim;
+    for (size_t d = 0; d < dim; d++) {
+        double m = 0, v = 0;
+        for (int i = 0; i < k; i++) m += z[(size_t)i * dim + d];
+        m /= k;
+        for (int i = 0; i < k; i++) {
+            double e = z[(size_t)i * dim + d] - m;
+            v += e * e;
+        }
+        v /= k;
+        if (s->have_stats) {
+            s->run_mean[d] += s->momentum * (m - s->run_mean[d]);
+            s->run_var[d] += s->momentum * (v - s->run_var[d]);
+        } else {
+            s->run_mean[d] = m, s->run_var[d] = v;
+        }
+        s->mean[d] = (float)s->run_mean[d];
+        s->inv_sd[d] = (float)(1 / sqrt(s->run_var[d] + 1e-12));
+    }
+    s->have_stats = 1;
+}
+
+/* One batch: the reversal's gradients, the adversary's own Adam step(s) (the loop steps
+ * f and g) */
 static int adversarial_step(void *m, const float *x, int k, const int *gender, const int *speaker, int epoch,
                             size_t batch, double *sums)
 {
     adversarial_state *s = m;
+    int standardise = s->momentum > 0;
+    /* the first batch of a run sets the statistics from its own features first */
+    if (standardise && !s->have_stats) {
+        if (veil_extractor_forward(s->f, x, k, 0, s->w.z)) return -1;
+        update_stats(s, s->w.z, k);
+    }
     float loss_g, loss_a;
-    if (veil_adversarial_gradients(s->f, s->g, s->a, x, k, gender, speaker, s->lambda, &s->w, &loss_g, &loss_a))
+    if (veil_adversarial_gradients_std(s->f, s->g, s->a, x, k, gender, speaker, s->lambda,
+                                       standardise ? s->mean : NULL, standardise ? s->inv_sd : NULL, &s->w, &loss_g,
+                                       &loss_a))
         return -1;
     if (!veil_finite_loss(loss_g, s->name, "gender cross-entropy", epoch, batch) ||
         !veil_finite_loss(loss_a, s->name, "speaker-adversary cross-entropy", epoch, batch))
         return -1;
     veil_adam_step(&s->aadam, s->ap, s->acount);
+    /* a best response: the adversary's further steps on the same features (f, g wait) */
+    const float *za = standardise ? s->w.zs : s->w.z;
+    for (int t = 1; t < s->steps; t++) {
+        if (veil_head_forward(s->a, za, k, 1, s->w.logits_speaker)) return -1;
+        float l = veil_softmax_xent(s->w.logits_speaker, speaker, k, s->n_speakers, s->w.dlogits_speaker);
+        if (!veil_finite_loss(l, s->name, "speaker-adversary cross-entropy", epoch, batch) ||
+            veil_head_backward(s->a, s->w.dlogits_speaker, NULL))
+            return -1;
+        veil_adam_step(&s->aadam, s->ap, s->acount);
+    }
+    if (standardise) update_stats(s, s->w.z, k);
     sums[0] += (double)loss_g * (double)k;
     sums[1] += (double)loss_a * (double)k;
     return 0;
@@ -137,8 +189,8 @@ static void adversarial_log(void *m, int epoch, const double *sums, double rows,
 {
     (void)spread;
     const adversarial_state *s = m;
-    veil_log("%s: adversarial epoch %d gender loss %.4f adversary loss %.4f (chance %.4f) gender-eval %.1f%%",
-             s->name, epoch, sums[0] / rows, sums[1] / rows, log((double)s->n_speakers), 100 * acc);
+    veil_log("%s: %s epoch %d gender loss %.4f adversary loss %.4f (chance %.4f) gender-eval %.1f%%", s->name,
+             s->kind, epoch, sums[0] / rows, sums[1] / rows, log((double)s->n_speakers), 100 * acc);
 }
 
 /* the combined objective J = L_gender - lambda L_speaker of the last epoch */
@@ -147,13 +199,12 @@ static double adversarial_final_loss(void *m, const double *sums, double rows)
     return sums[0] / rows - ((adversarial_state *)m)->lambda_d * (sums[1] / rows);
 }
 
-static int adversarial_train(const veil_train_context *ctx, veil_trained *out)
+int veil_train_adversarial_with(const veil_train_context *ctx, const veil_adversarial_options *o, veil_trained *out)
 {
-    const adversarial_settings *as = ctx->settings;
     const veil_train_config *tc = ctx->tc;
     if (ctx->train->n == 0 || ctx->eval->n == 0 || ctx->n_speakers < 2) {
-        veil_error("%s: the adversarial method needs training and evaluation patches of 2 or more speakers",
-                   ctx->name);
+        veil_error("%s: the %s method needs training and evaluation patches of 2 or more speakers", ctx->name,
+                   o->kind);
         return -1;
     }
     int batch = tc->gender_batch, dim = veil_extractor_config_dim(ctx->arch);
@@ -162,19 +213,29 @@ static int adversarial_train(const veil_train_context *ctx, veil_trained *out)
     veil_head_config ac = {dim, tc->head_hidden, ctx->n_speakers, tc->dropout};
     veil_extractor *f = veil_train_new_extractor(ctx, batch, veil_seed_mix(ctx->seed, 0x696e6974, 0));
     veil_head *g = veil_head_new(&gc, head_batch, ctx->precision, veil_seed_mix(ctx->seed, 0x67656e64, 0));
-    veil_head *a = veil_head_new(&ac, head_batch, ctx->precision, veil_seed_mix(ctx->seed, 0x61647672, 0));
+    veil_head *a = veil_head_new(&ac, head_batch, ctx->precision, veil_seed_mix(ctx->seed, o->adversary_salt, 0));
     adversarial_state s;
     memset(&s, 0, sizeof s);
     int rc = -1;
     if (!f || !g || !a) goto done;
-    s.f = f, s.g = g, s.a = a, s.n_speakers = ctx->n_speakers, s.lambda = (float)as->lambda;
-    s.lambda_d = as->lambda, s.name = ctx->name;
+    s.f = f, s.g = g, s.a = a, s.n_speakers = ctx->n_speakers, s.lambda = (float)o->lambda;
+    s.lambda_d = o->lambda, s.name = ctx->name, s.kind = o->kind;
+    s.steps = o->steps > 1 ? o->steps : 1, s.momentum = o->momentum, s.dim = (size_t)dim;
+    if (o->momentum > 0) {
+        s.run_mean = veil_calloc((size_t)dim, sizeof *s.run_mean);
+        s.run_var = veil_calloc((size_t)dim, sizeof *s.run_var);
+        s.mean = veil_calloc((size_t)dim, sizeof *s.mean);
+        s.inv_sd = veil_calloc((size_t)dim, sizeof *s.inv_sd);
+    }
     s.ap = veil_head_params(a, &s.acount);
     veil_adam_init(&s.aadam, tc->lr);
     veil_adversarial_work_init(&s.w, batch, dim, ctx->n_speakers);
     char label[160];
-    snprintf(label, sizeof label, "%s: f+g+adversary (lambda %g)", ctx->name, as->lambda);
-    veil_fg_method fm = {&s, label, as->epochs, veil_seed_mix(ctx->seed, 0x61647600, 0), ctx->seed, 2,
+    if (s.steps > 1 || o->momentum > 0)
+        snprintf(label, sizeof label, "%s: f+g+%s adversary (lambda %g, %d steps)", ctx->name, o->kind, o->lambda,
+                 s.steps);
+    else snprintf(label, sizeof label, "%s: f+g+adversary (lambda %g)", ctx->name, o->lambda);
+    veil_fg_method fm = {&s, label, o->epochs, veil_seed_mix(ctx->seed, o->shuffle_salt, 0), ctx->seed, 2,
                          adversarial_step, NULL, adversarial_describe, adversarial_log, adversarial_final_loss};
     if (veil_train_fg(f, g, ctx->patches, ctx->train, ctx->eval, ctx->train_speaker, tc, &fm, ctx->name, &out->rep))
         goto done;
@@ -185,10 +246,18 @@ static int adversarial_train(const veil_train_context *ctx, veil_trained *out)
     rc = 0;
 done:
     veil_adversarial_work_free(&s.w);
+    free(s.run_mean), free(s.run_var), free(s.mean), free(s.inv_sd);
     veil_extractor_free(f);
     veil_head_free(g);
     veil_head_free(a);
     return rc;
+}
+
+static int adversarial_train(const veil_train_context *ctx, veil_trained *out)
+{
+    const adversarial_settings *as = ctx->settings;
+    veil_adversarial_options o = {"adversarial", as->lambda, as->epochs, 1, 0, 0x61647672, 0x61647600};
+    return veil_train_adversarial_with(ctx, &o, out);
 }
 
 const veil_train_method veil_method_adversarial = {

@@ -6,7 +6,6 @@
  * feature, one number per patch trained to carry gender (the least that any feature
  * serving the task can carry). No privacy objective. docs/protocol.md, "Baselines". */
 #include <stddef.h>
-#include <stdlib.h>
 
 #include "train/method.h"
 #include "veil/common.h"
@@ -28,26 +27,10 @@ static const veil_setting settings[] = {
 static int bottleneck_train(const veil_train_context *ctx, veil_trained *out)
 {
     const bottleneck_settings *bs = ctx->settings;
-    const veil_train_config *tc = ctx->tc;
     veil_extractor_config arch = *ctx->arch;
     arch.out_dim = bs->dim;
-    veil_train_context own = *ctx;
-    own.arch = &arch;
-    veil_head_config hc = {bs->dim, tc->head_hidden, 2, tc->dropout};
-    int head_batch = tc->gender_batch > tc->extract_batch ? tc->gender_batch : tc->extract_batch;
     veil_reference_settings rs = {bs->epochs};
-    out->f = veil_train_new_extractor(&own, 0, veil_seed_mix(ctx->seed, 0x696e6974, 0));
-    out->g = veil_head_new(&hc, head_batch, ctx->precision, veil_seed_mix(ctx->seed, 0x67656e64, 0));
-    if (!out->f || !out->g ||
-        veil_train_reference(out->f, out->g, ctx->patches, ctx->train, ctx->eval, tc, &rs,
-                             veil_seed_mix(ctx->seed, 0x626e6b00, 0), ctx->name, &out->rep)) {
-        veil_extractor_free(out->f);
-        veil_head_free(out->g);
-        out->f = NULL;
-        out->g = NULL;
-        return -1;
-    }
-    return 0;
+    return veil_train_reference_arch(ctx, &arch, &rs, 0x626e6b00, out);
 }
 
 const veil_train_method veil_method_bottleneck = {

@@ -207,6 +207,10 @@ int veil_train_reference(veil_extractor *f, veil_head *g, const veil_patch_set *
                          const veil_labelled *train, const veil_labelled *eval,
                          const veil_train_config *tc, const veil_reference_settings *rs,
                          uint64_t seed, const char *name, veil_train_report *rep);
+/* The reference method on another architecture (the bottleneck's): f for arch and g
+ * trained by veil_train_reference, seeded from the job's seed and salt. */
+int veil_train_reference_arch(const veil_train_context *ctx, const veil_extractor_config *arch,
+                              const veil_reference_settings *rs, uint64_t salt, veil_trained *out);
 
 /* ---- the adversarial method's one step, as a building block (tests check it) ---- */
 typedef struct veil_adversarial_work {
@@ -230,6 +234,21 @@ int veil_adversarial_gradients_std(veil_extractor *f, veil_head *g, veil_head *a
                                    const int *gender, const int *speaker, float lambda, const float *mean,
                                    const float *inv_sd, veil_adversarial_work *w, float *loss_gender,
                                    float *loss_speaker);
+
+/* The adversarial training of f, g and a speaker adversary (src/train/adversarial.c),
+ * shared by the adversarial method (one adversary step per batch, on z) and the
+ * best-response method (several steps, on standardised z). */
+typedef struct veil_adversarial_options {
+    const char *kind;        /* the method's name, in messages */
+    double lambda;           /* weight of the reversed speaker gradient */
+    int epochs;              /* most epochs */
+    int steps;               /* adversary Adam steps per batch (1: one, with the reversal) */
+    double momentum;         /* > 0: the adversary reads z standardised with running statistics
+                              * of f's output, each batch folded in with this weight */
+    uint64_t adversary_salt, shuffle_salt; /* the adversary's initialisation and the batches' order */
+} veil_adversarial_options;
+int veil_train_adversarial_with(const veil_train_context *ctx, const veil_adversarial_options *o,
+                                veil_trained *out);
 
 /* ---- variational information (src/train/variational.c; docs/protocol.md) ---- */
 enum { VEIL_METHOD_VARIATIONAL = 3 };

@@ -76,17 +76,19 @@ int veil_train_reference(veil_extractor *f, veil_head *g, const veil_patch_set *
 }
 
 
-static int reference_train(const veil_train_context *ctx, veil_trained *out)
+int veil_train_reference_arch(const veil_train_context *ctx, const veil_extractor_config *arch,
+                              const veil_reference_settings *rs, uint64_t salt, veil_trained *out)
 {
     const veil_train_config *tc = ctx->tc;
-    int dim = veil_extractor_config_dim(ctx->arch);
-    veil_head_config hc = {dim, tc->head_hidden, 2, tc->dropout};
+    veil_train_context own = *ctx;
+    own.arch = arch;
+    veil_head_config hc = {veil_extractor_config_dim(arch), tc->head_hidden, 2, tc->dropout};
     int head_batch = tc->gender_batch > tc->extract_batch ? tc->gender_batch : tc->extract_batch;
-    out->f = veil_train_new_extractor(ctx, 0, veil_seed_mix(ctx->seed, 0x696e6974, 0));
+    out->f = veil_train_new_extractor(&own, 0, veil_seed_mix(ctx->seed, 0x696e6974, 0));
     out->g = veil_head_new(&hc, head_batch, ctx->precision, veil_seed_mix(ctx->seed, 0x67656e64, 0));
     if (!out->f || !out->g ||
-        veil_train_reference(out->f, out->g, ctx->patches, ctx->train, ctx->eval, tc, ctx->settings,
-                             veil_seed_mix(ctx->seed, 0x72656600, 0), ctx->name, &out->rep)) {
+        veil_train_reference(out->f, out->g, ctx->patches, ctx->train, ctx->eval, tc, rs,
+                             veil_seed_mix(ctx->seed, salt, 0), ctx->name, &out->rep)) {
         veil_extractor_free(out->f);
         veil_head_free(out->g);
         out->f = NULL;
@@ -94,6 +96,11 @@ static int reference_train(const veil_train_context *ctx, veil_trained *out)
         return -1;
     }
     return 0;
+}
+
+static int reference_train(const veil_train_context *ctx, veil_trained *out)
+{
+    return veil_train_reference_arch(ctx, ctx->arch, ctx->settings, 0x72656600, out);
 }
 
 const veil_train_method veil_method_reference = {
