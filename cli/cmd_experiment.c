@@ -74,8 +74,10 @@ static const cli_option experiment_rows[] = {
     CLI_CALL_ROW("--preset", "quick|paper", take_preset,
                  "settings to start from (default paper); options below override"),
     CLI_CALL_ROW("--methods", "LIST", take_methods,
-                 "training methods, comma-separated (default: all of them; the\n"
-                 "reference runs at G = 1, methods with a knob at --sweep-groups)"),
+                 "training methods, comma-separated (default: reference, siamese,\n"
+                 "adversarial, variational; best-response and the baselines bottleneck\n"
+                 "and raw run only when named; the reference and raw run at G = 1,\n"
+                 "methods with a knob at --sweep-groups)"),
     CLI_CALL_ROW("--groups", "LIST", take_groups, "Siamese G values: 1-5, 1,3,5 (paper: 1-5, quick: 1,5)"),
     CLI_INT_ROW("--sweep-groups", "G", experiment_args, c.sweep_groups, 1, VEIL_MAX_GROUPS,
                 "the one G of the methods with a knob (default 5)"),
