@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <cjson/cJSON.h>
+
 #include "corpus_internal.h"
 #include "veil/common.h"
 
@@ -178,8 +180,73 @@ int corpus_looks_like_timit(const char *root)
     return any_entry(root, is_subset_name, has_dialect_folder) || has_dialect_folder(root);
 }
 
+/* A veil synthetic corpus (TIMIT layout with synth.json beside it): each speaker's
+ * espeak-ng English variant (base_voice: en-us, en-gb-x-rp, ...), a real acoustic accent,
+ * as the label "accent" (its dialect folders are drawn independently of the voice). */
+typedef struct synth_accents {
+    int n;
+    char **id, **accent;
+} synth_accents;
+
+static void synth_accents_free(synth_accents *a)
+{
+    for (int i = 0; i < a->n; i++) free(a->id[i]), free(a->accent[i]);
+    free(a->id);
+    free(a->accent);
+    memset(a, 0, sizeof *a);
+}
+
+/* 0 with a->n = 0 when root has no synth.json; -1 naming the file when it is malformed */
+static int synth_accents_read(const char *root, synth_accents *a)
+{
+    memset(a, 0, sizeof *a);
+    char *path = corpus_path_join(root, "synth.json"), *text = NULL;
+    int rc = 0;
+    if (!veil_path_exists(path)) goto done;
+    rc = -1;
+    if (veil_read_file(path, &text, NULL) != 0) goto done;
+    cJSON *o = cJSON_Parse(text);
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(o, "format");
+    const cJSON *spk = cJSON_GetObjectItemCaseSensitive(o, "speakers");
+    if (!o || !cJSON_IsString(fmt) || strncmp(fmt->valuestring, "veil synthetic corpus", 21) || !cJSON_IsArray(spk)) {
+        veil_error("%s: not a veil synthetic corpus description (expected JSON with \"format\": \"veil synthetic "
+                   "corpus 1\" and a \"speakers\" array); move it away to read the folder as plain TIMIT", path);
+        cJSON_Delete(o);
+        goto done;
+    }
+    int n = cJSON_GetArraySize(spk), i = 0;
+    a->id = veil_calloc((size_t)n + 1, sizeof *a->id);
+    a->accent = veil_calloc((size_t)n + 1, sizeof *a->accent);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, spk) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id"), *v = cJSON_GetObjectItemCaseSensitive(e, "base_voice");
+        if (!cJSON_IsString(id) || !cJSON_IsString(v) || !v->valuestring[0]) {
+            veil_error("%s: speakers[%d] has no \"id\" or no \"base_voice\" string", path, i);
+            cJSON_Delete(o);
+            synth_accents_free(a);
+            goto done;
+        }
+        a->id[a->n] = veil_strdup(id->valuestring);
+        a->accent[a->n++] = veil_strdup(v->valuestring);
+        i++;
+    }
+    cJSON_Delete(o);
+    rc = 0;
+done:
+    free(text);
+    free(path);
+    return rc;
+}
+
+static const char *synth_accent_of(const synth_accents *a, const char *id)
+{
+    for (int i = 0; i < a->n; i++)
+        if (!strcasecmp(a->id[i], id)) return a->accent[i];
+    return "";
+}
+
 /* One subset folder: DRn/<speaker>/<utt>.WAV */
-static int timit_subset(corpus_builder *b, const char *dir, const char *subset)
+static int timit_subset(corpus_builder *b, const char *dir, const char *subset, const synth_accents *accents)
 {
     corpus_names regions;
     if (corpus_list_dir(dir, &regions) != 0) return -1;
@@ -199,7 +266,7 @@ static int timit_subset(corpus_builder *b, const char *dir, const char *subset)
                     veil_error("%s: speaker without gender (a TIMIT speaker folder starts with F or M)", sdir);
                     rc = -1;
                 } else {
-                    const char *labels[2] = {dialect, subset};
+                    const char *labels[3] = {dialect, subset, synth_accent_of(accents, spk.v[s])};
                     rc = corpus_add_speaker_folder(b, sdir, 0, spk.v[s], g, labels);
                 }
             }
@@ -214,9 +281,11 @@ static int timit_subset(corpus_builder *b, const char *dir, const char *subset)
 
 int corpus_load_timit(const char *root, veil_corpus **out)
 {
-    static const char *const label_names[2] = {"dialect", "subset"};
+    static const char *const label_names[3] = {"dialect", "subset", "accent"};
+    synth_accents accents;
+    if (synth_accents_read(root, &accents) != 0) return -1;
     corpus_builder b;
-    corpus_builder_init(&b, 2, label_names);
+    corpus_builder_init(&b, accents.n ? 3 : 2, label_names);
     corpus_names l;
     int rc = corpus_list_dir(root, &l);
     int subsets = 0;
@@ -226,7 +295,7 @@ int corpus_load_timit(const char *root, veil_corpus **out)
             char subset[8];
             snprintf(subset, sizeof subset, "%s", l.v[i]);
             upcase(subset);
-            rc = timit_subset(&b, p, subset);
+            rc = timit_subset(&b, p, subset, &accents);
             subsets++;
         }
         free(p);
@@ -241,8 +310,9 @@ int corpus_load_timit(const char *root, veil_corpus **out)
             snprintf(subset, sizeof subset, "%s", base);
             upcase(subset);
         }
-        rc = timit_subset(&b, root, subset);
+        rc = timit_subset(&b, root, subset, &accents);
     }
+    synth_accents_free(&accents);
     if (rc != 0) {
         corpus_builder_free(&b);
         return -1;

@@ -70,7 +70,7 @@ PY
 # veil extract --corpus: the files above in corpus order, and an index that is a labels file
 "$veil" extract --model "$tmp/m.safetensors" --corpus "$tmp/corpus" -o "$tmp/corp.npy" --threads 1 -q
 cmp -s "$tmp/corp.npy" "$tmp/all.npy" || fail "extract --corpus differs from its files in corpus order"
-[ "$(head -1 "$tmp/corp.index.csv")" = "row,file,patch,start_seconds,speaker,gender,utterance,dialect,subset" ] ||
+[ "$(head -1 "$tmp/corp.index.csv")" = "row,file,patch,start_seconds,speaker,gender,utterance,dialect,subset,accent" ] ||
     fail "extract --corpus index header: $(head -1 "$tmp/corp.index.csv")"
 "$veil" audit --features "$tmp/corp.npy" --labels "$tmp/corp.index.csv" --out "$tmp/corp" --attackers paper-mlp \
     "${common[@]}"

@@ -20,6 +20,25 @@ check "synth prints the summary" grep -q "4 (2 F / 2 M)" "$tmp/synth.txt"
 "$veil" corpus info "$tmp/c" --json >"$tmp/info.json"
 check "info --json exits 0" test $? -eq 0
 check "info counts speakers" grep -q '"speakers":4,"female":2,"male":2' "$tmp/info.json"
+# a synthetic corpus's speakers carry their espeak-ng voice as the label "accent" (issue 20),
+# each speaker's base_voice of synth.json
+python3 - "$tmp/info.json" "$tmp/c/synth.json" <<'PY'
+import json, sys
+info, synth = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert "accent" in info["label_names"], info["label_names"]
+want = {s["id"]: s["base_voice"] for s in synth["speakers"]}
+got = {s["id"]: s["labels"]["accent"] for s in info["speaker_list"]}
+assert got == want, (got, want)
+PY
+check "info: accent from synth.json" test $? -eq 0
+"$veil" corpus info "$tmp/c" | grep -q "^  accent " 
+check "info lists the accents with their counts" test $? -eq 0
+# a malformed synth.json: refused, naming it
+cp -r "$tmp/c" "$tmp/bad"
+echo '{"format": "something else"}' > "$tmp/bad/synth.json"
+"$veil" corpus info "$tmp/bad" >/dev/null 2>"$tmp/bad.txt"
+check "malformed synth.json fails" test $? -eq 1
+check "malformed synth.json message" grep -q "$tmp/bad/synth.json: not a veil synthetic corpus" "$tmp/bad.txt"
 
 "$veil" corpus features "$tmp/c" --threads 2 --json >"$tmp/f1.json" 2>/dev/null
 check "features exits 0" test $? -eq 0
