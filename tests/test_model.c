@@ -324,7 +324,12 @@ static void test_rejections(void)
     EDIT("format.safetensors", "not a veil model", set_meta(root, "format", "pt"));
     EDIT("arch.safetensors", "architecture", set_meta(root, "architecture", "{\"groups\":2"));
     EDIT("arch2.safetensors", "'groups' must be", set_meta(root, "architecture",
+        "{\"groups\":6,\"in_h\":64,\"in_w\":64,\"convs_per_group\":3,\"filters\":[1,1,1,1,1,1],\"kernels\":[1,1,1,1,1,1]}"));
+    /* groups 0 (the raw baseline) is an architecture, but not the one these tensors are */
+    EDIT("arch3.safetensors", "unknown tensor 'f.g1.bn.weight'", set_meta(root, "architecture",
         "{\"groups\":0,\"in_h\":8,\"in_w\":8,\"convs_per_group\":3,\"filters\":[],\"kernels\":[]}"));
+    EDIT("arch4.safetensors", "'out_dim' must be", set_meta(root, "architecture",
+        "{\"groups\":1,\"in_h\":8,\"in_w\":8,\"convs_per_group\":3,\"filters\":[4],\"kernels\":[3],\"out_dim\":0}"));
     EDIT("mfcc.safetensors", "mfcc", set_meta(root, "mfcc", "{\"n_mels\":\"many\"}"));
     EDIT("classes.safetensors", "classes", set_meta(root, "classes", "[\"female\"]"));
     EDIT("precision.safetensors", "precision", set_meta(root, "precision", "fp8"));
