@@ -5,13 +5,9 @@
 # features are the MFCC patches to the bit, the bottleneck's have bn_dim values.
 # $1: the veil binary, $2: a scratch directory.
 set -euo pipefail
-veil=$1; tmp=$2
-rm -rf "$tmp"; mkdir -p "$tmp"
-echo "leak:libfontconfig.so" > "$tmp/lsan.supp"
-export LSAN_OPTIONS="suppressions=$tmp/lsan.supp:print_suppressions=0"
-fail() { echo "FAILED: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh" "$@"
 
-"$veil" corpus synth --out "$tmp/corpus" --speakers 16 --female 8 --seconds 6 --threads 1 >/dev/null
+tiny_corpus "$tmp/corpus" 16 6
 common=(--corpus "$tmp/corpus" --cache "$tmp/cache" --st 4 --attack-groups 2 --cv 1 --gender-epochs 1
         --attack-epochs 2 --filter-divisor 16 --precision fp32 --threads 1 --seed 3)
 "$veil" experiment "${common[@]}" --out "$tmp/out" --preset quick --methods raw,bottleneck,best-response \
