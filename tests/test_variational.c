@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "testutil.h"
-#include "train/method.h"
+#include "research/train/method.h"
 #include "veil/common.h"
 #include "veil/corpus.h"
 #include "veil/experiment.h"

@@ -7,7 +7,7 @@
 #include "veil/corpus.h"
 #include "veil/features.h"
 #include "veil/model.h"
-#include "train/method.h"
+#include "research/train/method.h"
 
 int test_failures, test_checks;
 
