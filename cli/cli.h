@@ -174,7 +174,7 @@ typedef struct cli_io {
 } cli_io;
 int cli_check_outputs(const cli_io *io, size_t n);
 #ifdef VEIL_HAVE_TRAINING
-#include "extract_index.h"
+#include "core/model/extract_index.h"
 #include "veil/corpus.h"
 /* The labels of every utterance of a corpus for an index (`veil extract --corpus`, `veil
  * corpus features -o`), so the index is a labels file of `veil audit`: speaker, gender

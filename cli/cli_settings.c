@@ -4,7 +4,7 @@
 
 #include "cli.h"
 #include "veil/common.h"
-#include "train/method.h"
+#include "research/train/method.h"
 
 static int take_setting(void *tc, const char *name, const char *value)
 {

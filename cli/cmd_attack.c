@@ -6,7 +6,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "json.h"
+#include "core/base/json.h"
 
 #include "cli.h"
 #include "veil/common.h"

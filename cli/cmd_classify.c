@@ -9,7 +9,7 @@
 #include <math.h>
 
 #include "cli.h"
-#include "json.h"
+#include "core/base/json.h"
 #include "veil/common.h"
 #include "veil/model.h"
 #include "veil/stream.h"

@@ -1,7 +1,7 @@
 /* veil corpus: info | features | synth. */
 #include <cjson/cJSON.h>
 
-#include "json.h"
+#include "core/base/json.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -7,7 +7,7 @@
 #include "cli.h"
 #include "veil/common.h"
 #include "veil/experiment.h"
-#include "train/method.h"
+#include "research/train/method.h"
 
 typedef struct experiment_args {
     veil_experiment_config c;

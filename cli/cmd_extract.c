@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "extract_index.h"
+#include "core/model/extract_index.h"
 #include "veil/common.h"
 #include "veil/mfcc.h"
 #include "veil/model.h"

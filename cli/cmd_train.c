@@ -13,7 +13,7 @@
 #include "veil/job.h"
 #include "veil/model.h"
 #include "veil/report.h"
-#include "train/method.h"
+#include "research/train/method.h"
 
 static const char *usage_head =
     "usage: veil train --corpus DIR --method METHOD --groups G -o MODEL.safetensors\n"

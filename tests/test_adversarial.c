@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "testutil.h"
-#include "train/method.h"
+#include "research/train/method.h"
 #include "veil/common.h"
 #include "veil/nn.h"
 

@@ -9,7 +9,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#include "json.h"
+#include "core/base/json.h"
 #include "testutil.h"
 #include "veil/common.h"
 

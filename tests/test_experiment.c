@@ -13,7 +13,7 @@
 #include "veil/corpus.h"
 #include "veil/experiment.h"
 #include "veil/report.h"
-#include "train/method.h"
+#include "research/train/method.h"
 
 /* fontconfig (under cairo's toy text API) keeps parts of its parsed configuration
  * unreachable at exit; that is the library's, not ours. */

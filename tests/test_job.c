@@ -8,7 +8,7 @@
 #include "testutil.h"
 #include "veil/common.h"
 #include "veil/job.h"
-#include "train/method.h"
+#include "research/train/method.h"
 
 #define SIDE 8
 #define NS 12

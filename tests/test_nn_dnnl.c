@@ -1,11 +1,11 @@
 /* nn engine on oneDNN: every layer forward and backward against the double-precision
- * reference (src/nn_ref.c), the whole extractor and head, determinism, precision.
+ * reference (tests/nn_ref.c), the whole extractor and head, determinism, precision.
  * Tolerances: error / max|reference| <= 1e-4 in fp32, 2e-2 in bf16. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn_dnnl.h"
+#include "nn_layer_test.h"
 #include "nn_ref.h"
 #include "testutil.h"
 #include "veil/common.h"

@@ -9,7 +9,7 @@
 #include "testutil.h"
 #include "veil/common.h"
 #include "veil/probe.h"
-#include "probe/probe_internal.h"
+#include "research/probe/probe_internal.h"
 
 /* k classes, rows_per_class rows each in utts_per_class utterances; class c's mean is
  * sep * e_c (a direction of its own), unit noise; every dimension scaled by scale. */

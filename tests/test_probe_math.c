@@ -1,4 +1,4 @@
-/* The numeric probes (src/probe/): known answers on Gaussian clusters, the EER and minDCF
+/* The numeric probes (src/research/probe/): known answers on Gaussian clusters, the EER and minDCF
  * against brute force over every threshold, the bootstrap, LDA against Fisher's
  * direction, logistic regression in the span of wide features against the same problem
  * in few dimensions. */

@@ -10,7 +10,7 @@
 #include "veil/common.h"
 #include "veil/experiment.h"
 #include "veil/report.h"
-#include "train/method.h"
+#include "research/train/method.h"
 
 /* fontconfig (under cairo's toy text API) keeps parts of its parsed configuration
  * unreachable at exit; that is the library's, not ours. */
@@ -369,7 +369,7 @@ int main(void)
                                *g3 = veil_summary_find(&s, VEIL_METHOD_SIAMESE, 3),
                                *rf = veil_summary_find(&s, VEIL_METHOD_REFERENCE, 1);
         CHECK(g1 && g3 && rf && !veil_summary_find(&s, VEIL_METHOD_SIAMESE, 2));
-        /* the plot's mapping (src/plot.c): x of G, y of a percentage */
+        /* the plot's mapping (src/research/experiment/plot.c): x of G, y of a percentage */
 #define FIG3_X(g) (80.0 + ((g) - 0.5) / 5.0 * 560.0)
 #define FIG3_Y(p) (490.0 - (p) / 100.0 * 430.0)
         double gc = 0;

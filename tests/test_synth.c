@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "synth_text.h"
+#include "research/corpus/synth_text.h"
 #include "testutil.h"
 #include "veil/common.h"
 #include "veil/corpus.h"

@@ -8,7 +8,7 @@
 #include "testutil.h"
 #include "veil/common.h"
 #include "veil/job.h"
-#include "train/method.h"
+#include "research/train/method.h"
 
 #define SIDE 8
 #ifndef GENDER_AMP
@@ -21,23 +21,6 @@
 static void make_patches(veil_patch_set *p, int ns, int np, int flat, uint64_t seed)
 {
     test_tiny_patches(p, ns, np, SIDE, (test_patch_amps){GENDER_AMP, SPEAKER_AMP, NOISE_AMP}, flat, seed);
-}
-
-/* 70/30 of each speaker's patches into train/eval, labels = gender */
-static void make_sets(const veil_patch_set *p, size_t *ti, int *tl, size_t *ei, int *el,
-                      veil_labelled *train, veil_labelled *eval)
-{
-    size_t nt = 0, ne = 0;
-    for (int s = 0; s < p->n_speakers; s++) {
-        size_t n = veil_speaker_patches(p, s), k = (size_t)(0.7 * (double)n + 0.5);
-        for (size_t i = 0; i < n; i++) {
-            size_t q = p->speaker_offset[s] + i;
-            if (i < k) { ti[nt] = q; tl[nt++] = s >= p->n_speakers / 2; }
-            else { ei[ne] = q; el[ne++] = s >= p->n_speakers / 2; }
-        }
-    }
-    *train = (veil_labelled){nt, ti, tl};
-    *eval = (veil_labelled){ne, ei, el};
 }
 
 static veil_extractor *tiny_extractor(uint64_t seed)
@@ -123,10 +106,8 @@ static void test_siamese(void)
 {
     veil_patch_set p;
     make_patches(&p, 6, 20, 0, 5);
-    size_t ti[120], ei[120];
-    int tl[120], el[120];
-    veil_labelled train, eval;
-    make_sets(&p, ti, tl, ei, el, &train, &eval);
+    test_gender_sets s;
+    test_gender_sets_make(&p, &s);
     veil_train_config tc;
     tiny_config(&tc);
 
@@ -134,10 +115,10 @@ static void test_siamese(void)
     veil_train_report r1, r;
     siamese_of(&tc)->epochs = 1;
     veil_extractor *f1 = tiny_extractor(1);
-    CHECK(f1 && veil_train_siamese(f1, &p, &train, &eval, &tc, siamese_of(&tc), tc.lr, 9, "test", &r1) == 0);
+    CHECK(f1 && veil_train_siamese(f1, &p, &s.train, &s.eval, &tc, siamese_of(&tc), tc.lr, 9, "test", &r1) == 0);
     siamese_of(&tc)->epochs = 20;
     veil_extractor *f = tiny_extractor(1);
-    CHECK(f && veil_train_siamese(f, &p, &train, &eval, &tc, siamese_of(&tc), tc.lr, 9, "test", &r) == 0);
+    CHECK(f && veil_train_siamese(f, &p, &s.train, &s.eval, &tc, siamese_of(&tc), tc.lr, 9, "test", &r) == 0);
     CHECK_MSG(r.final_loss < 0.7 * r1.final_loss, "loss %g after 20 epochs vs %g after 1",
               r.final_loss, r1.final_loss);
     CHECK_MSG(r.best_eval_acc >= 0.75 && r.best_eval_acc > r1.best_eval_acc,
@@ -149,7 +130,7 @@ static void test_siamese(void)
     siamese_of(&tc)->epochs = r.best_epoch;
     veil_extractor *fb = tiny_extractor(1);
     veil_train_report rb;
-    CHECK(fb && veil_train_siamese(fb, &p, &train, &eval, &tc, siamese_of(&tc), tc.lr, 9, "test", &rb) == 0);
+    CHECK(fb && veil_train_siamese(fb, &p, &s.train, &s.eval, &tc, siamese_of(&tc), tc.lr, 9, "test", &rb) == 0);
     CHECK(rb.best_epoch == r.best_epoch);
     CHECK(params_equal(f, fb));
     CHECK(rb.best_eval_acc == r.best_eval_acc);
@@ -160,13 +141,14 @@ static void test_siamese(void)
     tc.ties_improve = 0;
     veil_extractor *fs = tiny_extractor(1);
     veil_train_report rs;
-    CHECK(fs && veil_train_siamese(fs, &p, &train, &eval, &tc, siamese_of(&tc), tc.lr, 9, "test", &rs) == 0);
+    CHECK(fs && veil_train_siamese(fs, &p, &s.train, &s.eval, &tc, siamese_of(&tc), tc.lr, 9, "test", &rs) == 0);
     CHECK(rs.epochs_run < 40 && rs.epochs_run == rs.best_epoch + 1);
 
     veil_extractor_free(f1);
     veil_extractor_free(f);
     veil_extractor_free(fb);
     veil_extractor_free(fs);
+    test_gender_sets_free(&s);
     test_patches_free(&p);
 }
 
@@ -175,19 +157,18 @@ static void test_collapse_reported(void)
     /* every patch the same: z has no spread, every pair looks similar */
     veil_patch_set p;
     make_patches(&p, 4, 10, 1, 1);
-    size_t ti[40], ei[40];
-    int tl[40], el[40];
-    veil_labelled train, eval;
-    make_sets(&p, ti, tl, ei, el, &train, &eval);
+    test_gender_sets s;
+    test_gender_sets_make(&p, &s);
     veil_train_config tc;
     tiny_config(&tc);
     siamese_of(&tc)->epochs = 2;
     veil_extractor *f = tiny_extractor(2);
     veil_train_report r;
-    CHECK(f && veil_train_siamese(f, &p, &train, &eval, &tc, siamese_of(&tc), tc.lr, 1, "flat", &r) == 0);
+    CHECK(f && veil_train_siamese(f, &p, &s.train, &s.eval, &tc, siamese_of(&tc), tc.lr, 1, "flat", &r) == 0);
     CHECK(r.collapsed && r.best_epoch == 0);
     CHECK_MSG(strlen(r.collapse_reason) > 0, "empty collapse reason");
     veil_extractor_free(f);
+    test_gender_sets_free(&s);
     test_patches_free(&p);
 }
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "testutil.h"
-#include "train/method.h"
+#include "research/train/method.h"
 #include "veil/common.h"
 #include "veil/corpus.h"
 #include "veil/experiment.h"
@@ -21,24 +21,6 @@
  * of its parsed configuration unreachable at exit; that is the library's, not ours. */
 const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void) { return "leak:libfontconfig.so\n"; }
-
-/* 70/30 of each speaker's patches into train/eval, labels = gender */
-static void make_sets(const veil_patch_set *p, size_t *ti, int *tl, size_t *ei, int *el, int *ts, int *es,
-                      veil_labelled *train, veil_labelled *eval)
-{
-    size_t nt = 0, ne = 0;
-    for (int s = 0; s < p->n_speakers; s++) {
-        size_t n = veil_speaker_patches(p, s), k = (size_t)(0.7 * (double)n + 0.5);
-        for (size_t i = 0; i < n; i++) {
-            size_t q = p->speaker_offset[s] + i;
-            int g = s >= p->n_speakers / 2;
-            if (i < k) ts[nt] = s, ti[nt] = q, tl[nt++] = g;
-            else es[ne] = s, ei[ne] = q, el[ne++] = g;
-        }
-    }
-    *train = (veil_labelled){nt, ti, tl};
-    *eval = (veil_labelled){ne, ei, el};
-}
 
 static void tiny_arch(veil_extractor_config *c)
 {
@@ -107,19 +89,17 @@ static void test_training(void)
 {
     veil_patch_set p;
     test_tiny_patches(&p, 8, 24, SIDE, (test_patch_amps){0.5, 1, 1}, 0, 5);
-    size_t ti[200], ei[200];
-    int tl[200], el[200], ts[200], es[200];
-    veil_labelled train, eval;
-    make_sets(&p, ti, tl, ei, el, ts, es, &train, &eval);
+    test_gender_sets s;
+    test_gender_sets_make(&p, &s);
     veil_train_config tc;
     tiny_config(&tc);
 
     /* small beta: learns gender (chance is 50 %), better than after one epoch */
     vib_of(&tc)->beta = 1e-3;
     vib_of(&tc)->epochs = 1;
-    run r1 = train_once(&p, &train, &eval, &tc, 11);
+    run r1 = train_once(&p, &s.train, &s.eval, &tc, 11);
     vib_of(&tc)->epochs = 25;
-    run r = train_once(&p, &train, &eval, &tc, 11);
+    run r = train_once(&p, &s.train, &s.eval, &tc, 11);
     CHECK_MSG(r.rep.best_eval_acc >= 0.85 && r.rep.best_eval_acc > r1.rep.best_eval_acc,
               "gender-eval %.3f (after one epoch %.3f)", r.rep.best_eval_acc, r1.rep.best_eval_acc);
     CHECK(r.rep.epochs_run == 25 && r.rep.best_epoch >= 1 && isfinite(r.rep.final_loss));
@@ -128,15 +108,17 @@ static void test_training(void)
     CHECK(r.rep.eval_seconds > 0); /* the job's stage profile */
 
     /* the same seed gives the same f and g */
-    run rb = train_once(&p, &train, &eval, &tc, 11);
+    run rb = train_once(&p, &s.train, &s.eval, &tc, 11);
+    /* the counts first: an argument list has no order of evaluation */
     int nf, ng;
-    CHECK(same_params(veil_extractor_params(r.f, &nf), veil_extractor_params(rb.f, &nf), nf));
-    CHECK(same_params(veil_head_params(r.g, &ng), veil_head_params(rb.g, &ng), ng));
+    veil_param *f_first = veil_extractor_params(r.f, &nf), *g_first = veil_head_params(r.g, &ng);
+    CHECK(same_params(f_first, veil_extractor_params(rb.f, &nf), nf));
+    CHECK(same_params(g_first, veil_head_params(rb.g, &ng), ng));
     CHECK(rb.rep.best_eval_acc == r.rep.best_eval_acc && rb.rep.best_epoch == r.rep.best_epoch);
 
     /* a large beta: the KL term pulls mu towards 0, so z keeps far less spread */
     vib_of(&tc)->beta = 10;
-    run big = train_once(&p, &train, &eval, &tc, 11);
+    run big = train_once(&p, &s.train, &s.eval, &tc, 11);
     CHECK_MSG(big.rep.z_spread < 0.5 * r.rep.z_spread, "z spread %.4g at beta 10 vs %.4g at beta 1e-3",
               big.rep.z_spread, r.rep.z_spread);
 
@@ -145,14 +127,14 @@ static void test_training(void)
     tc.ties_improve = 0;
     vib_of(&tc)->beta = 1e-3;
     vib_of(&tc)->epochs = 40;
-    run rs = train_once(&p, &train, &eval, &tc, 11);
+    run rs = train_once(&p, &s.train, &s.eval, &tc, 11);
     if (getenv("VEIL_TEST_VERBOSE"))
         printf("gender-eval %.3f (1 epoch %.3f), z spread %.4g (beta 10: %.4g), early stop at %d\n", r.rep.best_eval_acc,
                r1.rep.best_eval_acc, r.rep.z_spread, big.rep.z_spread, rs.rep.epochs_run);
     CHECK(rs.rep.epochs_run < 40 && rs.rep.epochs_run == rs.rep.best_epoch + 1);
 
     /* bad input: no evaluation patches */
-    veil_labelled none = {0, ei, el};
+    veil_labelled none = {0, s.eval.idx, s.eval.label};
     veil_extractor_config c;
     tiny_arch(&c);
     veil_extractor *f = veil_extractor_new(&c, 32, VEIL_PREC_FP32, 1);
@@ -160,7 +142,7 @@ static void test_training(void)
     veil_head *g = veil_head_new(&hc, 32, VEIL_PREC_FP32, 2);
     veil_logvar *v = veil_logvar_new(&c, 32, VEIL_PREC_FP32, 3, -4);
     veil_train_report rep;
-    CHECK_FAILS_WITH(veil_train_variational(f, v, g, &p, &train, &none, &tc, vib_of(&tc), 1, "test", &rep),
+    CHECK_FAILS_WITH(veil_train_variational(f, v, g, &p, &s.train, &none, &tc, vib_of(&tc), 1, "test", &rep),
                      "evaluation patches");
     veil_extractor_free(f), veil_head_free(g), veil_logvar_free(v);
 
@@ -171,7 +153,7 @@ static void test_training(void)
     const veil_train_method *m = veil_train_method_by_name("variational");
     CHECK(m != NULL);
     if (m) {
-        veil_train_context ctx = {&p, &train, &eval, ts, es, 8, &c, &tc, vib_of(&tc), VEIL_PREC_FP32, 99, "ctx"};
+        veil_train_context ctx = {&p, &s.train, &s.eval, s.train_speaker, s.eval_speaker, 8, &c, &tc, vib_of(&tc), VEIL_PREC_FP32, 99, "ctx"};
         veil_trained out;
         memset(&out, 0, sizeof out);
         CHECK_MSG(m->train(&ctx, &out) == 0, "%s", veil_last_error());
@@ -181,6 +163,7 @@ static void test_training(void)
         veil_head_free(out.g);
     }
     run_free(&r1), run_free(&r), run_free(&rb), run_free(&big), run_free(&rs);
+    test_gender_sets_free(&s);
     test_patches_free(&p);
 }
 

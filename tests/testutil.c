@@ -7,7 +7,7 @@
 #include "veil/corpus.h"
 #include "veil/features.h"
 #include "veil/model.h"
-#include "train/method.h"
+#include "research/train/method.h"
 
 int test_failures, test_checks;
 
@@ -113,6 +113,36 @@ void test_patches_free(veil_patch_set *p)
     free(p->speaker_offset);
     free(p->patch_utt);
     memset(p, 0, sizeof *p);
+}
+
+void test_gender_sets_make(const veil_patch_set *p, test_gender_sets *s)
+{
+    size_t n_all = p->n_patches ? p->n_patches : 1, nt = 0, ne = 0;
+    size_t *ti = calloc(n_all, sizeof *ti), *ei = calloc(n_all, sizeof *ei);
+    int *tl = calloc(n_all, sizeof *tl), *el = calloc(n_all, sizeof *el);
+    s->train_speaker = calloc(n_all, sizeof(int));
+    s->eval_speaker = calloc(n_all, sizeof(int));
+    for (int k = 0; k < p->n_speakers; k++) {
+        size_t n = veil_speaker_patches(p, k), cut = (size_t)(0.7 * (double)n + 0.5);
+        int male = k >= p->n_speakers / 2;
+        for (size_t i = 0; i < n; i++) {
+            size_t q = p->speaker_offset[k] + i;
+            if (i < cut) s->train_speaker[nt] = k, ti[nt] = q, tl[nt++] = male;
+            else s->eval_speaker[ne] = k, ei[ne] = q, el[ne++] = male;
+        }
+    }
+    s->train = (veil_labelled){nt, ti, tl};
+    s->eval = (veil_labelled){ne, ei, el};
+}
+
+void test_gender_sets_free(test_gender_sets *s)
+{
+    free((void *)s->train.idx);
+    free((void *)s->train.label);
+    free((void *)s->eval.idx);
+    free((void *)s->eval.label);
+    free(s->train_speaker);
+    free(s->eval_speaker);
 }
 
 veil_model *test_tiny_model(const char *method, int with_head, uint64_t seed)

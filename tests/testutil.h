@@ -57,10 +57,19 @@ int test_tiny_corpus(const char *dir, int speakers, double seconds);
 typedef struct test_patch_amps {
     double gender, speaker, noise;
 } test_patch_amps;
-struct veil_patch_set;
+#include "veil/job.h"
 void test_tiny_patches(struct veil_patch_set *p, int ns, int np, int side, test_patch_amps amp, int flat,
                        uint64_t seed);
 void test_patches_free(struct veil_patch_set *p);
+/* The gender problem of a patch set: each speaker's patches 70/30 (in order) into
+ * training and evaluation, labelled with the speaker's gender (the second half of the
+ * speakers male), with each row's speaker. Free with test_gender_sets_free. */
+typedef struct test_gender_sets {
+    veil_labelled train, eval;
+    int *train_speaker, *eval_speaker;
+} test_gender_sets;
+void test_gender_sets_make(const struct veil_patch_set *p, test_gender_sets *s);
+void test_gender_sets_free(test_gender_sets *s);
 /* A tiny model: an extractor of G = 2 on 8x8 patches (the MFCC settings made to match)
  * with weights from seed and, with_head, a gender head (female, male) from seed + 1. */
 struct veil_model;

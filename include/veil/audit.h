@@ -1,7 +1,7 @@
 /* veil audit: the attacker battery (include/veil/probe.h) on any feature set: a .npy with
  * a labels CSV from any tool, a veil extractor on a corpus, or the raw MFCC patches. The
  * protocol of `veil attack`: groups of St speakers drawn regardless of gender, each
- * speaker's rows split 70/30 (src/split.c), deterministic for a seed. docs/audit.md. */
+ * speaker's rows split 70/30 (src/research/experiment/split.c), deterministic for a seed. docs/audit.md. */
 #ifndef VEIL_AUDIT_H
 #define VEIL_AUDIT_H
 
@@ -87,7 +87,7 @@ typedef struct veil_audit_info {
 /* audit.json, audit.md, audit.png and audit.svg in dir (created), each written to a
  * temporary name and renamed. */
 int veil_audit_write(const char *dir, const veil_audit_info *info, const veil_audit_result *r);
-/* The figure alone (src/audit_plot.c): per probe, mean over groups of the identification
+/* The figure alone (src/research/audit/audit_plot.c): per probe, mean over groups of the identification
  * accuracy per patch and per utterance against chance, and the EER against 50 %. */
 int veil_audit_plot(const veil_audit_result *r, const char *png_path, const char *svg_path);
 /* The figure as veil_write_fn (ctx: the veil_audit_result), for a set of outputs. */

@@ -19,7 +19,7 @@ typedef struct veil_experiment_config {
     veil_mfcc_config mfcc;
     veil_protocol_config protocol;
     veil_train_config train;
-    int with_method[VEIL_METHOD_SLOTS]; /* 1 for each method id in the grid (src/train/method.h) */
+    int with_method[VEIL_METHOD_SLOTS]; /* 1 for each method id in the grid (src/research/train/method.h) */
     /* methods with a knob (adversarial lambda, ...): the values swept on iteration 0; 0 values =
      * the setting's own value. Later iterations run the value selected on iteration 0. */
     double knob_values[VEIL_METHOD_SLOTS][VEIL_MAX_KNOB_VALUES];
@@ -57,10 +57,6 @@ typedef struct veil_job_id {
 } veil_job_id;
 /* malloc'd list; *n receives its length. */
 veil_job_id *veil_experiment_jobs(const veil_experiment_config *c, size_t *n);
-/* The seeds: iteration i's split (shared by every method), and one job's own seed. */
-uint64_t veil_experiment_split_seed(uint64_t seed, int iteration);
-uint64_t veil_experiment_job_seed(uint64_t seed, veil_method m, int groups, int iteration);
-
 /* A method's knob values in this grid (values: VEIL_MAX_KNOB_VALUES): the swept list, or
  * the setting's own value; the count. */
 int veil_experiment_knob_values(const veil_experiment_config *c, int method, double *values);

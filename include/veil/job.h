@@ -52,14 +52,14 @@ int veil_split_make_attack(const veil_corpus *c, const veil_patch_set *p, int st
 void veil_split_free(veil_split *s);
 
 /* ---- trainers ---- */
-/* A training method's stable id (src/train/method.h has the table of methods; the ids of
+/* A training method's stable id (src/research/train/method.h has the table of methods; the ids of
  * the first two are fixed here because job seeds derive from them). */
 typedef int veil_method;
 enum { VEIL_METHOD_REFERENCE = 0, VEIL_METHOD_SIAMESE = 1 };
 int veil_method_parse(const char *s, veil_method *out);
 const char *veil_method_name(veil_method m);
 
-/* Storage for one method's own settings (its struct, src/train/<method>.c), by id. */
+/* Storage for one method's own settings (its struct, src/research/train/<method>.c), by id. */
 #define VEIL_METHOD_SLOTS 8
 typedef struct veil_method_settings {
     _Alignas(8) unsigned char bytes[256];
@@ -154,7 +154,7 @@ char *veil_job_result_to_json(const veil_job_result *r);
 /* The inverse: parse one such line (fields missing from older lines keep zero/NaN). */
 int veil_job_result_from_json(const char *line, veil_job_result *out);
 
-/* ---- building blocks (src/train.c, src/attack.c), usable on their own ---- */
+/* ---- building blocks (src/research/train/heads.c, src/research/probe/attack.c), usable on their own ---- */
 typedef struct veil_labelled {  /* patches of a patch set with a label each */
     size_t n;
     const size_t *idx;
@@ -201,7 +201,7 @@ int veil_head_train_ex(veil_head *h, const float *x, const int *labels, size_t n
 /* Eval-mode accuracy; pred_count (classes entries, optional) receives predictions per class. */
 double veil_head_accuracy(veil_head *h, const float *x, const int *labels, size_t n, int batch,
                           size_t *pred_count);
-/* ---- the attackers (src/attack.c): feature tables, then the probes of veil/probe.h ---- */
+/* ---- the attackers (src/research/probe/attack.c): feature tables, then the probes of veil/probe.h ---- */
 /* Features of patches idx[0..n) by f (eval mode, batch at a time) as a table: labels
  * label[i] (NULL: 0) of n_classes classes, speaker, gender (from s), utterance, file. */
 int veil_feature_table_extract(veil_extractor *f, const veil_patch_set *p, const veil_split *s,
@@ -249,5 +249,9 @@ int veil_job_run(veil_method method, int groups, int iteration, const veil_split
                  const veil_patch_set *patches, const veil_train_config *tc,
                  veil_precision precision, uint64_t seed, veil_job_result *out,
                  veil_model **model_out);
+/* A job's seeds in the experiment's grid of base seed `seed`: iteration i's split (shared
+ * by every method) and the job's own seed (veil train derives them as the grid does). */
+uint64_t veil_experiment_split_seed(uint64_t seed, int iteration);
+uint64_t veil_experiment_job_seed(uint64_t seed, veil_method m, int groups, int iteration);
 
 #endif

@@ -3,7 +3,7 @@
  *                'same', ReLU) -> MaxPool 2x2/2; output flattened (C,H,W order).
  *   head g / a:  Linear(dim,1024) -> ReLU -> Dropout(0.5) -> Linear(1024,C).
  * oneDNN does the heavy work (fp32, or bf16 compute with fp32 master weights); a
- * plain-C reference of every layer lives in src/nn_ref.h for the tests.
+ * plain-C reference of every layer lives in tests/nn_ref.h for the tests.
  * See docs/network.md for layouts, initialisation and every choice. */
 #ifndef VEIL_NN_H
 #define VEIL_NN_H

@@ -1,6 +1,6 @@
 /* veil probe: the attackers. One feature table per attacker group (every patch's features
  * extracted once), and a table of probes that score it: a new attacker is one file in
- * src/probe/ and one line in the table (src/probe/probe.c). docs/protocol.md, "Attackers". */
+ * src/research/probe/ and one line in the table (src/research/probe/probe.c). docs/protocol.md, "Attackers". */
 #ifndef VEIL_PROBE_H
 #define VEIL_PROBE_H
 

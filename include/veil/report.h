@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include "veil/job.h"
 
-/* ---- results.jsonl: one veil_job_result_to_json line per finished job (src/results.c) ---- */
+/* ---- results.jsonl: one veil_job_result_to_json line per finished job (src/research/experiment/results.c) ---- */
 /* What the run that reads the lines knows (from config.json or its own configuration). */
 typedef struct veil_results_rules {
     int cv;                    /* iterations are 0..cv-1; 0: not checked */

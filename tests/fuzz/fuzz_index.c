@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "corpus_internal.h"
-#include "extract_index.h"
+#include "research/corpus/corpus_internal.h"
+#include "core/model/extract_index.h"
 #include "fuzz_util.h"
 
 typedef struct {

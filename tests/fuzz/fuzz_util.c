@@ -10,6 +10,7 @@
 
 #include "veil/audio.h"
 #include "veil/common.h"
+#include "veil/corpus.h"
 
 static char dir[4096];
 
@@ -90,4 +91,14 @@ char *fuzz_string(const uint8_t *data, size_t size)
     if (size) memcpy(s, data, size);
     s[size] = 0;
     return s;
+}
+
+void fuzz_corpus(const char *wav_a, const char *wav_b, const char *table, const char *load, const uint8_t *data,
+                 size_t size)
+{
+    fuzz_wav(wav_a);
+    fuzz_wav(wav_b);
+    fuzz_write(table, data, size);
+    veil_corpus *c = NULL;
+    if (veil_corpus_load(fuzz_path(load), &c) == 0) veil_corpus_free(c);
 }
