@@ -330,6 +330,7 @@ typedef struct plot_ctx {
     int n_rows, sweep_groups;
     const char *attacker; /* the attacker's name in legends and titles (NULL: none) */
     double w, h;          /* the surface (0: FIG_W x FIG_H) */
+    int frontier;         /* the frontier's panels: chance lines always in view, the goal shaded */
     int x_eer;            /* the trade-off's x: 0 the row's attacker accuracy, 1 its lowest
                            * same-gender EER over the attackers (the frontier's right panel) */
 } plot_ctx;
@@ -384,7 +385,7 @@ static void draw_figure3(cairo_t *cr, const plot_ctx *p) { draw(cr, p->s, p->st)
 
 int veil_plot_figure3(const veil_summary *s, int st, const char *png_path, const char *svg_path)
 {
-    plot_ctx p = {s, st > 0 ? st : 20, draw_figure3, NULL, 0, 0, NULL, 0, 0, 0};
+    plot_ctx p = {s, st > 0 ? st : 20, draw_figure3, NULL, 0, 0, NULL, 0, 0, 0, 0};
     return plot_files(&p, png_path, svg_path);
 }
 
@@ -528,7 +529,7 @@ static void draw_extractors(cairo_t *cr, const plot_ctx *p)
 
 int veil_plot_extractors(const veil_summary *s, int st, const char *png_path, const char *svg_path)
 {
-    plot_ctx p = {s, st > 0 ? st : 20, draw_extractors, NULL, 0, 0, NULL, 0, 0, 0};
+    plot_ctx p = {s, st > 0 ? st : 20, draw_extractors, NULL, 0, 0, NULL, 0, 0, 0, 0};
     return plot_files(&p, png_path, svg_path);
 }
 
@@ -546,7 +547,7 @@ int veil_plot_figure4(const veil_summary_row *const *rows, int n, int st, const 
 int veil_plot_figure4_as(const veil_summary_row *const *rows, int n, int st, const char *attacker,
                          const char *png_path, const char *svg_path)
 {
-    plot_ctx p = {NULL, st > 0 ? st : 20, draw_figure4, rows, n, 0, attacker, 0, 0, 0};
+    plot_ctx p = {NULL, st > 0 ? st : 20, draw_figure4, rows, n, 0, attacker, 0, 0, 0, 0};
     return plot_files(&p, png_path, svg_path);
 }
 
@@ -640,9 +641,14 @@ static void draw_tradeoff(cairo_t *cr, const plot_ctx *p)
     /* chance: 1/St and 2/St for an identification attacker, an EER of 50 % */
     double chx[2] = {p->x_eer ? 50.0 : 100.0 / st, p->x_eer ? 50.0 : 200.0 / st};
     for (int i = 0; i < 2; i++)
-        if (chx[i] >= x0 - 0.5 * xs && chx[i] <= x1 + 0.5 * xs) x0 = fmin(x0, chx[i]), x1 = fmax(x1, chx[i]);
+        if (p->frontier || (chx[i] >= x0 - 0.5 * xs && chx[i] <= x1 + 0.5 * xs))
+            x0 = fmin(x0, chx[i]), x1 = fmax(x1, chx[i]);
     int show_g = isfinite(gchance) && gchance >= y0 - 0.5 * ys && gchance <= y1 + 0.5 * ys;
     if (show_g) y0 = fmin(y0, gchance), y1 = fmax(y1, gchance);
+    /* the frontier's goal (issue 19): gender >= 93 %, strongest per utterance <= 20 %,
+     * every same-gender EER >= 40 % */
+    const double goal_y = 93, goal_x = p->x_eer ? 40 : 20;
+    if (p->frontier) y1 = fmax(y1, goal_y + 1), x0 = fmin(x0, goal_x), x1 = fmax(x1, goal_x);
     axis ax = fit_axis(x0, x1), ay = fit_axis(y0, y1);
 
     /* grid and tick labels */
@@ -688,6 +694,14 @@ static void draw_tradeoff(cairo_t *cr, const plot_ctx *p)
     cairo_save(cr);
     cairo_rectangle(cr, PX0, PY0, PX1 - PX0, PY1 - PY0);
     cairo_clip(cr);
+    if (p->frontier) { /* the goal region, lightly shaded under everything else */
+        double gx0 = p->x_eer ? ax_x(&ax, goal_x) : PX0, gx1 = p->x_eer ? PX1 : ax_x(&ax, goal_x);
+        cairo_set_source_rgba(cr, 0.2, 0.7, 0.3, 0.12);
+        cairo_rectangle(cr, gx0, PY0, gx1 - gx0, ax_y(&ay, goal_y) - PY0);
+        cairo_fill(cr);
+        cairo_set_source_rgb(cr, 0.2, 0.5, 0.25);
+        text_at(cr, "goal", p->x_eer ? gx1 - 6 : gx0 + 6, PY0 + 14, 12, p->x_eer ? 1 : 0, 0.5, 1);
+    }
     set_color(cr, C_CHANCE);
     set_line(cr, LINE_DOTTED, 1.8);
     cairo_move_to(cr, ax_x(&ax, chx[0]), PY0);
@@ -829,7 +843,10 @@ static void draw_tradeoff(cairo_t *cr, const plot_ctx *p)
     }
     set_color(cr, C_AXIS);
     text_at(cr, "labels: knob value or G", lx, y + 100, 11.5, 0, 0.5, 0);
-    text_at(cr, "chance lines drawn when near", lx, y + 118, 11.5, 0, 0.5, 0);
+    if (p->frontier)
+        text_at(cr, p->x_eer ? "goal: gender >= 93 %, EER >= 40 %" : "goal: gender >= 93 %, <= 20 %", lx, y + 118,
+                11.5, 0, 0.5, 0);
+    else text_at(cr, "chance lines drawn when near", lx, y + 118, 11.5, 0, 0.5, 0);
 }
 
 int veil_plot_tradeoff(const veil_summary *s, int sweep_groups, int st, const char *png_path,
@@ -841,7 +858,7 @@ int veil_plot_tradeoff(const veil_summary *s, int sweep_groups, int st, const ch
 int veil_plot_tradeoff_as(const veil_summary *s, int sweep_groups, int st, const char *attacker,
                           const char *png_path, const char *svg_path)
 {
-    plot_ctx p = {s, st > 0 ? st : 20, draw_tradeoff, NULL, 0, sweep_groups, attacker, 0, 0, 0};
+    plot_ctx p = {s, st > 0 ? st : 20, draw_tradeoff, NULL, 0, sweep_groups, attacker, 0, 0, 0, 0};
     return plot_files(&p, png_path, svg_path);
 }
 
@@ -852,6 +869,7 @@ static void draw_frontier(cairo_t *cr, const plot_ctx *p)
     plot_ctx left = *p, right = *p;
     left.x_eer = 0;
     right.x_eer = 1;
+    left.frontier = right.frontier = 1;
     draw_tradeoff(cr, &left);
     cairo_save(cr);
     cairo_translate(cr, FIG_W, 0);
@@ -863,7 +881,7 @@ int veil_plot_frontier(const veil_summary *strongest, int sweep_groups, int st, 
                        const char *svg_path)
 {
     plot_ctx p = {strongest, st > 0 ? st : 20, draw_frontier, NULL, 0, sweep_groups, "strongest per utterance",
-                  2 * FIG_W, FIG_H, 0};
+                  2 * FIG_W, FIG_H, 1, 0};
     return plot_files(&p, png_path, svg_path);
 }
 
@@ -946,6 +964,6 @@ int veil_plot_attackers(const veil_summary *s, int st, const char *png_path, con
     int nc = 0;
     for (int i = 0; i < s->n_rows; i++) nc = s->rows[i].n_attackers > nc ? s->rows[i].n_attackers : nc;
     plot_ctx p = {s, st > 0 ? st : 20, draw_attackers, NULL, 0, 0, NULL,
-                  fmax(FIG_W, 260 + 92.0 * (nc ? nc : 1)), 200 + 26.0 * (s->n_rows ? s->n_rows : 1), 0};
+                  fmax(FIG_W, 260 + 92.0 * (nc ? nc : 1)), 200 + 26.0 * (s->n_rows ? s->n_rows : 1), 0, 0};
     return plot_files(&p, png_path, svg_path);
 }
