@@ -8,11 +8,11 @@ epochs. bf16 runs under torch.autocast('cpu', dtype=torch.bfloat16) with fp32 we
 (as veil: bf16 GEMMs, fp32 master weights and Adam). Prints one JSON line like veil's
 --json, with the peak RSS of the process (getrusage).
 """
-import argparse
 import json
 import resource
 import time
 
+import bench_torch
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -21,14 +21,7 @@ HIDDEN, CLASSES, SAMPLES, BATCH = 1024, 20, 990, 90
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--in-dim", type=int, default=16384)
-    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeat", type=int, default=3)
-    a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(1)
+    a = bench_torch.options("--in-dim", int, 16384, repeat=3)
     head = nn.Sequential(nn.Linear(a.in_dim, HIDDEN), nn.ReLU(), nn.Dropout(0.5), nn.Linear(HIDDEN, CLASSES))
     opt = torch.optim.Adam(head.parameters(), lr=1e-3)
     x = torch.randn(SAMPLES, a.in_dim)

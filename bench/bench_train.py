@@ -7,11 +7,11 @@ through f per step), contrastive loss (margin 1), Adam lr 2e-4; then extraction
 --repeat runs. bf16 runs under torch.autocast('cpu', dtype=torch.bfloat16).
 Prints one JSON line like veil's --json.
 """
-import argparse
 import json
 import resource
 import time
 
+import bench_torch
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -56,14 +56,7 @@ def contrastive(z1, z2, y, margin=1.0):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--groups", type=int, default=5)
-    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeat", type=int, default=1)
-    a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(1)
+    a = bench_torch.options("--groups", int, 5, repeat=1)
     f = extractor(a.groups)
     opt = torch.optim.Adam(f.parameters(), lr=2e-4)
     x = torch.randn(2 * PAIRS, 1, 32, 32)

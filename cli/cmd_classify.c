@@ -55,6 +55,7 @@ static int write_text(FILE *f, void *ctx)
 typedef struct classify_args {
     const char *model, *out;
     int json, per_patch;
+    cli_audio_args audio; /* the rows classify shares with extract */
 } classify_args;
 
 static const cli_option classify_rows[] = {
@@ -77,16 +78,16 @@ static const char classify_synopsis[] =
 
 int cmd_classify(int argc, char **argv)
 {
-    classify_args ca = {NULL, "-", 0, 0};
-    cli_audio_args au = CLI_AUDIO_DEFAULTS;
-    cli_table tables[] = {CLI_TABLE(classify_rows, &ca), CLI_TABLE_N(cli_audio_rows, cli_audio_n_rows, &au)};
+    classify_args ca = {.out = "-", .audio = CLI_AUDIO_DEFAULTS};
+    cli_audio_args *au = &ca.audio;
+    cli_table tables[] = {CLI_TABLE(classify_rows, &ca), CLI_TABLE_N(cli_audio_rows, cli_audio_n_rows, au)};
     cli_command cmd = {"classify", classify_synopsis, NULL, tables, 2, 0};
-    int parsed = cli_audio_parse(&cmd, argc, argv, &au);
+    int parsed = cli_audio_parse(&cmd, argc, argv, au);
     if (parsed != CLI_PARSED) return parsed;
-    cli_files files = au.files; /* this function's from here on */
-    const char *model_path = ca.model, *out = ca.out, *prec_s = au.precision;
-    long threads = au.threads, batch = au.batch;
-    int json = ca.json, per_patch = ca.per_patch, strict = au.strict, rc = 1;
+    cli_files files = au->files; /* this function's from here on */
+    const char *model_path = ca.model, *out = ca.out, *prec_s = au->precision;
+    long threads = au->threads, batch = au->batch;
+    int json = ca.json, per_patch = ca.per_patch, strict = au->strict, rc = 1;
     const char *missing = !model_path ? "--model MODEL is required" : !files.n ? "no audio files given" : NULL;
     if (missing) {
         cli_files_free(&files);

@@ -61,6 +61,7 @@ static char *per_file_path(const char *dir, const char *file, size_t skip)
 
 typedef struct extract_args {
     const char *model, *out, *index, *per_file, *corpus;
+    cli_audio_args audio; /* the rows extract shares with classify */
 } extract_args;
 
 static const cli_option extract_rows[] = {
@@ -91,20 +92,19 @@ static const char extract_synopsis[] =
 
 int cmd_extract(int argc, char **argv)
 {
-    extract_args e = {0};
-    cli_audio_args au = CLI_AUDIO_DEFAULTS;
-    cli_table tables[] = {CLI_TABLE(extract_rows, &e), CLI_TABLE_N(cli_audio_rows, cli_audio_n_rows, &au)};
+    extract_args e = {.audio = CLI_AUDIO_DEFAULTS};
+    cli_table tables[] = {CLI_TABLE(extract_rows, &e), CLI_TABLE_N(cli_audio_rows, cli_audio_n_rows, &e.audio)};
     cli_command cmd = {"extract", extract_synopsis, NULL, tables, 2, 0};
-    int parsed = cli_audio_parse(&cmd, argc, argv, &au);
+    int parsed = cli_audio_parse(&cmd, argc, argv, &e.audio);
     if (parsed != CLI_PARSED) return parsed;
-    cli_files files = au.files; /* this function's from here on */
-    const char *model_path = e.model, *out = e.out, *prec_s = au.precision, *index_arg = e.index;
+    cli_files files = e.audio.files; /* this function's from here on */
+    const char *model_path = e.model, *out = e.out, *prec_s = e.audio.precision, *index_arg = e.index;
     const char *per_file = e.per_file, *corpus_dir = e.corpus;
     veil_index_labels labels = {0, NULL, NULL};
-    long threads = au.threads, batch = au.batch;
-    int strict = au.strict, rc = 1;
-    const char *const *lists = au.lists;
-    size_t n_lists = au.n_lists;
+    long threads = e.audio.threads, batch = e.audio.batch;
+    int strict = e.audio.strict, rc = 1;
+    const char *const *lists = e.audio.lists;
+    size_t n_lists = e.audio.n_lists;
     const char *missing = !model_path            ? "--model MODEL is required"
                           : !out && !per_file    ? "-o OUT.npy (or --per-file DIR) is required"
                           : out && per_file      ? "-o and --per-file exclude each other"

@@ -143,23 +143,21 @@ expect_fail() { # message-substring args...
 }
 "$veil" audit --features "$tmp/z.npy" --labels "$tmp/good.csv" --out "$tmp/ok" --st 2 --threads 1 \
     --attackers verify-cosine -q || fail "a valid small input was refused: $(cat "$tmp/err.txt")"
-printf 'speaker,gender,utterance\na,F,u1\na,F,u1\nb,M,u1\nb,M,u2\n' > "$tmp/short.csv"
-expect_fail "short.csv has 4 label rows but" --features "$tmp/z.npy" --labels "$tmp/short.csv"
-printf 'speaker,gender\na,F\na,F\na,F\nb,M\nb,M\nb,M\n' > "$tmp/nocol.csv"
-expect_fail "nocol.csv:1: missing column 'utterance'" --features "$tmp/z.npy" --labels "$tmp/nocol.csv"
+# labels files beside z.npy that are refused, one a line: NAME|LINES (a printf format)|MESSAGE
+while IFS='|' read -r name lines want; do
+    printf "$lines" > "$tmp/$name"
+    expect_fail "$want" --features "$tmp/z.npy" --labels "$tmp/$name"
+done <<'EOF'
+short.csv|speaker,gender,utterance\na,F,u1\na,F,u1\nb,M,u1\nb,M,u2\n|short.csv has 4 label rows but
+nocol.csv|speaker,gender\na,F\na,F\na,F\nb,M\nb,M\nb,M\n|nocol.csv:1: missing column 'utterance'
+one.csv|speaker,gender,utterance\na,F,u1\na,F,u1\na,F,u2\na,F,u1\na,F,u1\na,F,u2\n|only one speaker ('a')
+gender.csv|speaker,gender,utterance\na,F,u1\na,F,u1\na,F,u2\nb,X,u1\nb,M,u1\nb,M,u2\n|gender.csv:5: gender 'X' is not F, M, female or male
+twog.csv|speaker,gender,utterance\na,F,u1\na,F,u1\na,M,u2\nb,M,u1\nb,M,u1\nb,M,u2\n|twog.csv:4: speaker 'a' has gender M here but F on line 2
+fields.csv|speaker,gender,utterance\na,F,u1\na,F\na,F,u2\nb,M,u1\nb,M,u1\nb,M,u2\n|fields.csv:3: 2 fields, the header has 3
+empty.csv|speaker,gender,utterance\na,F,u1\n,F,u1\na,F,u2\nb,M,u1\nb,M,u1\nb,M,u2\n|empty.csv:3: empty speaker
+lone.csv|speaker,gender,utterance\na,F,u1\nb,M,u1\nb,M,u1\nb,M,u2\nb,M,u1\nb,M,u2\n|lone.csv:2: speaker 'a' has only this row
+EOF
 expect_fail "nan.npy: feature row 0 (labels line 2), column 0 is NaN" --features "$tmp/nan.npy" --labels "$tmp/good.csv"
-printf 'speaker,gender,utterance\na,F,u1\na,F,u1\na,F,u2\na,F,u1\na,F,u1\na,F,u2\n' > "$tmp/one.csv"
-expect_fail "only one speaker ('a')" --features "$tmp/z.npy" --labels "$tmp/one.csv"
-printf 'speaker,gender,utterance\na,F,u1\na,F,u1\na,F,u2\nb,X,u1\nb,M,u1\nb,M,u2\n' > "$tmp/gender.csv"
-expect_fail "gender.csv:5: gender 'X' is not F, M, female or male" --features "$tmp/z.npy" --labels "$tmp/gender.csv"
-printf 'speaker,gender,utterance\na,F,u1\na,F,u1\na,M,u2\nb,M,u1\nb,M,u1\nb,M,u2\n' > "$tmp/twog.csv"
-expect_fail "twog.csv:4: speaker 'a' has gender M here but F on line 2" --features "$tmp/z.npy" --labels "$tmp/twog.csv"
-printf 'speaker,gender,utterance\na,F,u1\na,F\na,F,u2\nb,M,u1\nb,M,u1\nb,M,u2\n' > "$tmp/fields.csv"
-expect_fail "fields.csv:3: 2 fields, the header has 3" --features "$tmp/z.npy" --labels "$tmp/fields.csv"
-printf 'speaker,gender,utterance\na,F,u1\n,F,u1\na,F,u2\nb,M,u1\nb,M,u1\nb,M,u2\n' > "$tmp/empty.csv"
-expect_fail "empty.csv:3: empty speaker" --features "$tmp/z.npy" --labels "$tmp/empty.csv"
-printf 'speaker,gender,utterance\na,F,u1\nb,M,u1\nb,M,u1\nb,M,u2\nb,M,u1\nb,M,u2\n' > "$tmp/lone.csv"
-expect_fail "lone.csv:2: speaker 'a' has only this row" --features "$tmp/z.npy" --labels "$tmp/lone.csv"
 printf 'not an npy file' > "$tmp/junk.npy"
 expect_fail "junk.npy" --features "$tmp/junk.npy" --labels "$tmp/good.csv"
 expect_fail "missing.csv" --features "$tmp/z.npy" --labels "$tmp/missing.csv"

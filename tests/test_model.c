@@ -271,15 +271,17 @@ static void test_rejections(void)
     free(more);
 
     /* header edits: one fresh parse per case */
-#define EDIT(name, substring, ...) \
+/* from, with __VA_ARGS__ done to its metadata (root), as name: refused with substring */
+#define EDIT_OF(from, from_size, name, substring, ...) \
     do { \
-        parsed q_ = parse_file(good, good_size); \
+        parsed q_ = parse_file(from, from_size); \
         cJSON *root = q_.root; \
         __VA_ARGS__; \
         write_variant(name, root, q_.data, q_.data_size, path); \
         expect_reject(path, substring); \
         cJSON_Delete(root); \
     } while (0)
+#define EDIT(name, substring, ...) EDIT_OF(good, good_size, name, substring, __VA_ARGS__)
     EDIT("dtype.safetensors", "dtype F16", {
         cJSON *x = cJSON_GetObjectItemCaseSensitive(root, "f.g1.conv2.weight");
         cJSON_ReplaceItemInObjectCaseSensitive(x, "dtype", cJSON_CreateString("F16"));
@@ -333,24 +335,16 @@ static void test_rejections(void)
     EDIT("mfcc.safetensors", "mfcc", set_meta(root, "mfcc", "{\"n_mels\":\"many\"}"));
     EDIT("classes.safetensors", "classes", set_meta(root, "classes", "[\"female\"]"));
     EDIT("precision.safetensors", "precision", set_meta(root, "precision", "fp8"));
-#undef EDIT
-
     /* architecture says G = 3, the tensors are those of G = 2 */
-    parsed q = parse_file(plain, plain_size);
-    set_meta(q.root, "architecture",
-             "{\"groups\":3,\"in_h\":8,\"in_w\":8,\"convs_per_group\":3,\"filters\":[4,6,6],"
-             "\"kernels\":[3,2,2]}");
-    write_variant("g3.safetensors", q.root, q.data, q.data_size, path);
-    expect_reject(path, "missing tensor 'f.g3.bn.weight'");
-    cJSON_Delete(q.root);
+    EDIT_OF(plain, plain_size, "g3.safetensors", "missing tensor 'f.g3.bn.weight'",
+            set_meta(root, "architecture",
+                     "{\"groups\":3,\"in_h\":8,\"in_w\":8,\"convs_per_group\":3,\"filters\":[4,6,6],"
+                     "\"kernels\":[3,2,2]}"));
     /* and a head in the architecture that the tensors lack */
-    q = parse_file(plain, plain_size);
-    set_meta(q.root, "architecture",
-             "{\"groups\":2,\"in_h\":8,\"in_w\":8,\"convs_per_group\":3,\"filters\":[4,6],"
-             "\"kernels\":[3,2],\"head\":{\"in_dim\":24,\"hidden\":8,\"classes\":0,\"dropout\":0.5}}");
-    write_variant("head0.safetensors", q.root, q.data, q.data_size, path);
-    expect_reject(path, "classes");
-    cJSON_Delete(q.root);
+    EDIT_OF(plain, plain_size, "head0.safetensors", "classes",
+            set_meta(root, "architecture",
+                     "{\"groups\":2,\"in_h\":8,\"in_w\":8,\"convs_per_group\":3,\"filters\":[4,6],"
+                     "\"kernels\":[3,2],\"head\":{\"in_dim\":24,\"hidden\":8,\"classes\":0,\"dropout\":0.5}}"));
 
     /* files that are not models at all */
     const char *text = "speaker,gender\nFJSP0,F\nMDAB0,M\n";
@@ -371,23 +365,16 @@ static void test_rejections(void)
      * a directory given as the model */
     const char *methods[] = {"", "x y", "siamese\n"};
     for (int i = 0; i < 3; i++) {
-        parsed r = parse_file(good, good_size);
-        set_meta(r.root, "method", methods[i]);
-        write_variant("method.safetensors", r.root, r.data, r.data_size, path);
-        expect_reject(path, "metadata 'method'");
-        cJSON_Delete(r.root);
+        EDIT("method.safetensors", "metadata 'method'", set_meta(root, "method", methods[i]));
     }
-    q = parse_file(good, good_size);
-    cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(q.root, "__metadata__"), "method", cJSON_CreateString("x"));
-    write_variant("dupkey.safetensors", q.root, q.data, q.data_size, path);
-    expect_reject(path, "metadata key 'method' appears twice");
-    cJSON_Delete(q.root);
-    q = parse_file(good, good_size);
-    cJSON_AddItemToObject(q.root, "__metadata__",
-                          cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(q.root, "__metadata__"), 1));
-    write_variant("dupmeta.safetensors", q.root, q.data, q.data_size, path);
-    expect_reject(path, "'__metadata__' twice");
-    cJSON_Delete(q.root);
+    EDIT("dupkey.safetensors", "metadata key 'method' appears twice",
+         cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(root, "__metadata__"), "method",
+                               cJSON_CreateString("x")));
+    EDIT("dupmeta.safetensors", "'__metadata__' twice",
+         cJSON_AddItemToObject(root, "__metadata__",
+                               cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(root, "__metadata__"), 1)));
+#undef EDIT
+#undef EDIT_OF
     expect_reject(dir, "is a directory");
 }
 

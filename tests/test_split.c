@@ -70,26 +70,26 @@ static void check_split(const fixture *f, const veil_split *s, int st)
         else nm++;
     }
     CHECK(nf == st / 2 && nm == st / 2);
-    for (size_t i = 0; i < s->n_gtrain; i++) {
-        size_t q = s->gtrain[i];
-        int sp = speaker_of(p, q);
-        bad += role[q] != 0 || speaker_role[sp] != 1 || s->gtrain_label[i] != (f->c.speakers[sp].gender == 'M');
-        role[q] = 1;
-        ntr[sp]++;
-    }
-    for (size_t i = 0; i < s->n_geval; i++) {
-        size_t q = s->geval[i];
-        int sp = speaker_of(p, q);
-        bad += role[q] != 0 || speaker_role[sp] != 1 || s->geval_label[i] != (f->c.speakers[sp].gender == 'M');
-        role[q] = 2;
-        nev[sp]++;
-    }
-    for (size_t i = 0; i < s->n_gtest; i++) {
-        size_t q = s->gtest[i];
-        int sp = speaker_of(p, q);
-        bad += role[q] != 0 || speaker_role[sp] == 1 || s->gtest_label[i] != (f->c.speakers[sp].gender == 'M');
-        role[q] = 3;
-    }
+    /* each gender set: its patches and labels, whether they are the training speakers',
+     * and the per-speaker count it adds to; its role is its place here + 1 */
+    struct {
+        const size_t *idx;
+        const int *label;
+        size_t n;
+        int of_train_speakers;
+        size_t *count;
+    } sets[3] = {{s->gtrain, s->gtrain_label, s->n_gtrain, 1, ntr},
+                 {s->geval, s->geval_label, s->n_geval, 1, nev},
+                 {s->gtest, s->gtest_label, s->n_gtest, 0, NULL}};
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < sets[k].n; i++) {
+            size_t q = sets[k].idx[i];
+            int sp = speaker_of(p, q);
+            bad += role[q] != 0 || (speaker_role[sp] == 1) != sets[k].of_train_speakers ||
+                   sets[k].label[i] != (f->c.speakers[sp].gender == 'M');
+            role[q] = k + 1;
+            if (sets[k].count) sets[k].count[sp]++;
+        }
     CHECK_MSG(bad == 0, "%d patches in a wrong role or with a wrong label", bad);
     int missing = 0;
     for (size_t q = 0; q < p->n_patches; q++) missing += role[q] == 0;

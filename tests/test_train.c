@@ -17,10 +17,18 @@
 #define NOISE_AMP 1.0
 #endif
 
-/* ns speakers of np patches each (testutil.h); flat: every patch equal */
-static void make_patches(veil_patch_set *p, int ns, int np, int flat, uint64_t seed)
+/* ns speakers of np patches each and their gender sets (testutil.h); flat: every patch
+ * equal */
+static void make_problem(veil_patch_set *p, test_gender_sets *s, int ns, int np, int flat, uint64_t seed)
 {
     test_tiny_patches(p, ns, np, SIDE, (test_patch_amps){GENDER_AMP, SPEAKER_AMP, NOISE_AMP}, flat, seed);
+    test_gender_sets_make(p, s);
+}
+
+static void problem_free(veil_patch_set *p, test_gender_sets *s)
+{
+    test_gender_sets_free(s);
+    test_patches_free(p);
 }
 
 static veil_extractor *tiny_extractor(uint64_t seed)
@@ -105,9 +113,8 @@ static int params_equal(veil_extractor *a, veil_extractor *b)
 static void test_siamese(void)
 {
     veil_patch_set p;
-    make_patches(&p, 6, 20, 0, 5);
     test_gender_sets s;
-    test_gender_sets_make(&p, &s);
+    make_problem(&p, &s, 6, 20, 0, 5);
     veil_train_config tc;
     tiny_config(&tc);
 
@@ -148,17 +155,15 @@ static void test_siamese(void)
     veil_extractor_free(f);
     veil_extractor_free(fb);
     veil_extractor_free(fs);
-    test_gender_sets_free(&s);
-    test_patches_free(&p);
+    problem_free(&p, &s);
 }
 
 static void test_collapse_reported(void)
 {
     /* every patch the same: z has no spread, every pair looks similar */
     veil_patch_set p;
-    make_patches(&p, 4, 10, 1, 1);
     test_gender_sets s;
-    test_gender_sets_make(&p, &s);
+    make_problem(&p, &s, 4, 10, 1, 1);
     veil_train_config tc;
     tiny_config(&tc);
     siamese_of(&tc)->epochs = 2;
@@ -168,8 +173,7 @@ static void test_collapse_reported(void)
     CHECK(r.collapsed && r.best_epoch == 0);
     CHECK_MSG(strlen(r.collapse_reason) > 0, "empty collapse reason");
     veil_extractor_free(f);
-    test_gender_sets_free(&s);
-    test_patches_free(&p);
+    problem_free(&p, &s);
 }
 
 static void test_head(void)

@@ -367,13 +367,8 @@ void veil_mfcc_free(veil_mfcc *m)
     fftwf_free(m->spec);
     pthread_mutex_unlock(&fftw_planner_lock);
     free(m->window);
-    free(m->mel_q0);
-    free(m->mel_nq);
-    free(m->mel_off);
-    free(m->mel_w);
-    free(m->logmel);
-    free(m->dct_t);
-    free(m->cep);
+    free(m->mel_q0), free(m->mel_nq), free(m->mel_off), free(m->mel_w);
+    free(m->logmel), free(m->dct_t), free(m->cep);
     free(m);
 }
 

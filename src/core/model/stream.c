@@ -196,10 +196,6 @@ void veil_stream_close(veil_stream *s)
     if (s->soxr) soxr_delete(s->soxr);
     veil_mfcc_stream_free(s->mfcc);
     veil_model_free(s->model);
-    free(s->resampled);
-    free(s->patch);
-    free(s->z);
-    free(s->logits);
-    free(s->posterior);
+    free(s->resampled), free(s->patch), free(s->z), free(s->logits), free(s->posterior);
     free(s);
 }

@@ -87,13 +87,8 @@ void veil_audit_data_free(veil_audit_data *d)
 {
     if (!d) return;
     for (int s = 0; s < d->n_speakers; s++) free(d->speaker_id[s]);
-    free(d->speaker_id);
-    free(d->speaker_gender);
-    free(d->speaker_offset);
-    free(d->row_utterance);
-    free(d->row_file);
-    free(d->row_source);
-    free(d->z);
+    free(d->speaker_id), free(d->speaker_gender), free(d->speaker_offset);
+    free(d->row_utterance), free(d->row_file), free(d->row_source), free(d->z);
     free(d);
 }
 

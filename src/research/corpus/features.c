@@ -129,10 +129,7 @@ static veil_patch_set *new_set(const veil_corpus *c, const veil_mfcc_config *m, 
 void veil_patch_set_free(veil_patch_set *p)
 {
     if (!p) return;
-    free(p->speaker_offset);
-    free(p->patch_utt);
-    free(p->patches);
-    free(p->cache_path);
+    free(p->speaker_offset), free(p->patch_utt), free(p->patches), free(p->cache_path);
     free(p);
 }
 

@@ -253,25 +253,16 @@ void veil_split_free(veil_split *s)
 {
     if (!s) return;
     free(s->train_speakers);
-    free(s->gtrain);
-    free(s->geval);
-    free(s->gtest);
-    free(s->gtrain_label);
-    free(s->geval_label);
-    free(s->gtest_label);
+    free(s->gtrain), free(s->geval), free(s->gtest);
+    free(s->gtrain_label), free(s->geval_label), free(s->gtest_label);
     for (int g = 0; g < s->n_groups + s->has_validation; g++) {
         if (s->atrain) free(s->atrain[g]);
         if (s->aeval) free(s->aeval[g]);
         if (s->atrain_label) free(s->atrain_label[g]);
         if (s->aeval_label) free(s->aeval_label[g]);
     }
-    free(s->group_speakers);
-    free(s->n_atrain);
-    free(s->n_aeval);
-    free(s->atrain);
-    free(s->aeval);
-    free(s->atrain_label);
-    free(s->aeval_label);
+    free(s->group_speakers), free(s->n_atrain), free(s->n_aeval);
+    free(s->atrain), free(s->aeval), free(s->atrain_label), free(s->aeval_label);
     for (int i = 0; i < s->n_speakers && s->speaker_id; i++) free(s->speaker_id[i]);
     free(s->speaker_id);
     free(s->speaker_gender);

@@ -79,21 +79,18 @@ int veil_knn_fit_predict(const float *x, const int *y, size_t n, int dim, int cl
     int kmax = veil_knn_k_grid[VEIL_KNN_N_K - 1];
     size_t *best = veil_malloc((size_t)kmax * sizeof *best);
     float *sim = NULL, *lp = veil_malloc((size_t)c * sizeof *lp);
-    char *held = NULL;
-    size_t *cand = NULL;
+    size_t *cand = NULL, *held = NULL;
     if (k <= 0) {
-        held = veil_malloc(n);
-        pm_holdout(y, n, c, 0.2, veil_seed_mix(seed, 0x6b6e6e, 1), held);
+        /* the candidates of a held-out row are the rows kept */
         cand = veil_malloc(n * sizeof *cand);
-        size_t ncand = 0, nho = 0;
-        for (size_t i = 0; i < n; i++)
-            if (!held[i]) cand[ncand++] = i;
+        held = veil_malloc(n * sizeof *held);
+        size_t ncand, nho;
+        pm_holdout_rows(y, n, c, 0.2, veil_seed_mix(seed, 0x6b6e6e, 1), cand, &ncand, held, &nho);
         sim = veil_malloc(n * n * sizeof *sim);
         if (pm_sgemm('N', 'T', n, n, D, 1.0f, xn, D, xn, D, 0.0f, sim, n)) goto done;
         long correct[VEIL_KNN_N_K] = {0};
-        for (size_t i = 0; i < n; i++) {
-            if (!held[i]) continue;
-            nho++;
+        for (size_t h = 0; h < nho; h++) {
+            size_t i = held[h];
             int have = top_k(sim + i * n, cand, ncand, kmax, best);
             for (int g = 0; g < VEIL_KNN_N_K; g++) {
                 int kk = veil_knn_k_grid[g] < have ? veil_knn_k_grid[g] : have;
@@ -131,13 +128,7 @@ int veil_knn_fit_predict(const float *x, const int *y, size_t n, int dim, int cl
     if (k_used) *k_used = k;
     rc = 0;
 done:
-    free(xn);
-    free(tn);
-    free(best);
-    free(sim);
-    free(lp);
-    free(held);
-    free(cand);
+    free(xn), free(tn), free(best), free(sim), free(lp), free(held), free(cand);
     return rc;
 }
 

@@ -139,6 +139,19 @@ void pm_holdout(const int *y, size_t n, int classes, double fraction, uint64_t s
     free(rows);
 }
 
+void pm_holdout_rows(const int *y, size_t n, int classes, double fraction, uint64_t seed, size_t *kept,
+                     size_t *n_kept, size_t *held, size_t *n_held)
+{
+    char *is_held = veil_malloc(n ? n : 1);
+    pm_holdout(y, n, classes, fraction, seed, is_held);
+    *n_kept = *n_held = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (is_held[i]) held[(*n_held)++] = i;
+        else kept[(*n_kept)++] = i;
+    }
+    free(is_held);
+}
+
 void pm_log_softmax(double *z, size_t n, int c)
 {
     for (size_t i = 0; i < n; i++) {

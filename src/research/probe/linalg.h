@@ -24,6 +24,10 @@ void pm_sym_eigen(double *a, int n, double *eval, double *v);
 /* Mark a fraction of each class's rows as held out (1), at least one row of a class with
  * two or more rows and never all of them; deterministic for seed. */
 void pm_holdout(const int *y, size_t n, int classes, double fraction, uint64_t seed, char *held);
+/* The same hold-out as two lists of rows, each in order and with room for n: the rows a
+ * probe fits on (kept) and those it chooses a value or stops on (held). */
+void pm_holdout_rows(const int *y, size_t n, int classes, double fraction, uint64_t seed, size_t *kept,
+                     size_t *n_kept, size_t *held, size_t *n_held);
 /* Rows of logits (n x c) turned into log-softmax in place. */
 void pm_log_softmax(double *z, size_t n, int c);
 

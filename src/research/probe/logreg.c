@@ -249,7 +249,6 @@ int veil_logreg_fit_predict(const float *x, const int *y, size_t n, int dim, int
                    n, c);
         return -1;
     }
-    char *held = veil_calloc(n, 1);
     size_t *in = veil_malloc(n * sizeof *in), *ho = veil_malloc(n * sizeof *ho), nin = 0, nho = 0;
     int *yin = veil_malloc(n * sizeof *yin), *yho = veil_malloc(n * sizeof *yho);
     double *kall = NULL, *theta = NULL, *lp = NULL;
@@ -266,16 +265,9 @@ int veil_logreg_fit_predict(const float *x, const int *y, size_t n, int dim, int
     }
     double chosen = l2;
     if (l2 < 0) {
-        pm_holdout(y, n, c, 0.2, veil_seed_mix(seed, 0x6c6f67, 1), held);
-        for (size_t i = 0; i < n; i++) {
-            if (held[i]) {
-                yho[nho] = y[i];
-                ho[nho++] = i;
-            } else {
-                yin[nin] = y[i];
-                in[nin++] = i;
-            }
-        }
+        pm_holdout_rows(y, n, c, 0.2, veil_seed_mix(seed, 0x6c6f67, 1), in, &nin, ho, &nho);
+        for (size_t r = 0; r < nin; r++) yin[r] = y[in[r]];
+        for (size_t r = 0; r < nho; r++) yho[r] = y[ho[r]];
         int p = wide ? (int)nin : dim;
         e = veil_malloc(nin * (size_t)p * sizeof *e);
         ex = veil_malloc((nho ? nho : 1) * (size_t)p * sizeof *ex);
@@ -330,18 +322,8 @@ int veil_logreg_fit_predict(const float *x, const int *y, size_t n, int dim, int
     if (l2_used) *l2_used = chosen;
     rc = 0;
 done:
-    free(held);
-    free(in);
-    free(ho);
-    free(yin);
-    free(yho);
-    free(kall);
-    free(k32);
-    free(kt);
-    free(theta);
-    free(lp);
-    free(e);
-    free(ex);
+    free(in), free(ho), free(yin), free(yho), free(kall), free(k32), free(kt);
+    free(theta), free(lp), free(e), free(ex);
     return rc;
 }
 

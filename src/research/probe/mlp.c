@@ -14,28 +14,26 @@
 static int train_held_out(const probe_mlp *m, veil_head *h, const float *x, const int *y, size_t n, int dim,
                           int classes, const char *name)
 {
-    char *held = veil_calloc(n ? n : 1, 1);
-    pm_holdout(y, n, classes, m->held_fraction, veil_seed_mix(m->train_seed, 0x68656c64, 0), held);
-    size_t nh = 0;
-    for (size_t i = 0; i < n; i++) nh += held[i] != 0;
-    float *xf = veil_aligned_alloc((n - nh ? n - nh : 1) * (size_t)dim * sizeof(float));
+    size_t *kept = veil_malloc((n ? n : 1) * sizeof *kept), *held = veil_malloc((n ? n : 1) * sizeof *held), nk, nh;
+    pm_holdout_rows(y, n, classes, m->held_fraction, veil_seed_mix(m->train_seed, 0x68656c64, 0), kept, &nk, held,
+                    &nh);
+    float *xf = veil_aligned_alloc((nk ? nk : 1) * (size_t)dim * sizeof(float));
     float *xh = veil_aligned_alloc((nh ? nh : 1) * (size_t)dim * sizeof(float));
-    int *yf = veil_malloc((n - nh ? n - nh : 1) * sizeof(int)), *yh = veil_malloc((nh ? nh : 1) * sizeof(int));
-    for (size_t i = 0, a = 0, b = 0; i < n; i++) {
-        if (held[i]) {
-            memcpy(xh + b * (size_t)dim, x + i * (size_t)dim, (size_t)dim * sizeof(float));
-            yh[b++] = y[i];
-        } else {
-            memcpy(xf + a * (size_t)dim, x + i * (size_t)dim, (size_t)dim * sizeof(float));
-            yf[a++] = y[i];
-        }
+    int *yf = veil_malloc((nk ? nk : 1) * sizeof(int)), *yh = veil_malloc((nh ? nh : 1) * sizeof(int));
+    for (size_t r = 0; r < nk; r++) {
+        memcpy(xf + r * (size_t)dim, x + kept[r] * (size_t)dim, (size_t)dim * sizeof(float));
+        yf[r] = y[kept[r]];
+    }
+    for (size_t r = 0; r < nh; r++) {
+        memcpy(xh + r * (size_t)dim, x + held[r] * (size_t)dim, (size_t)dim * sizeof(float));
+        yh[r] = y[held[r]];
     }
     veil_head_train_options o = {m->weight_decay, xh, yh, nh, m->patience, m->eval_batch, 0, 0, 0};
-    int rc = veil_head_train_ex(h, xf, yf, n - nh, m->epochs, m->batch, m->lr, m->train_seed, name, NULL, &o);
+    int rc = veil_head_train_ex(h, xf, yf, nk, m->epochs, m->batch, m->lr, m->train_seed, name, NULL, &o);
     if (rc == 0 && veil_verbosity >= 2)
         veil_log("%s: best epoch %d of %d (held-out %.1f %% on %zu rows)", name, o.best_epoch, o.epochs_run,
                  100 * o.best_held_acc, nh);
-    free(held), free(xf), free(xh), free(yf), free(yh);
+    free(kept), free(held), free(xf), free(xh), free(yf), free(yh);
     return rc;
 }
 

@@ -108,12 +108,7 @@ void veil_feature_table_alloc(veil_feature_table *t, size_t n, int dim, int n_cl
 void veil_feature_table_free(veil_feature_table *t)
 {
     if (!t) return;
-    free(t->z);
-    free(t->label);
-    free(t->speaker);
-    free(t->gender);
-    free(t->utterance);
-    free(t->file);
+    free(t->z), free(t->label), free(t->speaker), free(t->gender), free(t->utterance), free(t->file);
     memset(t, 0, sizeof *t);
 }
 

@@ -82,6 +82,10 @@ typedef struct veil_train_method {
     int (*train)(const veil_train_context *ctx, veil_trained *out);
 } veil_train_method;
 
+/* In a method's entry: its own settings table and the struct of settings it fills. */
+#define VEIL_METHOD_SETTINGS(table, type) \
+    .settings = table, .n_settings = (int)(sizeof table / sizeof table[0]), .settings_size = sizeof(type)
+
 /* ---- the table ---- */
 const veil_train_method *const *veil_train_methods(int *count);
 const veil_train_method *veil_train_method_by_id(int id);       /* NULL if none */

@@ -180,9 +180,7 @@ const veil_train_method veil_method_variational = {
     .name = "variational",
     .id = VEIL_METHOD_VARIATIONAL,
     .about = "variational information: f, a log-variance layer and g trained on cross-entropy + beta KL",
-    .settings = settings,
-    .n_settings = (int)(sizeof settings / sizeof settings[0]),
-    .settings_size = sizeof(veil_variational_settings),
+    VEIL_METHOD_SETTINGS(settings, veil_variational_settings),
     .epochs_setting = "vib_epochs",
     .knob = "vib_beta",
     /* at G = 5, 1e-1 already leaves gender at chance (docs/protocol.md): the values
