@@ -49,9 +49,7 @@ const veil_train_method veil_method_best_response = {
     .id = 4,
     .about = "adversarial, with the adversary standardising its input and taking several steps per batch "
              "(beyond the paper; opt-in)",
-    .settings = settings,
-    .n_settings = (int)(sizeof settings / sizeof settings[0]),
-    .settings_size = sizeof(best_response_settings),
+    VEIL_METHOD_SETTINGS(settings, best_response_settings),
     .epochs_setting = "br_epochs",
     .knob = "br_lambda",
     .sweep = (const double[]){0.1, 0.3, 1, 3},

@@ -38,9 +38,7 @@ const veil_train_method veil_method_bottleneck = {
     .id = 5,
     .about = "baseline: f then a linear layer to bn_dim values, trained with g on gender only (1: the "
              "task posterior; opt-in)",
-    .settings = settings,
-    .n_settings = (int)(sizeof settings / sizeof settings[0]),
-    .settings_size = sizeof(bottleneck_settings),
+    VEIL_METHOD_SETTINGS(settings, bottleneck_settings),
     .epochs_setting = "bn_epochs",
     .knob = "bn_dim",
     .sweep = (const double[]){1, 2, 8, 32, 128},
