@@ -70,7 +70,7 @@ int cmd_audit(int argc, char **argv)
     const char *features = a.features, *labels = a.labels, *model_path = a.model, *corpus_dir = a.corpus;
     const char *out_dir = a.out, *attackers = a.attackers ? a.attackers : "all", *cache = at.cache;
     const char *prec_s = a.precision, *experiment = a.experiment, *job_s = a.job;
-    int attackers_given = a.attackers != NULL, raw = a.raw;
+    int raw = a.raw;
     long st = at.st, groups = at.groups, seed = at.seed, epochs = at.epochs, batch = a.batch, threads = at.threads;
     if (experiment || job_s) {
 #ifdef VEIL_HAVE_TRAINING
@@ -80,7 +80,7 @@ int cmd_audit(int argc, char **argv)
         if (veil_output_dir_check(out_dir)) return cli_fail();
         veil_set_threads((int)threads);
         return audit_experiment_job(model_path, experiment, job_s, corpus_dir, cache,
-                                    attackers_given ? attackers : NULL, (int)threads, out_dir)
+                                    a.attackers, (int)threads, out_dir)
                    ? cli_fail()
                    : 0;
 #else
