@@ -266,9 +266,7 @@ const veil_train_method veil_method_adversarial = {
     .about = "f, g and a speaker adversary together; f gets the adversary's gradient reversed x lambda",
     VEIL_METHOD_SETTINGS(settings, adversarial_settings),
     .epochs_setting = "adv_epochs",
-    .knob = "adv_lambda",
-    .sweep = (const double[]){0, 0.1, 1, 10},
-    .n_sweep = 4,
+    VEIL_METHOD_KNOB("adv_lambda", 0, 0.1, 1, 10),
     .groups = VEIL_GROUPS_SWEEP,
     .train = adversarial_train,
 };

@@ -85,6 +85,10 @@ typedef struct veil_train_method {
 /* In a method's entry: its own settings table and the struct of settings it fills. */
 #define VEIL_METHOD_SETTINGS(table, type) \
     .settings = table, .n_settings = (int)(sizeof table / sizeof table[0]), .settings_size = sizeof(type)
+/* In a method's entry: the setting a grid sweeps and its values in the paper preset. */
+#define VEIL_METHOD_KNOB(setting, ...)                                 \
+    .knob = setting, .sweep = (const double[]){__VA_ARGS__},          \
+    .n_sweep = (int)(sizeof((const double[]){__VA_ARGS__}) / sizeof(double))
 
 /* ---- the table ---- */
 const veil_train_method *const *veil_train_methods(int *count);

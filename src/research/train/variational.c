@@ -182,11 +182,9 @@ const veil_train_method veil_method_variational = {
     .about = "variational information: f, a log-variance layer and g trained on cross-entropy + beta KL",
     VEIL_METHOD_SETTINGS(settings, veil_variational_settings),
     .epochs_setting = "vib_epochs",
-    .knob = "vib_beta",
     /* at G = 5, 1e-1 already leaves gender at chance (docs/protocol.md): the values
      * crowd where the trade-off happens */
-    .sweep = (const double[]){1e-3, 1e-2, 3e-2, 1e-1},
-    .n_sweep = 4,
+    VEIL_METHOD_KNOB("vib_beta", 1e-3, 1e-2, 3e-2, 1e-1),
     .groups = VEIL_GROUPS_SWEEP,
     .train = variational_train,
 };
