@@ -202,8 +202,7 @@ static int identify(const veil_feature_table *etr, const veil_feature_table *ete
     out->chance = classes ? 1.0 / classes : NAN;
     rc = 0;
 done:
-    probe_utt_set_free(&ut);
-    probe_utt_set_free(&uq);
+    probe_utt_set_free(&ut), probe_utt_set_free(&uq);
     free(pt), free(pq), free(pr), free(model), free(zero), free(one);
     return rc;
 }
@@ -283,14 +282,10 @@ int veil_probe_semi_informed(const veil_probe_input *in, veil_probe_result *out)
 done:
     if (rc && in->name) veil_error_prefix("%s", in->name);
     veil_head_free(h);
-    probe_utt_set_free(&uo);
-    probe_utt_set_free(&ug);
-    veil_feature_table_free(&pool);
-    veil_feature_table_free(&ep);
-    veil_feature_table_free(&eg_tr);
-    veil_feature_table_free(&eg_te);
-    veil_feature_table_free(&eall_tr);
-    veil_feature_table_free(&eall_te);
+    probe_utt_set_free(&uo), probe_utt_set_free(&ug);
+    veil_feature_table_free(&pool), veil_feature_table_free(&ep);
+    veil_feature_table_free(&eg_tr), veil_feature_table_free(&eg_te);
+    veil_feature_table_free(&eall_tr), veil_feature_table_free(&eall_te);
     free(xp), free(xtr), free(xte), free(xa), free(xb), free(lmean), free(w);
     out->seconds = veil_now() - t0;
     return rc;

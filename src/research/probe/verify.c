@@ -508,10 +508,7 @@ void probe_utterances(const veil_feature_table *a, const veil_feature_table *b, 
 
 void probe_utt_set_free(utt_set *u)
 {
-    free(u->e);
-    free(u->key);
-    free(u->speaker);
-    free(u->gender);
+    free(u->e), free(u->key), free(u->speaker), free(u->gender);
 }
 
 int probe_score_trials(const veil_probe_input *in, const utt_set *u, int dim, int n_speakers,

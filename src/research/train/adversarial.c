@@ -247,9 +247,7 @@ int veil_train_adversarial_with(const veil_train_context *ctx, const veil_advers
 done:
     veil_adversarial_work_free(&s.w);
     free(s.run_mean), free(s.run_var), free(s.mean), free(s.inv_sd);
-    veil_extractor_free(f);
-    veil_head_free(g);
-    veil_head_free(a);
+    veil_extractor_free(f), veil_head_free(g), veil_head_free(a);
     return rc;
 }
 
