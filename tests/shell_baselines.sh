@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The opt-in methods of issue 19 end to end on a tiny corpus: raw (the patch itself),
 # bottleneck (a linear output layer of bn_dim values; 1 = the task posterior) and
-# best-response, under every attacker; the presets leave them out. The raw model's
+# best-response, under every attacker; the presets leave them out; the semi-informed
+# attacker's pool is every speaker but the extractor's and the group's. The raw model's
 # features are the MFCC patches to the bit, the bottleneck's have bn_dim values.
 # $1: the veil binary, $2: a scratch directory.
 set -euo pipefail
@@ -11,8 +12,16 @@ tiny_corpus "$tmp/corpus" 16 6
 common=(--corpus "$tmp/corpus" --cache "$tmp/cache" --st 4 --attack-groups 2 --cv 1 --gender-epochs 1
         --attack-epochs 2 --filter-divisor 16 --precision fp32 --threads 1 --seed 3)
 "$veil" experiment "${common[@]}" --out "$tmp/out" --preset quick --methods raw,bottleneck,best-response \
-  --bn-dim 1,3 --bn-epochs 1 --br-epochs 1 --br-steps 3 --attackers all --save-models >"$tmp/log" 2>&1 \
+  --bn-dim 1,3 --bn-epochs 1 --br-epochs 1 --br-steps 3 --attackers all --save-models -v -v >"$tmp/log" 2>&1 \
   || { cat "$tmp/log"; fail "experiment"; }
+# the semi-informed attacker learns from every speaker but the extractor's 4 training
+# speakers and the 4 of the group it scores: 16 - 4 - 4 = 8, in each of the 2 groups of
+# the 4 jobs and on the validation group of the 2 jobs of the bn_dim sweep
+n=$(grep -c "semi-informed: embedding trained on .* rows of 8 speakers outside the group" "$tmp/log" || true)
+others=$(grep "semi-informed: embedding trained on" "$tmp/log" | grep -vc "of 8 speakers" || true)
+val=$(grep -c "validation: attacker group 1/1: semi-informed: embedding trained on" "$tmp/log" || true)
+[ "$n" -eq 10 ] && [ "$others" -eq 0 ] && [ "$val" -eq 2 ] ||
+  fail "semi-informed pools: $n of 10 with 8 speakers, $others others, $val on validation groups"
 python3 - "$tmp/out/results.jsonl" <<'PY' || fail "results of the baselines"
 import json, sys
 jobs = [json.loads(l) for l in open(sys.argv[1])]
