@@ -71,6 +71,9 @@ typedef struct veil_summary_row {
      * attacker of the row scores per utterance (results from before the battery). */
     int strongest_index;
     veil_stat strongest;
+    /* The attacker with the lowest mean same-gender EER (verify-same-gender's, or one a
+     * probe gives beside its own EER); -1 when none gives one. */
+    int same_gender_index;
 } veil_summary_row;
 
 typedef struct veil_summary {

@@ -597,12 +597,7 @@ static int boxes_overlap(box a, box b) { return a.x0 < b.x1 && b.x0 < a.x1 && a.
 static double point_x(const veil_summary_row *r, const plot_ctx *p)
 {
     if (!p->x_eer) return r->attack.mean;
-    double best = NAN;
-    for (int q = 0; q < r->n_attackers; q++) {
-        double e = r->attackers[q].eer_same_gender.mean;
-        if (isfinite(e) && !(e >= best)) best = e;
-    }
-    return best;
+    return r->same_gender_index >= 0 ? r->attackers[r->same_gender_index].eer_same_gender.mean : NAN;
 }
 
 /* The points the trade-off draws: rows of methods with a knob at the sweep G, every G of

@@ -68,7 +68,7 @@ static veil_stat stat_finite(double *x, int n)
 static void summarise_attackers(const veil_job_result *r, size_t n, size_t first, double knob, veil_summary_row *row)
 {
     row->n_attackers = 0;
-    row->strongest_index = -1;
+    row->strongest_index = row->same_gender_index = -1;
     row->strongest = row->attack;
     for (size_t j = first; j < n; j++) {
         if (r[j].method != r[first].method || r[j].groups != r[first].groups || !same_knob(knob_of(&r[j]), knob))
@@ -109,6 +109,10 @@ static void summarise_attackers(const veil_job_result *r, size_t n, size_t first
         ra->eer_hi = stat_finite(v + 4 * n, k);
         ra->min_dcf = stat_finite(v + 5 * n, k);
         ra->eer_same_gender = !strcmp(ra->name, "verify-same-gender") ? ra->eer : stat_finite(v + 6 * n, k);
+        if (isfinite(ra->eer_same_gender.mean) &&
+            (row->same_gender_index < 0 ||
+             ra->eer_same_gender.mean < row->attackers[row->same_gender_index].eer_same_gender.mean))
+            row->same_gender_index = q;
         if (isfinite(ra->acc_utt.mean) && ra->acc_utt.mean > best) {
             best = ra->acc_utt.mean;
             row->strongest_index = q;
@@ -459,15 +463,13 @@ static void attackers_section(veil_strbuf *b, const veil_report_info *info, cons
     for (int i = 0; i < s->n_rows; i++) {
         const veil_summary_row *w = &s->rows[i];
         if (!w->n_attackers) continue;
-        int pa = -1, pu = w->strongest_index, pe = -1, ps = -1; /* pu: summarise_attackers chose it */
+        /* pu, ps: summarise_attackers chose them */
+        int pa = -1, pu = w->strongest_index, pe = -1, ps = w->same_gender_index;
         for (int q = 0; q < w->n_attackers; q++) {
             const veil_row_attacker *a = &w->attackers[q];
             if (isfinite(a->acc.mean) && (pa < 0 || a->acc.mean > w->attackers[pa].acc.mean)) pa = q;
             int same = !strcmp(a->name, "verify-same-gender");
             if (isfinite(a->eer.mean) && !same && (pe < 0 || a->eer.mean < w->attackers[pe].eer.mean)) pe = q;
-            if (isfinite(a->eer_same_gender.mean) &&
-                (ps < 0 || a->eer_same_gender.mean < w->attackers[ps].eer_same_gender.mean))
-                ps = q;
         }
         char k[48], c1[48], c2[48];
         veil_strbuf_printf(b, "| %s | %d | %s | %s | ", veil_method_name(w->method), w->groups, knob_text(w, k, sizeof k),
@@ -505,17 +507,6 @@ static void attackers_section(veil_strbuf *b, const veil_report_info *info, cons
     veil_strbuf_printf(b, "\n");
 }
 
-/* The lowest same-gender EER of a row's attackers (-1: none). */
-static int lowest_same_gender(const veil_summary_row *w)
-{
-    int best = -1;
-    for (int q = 0; q < w->n_attackers; q++)
-        if (isfinite(w->attackers[q].eer_same_gender.mean) &&
-            (best < 0 || w->attackers[q].eer_same_gender.mean < w->attackers[best].eer_same_gender.mean))
-            best = q;
-    return best;
-}
-
 /* Every extractor against the strongest attacks: the frontier figure and its table, with
  * the goal of issue 19 (gender >= 93 %, strongest per utterance <= 20 %, every
  * same-gender EER >= 40 %). */
@@ -537,7 +528,7 @@ static void frontier_section(veil_strbuf *b, const veil_report_info *info, const
         const veil_summary_row *w = &s->rows[i];
         const veil_train_method *m = veil_train_method_by_id(w->method);
         if (w->strongest_index < 0 || (m && m->knob && w->groups != info->sweep_groups)) continue;
-        int e = lowest_same_gender(w);
+        int e = w->same_gender_index;
         char k[48], c[48], d[48], f[48];
         const veil_row_attacker *su = &w->attackers[w->strongest_index];
         int met = w->gender_test.mean >= 93 && su->acc_utt.mean <= 20 && e >= 0 &&

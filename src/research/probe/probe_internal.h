@@ -47,7 +47,7 @@ int probe_fit_standardised(const veil_probe_input *in, const char *probe, const 
                            probe_fit_fn fit, veil_probe_result *out);
 
 /* Utterance embeddings (verify.c): the mean of an utterance's rows over up to two tables
- * (b may be NULL), standardised with (mu, sd). */
+ * (b may be NULL), standardised with (mu, sd) (NULL: the means as they are). */
 typedef struct utt_set {
     size_t n;
     float *e;   /* n x dim: standardised utterance means */

@@ -39,14 +39,15 @@ static int in_sorted(const int *v, size_t n, int x)
     return n && bsearch(&x, v, n, sizeof *v, cmp_int) != NULL;
 }
 
-/* The group's corpus-wide speakers (sorted, unique) from its tables. */
+/* The group's corpus-wide speakers (sorted, unique) from its tables (the utterance split
+ * holds the same rows). */
 static int *group_speakers(const veil_probe_input *in, size_t *n)
 {
-    const veil_feature_table *ts[4] = {in->train, in->test, in->utt_train, in->utt_test};
+    const veil_feature_table *ts[2] = {in->train, in->test};
     size_t total = 0, k = 0;
-    for (int t = 0; t < 4; t++) total += ts[t] ? ts[t]->n : 0;
+    for (int t = 0; t < 2; t++) total += ts[t] ? ts[t]->n : 0;
     int *s = veil_malloc((total ? total : 1) * sizeof *s);
-    for (int t = 0; t < 4; t++)
+    for (int t = 0; t < 2; t++)
         for (size_t i = 0; ts[t] && i < ts[t]->n; i++) s[k++] = ts[t]->speaker[i];
     qsort(s, k, sizeof *s, cmp_int);
     size_t u = 0;
@@ -157,17 +158,29 @@ static int nearest(const float *m, int n_models, const float *v, int q)
 
 /* Identification by enrolment: speaker models from the utterance split's training side,
  * scored per test utterance and per test patch (embeddings of et: rows of the test side). */
+/* The labels present in t, increasing: probe_utterances numbers an utterance's speaker by
+ * its place among them (label_of[k] is the label numbered k). */
+static int *present_labels(const veil_feature_table *t)
+{
+    int *label_of = veil_malloc((size_t)(t->n_classes ? t->n_classes : 1) * sizeof *label_of);
+    char *seen = veil_calloc((size_t)(t->n_classes ? t->n_classes : 1), 1);
+    for (size_t i = 0; i < t->n; i++) seen[t->label[i]] = 1;
+    for (int c = 0, k = 0; c < t->n_classes; c++)
+        if (seen[c]) label_of[k++] = c;
+    free(seen);
+    return label_of;
+}
+
 static int identify(const veil_feature_table *etr, const veil_feature_table *ete,
                     const float *lmean, const float *w, int q, veil_probe_result *out)
 {
     int classes = etr->n_classes, rc = -1;
     size_t D = (size_t)etr->dim;
-    double *zero = veil_calloc(D, sizeof *zero), *one = veil_malloc(D * sizeof *one);
-    for (size_t d = 0; d < D; d++) one[d] = 1;
     utt_set ut, uq;
     int nst = 0, nsq = 0;
-    probe_utterances(etr, NULL, zero, one, 1, &ut, &nst);
-    probe_utterances(ete, NULL, zero, one, 1, &uq, &nsq);
+    probe_utterances(etr, NULL, NULL, NULL, 1, &ut, &nst);
+    probe_utterances(ete, NULL, NULL, NULL, 1, &uq, &nsq);
+    int *train_label = present_labels(etr), *test_label = present_labels(ete);
     float *pt = project(ut.e, ut.n, D, lmean, w, q), *pq = project(uq.e, uq.n, D, lmean, w, q);
     float *pr = project(ete->z, ete->n, D, lmean, w, q);
     float *model = veil_calloc((size_t)classes * (size_t)q, sizeof *model);
@@ -175,27 +188,14 @@ static int identify(const veil_feature_table *etr, const veil_feature_table *ete
     normalise_rows(pt, ut.n, q);
     normalise_rows(pq, uq.n, q);
     normalise_rows(pr, ete->n, q);
-    /* probe_utterances numbers speakers 0..k-1 among those present: map back to labels */
-    int *label_of = veil_malloc((size_t)(nst ? nst : 1) * sizeof *label_of);
-    char *seen = veil_calloc((size_t)classes, 1);
-    for (size_t i = 0; i < etr->n; i++) seen[etr->label[i]] = 1;
-    for (int c = 0, k = 0; c < classes; c++)
-        if (seen[c]) label_of[k++] = c;
-    free(seen);
     for (size_t i = 0; i < ut.n; i++) {
-        int c = label_of[ut.speaker[i]];
+        int c = train_label[ut.speaker[i]];
         for (int k = 0; k < q; k++) model[(size_t)c * q + k] += pt[i * q + k];
     }
-    free(label_of);
     normalise_rows(model, (size_t)classes, q);
-    /* the test side's utterance speakers, as labels */
     size_t correct_utt = 0, correct = 0;
-    for (size_t i = 0; i < uq.n; i++) {
-        int truth = -1;
-        for (size_t r = 0; r < ete->n && truth < 0; r++)
-            if (ete->utterance[r] == uq.key[i]) truth = ete->label[r];
-        correct_utt += nearest(model, classes, pq + i * q, q) == truth;
-    }
+    for (size_t i = 0; i < uq.n; i++)
+        correct_utt += nearest(model, classes, pq + i * q, q) == test_label[uq.speaker[i]];
     for (size_t r = 0; r < ete->n; r++) correct += nearest(model, classes, pr + r * q, q) == ete->label[r];
     out->acc_utt = uq.n ? (double)correct_utt / (double)uq.n : NAN;
     out->acc = ete->n ? (double)correct / (double)ete->n : NAN;
@@ -203,7 +203,7 @@ static int identify(const veil_feature_table *etr, const veil_feature_table *ete
     rc = 0;
 done:
     probe_utt_set_free(&ut), probe_utt_set_free(&uq);
-    free(pt), free(pq), free(pr), free(model), free(zero), free(one);
+    free(pt), free(pq), free(pr), free(model), free(train_label), free(test_label);
     return rc;
 }
 
@@ -212,10 +212,9 @@ int veil_probe_semi_informed(const veil_probe_input *in, veil_probe_result *out)
     double t0 = veil_now();
     veil_probe_result_clear(out);
     const veil_feature_table *tr = veil_probe_utt_train(in), *te = veil_probe_utt_test(in);
-    veil_feature_table pool, ep, eg_tr, eg_te, eall_tr, eall_te;
+    veil_feature_table pool, ep, eg_tr, eg_te;
     memset(&pool, 0, sizeof pool), memset(&ep, 0, sizeof ep);
     memset(&eg_tr, 0, sizeof eg_tr), memset(&eg_te, 0, sizeof eg_te);
-    memset(&eall_tr, 0, sizeof eall_tr), memset(&eall_te, 0, sizeof eall_te);
     probe_pool_table(in, &pool);
     int rc = 0;
     if (pool.n_classes < 2) { /* a single attacker group and no gender-testing speakers */
@@ -229,7 +228,6 @@ int veil_probe_semi_informed(const veil_probe_input *in, veil_probe_result *out)
     veil_head *h = NULL;
     float *xp = veil_probe_standardised(&pool, &pool);
     float *xtr = veil_probe_standardised(&pool, tr), *xte = veil_probe_standardised(&pool, te);
-    float *xa = veil_probe_standardised(&pool, in->train), *xb = veil_probe_standardised(&pool, in->test);
     float *lmean = NULL, *w = NULL;
     utt_set uo, ug;
     memset(&uo, 0, sizeof uo), memset(&ug, 0, sizeof ug);
@@ -244,17 +242,13 @@ int veil_probe_semi_informed(const veil_probe_input *in, veil_probe_result *out)
     if (rc == 0) rc = embed(h, xp, &pool, &ep);
     free(xp);
     xp = NULL;
-    if (rc == 0) rc = embed(h, xtr, tr, &eg_tr) || embed(h, xte, te, &eg_te) || embed(h, xa, in->train, &eall_tr) ||
-                      embed(h, xb, in->test, &eall_te);
+    if (rc == 0) rc = embed(h, xtr, tr, &eg_tr) || embed(h, xte, te, &eg_te);
     if (rc) goto done;
     size_t D = EMBED_UNITS;
-    double *zero = veil_calloc(D, sizeof *zero), *one = veil_malloc(D * sizeof *one);
-    for (size_t d = 0; d < D; d++) one[d] = 1;
     int nso = 0, nsg = 0, q = 0;
-    probe_utterances(&ep, NULL, zero, one, 0, &uo, &nso);
-    probe_utterances(&eall_tr, &eall_te, zero, one, 1, &ug, &nsg);
-    free(zero);
-    free(one);
+    /* verification: every utterance of the group (both sides of the utterance split) */
+    probe_utterances(&ep, NULL, NULL, NULL, 0, &uo, &nso);
+    probe_utterances(&eg_tr, &eg_te, NULL, NULL, 1, &ug, &nsg);
     if (uo.n <= (size_t)nso) {
         veil_error("the pool's LDA needs more utterances than speakers (got %zu of %d speakers)", uo.n, nso);
         rc = -1;
@@ -285,8 +279,7 @@ done:
     probe_utt_set_free(&uo), probe_utt_set_free(&ug);
     veil_feature_table_free(&pool), veil_feature_table_free(&ep);
     veil_feature_table_free(&eg_tr), veil_feature_table_free(&eg_te);
-    veil_feature_table_free(&eall_tr), veil_feature_table_free(&eall_te);
-    free(xp), free(xtr), free(xte), free(xa), free(xb), free(lmean), free(w);
+    free(xp), free(xtr), free(xte), free(lmean), free(w);
     out->seconds = veil_now() - t0;
     return rc;
 }

@@ -499,7 +499,8 @@ void probe_utterances(const veil_feature_table *a, const veil_feature_table *b, 
         }
     for (size_t j = 0; j < u; j++)
         for (size_t d = 0; d < D; d++)
-            out->e[j * D + d] = (float)((acc[j * D + d] / (double)cnt[j] - mu[d]) / sd[d]);
+            out->e[j * D + d] = (float)(mu ? (acc[j * D + d] / (double)cnt[j] - mu[d]) / sd[d]
+                                              : acc[j * D + d] / (double)cnt[j]);
     free(acc);
     free(cnt);
     free(spk);
