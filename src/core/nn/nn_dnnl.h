@@ -175,6 +175,17 @@ void vd_adam_arrays(float *p, const float *g, float *m, float *v, size_t n, cons
                     float step_size, float inv_sqrt_bc2, void (*done)(void *ctx, size_t start, size_t count),
                     void *ctx);
 
+/* The Adam pattern over p, g, m, v in vd_adam_arrays' chunks and threads, with XORs for
+ * arithmetic (m ^= g, v ^= g, p ^= m ^ v): 28 bytes a value; a second pass undoes it. */
+void vd_adam_stream(float *p, const float *g, float *m, float *v, size_t n);
+
+/* The arrays veil_head_adam_step updated last for fc1.weight (the step's largest: the
+ * fused blocked state, or the plain parameter's), *n values each; -1 before a step. */
+int vd_head_adam_arrays(veil_head *h, float **p, float **g, float **m, float **v, size_t *n);
+/* Bytes one veil_head_adam_step must at least move: 28 per parameter value (read the
+ * value, its gradient and both moments; write the value and both moments). */
+double vd_head_adam_bytes(const veil_head *h);
+
 /* The dropout mask of the head's last training forward (n x hidden, 1 keep). */
 const unsigned char *vd_head_last_mask(const veil_head *h);
 /* 1 while veil_head_adam_step keeps fc1.weight in the primitives' layout (tests). */

@@ -413,6 +413,32 @@ int veil_head_adam_step(veil_head *h, veil_adam *a)
     return 0;
 }
 
+int vd_head_adam_arrays(veil_head *h, float **p, float **g, float **m, float **v, size_t *n)
+{
+    veil_param *w = &h->params[0];
+    *n = w->size;
+    if (h->fused) {
+        head_net *e = (head_net *)vd_nets_last_train(&h->nets, "head");
+        if (!e) return -1;
+        dnnl_memory_get_data_handle(e->fc1.dwp, (void **)g);
+        *p = h->w1, *m = h->m1, *v = h->v1;
+        return 0;
+    }
+    if (!w->grad || !w->adam_m || !w->adam_v) {
+        veil_error("head: no Adam step yet");
+        return -1;
+    }
+    *p = w->data, *g = w->grad, *m = w->adam_m, *v = w->adam_v;
+    return 0;
+}
+
+double vd_head_adam_bytes(const veil_head *h)
+{
+    double values = 0;
+    for (int i = 0; i < 4; i++) values += (double)h->params[i].size;
+    return 28 * values;
+}
+
 int veil_head_forward(veil_head *h, const float *x, int n, int train, float *logits)
 {
     if (h->fused) {
