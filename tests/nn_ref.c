@@ -182,40 +182,56 @@ void ref_batchnorm_forward_eval(const double *x, int n, int c, int hw, const dou
 #undef BN_AT
 
 /* ---------------- linear ---------------- */
-void ref_linear_forward(const double *x, int n, int in, const double *wt, const double *bias,
-                        int out, double *y)
+void ref_pointwise_forward(const double *x, int n, int in, int hw, const double *wt, const double *bias,
+                           int out, double *y)
 {
     for (int b = 0; b < n; b++)
-        for (int o = 0; o < out; o++) {
-            double s = bias ? bias[o] : 0.0;
-            for (int i = 0; i < in; i++) s += x[(size_t)b * in + i] * wt[(size_t)o * in + i];
-            y[(size_t)b * out + o] = s;
-        }
+        for (int o = 0; o < out; o++)
+            for (int p = 0; p < hw; p++) {
+                double s = bias ? bias[o] : 0.0;
+                for (int i = 0; i < in; i++) s += wt[(size_t)o * in + i] * x[((size_t)b * in + i) * hw + p];
+                y[((size_t)b * out + o) * hw + p] = s;
+            }
 }
 
-void ref_linear_backward(const double *x, int n, int in, const double *wt, int out,
-                         const double *dy, double *dx, double *dwt, double *dbias)
+void ref_pointwise_backward(const double *x, int n, int in, int hw, const double *wt, int out,
+                            const double *dy, double *dx, double *dwt, double *dbias)
 {
     if (dx)
         for (int b = 0; b < n; b++)
-            for (int i = 0; i < in; i++) {
-                double s = 0;
-                for (int o = 0; o < out; o++) s += dy[(size_t)b * out + o] * wt[(size_t)o * in + i];
-                dx[(size_t)b * in + i] = s;
-            }
+            for (int i = 0; i < in; i++)
+                for (int p = 0; p < hw; p++) {
+                    double s = 0;
+                    for (int o = 0; o < out; o++) s += wt[(size_t)o * in + i] * dy[((size_t)b * out + o) * hw + p];
+                    dx[((size_t)b * in + i) * hw + p] = s;
+                }
     if (dwt)
         for (int o = 0; o < out; o++)
             for (int i = 0; i < in; i++) {
                 double s = 0;
-                for (int b = 0; b < n; b++) s += dy[(size_t)b * out + o] * x[(size_t)b * in + i];
+                for (int b = 0; b < n; b++)
+                    for (int p = 0; p < hw; p++)
+                        s += dy[((size_t)b * out + o) * hw + p] * x[((size_t)b * in + i) * hw + p];
                 dwt[(size_t)o * in + i] = s;
             }
     if (dbias)
         for (int o = 0; o < out; o++) {
             double s = 0;
-            for (int b = 0; b < n; b++) s += dy[(size_t)b * out + o];
+            for (int b = 0; b < n; b++)
+                for (int p = 0; p < hw; p++) s += dy[((size_t)b * out + o) * hw + p];
             dbias[o] = s;
         }
+}
+
+void ref_linear_forward(const double *x, int n, int in, const double *wt, const double *bias, int out, double *y)
+{
+    ref_pointwise_forward(x, n, in, 1, wt, bias, out, y);
+}
+
+void ref_linear_backward(const double *x, int n, int in, const double *wt, int out, const double *dy, double *dx,
+                         double *dwt, double *dbias)
+{
+    ref_pointwise_backward(x, n, in, 1, wt, out, dy, dx, dwt, dbias);
 }
 
 /* ---------------- dropout (inverted scaling, explicit mask) ---------------- */
@@ -288,42 +304,13 @@ double ref_contrastive(const double *z1, const double *z2, const int *y, int n, 
 void ref_logvar_forward(const double *mu, int n, int c, int hw, const double *wt, const double *bias,
                         double *y)
 {
-    for (int b = 0; b < n; b++)
-        for (int o = 0; o < c; o++)
-            for (int p = 0; p < hw; p++) {
-                double s = bias[o];
-                for (int i = 0; i < c; i++) s += wt[(size_t)o * c + i] * mu[((size_t)b * c + i) * hw + p];
-                y[((size_t)b * c + o) * hw + p] = s;
-            }
+    ref_pointwise_forward(mu, n, c, hw, wt, bias, c, y);
 }
 
 void ref_logvar_backward(const double *mu, int n, int c, int hw, const double *wt, const double *dy,
                          double *dmu, double *dwt, double *dbias)
 {
-    if (dmu)
-        for (int b = 0; b < n; b++)
-            for (int i = 0; i < c; i++)
-                for (int p = 0; p < hw; p++) {
-                    double s = 0;
-                    for (int o = 0; o < c; o++) s += wt[(size_t)o * c + i] * dy[((size_t)b * c + o) * hw + p];
-                    dmu[((size_t)b * c + i) * hw + p] = s;
-                }
-    if (dwt)
-        for (int o = 0; o < c; o++)
-            for (int i = 0; i < c; i++) {
-                double s = 0;
-                for (int b = 0; b < n; b++)
-                    for (int p = 0; p < hw; p++)
-                        s += dy[((size_t)b * c + o) * hw + p] * mu[((size_t)b * c + i) * hw + p];
-                dwt[(size_t)o * c + i] = s;
-            }
-    if (dbias)
-        for (int o = 0; o < c; o++) {
-            double s = 0;
-            for (int b = 0; b < n; b++)
-                for (int p = 0; p < hw; p++) s += dy[((size_t)b * c + o) * hw + p];
-            dbias[o] = s;
-        }
+    ref_pointwise_backward(mu, n, c, hw, wt, c, dy, dmu, dwt, dbias);
 }
 
 void ref_reparam_forward(const double *mu, const double *logvar, const double *eps, size_t count,
