@@ -210,13 +210,7 @@ static vd_net *head_build(void *model, int n, int train)
     net->block++;
     if (vd_linear_build(net, &u, &h->params[2], &h->params[3], 0, dnnl_f32, &v)) goto fail;
     net->block++;
-    e->logits = vd_user(net, &lmd, NULL);
-    if (!e->logits || vd_reorder_add(net, VD_FWD, v.mem, e->logits)) goto fail;
-    if (train) {
-        e->dlogits = vd_user(net, &lmd, NULL);
-        if (!e->dlogits || vd_reorder_add(net, VD_BWD, e->dlogits, v.dmem)) goto fail;
-    }
-    vd_net_finalize(net);
+    if (vd_net_output(net, &lmd, &v, &e->logits, &e->dlogits)) goto fail;
     return net;
 fail:
     veil_error_prefix("head (%d -> %d -> %d, batch %d)", c->in_dim, c->hidden, c->classes, n);
@@ -472,15 +466,9 @@ int veil_head_check_output(veil_head *h, const float *logits, size_t n, const ch
         if (isfinite(logits[i])) continue;
         /* the weights are finite (checked at load): name the layer most likely to overflow */
         int count;
+        double big;
         veil_param *p = veil_head_params(h, &count);
-        double big = 0;
-        const char *layer = "?";
-        for (int c = 0; c < count; c++)
-            for (size_t j = 0; j < p[c].size; j++)
-                if (fabs((double)p[c].data[j]) > big) {
-                    big = fabs((double)p[c].data[j]);
-                    layer = p[c].name;
-                }
+        const char *layer = vd_params_largest(p, count, &big);
         veil_error("%s: the posterior of class %zu of patch %zu is undefined (its logit is %s); the "
                    "head's largest weight, %.3g, is in layer '%s' (weights this large overflow float32)",
                    what, i % k, i / k, isnan(logits[i]) ? "NaN" : "infinite", big, layer);
