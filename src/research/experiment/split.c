@@ -125,12 +125,19 @@ int veil_task_quota(int st, int k, const int *avail, const char *const *names, c
         veil_error("protocol: St = %d training speakers, but the corpus has %ld", st, total);
         return -1;
     }
-    int placed = 0;
-    for (int j = 0; j < k; j++) {
-        if (avail[j] < 1) {
-            veil_error("protocol: --task %s: class %s has no speakers", task, names[j]);
+    /* every class needs a speaker to train on and one to test on */
+    for (int j = 0; j < k; j++)
+        if (avail[j] < 2) {
+            veil_strbuf b = {0};
+            for (int i = 0; i < k; i++) veil_strbuf_printf(&b, "%s%s %d", i ? ", " : "", names[i], avail[i]);
+            veil_error("protocol: --task %s: class %s has %d speaker%s; every class needs at least 2 (one to "
+                       "train on, one to test on). Speakers per class: %s", task, names[j], avail[j],
+                       avail[j] == 1 ? "" : "s", b.s);
+            free(b.s);
             return -1;
         }
+    int placed = 0;
+    for (int j = 0; j < k; j++) {
         quota[j] = st / k < avail[j] ? st / k : avail[j];
         placed += quota[j];
     }
