@@ -53,8 +53,8 @@ typedef struct veil_split {
 /* The training speakers per class for St speakers over classes of avail[0..k) speakers:
  * St/K each, the remainder one by one to the classes with the fewest so far (then the
  * most speakers, then the lower class), never more than a class has. Gender with St/2
- * of each gives St/2 each. -1 (message) when the classes cannot hold St speakers or St <
- * K (a class would not be trained on). */
+ * of each gives St/2 each. -1 (message) when the classes cannot hold St speakers, St < K
+ * (a class would not be trained on) or a class has fewer than 2 speakers. */
 int veil_task_quota(int st, int k, const int *avail, const char *const *names, const char *task, int *quota);
 /* The attacker's chance knowing the task's class of a test speaker, for one group of st
  * speakers (speaker indices): (classes among them) / st, the mean of 1 / (speakers of
