@@ -37,6 +37,9 @@ int cmd_experiment(int argc, char **argv); /* cmd_experiment.c */
 
 /* Print "veil: MESSAGE" (the last library error) to stderr and return 1. */
 int cli_fail(void);
+/* --task NAME into dst (n bytes): a label name, checked against the corpus later; -1
+ * (message naming the option) when empty, too long or not printable. */
+int cli_take_task(char *dst, size_t n, const char *option, const char *value);
 
 /* ---- option tables (cli_options.c) ----
  * Each command declares its options once, as rows over a struct of its own: parsing,
@@ -129,10 +132,11 @@ int cli_parse_double(const char *opt, const char *value, double *out);
 /* What audit and attack share (cli_rows.c): the attacker groups and their training. */
 typedef struct cli_attacker_args {
     const char *cache;
+    const char *task;   /* --task: the label whose chance an attacker knowing it has (NULL: gender) */
     int st, groups, epochs, threads;
     long seed;
 } cli_attacker_args;
-#define CLI_ATTACKER_DEFAULTS {NULL, 20, 0, 150, 0, 1}
+#define CLI_ATTACKER_DEFAULTS {NULL, NULL, 20, 0, 150, 0, 1}
 extern const cli_option cli_attacker_rows[];
 extern const size_t cli_attacker_n_rows;
 /* An MFCC configuration from a JSON file (over the values already in *c); -1 after veil_error. */

@@ -1,5 +1,9 @@
 /* The option rows several commands share (cli.h, "option tables"). */
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "veil/common.h"
 
 #include "cli.h"
 
@@ -13,6 +17,9 @@ const cli_option cli_attacker_rows[] = {
     CLI_INT_ROW("--epochs", "N", cli_attacker_args, epochs, 1, 100000,
                 "epochs of the MLP attackers (paper-mlp; default 150)"),
     CLI_TEXT_ROW("--cache", "DIR", cli_attacker_args, cache, "MFCC patch cache for --corpus"),
+    CLI_TEXT_ROW("--task", "NAME", cli_attacker_args, task,
+                 "the label a service recognises (gender, accent, dialect, a column):\n"
+                 "the chance of an attacker who knows it (default gender)"),
     CLI_INT_ROW("--threads", "N", cli_attacker_args, threads, 0, 4096, "worker threads (default: all cores)"),
 };
 const size_t cli_attacker_n_rows = sizeof cli_attacker_rows / sizeof cli_attacker_rows[0];
@@ -51,4 +58,18 @@ int cli_audio_parse(cli_command *c, int argc, char **argv, cli_audio_args *a)
     int parsed = cli_parse(c, argc, argv);
     if (parsed != CLI_PARSED) cli_files_free(&a->files);
     return parsed;
+}
+
+int cli_take_task(char *dst, size_t n, const char *option, const char *value)
+{
+    size_t len = strlen(value);
+    int printable = 1;
+    for (size_t i = 0; i < len; i++) printable &= (unsigned char)value[i] >= 0x20 && value[i] != 0x7f;
+    if (!len || len >= n || !printable) {
+        veil_error("%s: '%s' is not a task: give gender or a label name of the corpus (at most %zu "
+                   "characters; veil corpus info lists them)", option, value, n - 1);
+        return -1;
+    }
+    snprintf(dst, n, "%s", value);
+    return 0;
 }

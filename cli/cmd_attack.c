@@ -32,7 +32,8 @@ static const char attack_synopsis[] =
     "Groups of St speakers drawn from the whole corpus regardless of gender (default: as\n"
     "many as fit), each speaker's patches split 70/30 into attacker-training/evaluation; a\n"
     "fresh MLP per group learns to name the speaker from the model's features. Prints each\n"
-    "group's accuracy and the mean (chance: 1/St; knowing the gender: about 2/St).\n\n";
+    "group's accuracy and the mean (chance: 1/St; knowing the gender: about 2/St; --task\n"
+    "names another label whose chance to report, default the model's task).\n\n";
 
 int cmd_attack(int argc, char **argv)
 {
@@ -66,6 +67,13 @@ int cmd_attack(int argc, char **argv)
         veil_error_prefix("%s", a.corpus);
         goto done;
     }
+    /* the task whose chance an attacker knowing it has: --task, else the model's */
+    const char *task = at.task ? at.task : m->task[0] ? m->task : "gender";
+    if (veil_split_set_task(&split, c, task)) goto done; /* the message names the corpus */
+    double label_chance = 0;
+    for (int g = 0; g < split.n_groups; g++)
+        label_chance += veil_split_label_chance(&split, split.group_speakers + (size_t)g * split.st, split.st) /
+                        split.n_groups;
     veil_attack_config ac = {NULL, 0, NULL, 0, 0, NULL, 0, 0};
     veil_attack_result ar;
     if (veil_attack_run(m->f, p, &split, &tc, (uint64_t)at.seed, "attack", &ac, &ar)) goto done;
@@ -86,6 +94,8 @@ int cmd_attack(int argc, char **argv)
         cJSON_AddItemToObject(o, "attack_acc", cJSON_CreateDoubleArray(acc, split.n_groups));
         cJSON_AddNumberToObject(o, "attack_acc_mean", mean);
         cJSON_AddNumberToObject(o, "chance", 1.0 / (double)at.st);
+        cJSON_AddStringToObject(o, "task", split.task);
+        cJSON_AddNumberToObject(o, "chance_knowing_task", label_chance);
         char *s = veil_json_print(o);
         printf("%s\n", s);
         free(s);
@@ -97,9 +107,14 @@ int cmd_attack(int argc, char **argv)
                 printf(" %s", c->speakers[split.group_speakers[g * split.st + k]].id);
             printf("  accuracy %.1f%%\n", 100 * acc[g]);
         }
-        printf("mean attacker accuracy %.1f%% over %d groups of %d speakers (chance %.1f%%, "
-               "knowing the gender about %.1f%%)\n", 100 * mean, split.n_groups, at.st, 100.0 / at.st,
-               200.0 / at.st);
+        if (!strcmp(split.task, "gender"))
+            printf("mean attacker accuracy %.1f%% over %d groups of %d speakers (chance %.1f%%, "
+                   "knowing the gender about %.1f%%)\n", 100 * mean, split.n_groups, at.st, 100.0 / at.st,
+                   200.0 / at.st);
+        else
+            printf("mean attacker accuracy %.1f%% over %d groups of %d speakers (chance %.1f%%, "
+                   "knowing the %s %.1f%%)\n", 100 * mean, split.n_groups, at.st, 100.0 / at.st, split.task,
+                   100 * label_chance);
     }
     rc = 0;
 done:

@@ -70,10 +70,15 @@ int cmd_audit(int argc, char **argv)
     const char *features = a.features, *labels = a.labels, *model_path = a.model, *corpus_dir = a.corpus;
     const char *out_dir = a.out, *attackers = a.attackers ? a.attackers : "all", *cache = at.cache;
     const char *prec_s = a.precision, *experiment = a.experiment, *job_s = a.job;
+    /* --task: the label whose chance an attacker knowing it has (default: the model's task) */
+    const char *task = at.task;
     int raw = a.raw;
     long st = at.st, groups = at.groups, seed = at.seed, epochs = at.epochs, batch = a.batch, threads = at.threads;
     if (experiment || job_s) {
 #ifdef VEIL_HAVE_TRAINING
+        if (task)
+            return cli_command_error(&cmd, "%s", "--task does not apply to --experiment OUT (its config.json "
+                                     "names the task)");
         if (!experiment || !job_s || !model_path || !out_dir || features || labels || raw)
             return cli_command_error(&cmd, "%s", "--experiment OUT --job N needs --model M and --out DIR (and no "
                                      "--features, --labels or --raw)");
@@ -131,7 +136,7 @@ int cmd_audit(int argc, char **argv)
     int n_exclude = 0;
     int rc = 1;
     if (features) {
-        if (veil_audit_load_features(features, labels, &d)) goto done;
+        if (veil_audit_load_features(features, labels, &d) || veil_audit_task_from_labels(d, labels, task)) goto done;
         veil_strbuf_printf(&source, "features %s (labels %s)", features, labels);
     } else {
         int max_batch = (int)batch > cfg.batch ? (int)batch : cfg.batch;
@@ -149,7 +154,9 @@ int cmd_audit(int argc, char **argv)
                                "then easier than on unseen speakers)", model_path);
             veil_log("veil audit: warning: %s", warning.s);
         }
-        if (veil_audit_from_corpus(c, p, m ? m->f : NULL, (int)batch, exclude, n_exclude, &d)) goto done;
+        if (veil_audit_from_corpus(c, p, m ? m->f : NULL, (int)batch, exclude, n_exclude, &d) ||
+            veil_audit_task_from_corpus(d, c, task ? task : m ? m->task : NULL))
+            goto done;
         if (m) veil_strbuf_printf(&source, "model %s (%s) on corpus %s", model_path, m->method, corpus_dir);
         else veil_strbuf_printf(&source, "raw MFCC patches of corpus %s", corpus_dir);
     }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -54,6 +55,7 @@ static int write_text(FILE *f, void *ctx)
 
 typedef struct classify_args {
     const char *model, *out;
+    const char *task;     /* --task: the model must recognise this (default: whatever it does) */
     int json, per_patch;
     cli_audio_args audio; /* the rows classify shares with extract */
 } classify_args;
@@ -62,16 +64,19 @@ static const cli_option classify_rows[] = {
     CLI_TEXT_ROW("--model", "FILE", classify_args, model, "a model with a gender recognizer (veil train, veil experiment)"),
     CLI_FLAG_ROW("--per-patch", classify_args, per_patch, "also each patch (text: PATCH START_SECONDS columns, one line each)"),
     CLI_FLAG_ROW("--json", classify_args, json, "JSON lines instead of text"),
+    CLI_TEXT_ROW("--task", "NAME", classify_args, task,
+                 "refuse a model whose g recognises another task (its metadata\n\"task\": gender, accent, ...)"),
     {"--out", "-o", CLI_TEXT, "FILE", offsetof(classify_args, out), 0, 0, NULL,
      "write there instead of standard output (- = standard output)"},
 };
 
 static const char classify_synopsis[] =
     "usage: veil classify --model MODEL.safetensors [AUDIO...] [--list FILE] [options]\n\n"
-    "The gender of each file: the model's gender recognizer g on the features of every whole\n"
-    "patch; a file's posterior is the mean of its patches' posteriors, its class the larger.\n"
+    "The gender (or the model's task: accent, ...) of each file: the model's recognizer g on the\n"
+    "features of every whole patch; a file's posterior is the mean of its patches' posteriors,\n"
+    "its class the largest.\n"
     "Text: one line per file, FILE CLASS P(female) P(male) PATCHES (tab-separated, a header\n"
-    "first).\n"
+    "first; one P column per class of the model's task).\n"
     "JSON (--json): one object per file and line: {\"file\", \"class\", \"posterior\": {...},\n"
     "\"patches\", and with --per-patch \"per_patch\": [{\"patch\", \"start_seconds\", \"class\",\n"
     "\"posterior\"}]}.\n\n";
@@ -114,7 +119,11 @@ int cmd_classify(int argc, char **argv)
     /* the one loader rule of every command: a method veil does not know is refused */
     if (cli_model_load(model_path, prec, (int)batch, &m)) goto done;
     if (!m->g) {
-        veil_error("%s: the model has no gender recognizer g", model_path);
+        veil_error("%s: the model has no recognizer g (of gender or another task)", model_path);
+        goto done;
+    }
+    if (ca.task && strcasecmp(ca.task, m->task)) {
+        veil_error("%s: the model's g recognises %s, not %s (--task)", model_path, m->task, ca.task);
         goto done;
     }
     const veil_mfcc_config *mc = &m->mfcc;

@@ -47,6 +47,12 @@ static int take_select_attacker(void *a, const char *name, const char *v)
     return -1;
 }
 
+static int take_task(void *a, const char *name, const char *v)
+{
+    veil_protocol_config *pc = &((experiment_args *)a)->c.protocol;
+    return cli_take_task(pc->task, sizeof pc->task, name, v);
+}
+
 static int take_precision(void *a, const char *name, const char *v)
 {
     (void)name;
@@ -92,6 +98,9 @@ static const cli_option experiment_rows[] = {
     CLI_FLAG_ROW("--save-models", experiment_args, c.save_models,
                  "also write OUT/models/<job>.safetensors for every job run"),
     CLI_INT_ROW("--cv", "N", experiment_args, c.cv, 1, 1000, "cross-validation iterations (paper 10, quick 1)"),
+    CLI_CALL_ROW("--task", "NAME", take_task,
+                 "what the service recognises: gender (default), or a label of the\n"
+                 "corpus: accent, dialect, a manifest column (veil corpus info)"),
     CLI_INT_ROW("--st", "N", experiment_args, c.protocol.train_speakers, 2, 100000,
                 "training speakers St = speakers per attacker group (20)"),
     CLI_INT_ROW("--attack-groups", "N", experiment_args, c.protocol.attack_groups, 0, 100000,

@@ -44,6 +44,7 @@ typedef struct train_args {
     /* what --from takes from the grid's OUT/config.json instead */
     const char *method, *precision;
     int groups, iteration, epochs, st, have_job_seed;
+    char task[32];
     uint64_t seed, job_seed;
     veil_train_config tc;
 } train_args;
@@ -53,6 +54,12 @@ static int take_job_seed(void *a, const char *name, const char *v)
     train_args *t = a;
     t->have_job_seed = 1;
     return cli_parse_u64(name, v, &t->job_seed);
+}
+
+static int take_task(void *a, const char *name, const char *v)
+{
+    train_args *t = a;
+    return cli_take_task(t->task, sizeof t->task, name, v);
 }
 
 static const cli_option train_rows[] = {
@@ -75,6 +82,9 @@ static const cli_option train_grid_rows[] = {
     CLI_CALL_ROW("--job-seed", "S", take_job_seed, "the job's own seed (default: derived as the grid derives it)"),
     CLI_INT_ROW("--epochs", "N", train_args, epochs, 1, 100000, "caps the method's epochs"),
     CLI_INT_ROW("--st", "N", train_args, st, 2, 100000, "training speakers St (default 20)"),
+    CLI_CALL_ROW("--task", "NAME", take_task,
+                 "what g recognises: gender (default), or a label of the corpus:\n"
+                 "accent, dialect, a manifest column (veil corpus info)"),
 };
 
 /* The synopsis with the table of methods (malloc'd). */
@@ -297,6 +307,7 @@ static int train(const cli_command *cmd, const train_args *a, const char *grid_o
     veil_protocol_config pc;
     veil_protocol_config_paper(&pc);
     pc.train_speakers = (int)st;
+    if (a->task[0]) snprintf(pc.task, sizeof pc.task, "%s", a->task);
     const veil_train_method *md = veil_train_method_by_id(method);
     if (epochs && md->epochs_setting) {
         char text[32];

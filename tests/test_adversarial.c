@@ -87,7 +87,7 @@ int main(void)
         gender[i] = speaker[i] >= SPEAKERS / 2;
     }
     veil_adversarial_work w;
-    veil_adversarial_work_init(&w, N, dim, SPEAKERS);
+    veil_adversarial_work_init(&w, N, dim, 2, SPEAKERS);
     int fc, gc, ac;
     veil_param *fp = veil_extractor_params(n.f, &fc), *gp = veil_head_params(n.g, &gc), *ap = veil_head_params(n.a, &ac);
 

@@ -158,8 +158,89 @@ static int same_split(const veil_split *a, const veil_split *b)
     return 1;
 }
 
+/* A label "region" on every speaker of f: value[s] (owned by the caller). */
+static void fixture_label(fixture *f, const char *const *value)
+{
+    static char *names[1] = {"region"};
+    f->c.n_label_names = 1;
+    f->c.label_names = names;
+    for (int s = 0; s < f->c.n_speakers; s++) f->c.speakers[s].labels = (char **)&value[s];
+}
+
+/* The K-class protocol (issue 20): classes, the balanced training speakers, labels, chance. */
+static void test_tasks(void)
+{
+    fixture f;
+    fixture_make(&f, 30, 10);
+    char vals[30][8];
+    const char *value[30];
+    for (int s = 0; s < 30; s++) {
+        snprintf(vals[s], sizeof vals[s], "r%d", s % 3);
+        value[s] = vals[s];
+    }
+    fixture_label(&f, value);
+    veil_task_classes t;
+    CHECK(veil_corpus_task(&f.c, "region", &t) == 0);
+    CHECK(t.k == 3 && !strcmp(t.names[0], "r0") && !strcmp(t.names[2], "r2") && t.speakers[1] == 10);
+    CHECK(t.class_of[4] == 1 && t.class_of[29] == 2);
+    veil_task_classes_free(&t);
+    CHECK(veil_corpus_task(&f.c, "gender", &t) == 0);
+    CHECK(t.k == 2 && t.speakers[0] == 10 && t.speakers[1] == 20 && t.class_of[10] == 1);
+    veil_task_classes_free(&t);
+    CHECK_FAILS_WITH(veil_corpus_task(&f.c, "accent", &t), "no label 'accent'");
+    CHECK_FAILS_WITH(veil_corpus_task(&f.c, "accent", &t), "this corpus has: gender, region");
+
+    veil_protocol_config pc;
+    veil_protocol_config_paper(&pc);
+    CHECK(!strcmp(pc.task, "gender"));
+    snprintf(pc.task, sizeof pc.task, "region");
+    for (int st = 6; st <= 7; st++) {
+        pc.train_speakers = st;
+        veil_split a;
+        CHECK(veil_split_make(&f.c, &f.p, &pc, 11, &a) == 0);
+        CHECK(a.n_classes == 3 && !strcmp(a.task, "region") && !strcmp(a.class_names[1], "r1"));
+        /* St/K of each class; St = 7: the one left over to the lowest class (all have 10) */
+        int per[3] = {0, 0, 0};
+        for (int i = 0; i < a.n_train_speakers; i++) per[a.train_speakers[i] % 3]++;
+        CHECK_MSG(per[0] == (st == 7 ? 3 : 2) && per[1] == 2 && per[2] == 2, "St %d: %d %d %d", st, per[0], per[1],
+                  per[2]);
+        for (int j = 0; j < 3; j++) CHECK(a.train_per_class[j] == per[j]);
+        /* every label is the patch speaker's class, on every set */
+        int bad = 0;
+        for (size_t i = 0; i < a.n_gtrain; i++) bad += a.gtrain_label[i] != speaker_of(&f.p, a.gtrain[i]) % 3;
+        for (size_t i = 0; i < a.n_geval; i++) bad += a.geval_label[i] != speaker_of(&f.p, a.geval[i]) % 3;
+        for (size_t i = 0; i < a.n_gtest; i++) bad += a.gtest_label[i] != speaker_of(&f.p, a.gtest[i]) % 3;
+        CHECK_MSG(bad == 0, "%d patches with a wrong class", bad);
+        /* the chance knowing the class: (classes in the group) / St */
+        int g3[3] = {0, 3, 6}, g2[3] = {0, 3, 1}, g1[2] = {0, 3};
+        CHECK(fabs(veil_split_label_chance(&a, g3, 3) - 1.0 / 3) < 1e-12);
+        CHECK(fabs(veil_split_label_chance(&a, g2, 3) - 2.0 / 3) < 1e-12);
+        CHECK(fabs(veil_split_label_chance(&a, g1, 2) - 0.5) < 1e-12);
+        veil_split_free(&a);
+    }
+    /* the refusals: fewer training speakers than classes, a class of one speaker, one class */
+    veil_split b;
+    pc.train_speakers = 2;
+    CHECK_FAILS_WITH(veil_split_make(&f.c, &f.p, &pc, 1, &b), "has 3 classes but St = 2");
+    snprintf(vals[0], sizeof vals[0], "r9");
+    pc.train_speakers = 6;
+    CHECK_FAILS_WITH(veil_split_make(&f.c, &f.p, &pc, 1, &b), "class r9 has 1 speaker");
+    CHECK_FAILS_WITH(veil_split_make(&f.c, &f.p, &pc, 1, &b), "r0 9, r1 10, r2 10, r9 1");
+    for (int s = 0; s < 30; s++) snprintf(vals[s], sizeof vals[s], "same");
+    CHECK_FAILS_WITH(veil_split_make(&f.c, &f.p, &pc, 1, &b), "needs at least 2 classes");
+
+    /* a class smaller than its share: the others make up St */
+    int avail[3] = {2, 10, 9}, quota[3];
+    const char *names[3] = {"a", "b", "c"};
+    CHECK(veil_task_quota(9, 3, avail, names, "t", quota) == 0);
+    CHECK(quota[0] == 2 && quota[1] == 4 && quota[2] == 3);
+    CHECK_FAILS_WITH(veil_task_quota(30, 3, avail, names, "t", quota), "the corpus has 21");
+    fixture_free(&f);
+}
+
 int main(void)
 {
+    test_tasks();
     fixture f;
     fixture_make(&f, 30, 10);
     veil_protocol_config pc;
@@ -170,6 +251,13 @@ int main(void)
     veil_split a, b, c;
     CHECK(veil_split_make(&f.c, &f.p, &pc, 11, &a) == 0);
     check_split(&f, &a, 4);
+    /* the gender draw as before tasks (issue 20: gender results bit-identical): the split
+     * this seed drew then, speakers and patches independent of the CPU */
+    CHECK(a.train_speakers[0] == 0 && a.train_speakers[1] == 8 && a.train_speakers[2] == 24 && a.train_speakers[3] == 28);
+    CHECK(a.gtrain[0] == 4 && a.gtrain[1] == 3 && a.gtrain[4] == 70 && a.gtrain[7] == 71);
+    CHECK(a.group_speakers[0] == 15 && a.group_speakers[1] == 26 && a.group_speakers[2] == 11 && a.group_speakers[3] == 12);
+    CHECK(a.n_gtrain == 18 && a.n_geval == 6 && a.n_gtest == 225);
+    CHECK(a.n_classes == 2 && !strcmp(a.class_names[0], "F") && !strcmp(a.task, "gender"));
     CHECK(a.n_groups == 26 / 4); /* as many whole groups as fit */
     CHECK(veil_split_make(&f.c, &f.p, &pc, 11, &b) == 0);
     CHECK(same_split(&a, &b));
@@ -190,12 +278,13 @@ int main(void)
     pc.attack_groups = 0;
 
     /* refusals */
-    pc.train_speakers = 5;
-    CHECK_FAILS_WITH(veil_split_make(&f.c, &f.p, &pc, 1, &b), "must be even");
     pc.train_speakers = 0;
-    CHECK_FAILS_WITH(veil_split_make(&f.c, &f.p, &pc, 1, &b), "must be even");
-    pc.train_speakers = 22; /* needs 11 F: only 10 */
-    CHECK_FAILS_WITH(veil_split_make(&f.c, &f.p, &pc, 1, &b), "has 10 female");
+    CHECK_FAILS_WITH(veil_split_make(&f.c, &f.p, &pc, 1, &b), "must be at least 2");
+    /* an odd St or one the genders cannot balance: as even as the corpus allows */
+    pc.train_speakers = 5;
+    CHECK(veil_split_make(&f.c, &f.p, &pc, 1, &b) == 0);
+    CHECK(b.train_per_class[0] == 2 && b.train_per_class[1] == 3); /* the extra one: the larger class */
+    veil_split_free(&b);
     pc.train_speakers = 16; /* 8 F + 8 M fine, but 14 others < 16 */
     CHECK_FAILS_WITH(veil_split_make(&f.c, &f.p, &pc, 1, &b), "only 14 remain");
     pc.train_speakers = 4;

@@ -90,9 +90,27 @@ static void test_pairs(void)
     for (int i = 0; i < N; i++) distinct += hit[partner[i]]++ == 0;
     CHECK(distinct > N / 3);
     free(hit);
-    /* one gender missing: no dissimilar pair possible */
+    /* three classes (a task other than gender): similar = same class; a dissimilar partner
+     * from either other class, each in proportion to its patches (classes of 4, 3, 3
+     * speakers: from class 0 the others half each, from class 1 class 0 at 4/7) */
+    for (int i = 0; i < N; i++) label[i] = speaker[i] < 4 ? 0 : speaker[i] < 7 ? 1 : 2;
+    CHECK(veil_pairs_draw(&set, speaker, 0.5, &r, partner, y) == 0);
+    int wrong3 = 0, from0[3] = {0, 0, 0}, from1[3] = {0, 0, 0};
+    for (int i = 0; i < N; i++) {
+        int lj = label[partner[i]];
+        wrong3 += (y[i] == 0) != (lj == label[i]) || (y[i] == 0 && speaker[partner[i]] == speaker[i]);
+        if (y[i] == 1 && label[i] == 0) from0[lj]++;
+        if (y[i] == 1 && label[i] == 1) from1[lj]++;
+    }
+    CHECK_MSG(wrong3 == 0, "%d three-class pairs with a wrong label or speaker", wrong3);
+    CHECK(from0[0] == 0 && from1[1] == 0);
+    CHECK_NEAR((double)from0[1] / (from0[1] + from0[2]), 0.5, 0.06);
+    CHECK_NEAR((double)from1[0] / (from1[0] + from1[2]), 4.0 / 7, 0.06);
+    /* one class only: no dissimilar pair possible */
     for (int i = 0; i < N; i++) label[i] = 0;
-    CHECK_FAILS_WITH(veil_pairs_draw(&set, speaker, 0.5, &r, partner, y), "no male");
+    CHECK_FAILS_WITH(veil_pairs_draw(&set, speaker, 0.5, &r, partner, y), "one class only");
+    label[0] = -1;
+    CHECK_FAILS_WITH(veil_pairs_draw(&set, speaker, 0.5, &r, partner, y), "label -1 of entry 0 is negative");
     free(idx);
     free(partner);
     free(label);

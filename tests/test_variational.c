@@ -153,7 +153,7 @@ static void test_training(void)
     const veil_train_method *m = veil_train_method_by_name("variational");
     CHECK(m != NULL);
     if (m) {
-        veil_train_context ctx = {&p, &s.train, &s.eval, s.train_speaker, s.eval_speaker, 8, &c, &tc, vib_of(&tc), VEIL_PREC_FP32, 99, "ctx"};
+        veil_train_context ctx = {&p, &s.train, &s.eval, s.train_speaker, s.eval_speaker, 8, &c, &tc, vib_of(&tc), VEIL_PREC_FP32, 99, "ctx", 2};
         veil_trained out;
         memset(&out, 0, sizeof out);
         CHECK_MSG(m->train(&ctx, &out) == 0, "%s", veil_last_error());

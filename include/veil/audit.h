@@ -29,8 +29,19 @@ typedef struct veil_audit_data {
     const veil_patch_set *patches; /* corpus modes (not owned) */
     veil_extractor *f;      /* --model (not owned); NULL with patches: raw patches */
     int extract_batch;
+    /* --task other than gender (veil_audit_task_from_*): a class per speaker, for the chance
+     * of an attacker who knows it; NULL speaker_class: gender */
+    char task[32];
+    int n_classes;
+    char **class_names;
+    int *speaker_class;
 } veil_audit_data;
 void veil_audit_data_free(veil_audit_data *d);
+/* The task's class of every speaker of d: from the corpus's label (veil_corpus_task), or from
+ * the labels CSV's column of that name (one value per speaker). "gender" (or NULL): nothing
+ * to do. -1 (message naming the file, the column or the speaker) otherwise. */
+int veil_audit_task_from_corpus(veil_audit_data *d, const veil_corpus *c, const char *task);
+int veil_audit_task_from_labels(veil_audit_data *d, const char *labels, const char *task);
 
 /* --features X.npy --labels L.csv: the CSV has a header naming (any order, any case)
  * speaker, gender and utterance; other columns are ignored; one row per feature row.
@@ -64,6 +75,8 @@ typedef struct veil_audit_result {
     int n_speakers;
     char **group_speakers;        /* n_groups x st ids (pointers into the data, not owned) */
     double *chance_gender;        /* per group: chance knowing the gender */
+    char task[32];                /* the data's task ("" or "gender": none other) */
+    double *chance_label;         /* per group: chance knowing the task's class (NULL: gender) */
     const veil_probe *const *probes;
     veil_probe_result *r;         /* n_probes x n_groups */
     char **reason;                /* n_probes x n_groups: why a probe gave no result (owned), or NULL */

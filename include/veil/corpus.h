@@ -46,6 +46,23 @@ typedef struct veil_corpus {
 int veil_corpus_load(const char *path, veil_corpus **out);
 void veil_corpus_free(veil_corpus *c);
 int veil_corpus_count_gender(const veil_corpus *c, char gender);
+/* The classes of a task (the label a service recognises, `--task`) per speaker: "gender"
+ * (classes F and M, in that order) or any label name of the corpus ("dialect", "accent", a
+ * manifest column), its classes the label's values in id order (DR1 < DR2 < DR10).
+ * Refuses (message naming the corpus, the task and what is wrong) an unknown task (the
+ * message lists the corpus's labels), a speaker without a value, fewer than 2 classes. */
+typedef struct veil_task_classes {
+    char name[32];      /* the task: "gender", "accent", ... */
+    int k;              /* classes */
+    char **names;       /* k class names ("F", "M" for gender) */
+    int *speakers;      /* k: speakers per class */
+    int n_speakers;
+    int *class_of;      /* per corpus speaker: 0..k-1 */
+} veil_task_classes;
+int veil_corpus_task(const veil_corpus *c, const char *task, veil_task_classes *out);
+void veil_task_classes_free(veil_task_classes *t);
+/* 1 if NAME can be a task of C (gender, or one of its label names). */
+int veil_corpus_has_task(const veil_corpus *c, const char *name);
 /* Human-readable or JSON summary (layout, speakers per gender, durations). malloc'd. */
 char *veil_corpus_summary_text(const veil_corpus *c);
 char *veil_corpus_summary_json(const veil_corpus *c);

@@ -13,7 +13,9 @@
 
 /* ---- the paper's Table 1 protocol ---- */
 typedef struct veil_protocol_config {
-    int train_speakers;      /* St = 20 (St/2 F + St/2 M) */
+    int train_speakers;      /* St = 20 (St/2 F + St/2 M; balanced across the task's classes) */
+    char task[32];           /* the label the service recognises: "gender" ("" too) or a corpus
+                              * label name ("accent", "dialect", a manifest column) */
     double train_fraction;   /* 0.7: gender-training vs gender-evaluation, per speaker */
     double attack_fraction;  /* 0.7: attacker-training vs attacker-evaluation, per speaker */
     int attack_groups;       /* number of attacker groups of St speakers; 0 = as many as fit */
@@ -28,7 +30,7 @@ typedef struct veil_split {
     int *train_speakers;
     size_t n_gtrain, n_geval, n_gtest;  /* patch indices into the patch set */
     size_t *gtrain, *geval, *gtest;
-    int *gtrain_label, *geval_label, *gtest_label; /* gender: 0 = F, 1 = M */
+    int *gtrain_label, *geval_label, *gtest_label; /* the task's class (gender: 0 = F, 1 = M) */
     int n_groups;              /* attacker groups, each of st speakers */
     int *group_speakers;       /* n_groups x st speaker indices */
     size_t *n_atrain, *n_aeval;      /* per group */
@@ -40,7 +42,27 @@ typedef struct veil_split {
     char **speaker_id;         /* copies of the corpus's speaker ids */
     int has_validation;        /* 1: index n_groups of the group arrays is the attacker-
                                 * validation group (protocol validation_group) */
+    /* the task (protocol task): its K classes, every speaker's class, and how many of the
+     * St training speakers each class has (balanced as far as the corpus allows) */
+    char task[32];
+    int n_classes;
+    char **class_names;        /* "F", "M" for gender */
+    int *speaker_class;        /* per corpus speaker */
+    int *train_per_class;      /* K */
 } veil_split;
+/* The training speakers per class for St speakers over classes of avail[0..k) speakers:
+ * St/K each, the remainder one by one to the classes with the fewest so far (then the
+ * most speakers, then the lower class), never more than a class has. Gender with St/2
+ * of each gives St/2 each. -1 (message) when the classes cannot hold St speakers, St < K
+ * (a class would not be trained on) or a class has fewer than 2 speakers. */
+int veil_task_quota(int st, int k, const int *avail, const char *const *names, const char *task, int *quota);
+/* The attacker's chance knowing the task's class of a test speaker, for one group of st
+ * speakers (speaker indices): (classes among them) / st, the mean of 1 / (speakers of
+ * the group sharing the speaker's class). */
+double veil_split_label_chance(const veil_split *s, const int *group, int st);
+/* Set the task of a split drawn without one (veil_split_make_attack: gender) for chance
+ * levels: its classes from the corpus. -1 (message) when the corpus has no such task. */
+int veil_split_set_task(veil_split *s, const veil_corpus *c, const char *task);
 /* Draw a split from seed. Refuses (clear message) a corpus that cannot fill it. */
 int veil_split_make(const veil_corpus *c, const veil_patch_set *p, const veil_protocol_config *pc,
                     uint64_t seed, veil_split *out);
@@ -146,6 +168,12 @@ typedef struct veil_job_result {
                                     * gender: the gender chance level */
     double attack_val_acc;         /* the selection attacker's accuracy on the validation group
                                     * (veil_train_config.select_attacker; NaN: not run) */
+    /* the task (protocol task): gender_* above are its accuracies, gender_test_majority its
+     * majority share; label_chance the attacker's chance knowing the class of a test
+     * speaker, mean over the groups (veil_split_label_chance; NaN: older lines) */
+    char task[32];
+    int n_classes;
+    double label_chance;
 } veil_job_result;
 void veil_job_result_free(veil_job_result *r);
 /* One line of JSON (no newline), malloc'd. Values that do not apply (the pair verdict of
@@ -225,7 +253,9 @@ typedef struct veil_attack_result {
     int n_probes, n_groups;
     const veil_probe **probes;
     veil_probe_result *r;   /* n_probes x n_groups: r[probe * n_groups + group] */
-    size_t gender_total, gender_correct, gender_pred[2], gender_truth[2]; /* with a gender head */
+    size_t gender_total, gender_correct; /* with a gender head (the task's recognizer) */
+    int gender_classes;                  /* its classes K */
+    size_t *gender_pred, *gender_truth;  /* K: predictions and true classes over the test */
     double extract_seconds, gender_seconds; /* feature tables; the gender head's passes */
     veil_feature_table *pool; /* keep_pool: the pool's tables (freed with the result) */
     int n_pool;

@@ -19,6 +19,7 @@ typedef struct veil_model {
     veil_head *g;               /* optional head (gender recognizer), NULL if none */
     int n_classes;              /* class names of g */
     char **class_names;
+    char task[32];              /* what g recognises (metadata "task"; absent: "gender") */
     /* the speakers whose patches trained f and g (metadata "train_speakers", optional):
      * an audit of the model leaves them out (they are not unseen speakers) */
     int n_train_speakers;

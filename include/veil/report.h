@@ -112,6 +112,9 @@ typedef struct veil_report_info {
     const char *tradeoff_strongest;/* the trade-off figure, likewise */
     const char *attackers_figure;  /* methods x attackers, likewise */
     const char *frontier;          /* the frontier (veil_plot_frontier), likewise */
+    const char *task;              /* the service's task ("gender" when NULL): the report's words */
+    int n_classes;                 /* its classes */
+    double label_chance;           /* chance (0..1) of an attacker knowing a test speaker's class */
 } veil_report_info;
 
 /* The point Figure 4 shows per method (every method but those run at G = 1 only): a method
@@ -132,6 +135,10 @@ int veil_probe_scores_utterances(const char *name);
  * frees with veil_summary_free): what the "-strongest" figures draw. */
 void veil_summary_strongest(const veil_summary *s, veil_summary *out);
 
+/* What the figures call the service's task ("gender", "accent", ...) and, for a task other
+ * than gender, the chance (0..1) of an attacker who knows a test speaker's class (the
+ * jobs' label_chance); gender keeps 2/St. Set before drawing; until then: gender. */
+void veil_plot_set_task(const char *task, double label_chance);
 /* Figure 3 of the paper: Siamese gender test and attacker accuracy vs G (± std), the
  * reference as dashed lines, chance 1/St and 2/St dotted. Same drawing for both files;
  * either path may be NULL. Each file is drawn to a temporary name and renamed. */

@@ -323,6 +323,7 @@ int veil_model_save(const char *path, const veil_model *m)
     cJSON_AddStringToObject(meta, "architecture", arch);
     cJSON_AddStringToObject(meta, "mfcc", mfcc);
     cJSON_AddStringToObject(meta, "classes", classes);
+    cJSON_AddStringToObject(meta, "task", m->task[0] ? m->task : "gender");
     cJSON_AddStringToObject(meta, "method", m->method);
     cJSON_AddStringToObject(meta, "precision", veil_precision_name(m->trained_precision));
     if (m->n_train_speakers > 0) {
@@ -449,6 +450,14 @@ static int parse_metadata(const cJSON *meta, veil_model *m, veil_head_config *hc
         return -1;
     }
     if (parse_string_array(classes, "classes", &m->class_names, &m->n_classes)) return -1;
+    int has_task = cJSON_GetObjectItemCaseSensitive(meta, "task") != NULL;
+    const char *task = has_task ? meta_string(meta, "task") : NULL;
+    if (has_task && !task) return -1;
+    if (task && (!*task || strlen(task) >= sizeof m->task)) {
+        veil_error("metadata 'task' is \"%s\": expected a label name like \"gender\" or \"accent\"", task);
+        return -1;
+    }
+    snprintf(m->task, sizeof m->task, "%s", task ? task : "gender");
     if (cJSON_GetObjectItemCaseSensitive(meta, "train_speakers") &&
         parse_string_array(meta_string(meta, "train_speakers"), "train_speakers", &m->train_speakers,
                            &m->n_train_speakers))

@@ -89,6 +89,8 @@ void veil_audit_data_free(veil_audit_data *d)
     for (int s = 0; s < d->n_speakers; s++) free(d->speaker_id[s]);
     free(d->speaker_id), free(d->speaker_gender), free(d->speaker_offset);
     free(d->row_utterance), free(d->row_file), free(d->row_source), free(d->z);
+    for (int k = 0; k < d->n_classes && d->class_names; k++) free(d->class_names[k]);
+    free(d->class_names), free(d->speaker_class);
     free(d);
 }
 
@@ -357,6 +359,124 @@ int veil_audit_from_corpus(const veil_corpus *c, const veil_patch_set *p, veil_e
     return 0;
 }
 
+/* ---- the task: a class per speaker ---- */
+/* values[s]: speaker s's class name (non-empty); classes in id order, as veil_corpus_task. */
+static int audit_task_take(veil_audit_data *d, const char *task, const char *const *values, const char *where)
+{
+    int k = 0;
+    char **names = veil_calloc((size_t)d->n_speakers + 1, sizeof *names);
+    for (int s = 0; s < d->n_speakers; s++) {
+        int j = 0;
+        while (j < k && strcmp(names[j], values[s])) j++;
+        if (j == k) names[k++] = veil_strdup(values[s]);
+    }
+    for (int i = 1; i < k; i++)
+        for (int j = i; j > 0 && corpus_id_cmp(names[j - 1], names[j]) > 0; j--) {
+            char *t = names[j];
+            names[j] = names[j - 1];
+            names[j - 1] = t;
+        }
+    if (k < 2) {
+        veil_error("%s: --task %s needs at least 2 classes among the audited speakers, but every one is %s", where,
+                   task, k ? names[0] : "(none)");
+        for (int i = 0; i < k; i++) free(names[i]);
+        free(names);
+        return -1;
+    }
+    d->speaker_class = veil_malloc((size_t)d->n_speakers * sizeof(int));
+    for (int s = 0; s < d->n_speakers; s++) {
+        int j = 0;
+        while (strcmp(names[j], values[s])) j++;
+        d->speaker_class[s] = j;
+    }
+    snprintf(d->task, sizeof d->task, "%s", task);
+    d->n_classes = k;
+    d->class_names = names;
+    return 0;
+}
+
+int veil_audit_task_from_corpus(veil_audit_data *d, const veil_corpus *c, const char *task)
+{
+    if (!task || !strcasecmp(task, "gender")) return 0;
+    veil_task_classes t;
+    if (veil_corpus_task(c, task, &t)) return -1;
+    const char **values = veil_malloc((size_t)(d->n_speakers ? d->n_speakers : 1) * sizeof *values);
+    int rc = 0;
+    for (int s = 0; s < d->n_speakers && rc == 0; s++) {
+        int cs = 0;
+        while (cs < c->n_speakers && strcmp(c->speakers[cs].id, d->speaker_id[s])) cs++;
+        if (cs == c->n_speakers) {
+            veil_error("%s: speaker %s is not in the corpus", c->root ? c->root : "corpus", d->speaker_id[s]);
+            rc = -1;
+        } else {
+            values[s] = t.names[t.class_of[cs]];
+        }
+    }
+    if (rc == 0) rc = audit_task_take(d, t.name, values, c->root ? c->root : "corpus");
+    free(values);
+    veil_task_classes_free(&t);
+    return rc;
+}
+
+typedef struct task_column_ctx {
+    const char *path, *task;
+    int col_task, col_spk, header;
+    veil_audit_data *d;
+    char **value;   /* per speaker of d */
+    int *line;      /* the line that set it */
+} task_column_ctx;
+
+static int task_column_row(void *vctx, const char *const *f, int n, int line)
+{
+    task_column_ctx *c = vctx;
+    if (!c->header) {
+        c->header = 1;
+        for (int i = 0; i < n; i++) {
+            if (!strcasecmp(f[i], "speaker")) c->col_spk = i;
+            if (!strcasecmp(f[i], c->task)) c->col_task = i;
+        }
+        if (c->col_task < 0) {
+            veil_error("%s:%d: no column '%s' for --task %s (the header names its columns)", c->path, line,
+                       c->task, c->task);
+            return -1;
+        }
+        return 0;
+    }
+    if (c->col_spk < 0 || n <= c->col_spk || n <= c->col_task) return 0; /* the loader names these */
+    const char *v = f[c->col_task];
+    int s = 0;
+    while (s < c->d->n_speakers && strcmp(c->d->speaker_id[s], f[c->col_spk])) s++;
+    if (s == c->d->n_speakers) return 0;
+    if (!*v) {
+        veil_error("%s:%d: empty %s for speaker %s (--task %s needs a class on every row)", c->path, line, c->task,
+                   f[c->col_spk], c->task);
+        return -1;
+    }
+    if (!c->value[s]) {
+        c->value[s] = veil_strdup(v);
+        c->line[s] = line;
+    } else if (strcmp(c->value[s], v)) {
+        veil_error("%s:%d: speaker %s has %s '%s' here but '%s' on line %d (one class per speaker)", c->path, line,
+                   f[c->col_spk], c->task, v, c->value[s], c->line[s]);
+        return -1;
+    }
+    return 0;
+}
+
+int veil_audit_task_from_labels(veil_audit_data *d, const char *labels, const char *task)
+{
+    if (!task || !strcasecmp(task, "gender")) return 0;
+    task_column_ctx c = {labels, task, -1, -1, 0, d, NULL, NULL};
+    c.value = veil_calloc((size_t)d->n_speakers + 1, sizeof *c.value);
+    c.line = veil_calloc((size_t)d->n_speakers + 1, sizeof *c.line);
+    int rc = corpus_csv_each(labels, task_column_row, &c);
+    if (rc == 0) rc = audit_task_take(d, task, (const char *const *)c.value, labels);
+    for (int s = 0; s < d->n_speakers; s++) free(c.value[s]);
+    free(c.value);
+    free(c.line);
+    return rc;
+}
+
 /* ---- running the battery ---- */
 void veil_audit_config_default(veil_audit_config *c)
 {
@@ -382,6 +502,7 @@ void veil_audit_result_free(veil_audit_result *r)
     free(r->reason);
     free(r->group_speakers);
     free(r->chance_gender);
+    free(r->chance_label);
     free(r->r);
     memset(r, 0, sizeof *r);
 }
@@ -491,6 +612,10 @@ int veil_audit_run(const veil_audit_data *d, const veil_audit_config *c, veil_au
     out->group_speakers = veil_malloc((size_t)G * sp.st * sizeof *out->group_speakers);
     for (int i = 0; i < G * sp.st; i++) out->group_speakers[i] = d->speaker_id[sp.group_speakers[i]];
     out->chance_gender = veil_malloc((size_t)G * sizeof *out->chance_gender);
+    if (d->speaker_class) {
+        out->chance_label = veil_malloc((size_t)G * sizeof *out->chance_label);
+        snprintf(out->task, sizeof out->task, "%s", d->task);
+    }
     out->r = veil_calloc((size_t)P * G, sizeof *out->r);
     out->reason = veil_calloc((size_t)P * G, sizeof *out->reason);
     veil_feature_table tr, te, ot, utr, ute, all;
@@ -530,6 +655,17 @@ int veil_audit_run(const veil_audit_data *d, const veil_audit_config *c, veil_au
                       ? 1.0 / nm
                       : 1.0 / nf;
         out->chance_gender[g] = sp.n_aeval[g] ? ch / (double)sp.n_aeval[g] : NAN;
+        if (d->speaker_class) {
+            /* a test row of class x: one of the group's speakers of that class at random */
+            const int *gs = sp.group_speakers + (size_t)g * sp.st;
+            double cl = 0;
+            for (size_t i = 0; i < sp.n_aeval[g]; i++) {
+                int x = d->speaker_class[gs[sp.aeval_label[g][i]]], same = 0;
+                for (int k = 0; k < sp.st; k++) same += d->speaker_class[gs[k]] == x;
+                cl += 1.0 / same;
+            }
+            out->chance_label[g] = sp.n_aeval[g] ? cl / (double)sp.n_aeval[g] : NAN;
+        }
         double t0 = veil_now();
         /* others, for probes that need speakers outside the group: the next group's
          * attacker-training rows (as veil_attack_run) */
@@ -704,6 +840,10 @@ static char *audit_json(const veil_audit_info *info, const veil_audit_result *r)
     for (int i = 0; i < info->n_left_out; i++) cJSON_AddItemToArray(lo, cJSON_CreateString(info->left_out[i]));
     cJSON_AddNumberToObject(o, "chance", 1.0 / r->st);
     cJSON_AddItemToObject(o, "chance_gender", cJSON_CreateDoubleArray(r->chance_gender, r->n_groups));
+    if (r->chance_label) {
+        cJSON_AddStringToObject(o, "task", r->task);
+        cJSON_AddItemToObject(o, "chance_label", cJSON_CreateDoubleArray(r->chance_label, r->n_groups));
+    }
     cJSON *gs = cJSON_CreateArray();
     for (int g = 0; g < r->n_groups; g++)
         cJSON_AddItemToArray(gs, cJSON_CreateStringArray((const char *const *)r->group_speakers + (size_t)g * r->st, r->st));
@@ -781,8 +921,12 @@ static void pct(veil_strbuf *b, mean_sd m)
 static char *audit_md(const veil_audit_info *info, const veil_audit_result *r, const char *figure)
 {
     veil_strbuf b = {0};
-    double cg = 0;
+    double cg = 0, cl = 0;
     for (int g = 0; g < r->n_groups; g++) cg += r->chance_gender[g] / r->n_groups;
+    for (int g = 0; g < r->n_groups && r->chance_label; g++) cl += r->chance_label[g] / r->n_groups;
+    /* "knowing the gender 10.0 %" and, with a task, "and knowing the accent 35.0 %" */
+    char knowing[96] = "";
+    if (r->chance_label) snprintf(knowing, sizeof knowing, "; knowing the %s %.1f %%", r->task, 100 * cl);
     veil_strbuf_printf(&b, "# veil audit\n\n");
     veil_strbuf_printf(&b, "Audited: ");
     md_text(&b, info->source ? info->source : "?");
@@ -818,8 +962,8 @@ static char *audit_md(const veil_audit_info *info, const veil_audit_result *r, c
     veil_strbuf_printf(&b, "## Strongest attackers\n\n");
     if (a >= 0)
         veil_strbuf_printf(&b, "- identification per row: **%s**, %.1f %% (chance %.1f %%, knowing the "
-                           "gender %.1f %%)\n", r->probes[a]->name, 100 * over_groups(r, a, FIELD(acc)).mean,
-                           100.0 / r->st, 100 * cg);
+                           "gender %.1f %%%s)\n", r->probes[a]->name, 100 * over_groups(r, a, FIELD(acc)).mean,
+                           100.0 / r->st, 100 * cg, knowing);
     if (u >= 0)
         veil_strbuf_printf(&b, "- identification per utterance: **%s**, %.1f %%\n", r->probes[u]->name,
                            100 * over_groups(r, u, FIELD(acc_utt)).mean);
@@ -840,11 +984,11 @@ static char *audit_md(const veil_audit_info *info, const veil_audit_result *r, c
                                100 * best);
     }
     veil_strbuf_printf(&b, "\n## Every attacker (mean ± std over groups, %%)\n\n"
-                       "Chance: %.1f %% per row (1/St), about %.1f %% knowing the gender; EER 50 %%. "
+                       "Chance: %.1f %% per row (1/St), about %.1f %% knowing the gender%s; EER 50 %%. "
                        "minDCF: P_target = 0.01, C_miss = C_fa = 1 (1 = no better than rejecting "
                        "every trial).\n\n"
                        "| attacker | accuracy per row | per utterance | EER | EER 95 %% CI (mean of groups) | minDCF | seconds per group |\n"
-                       "|---|---|---|---|---|---|---|\n", 100.0 / r->st, 100 * cg);
+                       "|---|---|---|---|---|---|---|\n", 100.0 / r->st, 100 * cg, knowing);
     for (int k = 0; k < r->n_probes; k++) {
         veil_strbuf_printf(&b, "| %s |", r->probes[k]->name);
         pct(&b, over_groups(r, k, FIELD(acc)));
@@ -862,8 +1006,9 @@ static char *audit_md(const veil_audit_info *info, const veil_audit_result *r, c
     for (int k = 0; k < r->n_probes; k++) veil_strbuf_printf(&b, "- **%s**: %s\n", r->probes[k]->name, r->probes[k]->about);
     if (figure) veil_strbuf_printf(&b, "\n![attackers](%s)\n", figure);
     veil_strbuf_printf(&b, "\n## Per group\n\n| group | speakers | chance knowing gender |");
+    if (r->chance_label) veil_strbuf_printf(&b, " chance knowing %s |", r->task);
     for (int k = 0; k < r->n_probes; k++) veil_strbuf_printf(&b, " %s |", r->probes[k]->name);
-    veil_strbuf_printf(&b, "\n|---|---|---|");
+    veil_strbuf_printf(&b, "\n|---|---|---|%s", r->chance_label ? "---|" : "");
     for (int k = 0; k < r->n_probes; k++) veil_strbuf_printf(&b, "---|");
     veil_strbuf_printf(&b, "\n");
     for (int g = 0; g < r->n_groups; g++) {
@@ -873,6 +1018,7 @@ static char *audit_md(const veil_audit_info *info, const veil_audit_result *r, c
             md_text(&b, r->group_speakers[(size_t)g * r->st + s]);
         }
         veil_strbuf_printf(&b, " | %.1f |", 100 * r->chance_gender[g]);
+        if (r->chance_label) veil_strbuf_printf(&b, " %.1f |", 100 * r->chance_label[g]);
         for (int k = 0; k < r->n_probes; k++) {
             const veil_probe_result *x = &r->r[(size_t)k * r->n_groups + g];
             if (!isnan(x->acc)) veil_strbuf_printf(&b, " %.1f / %.1f |", 100 * x->acc, 100 * x->acc_utt);

@@ -318,6 +318,100 @@ int veil_corpus_count_gender(const veil_corpus *c, char gender)
     return n;
 }
 
+/* ---------------- tasks: a speaker-level label as classes ---------------- */
+static int label_index(const veil_corpus *c, const char *name)
+{
+    for (int l = 0; l < c->n_label_names; l++)
+        if (!strcmp(c->label_names[l], name)) return l;
+    for (int l = 0; l < c->n_label_names; l++)
+        if (!strcasecmp(c->label_names[l], name)) return l;
+    return -1;
+}
+
+int veil_corpus_has_task(const veil_corpus *c, const char *name)
+{
+    return !strcasecmp(name, "gender") || label_index(c, name) >= 0;
+}
+
+void veil_task_classes_free(veil_task_classes *t)
+{
+    if (!t) return;
+    for (int i = 0; i < t->k; i++) free(t->names[i]);
+    free(t->names);
+    free(t->speakers);
+    free(t->class_of);
+    memset(t, 0, sizeof *t);
+}
+
+int veil_corpus_task(const veil_corpus *c, const char *task, veil_task_classes *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *root = c->root ? c->root : "corpus";
+    int ns = c->n_speakers, label = -1;
+    if (strcasecmp(task, "gender")) {
+        label = label_index(c, task);
+        if (label < 0) {
+            veil_strbuf b = {0};
+            for (int l = 0; l < c->n_label_names; l++) veil_strbuf_printf(&b, ", %s", c->label_names[l]);
+            veil_error("%s: no label '%s' for --task; this corpus has: gender%s", root, task, b.s ? b.s : "");
+            free(b.s);
+            return -1;
+        }
+    }
+    snprintf(out->name, sizeof out->name, "%s", label < 0 ? "gender" : c->label_names[label]);
+    out->n_speakers = ns;
+    out->class_of = veil_malloc((size_t)(ns ? ns : 1) * sizeof(int));
+    const char **value = veil_malloc((size_t)(ns ? ns : 1) * sizeof *value);
+    for (int s = 0; s < ns; s++) {
+        const veil_speaker *sp = &c->speakers[s];
+        value[s] = label < 0 ? (sp->gender == 'F' ? "F" : sp->gender == 'M' ? "M" : "") : sp->labels[label];
+        if (!value[s][0]) {
+            veil_error("%s: speaker %s has no %s, which --task %s needs (every speaker needs a class)", root,
+                       sp->id, out->name, out->name);
+            free(value);
+            veil_task_classes_free(out);
+            return -1;
+        }
+    }
+    /* the classes: gender F then M (as the labels 0 and 1 always were); a label's values in
+     * id order, so that the classes and their numbers do not depend on the speakers' order */
+    out->names = veil_calloc((size_t)(ns ? ns : 1) + 2, sizeof(char *));
+    if (label < 0) {
+        out->names[0] = veil_strdup("F");
+        out->names[1] = veil_strdup("M");
+        out->k = 2;
+    } else {
+        for (int s = 0; s < ns; s++) {
+            int j = 0;
+            while (j < out->k && strcmp(out->names[j], value[s])) j++;
+            if (j == out->k) out->names[out->k++] = veil_strdup(value[s]);
+        }
+        for (int i = 1; i < out->k; i++)
+            for (int j = i; j > 0 && corpus_id_cmp(out->names[j - 1], out->names[j]) > 0; j--) {
+                char *t = out->names[j];
+                out->names[j] = out->names[j - 1];
+                out->names[j - 1] = t;
+            }
+    }
+    out->speakers = veil_calloc((size_t)out->k, sizeof(int));
+    for (int s = 0; s < ns; s++) {
+        int j = 0;
+        while (j < out->k && strcmp(out->names[j], value[s])) j++;
+        out->class_of[s] = j;
+        out->speakers[j]++;
+    }
+    free(value);
+    int present = 0;
+    for (int j = 0; j < out->k; j++) present += out->speakers[j] > 0;
+    if (present < 2) {
+        veil_error("%s: --task %s needs at least 2 classes, but every speaker is %s%s", root, out->name,
+                   out->k ? out->names[0] : "(none)", label < 0 ? "" : " (a label with one value is no task)");
+        veil_task_classes_free(out);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---------------- summaries ---------------- */
 typedef struct seconds_stats {
     double total, min, median, mean, max;
@@ -393,6 +487,16 @@ char *veil_corpus_summary_text(const veil_corpus *c)
                        st.mean, st.max);
     if (c->n_label_names > 0) veil_strbuf_printf(&b, "speakers by label:\n");
     for (int l = 0; l < c->n_label_names; l++) summarize_label(c, l, &b);
+    /* what --task accepts here: gender and every label with 2 or more classes on every speaker */
+    veil_strbuf_printf(&b, "tasks         gender (2 classes)");
+    for (int l = 0; l < c->n_label_names; l++) {
+        veil_task_classes t;
+        if (veil_corpus_task(c, c->label_names[l], &t) == 0) {
+            veil_strbuf_printf(&b, ", %s (%d classes)", t.name, t.k);
+            veil_task_classes_free(&t);
+        }
+    }
+    veil_strbuf_printf(&b, "\n");
     return b.s ? b.s : veil_strdup("");
 }
 
@@ -414,6 +518,15 @@ char *veil_corpus_summary_json(const veil_corpus *c)
     cJSON_AddNumberToObject(sec, "max", st.max);
     cJSON *names = cJSON_AddArrayToObject(o, "label_names");
     for (int l = 0; l < c->n_label_names; l++) cJSON_AddItemToArray(names, cJSON_CreateString(c->label_names[l]));
+    /* the tasks --task accepts, each class with its speaker count */
+    cJSON *tasks = cJSON_AddObjectToObject(o, "tasks");
+    for (int l = -1; l < c->n_label_names; l++) {
+        veil_task_classes t;
+        if (veil_corpus_task(c, l < 0 ? "gender" : c->label_names[l], &t)) continue;
+        cJSON *to = cJSON_AddObjectToObject(tasks, t.name);
+        for (int j = 0; j < t.k; j++) cJSON_AddNumberToObject(to, t.names[j], t.speakers[j]);
+        veil_task_classes_free(&t);
+    }
     cJSON *list = cJSON_AddArrayToObject(o, "speaker_list");
     for (int i = 0; i < c->n_speakers; i++) {
         const veil_speaker *s = &c->speakers[i];

@@ -303,6 +303,14 @@ static cJSON *config_json(const veil_experiment_config *c, const veil_corpus *co
     cJSON_AddNumberToObject(pj, "attack_fraction", c->protocol.attack_fraction);
     cJSON_AddNumberToObject(pj, "attack_groups", c->protocol.attack_groups);
     cJSON_AddNumberToObject(pj, "validation_group", grid_sweeps(c));
+    /* the task the service recognises; its classes as this corpus has them (for reports) */
+    cJSON_AddStringToObject(o, "task", c->protocol.task[0] ? c->protocol.task : "gender");
+    veil_task_classes tk;
+    if (veil_corpus_task(corpus, c->protocol.task[0] ? c->protocol.task : "gender", &tk) == 0) {
+        cJSON *tj = cJSON_AddObjectToObject(o, "task_classes");
+        for (int j = 0; j < tk.k; j++) cJSON_AddNumberToObject(tj, tk.names[j], tk.speakers[j]);
+        veil_task_classes_free(&tk);
+    }
     cJSON_AddItemToObject(o, "train", train_json(&c->train));
     cJSON_AddItemToObject(o, "method_settings", method_settings_json(&c->train));
     attackers_json(o, &c->train);
@@ -332,7 +340,7 @@ static cJSON *config_json(const veil_experiment_config *c, const veil_corpus *co
 
 /* The fields whose change changes results; the grid (methods, groups, cv), threads, the
  * requested precision and the version may change between runs of the same OUT. */
-static const char *const result_fields[] = {"corpus", "mfcc", "protocol", "train", "seed", "precision.resolved",
+static const char *const result_fields[] = {"corpus", "mfcc", "protocol", "task", "train", "seed", "precision.resolved",
                                             "attackers", "select_attacker"};
 /* Each method's own settings (method_settings.<name>) and its sweep (sweeps.<name>: the
  * values of iteration 0 choose what later iterations run) are compared too, for the
@@ -456,6 +464,8 @@ static int check_existing_config(const char *path, const cJSON *now, int *old_cv
         cJSON_AddItemToArray(a, cJSON_CreateString("paper-mlp"));
     }
     if (was && !cJSON_GetObjectItemCaseSensitive(was, "select_attacker")) cJSON_AddStringToObject(was, "select_attacker", "");
+    /* one from before tasks: gender */
+    if (was && !cJSON_GetObjectItemCaseSensitive(was, "task")) cJSON_AddStringToObject(was, "task", "gender");
     diffbuf d;
     diff_results_fields(was, now, &d);
     cJSON_Delete(was);
@@ -544,6 +554,24 @@ static char *config_markdown(const cJSON *c)
     else snprintf(agtext, sizeof agtext, "as many as fit");
     veil_strbuf_printf(&b, "- protocol: St = %d training speakers, attacker groups of St speakers: %s\n",
                        json_int(c, "protocol.train_speakers", 0), agtext);
+    /* a task other than gender: its classes, and how the St training speakers fall on them */
+    const cJSON *task = cJSON_GetObjectItemCaseSensitive(c, "task"), *tc = cJSON_GetObjectItemCaseSensitive(c, "task_classes");
+    if (cJSON_IsString(task) && strcmp(task->valuestring, "gender") && cJSON_IsObject(tc)) {
+        int k = cJSON_GetArraySize(tc), st = json_int(c, "protocol.train_speakers", 0), i = 0;
+        int *avail = veil_calloc((size_t)(k ? k : 1), sizeof(int)), *quota = veil_calloc((size_t)(k ? k : 1), sizeof(int));
+        const char **names = veil_calloc((size_t)(k ? k : 1), sizeof(char *));
+        const cJSON *x;
+        cJSON_ArrayForEach(x, tc) names[i] = x->string, avail[i++] = (int)cJSON_GetNumberValue(x);
+        int ok = veil_task_quota(st, k, avail, names, task->valuestring, quota) == 0;
+        veil_strbuf_printf(&b, "- task: %s, %d classes (speakers in the corpus%s): ", task->valuestring, k,
+                           ok ? ", of them training speakers" : "");
+        for (i = 0; i < k; i++) {
+            veil_strbuf_printf(&b, "%s%s %d", i ? ", " : "", names[i], avail[i]);
+            if (ok) veil_strbuf_printf(&b, " (%d)", quota[i]);
+        }
+        veil_strbuf_printf(&b, "\n");
+        free(avail), free(quota), free(names);
+    }
     char *sweeps = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(c, "sweeps"));
     veil_strbuf_printf(&b, "- grid: methods %s, Siamese G %s, %d cross-validation iteration(s), seed %.0f; "
                            "methods with a knob at G = %d, swept on iteration 0: `%s`%s\n",
@@ -552,8 +580,8 @@ static char *config_markdown(const cJSON *c)
                        json_int(c, "sweep_groups", VEIL_MAX_GROUPS), sweeps ? sweeps : "{}",
                        json_int(c, "protocol.validation_group", 0) ? " (with the attacker-validation group)" : "");
     free(sweeps);
-    veil_strbuf_printf(&b, "- shared: gender g %d epochs (batch %d), attacker %d epochs (batch %d), early-stopping "
-                           "patience %d; filter divisor %d\n",
+    veil_strbuf_printf(&b, "- shared: %s g %d epochs (batch %d), attacker %d epochs (batch %d), early-stopping "
+                           "patience %d; filter divisor %d\n", cJSON_IsString(task) ? task->valuestring : "gender",
                        json_int(c, "train.gender_epochs", 0), json_int(c, "train.gender_batch", 0),
                        json_int(c, "train.attack_epochs", 0), json_int(c, "train.attack_batch", 0),
                        json_int(c, "train.patience", 0), json_int(c, "train.filter_divisor", 1));
@@ -596,6 +624,20 @@ static int report_from(const char *out, const cJSON *config, const veil_results_
         return -1;
     }
     int st = json_int(config, "protocol.train_speakers", 20);
+    /* the task (config.json "task"; absent: gender), its classes and the chance of an
+     * attacker who knows a test speaker's class (the jobs' mean) */
+    const cJSON *tj = cJSON_GetObjectItemCaseSensitive(config, "task");
+    const char *task = cJSON_IsString(tj) ? tj->valuestring : "gender";
+    double label_chance = 0;
+    int n_chance = 0, n_classes = 2;
+    for (size_t i = 0; i < n; i++) {
+        if (isfinite(r[i].label_chance)) label_chance += r[i].label_chance, n_chance++;
+        n_classes = r[i].n_classes;
+    }
+    label_chance = n_chance ? label_chance / n_chance : NAN;
+#ifdef VEIL_HAVE_PLOTS
+    veil_plot_set_task(task, label_chance);
+#endif
     int rc = 0;
     snprintf(path, sizeof path, "%s/summary.csv", out);
     if (veil_summary_write_csv(path, &s) != 0) rc = -1;
@@ -641,13 +683,15 @@ static int report_from(const char *out, const cJSON *config, const veil_results_
     char *md = config_markdown(config);
     veil_report_info info = {md, st, "figure3.png", "figure4.png", "tradeoff.png", "extractors.png", sweep_groups,
                              battery ? "figure4-strongest.png" : NULL, battery ? "tradeoff-strongest.png" : NULL,
-                             battery ? "attackers.png" : NULL, battery ? "frontier.png" : NULL};
+                             battery ? "attackers.png" : NULL, battery ? "frontier.png" : NULL,
+                             task, n_classes, label_chance};
 #else /* a build without cairo (VEIL_WITH_PLOTS=OFF): the report without figures */
     (void)png;
     (void)svg;
     int sweep_groups = json_int(config, "sweep_groups", VEIL_MAX_GROUPS);
     char *md = config_markdown(config);
-    veil_report_info info = {md, st, NULL, NULL, NULL, NULL, sweep_groups, NULL, NULL, NULL, NULL};
+    veil_report_info info = {md, st, NULL, NULL, NULL, NULL, sweep_groups, NULL, NULL, NULL, NULL,
+                             task, n_classes, label_chance};
 #endif
     snprintf(path, sizeof path, "%s/report.md", out);
     if (rc == 0 && veil_report_write_md(path, &info, &s, r, n) != 0) rc = -1;
@@ -656,7 +700,11 @@ static int report_from(const char *out, const cJSON *config, const veil_results_
         char *t = veil_summary_table(&s);
         printf("\n%s", t);
         free(t);
-        printf("\nchance: 1/St = %.1f %%, knowing gender 2/St = %.1f %%\n", 100.0 / st, 200.0 / st);
+        if (!strcmp(task, "gender"))
+            printf("\nchance: 1/St = %.1f %%, knowing gender 2/St = %.1f %%\n", 100.0 / st, 200.0 / st);
+        else
+            printf("\ntask: %s (%d classes); chance: 1/St = %.1f %%, knowing the %s %.1f %%\n", task, n_classes,
+                   100.0 / st, task, 100 * label_chance);
         printf("results: %s/results.jsonl\nsummary: %s/summary.csv\nreport:  %s/report.md\n"
                "figures: %s/figure3.png, figure4.png, tradeoff.png, extractors.png (and .svg)\n", out, out, out, out);
         fflush(stdout);
@@ -1238,6 +1286,13 @@ int veil_experiment_config_read(const char *out_dir, veil_experiment_config *c, 
     c->seed = seed_value; /* from the text: exact at any size */
     /* the attacker-validation group (absent before knob sweeps: none) */
     c->protocol.validation_group = json_int(o, "protocol.validation_group", 0);
+    /* the task (absent before tasks: gender) */
+    const cJSON *task = cJSON_GetObjectItemCaseSensitive(o, "task");
+    if (task && (!cJSON_IsString(task) || !task->valuestring[0] || strlen(task->valuestring) >= sizeof c->protocol.task)) {
+        veil_error("%s: \"task\" must be a label name such as \"gender\"", path);
+        goto done;
+    }
+    snprintf(c->protocol.task, sizeof c->protocol.task, "%s", task ? task->valuestring : "gender");
     veil_train_config_paper(&c->train);
     int n;
     const veil_setting *common = veil_train_common_settings(&n);

@@ -81,6 +81,9 @@ int veil_job_run(veil_method method, int groups, int iteration, const veil_split
     out->final_loss = NAN;
     out->attack_val_acc = NAN;
     out->gender_test_majority = NAN;
+    out->label_chance = NAN;
+    snprintf(out->task, sizeof out->task, "%s", split->task[0] ? split->task : "gender");
+    out->n_classes = split->n_classes > 0 ? split->n_classes : 2;
     if (model_out) *model_out = NULL;
     char name[96];
     snprintf(name, sizeof name, "job %s G=%d iteration %d", veil_method_name(method), groups, iteration);
@@ -105,7 +108,7 @@ int veil_job_run(veil_method method, int groups, int iteration, const veil_split
     int dim = veil_extractor_config_dim(&arch);
     veil_labelled train = {split->n_gtrain, split->gtrain, split->gtrain_label};
     veil_labelled eval = {split->n_geval, split->geval, split->geval_label};
-    veil_head_config hc = {dim, tc->head_hidden, 2, tc->dropout};
+    veil_head_config hc = {dim, tc->head_hidden, out->n_classes, tc->dropout};
     int head_batch = max_int(tc->gender_batch, tc->extract_batch);
     veil_extractor *f = NULL;
     veil_head *g = NULL;
@@ -126,7 +129,8 @@ int veil_job_run(veil_method method, int groups, int iteration, const veil_split
     int *train_speaker = NULL, *eval_speaker = NULL;
     speakers_of_split(patches, split, &train_speaker, &eval_speaker);
     veil_train_context ctx = {patches, &train, &eval, train_speaker, eval_speaker, split->n_train_speakers,
-                              &arch, tc, veil_method_settings_get(tc, method), out->precision, seed, name};
+                              &arch, tc, veil_method_settings_get(tc, method), out->precision, seed, name,
+                              out->n_classes};
     veil_trained trained;
     memset(&trained, 0, sizeof trained);
     trained.pair_verdict_acc = NAN;
@@ -206,10 +210,17 @@ int veil_job_run(veil_method method, int groups, int iteration, const veil_split
     }
     record_split(split, out);
     if (split->n_gtest) {
-        size_t male = 0;
-        for (size_t i = 0; i < split->n_gtest; i++) male += split->gtest_label[i] == 1;
-        size_t major = male > split->n_gtest - male ? male : split->n_gtest - male;
+        size_t *count = veil_calloc((size_t)out->n_classes, sizeof *count), major = 0;
+        for (size_t i = 0; i < split->n_gtest; i++) count[split->gtest_label[i]]++;
+        for (int c = 0; c < out->n_classes; c++) major = count[c] > major ? count[c] : major;
         out->gender_test_majority = (double)major / (double)split->n_gtest;
+        free(count);
+    }
+    if (split->n_groups && split->speaker_class) {
+        double sum = 0;
+        for (int i = 0; i < split->n_groups; i++)
+            sum += veil_split_label_chance(split, split->group_speakers + (size_t)i * (size_t)split->st, split->st);
+        out->label_chance = sum / split->n_groups;
     }
     /* the attacker-validation group (choosing a knob): the paper's attacker on a group of
      * its own, outside every test group */
@@ -273,14 +284,18 @@ int veil_job_run(veil_method method, int groups, int iteration, const veil_split
     /* a gender head answering one class almost always, on a test set that is not itself
      * that one-sided, means the features carry no gender: report it, never silently */
     if (ar.gender_total) {
-        int major = ar.gender_pred[1] > ar.gender_pred[0];
+        int major = 0;
+        for (int c = 1; c < ar.gender_classes; c++)
+            if (ar.gender_pred[c] > ar.gender_pred[major]) major = c;
         double share = (double)ar.gender_pred[major] / (double)ar.gender_total;
         double truth_share = (double)ar.gender_truth[major] / (double)ar.gender_total;
         if (share > 0.95 && truth_share < 0.9 && !out->collapsed) {
             out->collapsed = 1;
+            const char *cname = !strcmp(out->task, "gender") ? (major ? "male" : "female")
+                                : split->class_names ? split->class_names[major] : "?";
             snprintf(out->collapse_reason, sizeof out->collapse_reason,
-                     "gender head answers '%s' on %.1f%% of the test set (truth %.1f%%)",
-                     major ? "male" : "female", 100 * share, 100 * truth_share);
+                     "%s head answers '%s' on %.1f%% of the test set (truth %.1f%%)",
+                     out->task, cname, 100 * share, 100 * truth_share);
         }
     }
     if (out->collapsed) veil_log("%s: collapsed: %s", name, out->collapse_reason);
@@ -293,10 +308,13 @@ int veil_job_run(veil_method method, int groups, int iteration, const veil_split
         m->trained_precision = out->precision;
         m->f = f;
         m->g = g;
-        m->n_classes = 2;
-        m->class_names = veil_malloc(2 * sizeof(char *));
-        m->class_names[0] = veil_strdup("female");
-        m->class_names[1] = veil_strdup("male");
+        m->n_classes = out->n_classes;
+        m->class_names = veil_malloc((size_t)m->n_classes * sizeof(char *));
+        int gender = !strcmp(out->task, "gender");
+        for (int c = 0; c < m->n_classes; c++)
+            m->class_names[c] = veil_strdup(gender ? (c ? "male" : "female")
+                                            : split->class_names ? split->class_names[c] : "");
+        snprintf(m->task, sizeof m->task, "%s", out->task);
         m->n_train_speakers = split->n_train_speakers;
         m->train_speakers = veil_malloc((size_t)(split->n_train_speakers ? split->n_train_speakers : 1) * sizeof(char *));
         for (int i = 0; i < split->n_train_speakers; i++)
@@ -451,6 +469,9 @@ char *veil_job_result_to_json(const veil_job_result *r)
     split_to_json(o, r);
     add_num(o, "gender_test_majority", r->gender_test_majority);
     add_num(o, "attack_val_acc", r->attack_val_acc);
+    cJSON_AddStringToObject(o, "task", r->task[0] ? r->task : "gender");
+    cJSON_AddNumberToObject(o, "classes", r->n_classes > 0 ? r->n_classes : 2);
+    add_num(o, "label_chance", r->label_chance);
     /* the method's own settings, every one (src/research/train/<method>.c) */
     const veil_train_method *m = veil_train_method_by_id(r->method);
     if (m) cJSON_AddItemToObject(o, "settings", veil_settings_to_json(m->settings, m->n_settings, r->settings.bytes));
@@ -604,6 +625,12 @@ int veil_job_result_from_json(const char *line, veil_job_result *out)
     }
     out->gender_test_majority = get_num(o, "gender_test_majority");
     out->attack_val_acc = get_num(o, "attack_val_acc");
+    /* the task: lines older than tasks are gender's */
+    const cJSON *task = cJSON_GetObjectItemCaseSensitive(o, "task");
+    snprintf(out->task, sizeof out->task, "%s", cJSON_IsString(task) ? task->valuestring : "gender");
+    double classes = get_num(o, "classes");
+    out->n_classes = isfinite(classes) && classes >= 2 ? (int)classes : 2;
+    out->label_chance = get_num(o, "label_chance");
     /* the method's settings: its defaults where a line (an older one) has none */
     const veil_train_method *m = veil_train_method_by_id(out->method);
     veil_settings_defaults(m->settings, m->n_settings, out->settings.bytes);

@@ -2,6 +2,7 @@
  * SVG surface. Both go through veil_write_atomic (temporary file, then rename). */
 #include <cairo-svg.h>
 #include <cairo.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -142,6 +143,23 @@ static void y_axis_label(cairo_t *cr)
     cairo_restore(cr);
 }
 
+/* What the figures call the service's task, and the chance of an attacker who knows a test
+ * speaker's class (veil_plot_set_task; the report sets it before drawing its figures). */
+static char task_lower[32] = "gender", task_upper[32] = "Gender";
+static double task_label_chance = NAN; /* percent; NaN: gender's 2/St */
+
+void veil_plot_set_task(const char *task, double label_chance)
+{
+    snprintf(task_lower, sizeof task_lower, "%s", task && task[0] ? task : "gender");
+    snprintf(task_upper, sizeof task_upper, "%s", task_lower);
+    task_upper[0] = (char)toupper((unsigned char)task_upper[0]);
+    task_label_chance = strcmp(task_lower, "gender") ? 100 * label_chance : NAN;
+}
+
+/* The chance of an attacker who knows the task's class: 2/St for gender (the two genders
+ * of a group), else the jobs' mean of (classes in a group) / St. */
+static double knowing_chance(int st) { return isfinite(task_label_chance) ? task_label_chance : 200.0 / st; }
+
 /* Clips to the plot area (the caller's cairo_restore ends it) and draws the chance levels. */
 static void clip_with_chance(cairo_t *cr, int st)
 {
@@ -149,13 +167,30 @@ static void clip_with_chance(cairo_t *cr, int st)
     cairo_rectangle(cr, PX0, PY0, PX1 - PX0, PY1 - PY0);
     cairo_clip(cr);
     hline(cr, 100.0 / st, C_CHANCE, LINE_DOTTED, 1.8);
-    hline(cr, 200.0 / st, C_CHANCE, LINE_DASHDOT, 1.4);
+    hline(cr, knowing_chance(st), C_CHANCE, LINE_DASHDOT, 1.4);
 }
 
-static void chance_labels(int st, char chance1[64], char chance2[64])
+static void chance_labels(int st, char chance1[64], char chance2[96])
 {
     snprintf(chance1, 64, "chance 1/St = %.1f %%", 100.0 / st);
-    snprintf(chance2, 64, "chance knowing gender 2/St = %.1f %%", 200.0 / st);
+    if (!isfinite(task_label_chance)) snprintf(chance2, 96, "chance knowing %s 2/St = %.1f %%", task_lower, 200.0 / st);
+    else snprintf(chance2, 96, "chance knowing %s classes/St = %.1f %%", task_lower, task_label_chance);
+}
+
+/* The long chance label wraps before its "2/St" (or "classes/St"): where, or NULL. */
+static const char *chance_wrap(const char *label)
+{
+    const char *st = strstr(label, "/St");
+    if (!st || strncmp(label, "chance knowing ", 15)) return NULL;
+    while (st > label && st[-1] != ' ') st--;
+    return st > label ? st - 1 : NULL;
+}
+
+/* The first line of the wrapped chance label ("chance knowing gender"). */
+static void chance_first_line(const char *label, char *buf, size_t n)
+{
+    const char *w = chance_wrap(label);
+    snprintf(buf, n, "%.*s", w ? (int)(w - label) : (int)strlen(label), label);
 }
 
 typedef enum { SERIES_GENDER, SERIES_ATTACK } series;
@@ -235,7 +270,7 @@ static void draw(cairo_t *cr, const veil_summary *s, int st)
     text_at(cr, "number of CNN groups G", (PX0 + PX1) / 2, PY1 + 48, 15, 0.5, 0, 0);
     y_axis_label(cr);
     char title[160];
-    snprintf(title, sizeof title, "Figure 3: gender recognition vs. speaker identification (St = %d)", st);
+    snprintf(title, sizeof title, "Figure 3: %s recognition vs. speaker identification (St = %d)", task_lower, st);
     set_color(cr, C_AXIS);
     text_at(cr, title, FIG_W / 2, 34, 18, 0.5, 0, 1);
 
@@ -259,28 +294,30 @@ static void draw(cairo_t *cr, const veil_summary *s, int st)
     cairo_restore(cr);
 
     /* legend, right of the plot area */
-    char chance1[64], chance2[64];
+    char chance1[64], chance2[96], gtest[48], gref[48];
     chance_labels(st, chance1, chance2);
     legend_item items[7];
     int n = 0;
     if (veil_summary_find(s, VEIL_METHOD_SIAMESE, 1) || s->n_rows > (ref ? 1 : 0)) {
-        items[n++] = (legend_item){"Gender test (Siamese)", C_GENDER, LINE_SOLID, MARK_CIRCLE};
+        snprintf(gtest, sizeof gtest, "%s test (Siamese)", task_upper);
+        items[n++] = (legend_item){gtest, C_GENDER, LINE_SOLID, MARK_CIRCLE};
         items[n++] = (legend_item){"Attacker test (Siamese)", C_ATTACK, LINE_SOLID, MARK_SQUARE};
     }
     if (ref) {
-        items[n++] = (legend_item){"Gender reference", C_GENDER, LINE_DASHED, MARK_NONE};
+        snprintf(gref, sizeof gref, "%s reference", task_upper);
+        items[n++] = (legend_item){gref, C_GENDER, LINE_DASHED, MARK_NONE};
         items[n++] = (legend_item){"Attacker reference", C_ATTACK, LINE_DASHED, MARK_NONE};
     }
     items[n++] = (legend_item){chance1, C_CHANCE, LINE_DOTTED, MARK_NONE};
     items[n++] = (legend_item){chance2, C_CHANCE, LINE_DASHDOT, MARK_NONE};
     char gtext[64];
     if (isfinite(gchance)) {
-        snprintf(gtext, sizeof gtext, "gender chance %.1f %%", gchance);
+        snprintf(gtext, sizeof gtext, "%s chance %.1f %%", task_lower, gchance);
         items[n++] = (legend_item){gtext, C_GENDER, LINE_DASHDOTDOT, MARK_NONE};
     }
     double lx = PX1 + 18, ly = PY0 + 12, y = ly - 26;
     for (int i = 0; i < n; i++) {
-        y += i > 0 && strstr(items[i - 1].label, " 2/St") ? 42 : 26; /* a wrapped label takes two lines */
+        y += i > 0 && chance_wrap(items[i - 1].label) ? 42 : 26; /* a wrapped label takes two lines */
         set_color(cr, items[i].color);
         set_line(cr, items[i].style, items[i].style == LINE_SOLID ? 2.2 : 2);
         cairo_move_to(cr, lx, y);
@@ -290,9 +327,9 @@ static void draw(cairo_t *cr, const veil_summary *s, int st)
         set_color(cr, C_AXIS);
         /* the long chance label wraps after its first words */
         const char *lab = items[i].label;
-        const char *split = strstr(lab, " 2/St");
+        const char *split = chance_wrap(lab);
         if (split) {
-            char first[64];
+            char first[96];
             snprintf(first, sizeof first, "%.*s", (int)(split - lab), lab);
             text_at(cr, first, lx + 44, y, 12.5, 0, 0.5, 0);
             text_at(cr, split + 1, lx + 44, y + 16, 12.5, 0, 0.5, 0);
@@ -473,14 +510,16 @@ static void draw_bar_chart(cairo_t *cr, const veil_summary_row *const *rows, int
     set_color(cr, C_AXIS);
     text_at(cr, full, FIG_W / 2, 34, 18, 0.5, 0, 1);
 
-    char chance1[64], chance2[64];
+    char chance1[64], chance2[96];
     chance_labels(st, chance1, chance2);
     double lx = PX1 + 18, ly = PY0 + 12;
     rgb colors[2] = {C_GENDER, C_ATTACK};
     char attack_label[80];
     snprintf(attack_label, sizeof attack_label, "Attacker test%s%s%s", attacker ? " (" : "", attacker ? attacker : "",
              attacker ? ")" : "");
-    const char *labels[2] = {"Gender test", attack_label};
+    char gtest[48];
+    snprintf(gtest, sizeof gtest, "%s test", task_upper);
+    const char *labels[2] = {gtest, attack_label};
     for (int i = 0; i < 2; i++) {
         cairo_set_source_rgba(cr, colors[i].r, colors[i].g, colors[i].b, 0.85);
         cairo_rectangle(cr, lx + 8, ly + i * 26 - 7, 20, 14);
@@ -499,8 +538,10 @@ static void draw_bar_chart(cairo_t *cr, const veil_summary_row *const *rows, int
     cairo_stroke(cr);
     set_color(cr, C_AXIS);
     text_at(cr, chance1, lx + 44, ly + 52, 12.5, 0, 0.5, 0);
-    text_at(cr, "chance knowing gender", lx + 44, ly + 78, 12.5, 0, 0.5, 0);
-    text_at(cr, chance2 + strlen("chance knowing gender "), lx + 44, ly + 94, 12.5, 0, 0.5, 0);
+    char first[96];
+    chance_first_line(chance2, first, sizeof first);
+    text_at(cr, first, lx + 44, ly + 78, 12.5, 0, 0.5, 0);
+    text_at(cr, chance2 + strlen(first) + 1, lx + 44, ly + 94, 12.5, 0, 0.5, 0);
     double y = ly + 120;
     if (isfinite(gchance)) {
         set_color(cr, C_GENDER);
@@ -510,7 +551,7 @@ static void draw_bar_chart(cairo_t *cr, const veil_summary_row *const *rows, int
         cairo_stroke(cr);
         set_color(cr, C_AXIS);
         char g[64];
-        snprintf(g, sizeof g, "gender chance %.1f %%", gchance);
+        snprintf(g, sizeof g, "%s chance %.1f %%", task_lower, gchance);
         text_at(cr, g, lx + 44, y, 12.5, 0, 0.5, 0);
         text_at(cr, "(majority share)", lx + 44, y + 16, 12.5, 0, 0.5, 0);
         y += 42;
@@ -523,7 +564,9 @@ static void draw_extractors(cairo_t *cr, const plot_ctx *p)
 {
     const veil_summary_row **rows = veil_malloc((size_t)(p->s->n_rows ? p->s->n_rows : 1) * sizeof *rows);
     for (int i = 0; i < p->s->n_rows; i++) rows[i] = &p->s->rows[i];
-    draw_bar_chart(cr, rows, p->s->n_rows, p->st, "Gender test vs. attacker test per extractor", NULL);
+    char title[96];
+    snprintf(title, sizeof title, "%s test vs. attacker test per extractor", task_upper);
+    draw_bar_chart(cr, rows, p->s->n_rows, p->st, title, NULL);
     free(rows);
 }
 
@@ -634,7 +677,7 @@ static void draw_tradeoff(cairo_t *cr, const plot_ctx *p)
     if (!(x1 >= x0)) x0 = 0, x1 = 100, y0 = 0, y1 = 100;
     double xs = fmax(x1 - x0, 5), ys = fmax(y1 - y0, 5);
     /* chance: 1/St and 2/St for an identification attacker, an EER of 50 % */
-    double chx[2] = {p->x_eer ? 50.0 : 100.0 / st, p->x_eer ? 50.0 : 200.0 / st};
+    double chx[2] = {p->x_eer ? 50.0 : 100.0 / st, p->x_eer ? 50.0 : knowing_chance(st)};
     for (int i = 0; i < 2; i++)
         if (p->frontier || (chx[i] >= x0 - 0.5 * xs && chx[i] <= x1 + 0.5 * xs))
             x0 = fmin(x0, chx[i]), x1 = fmax(x1, chx[i]);
@@ -679,11 +722,13 @@ static void draw_tradeoff(cairo_t *cr, const plot_ctx *p)
     cairo_save(cr);
     cairo_translate(cr, PX0 - 52, (PY0 + PY1) / 2);
     cairo_rotate(cr, -M_PI / 2);
-    text_at(cr, "gender test accuracy (%)", 0, 0, 15, 0.5, 0, 0);
+    char ylabel[64];
+    snprintf(ylabel, sizeof ylabel, "%s test accuracy (%%)", task_lower);
+    text_at(cr, ylabel, 0, 0, 15, 0.5, 0, 0);
     cairo_restore(cr);
     char title[160];
-    if (p->x_eer) snprintf(title, sizeof title, "Gender recognition vs. speaker verification within a gender");
-    else snprintf(title, sizeof title, "Trade-off: gender recognition vs. speaker identification (St = %d)", st);
+    if (p->x_eer) snprintf(title, sizeof title, "%s recognition vs. speaker verification within a gender", task_upper);
+    else snprintf(title, sizeof title, "Trade-off: %s recognition vs. speaker identification (St = %d)", task_lower, st);
     text_at(cr, title, FIG_W / 2, 34, 17, 0.5, 0, 1);
 
     cairo_save(cr);
@@ -806,7 +851,7 @@ static void draw_tradeoff(cairo_t *cr, const plot_ctx *p)
         items++;
     }
     double y = ly + items * 24 + 12;
-    char chance1[64], chance2[64];
+    char chance1[64], chance2[96];
     chance_labels(st, chance1, chance2);
     set_color(cr, C_CHANCE);
     set_line(cr, LINE_DOTTED, 1.8);
@@ -823,8 +868,10 @@ static void draw_tradeoff(cairo_t *cr, const plot_ctx *p)
         cairo_stroke(cr);
         set_color(cr, C_AXIS);
         text_at(cr, chance1, lx + 44, y, 12, 0, 0.5, 0);
-        text_at(cr, "chance knowing gender", lx + 44, y + 26, 12, 0, 0.5, 0);
-        text_at(cr, chance2 + strlen("chance knowing gender "), lx + 44, y + 42, 12, 0, 0.5, 0);
+        char first[96];
+        chance_first_line(chance2, first, sizeof first);
+        text_at(cr, first, lx + 44, y + 26, 12, 0, 0.5, 0);
+        text_at(cr, chance2 + strlen(first) + 1, lx + 44, y + 42, 12, 0, 0.5, 0);
     }
     if (show_g) {
         set_color(cr, C_GENDER);
@@ -833,14 +880,17 @@ static void draw_tradeoff(cairo_t *cr, const plot_ctx *p)
         cairo_line_to(cr, lx + 36, y + 68);
         cairo_stroke(cr);
         set_color(cr, C_AXIS);
-        snprintf(lab, sizeof lab, "gender chance %.1f %%", gchance);
+        snprintf(lab, sizeof lab, "%s chance %.1f %%", task_lower, gchance);
         text_at(cr, lab, lx + 44, y + 68, 12, 0, 0.5, 0);
     }
     set_color(cr, C_AXIS);
     text_at(cr, "labels: knob value or G", lx, y + 100, 11.5, 0, 0.5, 0);
     if (p->frontier)
-        text_at(cr, p->x_eer ? "goal: gender >= 93 %, EER >= 40 %" : "goal: gender >= 93 %, <= 20 %", lx, y + 118,
-                11.5, 0, 0.5, 0);
+    {
+        char goal[96];
+        snprintf(goal, sizeof goal, p->x_eer ? "goal: %s >= 93 %%, EER >= 40 %%" : "goal: %s >= 93 %%, <= 20 %%", task_lower);
+        text_at(cr, goal, lx, y + 118, 11.5, 0, 0.5, 0);
+    }
     else text_at(cr, "chance lines drawn when near", lx, y + 118, 11.5, 0, 0.5, 0);
 }
 

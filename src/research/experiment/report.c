@@ -1,6 +1,7 @@
 /* Summary of job results: statistics, terminal table, summary.csv and report.md. */
 #include "veil/report.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdarg.h>
@@ -443,6 +444,19 @@ static const char *cell(veil_stat v, int runs, char *buf, size_t n)
 }
 
 /* The battery per extractor: the strongest attacker by each measure, then every attacker. */
+/* The task's name in the report's words: "gender" unless the run recognised another label. */
+static const char *task_name(const veil_report_info *info)
+{
+    return info->task && info->task[0] ? info->task : "gender";
+}
+static int task_is_gender(const veil_report_info *info) { return !strcmp(task_name(info), "gender"); }
+/* The chance of an attacker who knows a test speaker's class: 2/St for gender, else the
+ * jobs' mean of (classes in a group) / St. In percent. */
+static double knowing_chance(const veil_report_info *info, int st)
+{
+    return task_is_gender(info) || !isfinite(info->label_chance) ? 200.0 / st : 100 * info->label_chance;
+}
+
 static void attackers_section(veil_strbuf *b, const veil_report_info *info, const veil_summary *s, int st)
 {
     int any = 0;
@@ -450,13 +464,13 @@ static void attackers_section(veil_strbuf *b, const veil_report_info *info, cons
     if (!any) return;
     veil_strbuf_printf(b, "## Attackers\n\nEvery attacker of the battery on the same groups of St = %d unseen speakers "
                           "(docs/audit.md says what each does). Identification: accuracy per patch and per "
-                          "utterance (%%; chance 1/St = %.1f %%, %.1f %% for an attacker who knows the gender). "
+                          "utterance (%%; chance 1/St = %.1f %%, %.1f %% for an attacker who knows the %s). "
                           "Every number per utterance is on whole held-out utterances (each speaker's utterances "
                           "split 70/30); paper-mlp and paper-mlp-std keep the paper's patch split and score per "
                           "patch only. Verification: equal error rate (%%, chance 50 %%) with its bootstrap 95 %% "
                           "interval, and minDCF (P_target 0.01; 1 = no better than chance). A privacy number is "
                           "only as good as the strongest attack tried: the first table names it.\n\n",
-                       st, 100.0 / st, 200.0 / st);
+                       st, 100.0 / st, knowing_chance(info, st), task_name(info));
     veil_strbuf_printf(b, "### Strongest attacker per extractor\n\n| method | G | knob | paper-mlp per patch | "
                           "strongest per patch | strongest per utterance | lowest EER, all trials | lowest EER, same gender "
                           "|\n|---|---:|---|---:|---|---|---|---|\n");
@@ -515,15 +529,15 @@ static void frontier_section(veil_strbuf *b, const veil_report_info *info, const
     int any = 0;
     for (int i = 0; i < s->n_rows; i++) any |= s->rows[i].strongest_index >= 0;
     if (!any) return;
-    veil_strbuf_printf(b, "## Frontier\n\nWhat each extractor keeps (gender test accuracy) against what the strongest "
+    veil_strbuf_printf(b, "## Frontier\n\nWhat each extractor keeps (%s test accuracy) against what the strongest "
                           "attacks still find: the strongest identification attacker per utterance (whole held-out "
                           "utterances) and the lowest same-gender verification EER of any attacker (chance 50 %%). "
-                          "Every method and knob value (methods with a knob at G = %d). The goal: gender test "
+                          "Every method and knob value (methods with a knob at G = %d). The goal: %s test "
                           "≥ 93 %%, strongest per utterance ≤ 20 %%, every same-gender EER ≥ 40 %%.\n\n",
-                       info->sweep_groups);
+                       task_name(info), info->sweep_groups, task_name(info));
     if (info->frontier) veil_strbuf_printf(b, "![](%s)\n\n", info->frontier);
-    veil_strbuf_printf(b, "| method | G | knob | runs | gender test | strongest per utterance | lowest same-gender EER "
-                          "| goal |\n|---|---:|---|---:|---:|---|---|---|\n");
+    veil_strbuf_printf(b, "| method | G | knob | runs | %s test | strongest per utterance | lowest same-gender EER "
+                          "| goal |\n|---|---:|---|---:|---:|---|---|---|\n", task_name(info));
     for (int i = 0; i < s->n_rows; i++) {
         const veil_summary_row *w = &s->rows[i];
         const veil_train_method *m = veil_train_method_by_id(w->method);
@@ -550,10 +564,18 @@ int veil_report_write_md(const char *path, const veil_report_info *info, const v
 {
     veil_strbuf b = {0};
     int st = info->st > 0 ? info->st : 20;
+    char task_upper[32];
+    snprintf(task_upper, sizeof task_upper, "%s", task_name(info));
+    task_upper[0] = (char)toupper((unsigned char)task_upper[0]);
     veil_strbuf_printf(&b, "# veil experiment report\n\n");
     veil_strbuf_printf(&b, "Reproduction of Nelus et al., \"Privacy-preserving Siamese feature extraction for "
                            "gender recognition versus speaker identification\" (Interspeech 2019), "
                            "Figures 3 and 4. veil %s.\n\n", VEIL_VERSION);
+    if (!task_is_gender(info))
+        veil_strbuf_printf(&b, "**Task: %s** (%d classes) in place of the paper's gender: the service recognises "
+                               "the speaker's %s, and every \"%s\" column below is that task's accuracy "
+                               "(docs/protocol.md, \"Tasks\"). The paper's numbers are for gender and are not "
+                               "shown.\n\n", task_name(info), info->n_classes, task_name(info), task_name(info));
     if (info->config_markdown) veil_strbuf_printf(&b, "## Configuration\n\n%s\n", info->config_markdown);
 
     int total_collapsed = 0;
@@ -574,13 +596,15 @@ int veil_report_write_md(const char *path, const veil_report_info *info, const v
         veil_strbuf_printf(&b, "**WARNING: %d run(s) collapsed** (the extractor mapped every input to nearly "
                                "the same point). They are averaged into their rows, which are marked "
                                "⚠ below; see \"Collapsed runs\".\n\n", total_collapsed);
-    veil_strbuf_printf(&b, "| method | G | knob | runs | gender eval | gender test | paper gender | attacker | "
-                           "paper attacker | epochs | seconds | collapsed |\n");
+    veil_strbuf_printf(&b, "| method | G | knob | runs | %s eval | %s test | paper %s | attacker | "
+                           "paper attacker | epochs | seconds | collapsed |\n", task_name(info), task_name(info),
+                       task_name(info));
     veil_strbuf_printf(&b, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for (int i = 0; i < s->n_rows; i++) {
         const veil_summary_row *w = &s->rows[i];
         double pg, pa;
         paper_numbers(w->method, w->groups, &pg, &pa);
+        if (!task_is_gender(info)) pg = pa = NAN; /* the paper's numbers are gender's */
         char a[48], c[48], d[48], e[48], f[48], g[16], h[16], k[48];
         veil_strbuf_printf(&b, "| %s%s | %d | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s",
                            w->collapsed ? "⚠ " : "", veil_method_name(w->method), w->groups,
@@ -599,17 +623,27 @@ int veil_report_write_md(const char *path, const veil_report_info *info, const v
             gm += r[i].gender_test_majority;
             ngm++;
         }
-    char gchance[96];
-    if (ngm) snprintf(gchance, sizeof gchance, "%.1f %% (the majority gender's share of the gender-testing patches)",
-                      100 * gm / ngm);
-    else snprintf(gchance, sizeof gchance, "the majority gender's share of the gender-testing patches (not recorded)");
-    veil_strbuf_printf(&b, "\nChance levels with St = %d speakers per attacker group: an attacker guessing "
-                           "at random scores 1/St = %.1f %%; one who knows the gender and guesses among "
-                           "that gender's St/2 speakers, 2/St = %.1f %%. Gender chance: %s. The paper "
-                           "reports the reference at 95 %% gender / 65 %% attacker, the "
-                           "Siamese extractor at G = 1 with a 33 %% attacker, and at G = 5 with 94 %% "
-                           "gender / 11 %% attacker (TIMIT, St = 20).\n\n",
-                       st, 100.0 / st, 200.0 / st, gchance);
+    char gchance[160];
+    if (ngm) snprintf(gchance, sizeof gchance, "%.1f %% (the majority %s's share of the %s-testing patches)",
+                      100 * gm / ngm, task_name(info), task_name(info));
+    else snprintf(gchance, sizeof gchance, "the majority %s's share of the %s-testing patches (not recorded)",
+                  task_name(info), task_name(info));
+    if (task_is_gender(info))
+        veil_strbuf_printf(&b, "\nChance levels with St = %d speakers per attacker group: an attacker guessing "
+                               "at random scores 1/St = %.1f %%; one who knows the gender and guesses among "
+                               "that gender's St/2 speakers, 2/St = %.1f %%. Gender chance: %s. The paper "
+                               "reports the reference at 95 %% gender / 65 %% attacker, the "
+                               "Siamese extractor at G = 1 with a 33 %% attacker, and at G = 5 with 94 %% "
+                               "gender / 11 %% attacker (TIMIT, St = 20).\n\n",
+                           st, 100.0 / st, 200.0 / st, gchance);
+    else
+        veil_strbuf_printf(&b, "\nChance levels with St = %d speakers per attacker group: an attacker guessing "
+                               "at random scores 1/St = %.1f %%; one who knows the %s and guesses among "
+                               "the group's speakers of that %s, %.1f %% (the mean over the groups of "
+                               "(%s classes in the group) / St). %s chance (a recogniser that always answers "
+                               "the most common class): %s.\n\n",
+                           st, 100.0 / st, task_name(info), task_name(info), knowing_chance(info, st),
+                           task_name(info), task_upper, gchance);
 
     frontier_section(&b, info, s);
 
@@ -625,18 +659,19 @@ int veil_report_write_md(const char *path, const veil_report_info *info, const v
         if (!any_knob)
             veil_strbuf_printf(&b, "## Selected knob per method\n\nEach method with a knob runs every value on "
                                    "iteration 0 (G = %d) and the selected one on later iterations. Selected: the "
-                                   "largest trade-off = gender-evaluation accuracy − the attacker's accuracy on "
+                                   "largest trade-off = %s-evaluation accuracy − the attacker's accuracy on "
                                    "the attacker-validation group (St speakers outside every test group), both "
                                    "on iteration 0; test data never chooses (docs/protocol.md).\n\n",
-                               info->sweep_groups);
+                               info->sweep_groups, task_name(info));
         any_knob = 1;
         int ok = veil_select_knob(r, n, m->id, info->sweep_groups, v, nv, &chosen, scores) == 0;
         veil_strbuf_printf(&b, "**%s** (%s): ", m->name, m->knob);
         if (ok) veil_strbuf_printf(&b, "selected %s = %g%s\n\n", m->knob, chosen,
                                    nv == 1 ? " (the only value run)" : "");
         else veil_strbuf_printf(&b, "no selection yet (a value's iteration-0 result is missing)\n\n");
-        veil_strbuf_printf(&b, "| %s | gender eval (it. 0) | attacker validation (it. 0) | trade-off | gender test "
-                               "| attacker test | runs |\n|---:|---:|---:|---:|---:|---:|---:|\n", m->knob);
+        veil_strbuf_printf(&b, "| %s | %s eval (it. 0) | attacker validation (it. 0) | trade-off | %s test "
+                               "| attacker test | runs |\n|---:|---:|---:|---:|---:|---:|---:|\n", m->knob,
+                           task_name(info), task_name(info));
         for (int q2 = 0; q2 < nv; q2++) {
             const veil_job_result *j = NULL;
             for (size_t i = 0; i < n && !j; i++)
@@ -660,15 +695,16 @@ int veil_report_write_md(const char *path, const veil_report_info *info, const v
     if (info->figure4) {
         const veil_summary_row *rows[VEIL_METHOD_SLOTS];
         int nr = veil_figure4_rows(s, r, n, info->sweep_groups, rows);
-        veil_strbuf_printf(&b, "## Figure 4\n\nAs the paper's Figure 4: gender test and attacker test accuracy of "
+        veil_strbuf_printf(&b, "## Figure 4\n\nAs the paper's Figure 4: %s test and attacker test accuracy of "
                                "each privacy method at its selected point (a method with a knob at the value "
                                "selected above, the Siamese extractor at G = %d, or at its largest G when that did "
                                "not run)%s. Twice: with the paper's attacker (paper-mlp, per patch), as the paper "
                                "did, and with the strongest attacker per utterance of the battery (whole held-out "
                                "utterances; named per row).\n\n"
-                               "| method | G | knob | runs | gender test | paper-mlp (per patch) | strongest per "
+                               "| method | G | knob | runs | %s test | paper-mlp (per patch) | strongest per "
                                "utterance |\n|---|---:|---|---:|---:|---:|---|\n",
-                           info->sweep_groups, max_runs > 1 ? ", mean ± std over iterations" : "");
+                           task_name(info), info->sweep_groups, max_runs > 1 ? ", mean ± std over iterations" : "",
+                           task_name(info));
         for (int i = 0; i < nr; i++) {
             char c[48], d[48], k[48], e[48];
             const veil_summary_row *w = rows[i];
@@ -685,29 +721,30 @@ int veil_report_write_md(const char *path, const veil_report_info *info, const v
             veil_strbuf_printf(&b, "With the strongest attacker per utterance:\n\n![](%s)\n\n", info->figure4_strongest);
     }
     if (info->tradeoff)
-        veil_strbuf_printf(&b, "## Trade-off\n\nAttacker test accuracy (x) against gender test accuracy (y): one "
+        veil_strbuf_printf(&b, "## Trade-off\n\nAttacker test accuracy (x) against %s test accuracy (y): one "
                                "point per knob value (methods with a knob, G = %d), per G (Siamese), the "
                                "reference alone; up and left is better. With the paper's attacker per patch:"
                                "\n\n![](%s)\n\n",
-                           info->sweep_groups, info->tradeoff);
+                           task_name(info), info->sweep_groups, info->tradeoff);
     if (info->tradeoff_strongest)
         veil_strbuf_printf(&b, "With the strongest attacker per utterance (each point its own strongest):\n\n![](%s)\n\n",
                            info->tradeoff_strongest);
     attackers_section(&b, info, s, st);
     if (info->figure)
-        veil_strbuf_printf(&b, "## Figure 3\n\nGender test and attacker accuracy vs. the number of CNN groups "
+        veil_strbuf_printf(&b, "## Figure 3\n\n%s test and attacker accuracy vs. the number of CNN groups "
                                "G for the Siamese extractor%s, the reference (G = 1, no Siamese "
                                "training) as dashed lines, chance levels dotted.\n\n![](%s)\n\n",
-                           max_runs > 1 ? " (± std)" : "", info->figure);
+                           task_upper, max_runs > 1 ? " (± std)" : "", info->figure);
     if (info->extractors)
-        veil_strbuf_printf(&b, "## Gender vs. attacker per extractor\n\nFor each extractor of the grid (every "
-                               "method, G and knob value), the gender test and attacker accuracy side by "
-                               "side.\n\n![](%s)\n\n", info->extractors);
+        veil_strbuf_printf(&b, "## %s vs. attacker per extractor\n\nFor each extractor of the grid (every "
+                               "method, G and knob value), the %s test and attacker accuracy side by "
+                               "side.\n\n![](%s)\n\n", task_upper, task_name(info), info->extractors);
 
     veil_strbuf_printf(&b, "## Runs\n\nOne row per job; \"attacker per group\" lists the attacker's accuracy "
                            "on each group of St speakers (the attacker column is their mean).\n\n");
-    veil_strbuf_printf(&b, "| method | G | knob | iteration | gender eval | gender test | attacker | attacker per "
-                           "group | epochs | final loss | z spread | seconds | collapsed |\n");
+    veil_strbuf_printf(&b, "| method | G | knob | iteration | %s eval | %s test | attacker | attacker per "
+                           "group | epochs | final loss | z spread | seconds | collapsed |\n", task_name(info),
+                       task_name(info));
     veil_strbuf_printf(&b, "|---|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|\n");
     const veil_job_result **sorted = veil_malloc((n ? n : 1) * sizeof *sorted);
     for (size_t i = 0; i < n; i++) sorted[i] = &r[i];
@@ -732,10 +769,10 @@ int veil_report_write_md(const char *path, const veil_report_info *info, const v
     if (!total_collapsed) veil_strbuf_printf(&b, "None.\n");
     for (size_t i = 0; i < n; i++)
         if (r[i].collapsed)
-            veil_strbuf_printf(&b, "- %s G=%d iteration %d: %s (gender test %.1f %%, attacker %.1f %%)\n",
+            veil_strbuf_printf(&b, "- %s G=%d iteration %d: %s (%s test %.1f %%, attacker %.1f %%)\n",
                                veil_method_name(r[i].method), r[i].groups, r[i].iteration,
                                r[i].collapse_reason[0] ? r[i].collapse_reason : "no reason recorded",
-                               100 * r[i].gender_test_acc, 100 * r[i].attack_acc_mean);
+                               task_name(info), 100 * r[i].gender_test_acc, 100 * r[i].attack_acc_mean);
     int rc = veil_write_atomic(path, write_text, b.s);
     free(b.s);
     return rc;

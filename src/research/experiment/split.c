@@ -12,6 +12,7 @@
 void veil_protocol_config_paper(veil_protocol_config *p)
 {
     p->train_speakers = 20;
+    snprintf(p->task, sizeof p->task, "gender");
     p->train_fraction = 0.7;
     p->attack_fraction = 0.7;
     p->attack_groups = 0;
@@ -86,8 +87,6 @@ static void make_groups(const veil_patch_set *p, int *cand, int n_cand,
     }
 }
 
-static int gender_label(const veil_corpus *c, int s) { return c->speakers[s].gender == 'M'; }
-
 /* Gender and id of every speaker, so that tables and results need no corpus. */
 static void record_speakers(const veil_corpus *c, veil_split *out)
 {
@@ -95,9 +94,89 @@ static void record_speakers(const veil_corpus *c, veil_split *out)
     out->speaker_gender = veil_malloc((size_t)(c->n_speakers ? c->n_speakers : 1) * sizeof(int));
     out->speaker_id = veil_calloc((size_t)(c->n_speakers ? c->n_speakers : 1), sizeof(char *));
     for (int s = 0; s < c->n_speakers; s++) {
-        out->speaker_gender[s] = gender_label(c, s);
+        out->speaker_gender[s] = c->speakers[s].gender == 'M';
         out->speaker_id[s] = veil_strdup(c->speakers[s].id);
     }
+}
+
+/* The task's classes into the split (it owns them from here). */
+static void record_task(veil_split *out, veil_task_classes *t)
+{
+    snprintf(out->task, sizeof out->task, "%s", t->name);
+    out->n_classes = t->k;
+    out->class_names = t->names;
+    out->speaker_class = t->class_of;
+    t->names = NULL;
+    t->class_of = NULL;
+    t->k = 0;
+    veil_task_classes_free(t);
+}
+
+int veil_task_quota(int st, int k, const int *avail, const char *const *names, const char *task, int *quota)
+{
+    long total = 0;
+    for (int j = 0; j < k; j++) total += avail[j];
+    if (st < k) {
+        veil_error("protocol: --task %s has %d classes but St = %d training speakers; every class needs "
+                   "at least one (use --st %d or more)", task, k, st, k);
+        return -1;
+    }
+    if (total < st) {
+        veil_error("protocol: St = %d training speakers, but the corpus has %ld", st, total);
+        return -1;
+    }
+    /* every class needs a speaker to train on and one to test on */
+    for (int j = 0; j < k; j++)
+        if (avail[j] < 2) {
+            veil_strbuf b = {0};
+            for (int i = 0; i < k; i++) veil_strbuf_printf(&b, "%s%s %d", i ? ", " : "", names[i], avail[i]);
+            veil_error("protocol: --task %s: class %s has %d speaker%s; every class needs at least 2 (one to "
+                       "train on, one to test on). Speakers per class: %s", task, names[j], avail[j],
+                       avail[j] == 1 ? "" : "s", b.s);
+            free(b.s);
+            return -1;
+        }
+    int placed = 0;
+    for (int j = 0; j < k; j++) {
+        quota[j] = st / k < avail[j] ? st / k : avail[j];
+        placed += quota[j];
+    }
+    /* the rest one by one: the class with the fewest so far, then the most speakers, then
+     * the lower class; deterministic and as even as the corpus allows */
+    while (placed < st) {
+        int best = -1;
+        for (int j = 0; j < k; j++) {
+            if (quota[j] >= avail[j]) continue;
+            if (best < 0 || quota[j] < quota[best] || (quota[j] == quota[best] && avail[j] > avail[best]))
+                best = j;
+        }
+        quota[best]++;
+        placed++;
+    }
+    return 0;
+}
+
+double veil_split_label_chance(const veil_split *s, const int *group, int st)
+{
+    if (!s->speaker_class || st < 1) return NAN;
+    int present = 0;
+    for (int i = 0; i < st; i++) {
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++) seen = s->speaker_class[group[j]] == s->speaker_class[group[i]];
+        present += !seen;
+    }
+    return (double)present / (double)st;
+}
+
+int veil_split_set_task(veil_split *s, const veil_corpus *c, const char *task)
+{
+    veil_task_classes t;
+    if (veil_corpus_task(c, task && task[0] ? task : "gender", &t)) return -1;
+    for (int i = 0; i < s->n_classes; i++) free(s->class_names[i]);
+    free(s->class_names);
+    free(s->speaker_class);
+    record_task(s, &t);
+    return 0;
 }
 
 static int check_speakers(const veil_corpus *c, const veil_patch_set *p)
@@ -127,8 +206,8 @@ static int check_speakers(const veil_corpus *c, const veil_patch_set *p)
 static int check_inputs(const veil_corpus *c, const veil_patch_set *p, const veil_protocol_config *pc)
 {
     int st = pc->train_speakers;
-    if (st < 2 || st % 2) {
-        veil_error("protocol: St (training speakers) must be even and at least 2, got %d", st);
+    if (st < 2) {
+        veil_error("protocol: St (training speakers) must be at least 2, got %d", st);
         return -1;
     }
     if (!(pc->train_fraction > 0 && pc->train_fraction < 1) ||
@@ -143,16 +222,6 @@ static int check_inputs(const veil_corpus *c, const veil_patch_set *p, const vei
         return -1;
     }
     if (check_speakers(c, p) != 0) return -1;
-    int nf = 0, nm = 0;
-    for (int s = 0; s < c->n_speakers; s++) {
-        if (c->speakers[s].gender == 'F') nf++;
-        else nm++;
-    }
-    if (nf < st / 2 || nm < st / 2) {
-        veil_error("protocol: St = %d needs %d female and %d male training speakers; the corpus "
-                   "has %d female and %d male", st, st / 2, st / 2, nf, nm);
-        return -1;
-    }
     int others = c->n_speakers - st;
     if (others < st) {
         veil_error("protocol: one attacker group needs St = %d speakers besides the %d training "
@@ -187,18 +256,39 @@ int veil_split_make(const veil_corpus *c, const veil_patch_set *p, const veil_pr
     veil_rng_seed(&pick, veil_seed_mix(seed, 0x5e1ec7, 1));
     veil_rng_seed(&divide, veil_seed_mix(seed, 0x5e1ec7, 2));
 
-    int *female = veil_malloc((size_t)ns * sizeof *female), nf = 0;
-    int *male = veil_malloc((size_t)ns * sizeof *male), nm = 0;
-    for (int s = 0; s < ns; s++) {
-        if (c->speakers[s].gender == 'F') female[nf++] = s;
-        else male[nm++] = s;
+    /* the training speakers: each class's speakers shuffled (in class order: for gender F
+     * then M, the draws of the paper's St/2 F + St/2 M), the first quota[class] of each */
+    veil_task_classes task;
+    if (veil_corpus_task(c, pc->task[0] ? pc->task : "gender", &task)) return -1;
+    int k = task.k, *quota = veil_malloc((size_t)k * sizeof *quota);
+    if (veil_task_quota(st, k, task.speakers, (const char *const *)task.names, task.name, quota)) {
+        free(quota);
+        veil_task_classes_free(&task);
+        return -1;
     }
-    veil_rng_shuffle_int(&pick, female, (size_t)nf);
-    veil_rng_shuffle_int(&pick, male, (size_t)nm);
+    /* a class with fewer speakers than its share: the others make up St (said, not refused) */
+    for (int j = 0; j < k; j++)
+        if (quota[j] < st / k) {
+            veil_strbuf b = {0};
+            for (int i = 0; i < k; i++)
+                veil_strbuf_printf(&b, "%s%s %d of %d", i ? ", " : "", task.names[i], quota[i], task.speakers[i]);
+            veil_log("warning: --task %s: the corpus does not allow St = %d balanced (%d per class); training "
+                     "speakers per class: %s", task.name, st, st / k, b.s);
+            free(b.s);
+            break;
+        }
+    int *members = veil_malloc((size_t)ns * sizeof *members);
     char *is_train = veil_calloc((size_t)ns, 1);
-    for (int i = 0; i < st / 2; i++) is_train[female[i]] = is_train[male[i]] = 1;
-    free(female);
-    free(male);
+    for (int j = 0; j < k; j++) {
+        int n = 0;
+        for (int s = 0; s < ns; s++)
+            if (task.class_of[s] == j) members[n++] = s;
+        veil_rng_shuffle_int(&pick, members, (size_t)n);
+        for (int i = 0; i < quota[j]; i++) is_train[members[i]] = 1;
+    }
+    free(members);
+    out->train_per_class = quota;
+    record_task(out, &task);
 
     /* training speakers in corpus order: the split reads the same for a given draw */
     out->st = st;
@@ -222,7 +312,7 @@ int veil_split_make(const veil_corpus *c, const veil_patch_set *p, const veil_pr
     out->geval_label = veil_malloc(train_patches * sizeof(int));
     for (int i = 0; i < st; i++) {
         int s = out->train_speakers[i];
-        split_speaker(p, s, pc->train_fraction, gender_label(c, s), &divide, out->gtrain,
+        split_speaker(p, s, pc->train_fraction, out->speaker_class[s], &divide, out->gtrain,
                       out->gtrain_label, &out->n_gtrain, out->geval, out->geval_label,
                       &out->n_geval);
     }
@@ -230,7 +320,7 @@ int veil_split_make(const veil_corpus *c, const veil_patch_set *p, const veil_pr
     out->gtest = veil_malloc((test_patches ? test_patches : 1) * sizeof(size_t));
     out->gtest_label = veil_malloc((test_patches ? test_patches : 1) * sizeof(int));
     for (int i = 0; i < no; i++)
-        split_speaker(p, others[i], 1.0, gender_label(c, others[i]), &divide, out->gtest,
+        split_speaker(p, others[i], 1.0, out->speaker_class[others[i]], &divide, out->gtest,
                       out->gtest_label, &out->n_gtest, NULL, NULL, NULL);
 
     /* attacker groups: the others shuffled, then consecutive runs of St, regardless of
@@ -266,6 +356,10 @@ void veil_split_free(veil_split *s)
     for (int i = 0; i < s->n_speakers && s->speaker_id; i++) free(s->speaker_id[i]);
     free(s->speaker_id);
     free(s->speaker_gender);
+    for (int i = 0; i < s->n_classes && s->class_names; i++) free(s->class_names[i]);
+    free(s->class_names);
+    free(s->speaker_class);
+    free(s->train_per_class);
     memset(s, 0, sizeof *s);
 }
 
@@ -303,5 +397,5 @@ int veil_split_make_attack(const veil_corpus *c, const veil_patch_set *p, int st
     make_groups(p, cand, ns, st, groups, fraction, &pick, &divide, out);
     free(cand);
     record_speakers(c, out);
-    return 0;
+    return veil_split_set_task(out, c, "gender");
 }

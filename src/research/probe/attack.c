@@ -56,13 +56,15 @@ void veil_attack_result_free(veil_attack_result *r)
     if (!r) return;
     free(r->probes);
     free(r->r);
+    free(r->gender_pred);
+    free(r->gender_truth);
     for (int i = 0; i < r->n_pool; i++) veil_feature_table_free(&r->pool[i]);
     free(r->pool);
     memset(r, 0, sizeof *r);
 }
 
 /* The gender recognizer on the rows of z whose patch is a gender-testing patch. */
-static int gender_tally(const veil_attack_config *ac, const signed char *gtest, const float *z,
+static int gender_tally(const veil_attack_config *ac, const int *gtest, const float *z,
                         const size_t *idx, size_t n, int dim, veil_attack_result *out)
 {
     size_t m = 0;
@@ -76,13 +78,18 @@ static int gender_tally(const veil_attack_config *ac, const signed char *gtest, 
             lab[k++] = gtest[idx[i]];
         }
     int batch = ac->gender_batch;
-    float *logits = veil_malloc((size_t)batch * 2 * sizeof(float));
+    int cls = out->gender_classes;
+    float *logits = veil_malloc((size_t)batch * (size_t)cls * sizeof(float));
     int rc = 0;
     for (size_t i = 0; i < m && rc == 0; i += (size_t)batch) {
         size_t k = m - i < (size_t)batch ? m - i : (size_t)batch;
         rc = veil_head_forward(ac->gender, zz + i * (size_t)dim, (int)k, 0, logits);
         for (size_t j = 0; j < k && rc == 0; j++) {
-            int pred = logits[2 * j + 1] > logits[2 * j];
+            /* the first of the highest logits (for gender: male only when strictly higher) */
+            const float *lj = logits + j * (size_t)cls;
+            int pred = 0;
+            for (int c = 1; c < cls; c++)
+                if (lj[c] > lj[pred]) pred = c;
             out->gender_correct += pred == lab[i + j];
             out->gender_pred[pred]++;
             out->gender_truth[lab[i + j]]++;
@@ -109,7 +116,7 @@ static void group_free(group_tables *t)
 
 static int group_extract(veil_extractor *f, const veil_patch_set *p, const veil_split *s,
                          const veil_train_config *tc, const veil_attack_config *ac,
-                         const signed char *gtest, int g, group_tables *t, veil_attack_result *out)
+                         const int *gtest, int g, group_tables *t, veil_attack_result *out)
 {
     if (t->have) return 0;
     double t0 = veil_now();
@@ -145,7 +152,7 @@ static uint64_t name_hash(const char *s)
  * (with a gender head) and kept as the table keep (when not NULL: the pool's). */
 static int rest_extract(veil_extractor *f, const veil_patch_set *p, const veil_split *s,
                         const veil_train_config *tc, const veil_attack_config *ac,
-                        const signed char *gtest, veil_feature_table *keep, veil_attack_result *out)
+                        const int *gtest, veil_feature_table *keep, veil_attack_result *out)
 {
     char *in_group = veil_calloc(p->n_patches ? p->n_patches : 1, 1);
     for (int g = 0; g < s->n_groups; g++) {
@@ -225,11 +232,14 @@ int veil_attack_run(veil_extractor *f, const veil_patch_set *p, const veil_split
     need_others = need_others && ng >= 2;
     /* the pool's probes run last, on every group's tables (kept) and the rest's */
     int own_pool = need_pool && !ac->pool;
-    signed char *gtest = NULL;
+    int *gtest = NULL;
     if (ac->gender) {
-        gtest = veil_malloc(p->n_patches ? p->n_patches : 1);
-        memset(gtest, -1, p->n_patches);
-        for (size_t i = 0; i < s->n_gtest; i++) gtest[s->gtest[i]] = (signed char)s->gtest_label[i];
+        gtest = veil_malloc((p->n_patches ? p->n_patches : 1) * sizeof *gtest);
+        for (size_t i = 0; i < p->n_patches; i++) gtest[i] = -1;
+        for (size_t i = 0; i < s->n_gtest; i++) gtest[s->gtest[i]] = s->gtest_label[i];
+        out->gender_classes = veil_head_config_of(ac->gender)->classes;
+        out->gender_pred = veil_calloc((size_t)out->gender_classes, sizeof(size_t));
+        out->gender_truth = veil_calloc((size_t)out->gender_classes, sizeof(size_t));
     }
     group_tables *t = veil_calloc((size_t)(ng ? ng : 1), sizeof *t);
     veil_feature_table rest;

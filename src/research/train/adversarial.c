@@ -26,15 +26,15 @@ static const veil_setting settings[] = {
      "adversarial: most epochs of f, g and the adversary together"},
 };
 
-void veil_adversarial_work_init(veil_adversarial_work *w, int max_n, int dim, int speakers)
+void veil_adversarial_work_init(veil_adversarial_work *w, int max_n, int dim, int classes, int speakers)
 {
     memset(w, 0, sizeof *w);
     w->max_n = max_n;
     w->z = veil_aligned_alloc((size_t)max_n * (size_t)dim * sizeof(float));
     w->dz = veil_aligned_alloc((size_t)max_n * (size_t)dim * sizeof(float));
     w->dz_speaker = veil_aligned_alloc((size_t)max_n * (size_t)dim * sizeof(float));
-    w->logits_gender = veil_malloc((size_t)max_n * 2 * sizeof(float));
-    w->dlogits_gender = veil_malloc((size_t)max_n * 2 * sizeof(float));
+    w->logits_gender = veil_malloc((size_t)max_n * (size_t)classes * sizeof(float));
+    w->dlogits_gender = veil_malloc((size_t)max_n * (size_t)classes * sizeof(float));
     w->logits_speaker = veil_malloc((size_t)max_n * (size_t)speakers * sizeof(float));
     w->dlogits_speaker = veil_malloc((size_t)max_n * (size_t)speakers * sizeof(float));
 }
@@ -82,7 +82,7 @@ int veil_adversarial_gradients_std(veil_extractor *f, veil_head *g, veil_head *a
         za = w->zs;
     }
     if (veil_head_forward(a, za, n, 1, w->logits_speaker)) return -1;
-    *loss_gender = veil_softmax_xent(w->logits_gender, gender, n, 2, w->dlogits_gender);
+    *loss_gender = veil_softmax_xent(w->logits_gender, gender, n, veil_head_config_of(g)->classes, w->dlogits_gender);
     *loss_speaker = veil_softmax_xent(w->logits_speaker, speaker, n, st, w->dlogits_speaker);
     if (veil_head_backward(g, w->dlogits_gender, w->dz) || veil_head_backward(a, w->dlogits_speaker, w->dz_speaker))
         return -1;
@@ -209,7 +209,7 @@ int veil_train_adversarial_with(const veil_train_context *ctx, const veil_advers
     }
     int batch = tc->gender_batch, dim = veil_extractor_config_dim(ctx->arch);
     int head_batch = batch > tc->extract_batch ? batch : tc->extract_batch;
-    veil_head_config gc = {dim, tc->head_hidden, 2, tc->dropout};
+    veil_head_config gc = {dim, tc->head_hidden, veil_train_classes(ctx), tc->dropout};
     veil_head_config ac = {dim, tc->head_hidden, ctx->n_speakers, tc->dropout};
     veil_extractor *f = veil_train_new_extractor(ctx, batch, veil_seed_mix(ctx->seed, 0x696e6974, 0));
     veil_head *g = veil_head_new(&gc, head_batch, ctx->precision, veil_seed_mix(ctx->seed, 0x67656e64, 0));
@@ -229,7 +229,7 @@ int veil_train_adversarial_with(const veil_train_context *ctx, const veil_advers
     }
     s.ap = veil_head_params(a, &s.acount);
     veil_adam_init(&s.aadam, tc->lr);
-    veil_adversarial_work_init(&s.w, batch, dim, ctx->n_speakers);
+    veil_adversarial_work_init(&s.w, batch, dim, veil_train_classes(ctx), ctx->n_speakers);
     char label[160];
     if (s.steps > 1 || o->momentum > 0)
         snprintf(label, sizeof label, "%s: f+g+%s adversary (lambda %g, %d steps)", ctx->name, o->kind, o->lambda,

@@ -44,7 +44,10 @@ typedef struct veil_train_context {
     veil_precision precision;          /* resolved; threads: veil_set_threads() */
     uint64_t seed;                     /* the job's seed; derive every stream with veil_seed_mix */
     const char *name;                  /* "job siamese G=1 iteration 0": progress and messages */
+    int n_classes;                     /* the task's classes K (labels 0..K-1); 0 means 2 (gender) */
 } veil_train_context;
+/* The task's classes of a context: K, or 2 where the context predates tasks. */
+static inline int veil_train_classes(const veil_train_context *ctx) { return ctx->n_classes > 0 ? ctx->n_classes : 2; }
 
 /* ---- what it gives back ---- */
 typedef struct veil_trained {
@@ -228,7 +231,7 @@ typedef struct veil_adversarial_work {
     float *z, *dz, *dz_speaker, *logits_gender, *dlogits_gender, *logits_speaker, *dlogits_speaker;
     float *zs; /* the adversary's standardised input (veil_adversarial_gradients_std) */
 } veil_adversarial_work;
-void veil_adversarial_work_init(veil_adversarial_work *w, int max_n, int dim, int speakers);
+void veil_adversarial_work_init(veil_adversarial_work *w, int max_n, int dim, int classes, int speakers);
 void veil_adversarial_work_free(veil_adversarial_work *w);
 /* One batch: training-mode forward of f, g and the adversary a; every gradient set, no
  * update: g's and a's from their own cross-entropies, f's from dJ/dz with

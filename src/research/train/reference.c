@@ -82,7 +82,7 @@ int veil_train_reference_arch(const veil_train_context *ctx, const veil_extracto
     const veil_train_config *tc = ctx->tc;
     veil_train_context own = *ctx;
     own.arch = arch;
-    veil_head_config hc = {veil_extractor_config_dim(arch), tc->head_hidden, 2, tc->dropout};
+    veil_head_config hc = {veil_extractor_config_dim(arch), tc->head_hidden, veil_train_classes(ctx), tc->dropout};
     int head_batch = tc->gender_batch > tc->extract_batch ? tc->gender_batch : tc->extract_batch;
     out->f = veil_train_new_extractor(&own, 0, veil_seed_mix(ctx->seed, 0x696e6974, 0));
     out->g = veil_head_new(&hc, head_batch, ctx->precision, veil_seed_mix(ctx->seed, 0x67656e64, 0));

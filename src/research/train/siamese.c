@@ -1,5 +1,5 @@
 /* The Siamese method (Nelus et al. 2019): f trained alone by the contrastive loss on
- * pairs of gender-training patches (similar = same gender), early stopping on the pair
+ * pairs of gender-training patches (similar = same class of the task: same gender), early stopping on the pair
  * verdict of the gender-evaluation set, collapse detection and restarts; g is then
  * trained on the frozen f by the job. Every choice is in docs/protocol.md. */
 #include <math.h>
@@ -96,41 +96,49 @@ done:
 int veil_pairs_draw(const veil_labelled *set, const int *speaker, double similar_fraction,
                     veil_rng *rng, size_t *partner, int *y)
 {
-    size_t n = set->n, count[2] = {0, 0};
+    size_t n = set->n;
+    int k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (set->label[i] != 0 && set->label[i] != 1) {
-            veil_error("Siamese pairs: label %d of entry %zu is not 0 or 1", set->label[i], i);
+        if (set->label[i] < 0) {
+            veil_error("Siamese pairs: label %d of entry %zu is negative", set->label[i], i);
             return -1;
         }
-        count[set->label[i]]++;
+        if (set->label[i] + 1 > k) k = set->label[i] + 1;
     }
-    if (count[0] == 0 || count[1] == 0) {
-        veil_error("Siamese pairs: the set has no %s patches, so no dissimilar pair can be drawn",
-                   count[0] == 0 ? "female (label 0)" : "male (label 1)");
+    size_t *count = veil_calloc((size_t)(k ? k : 1), sizeof *count);
+    for (size_t i = 0; i < n; i++) count[set->label[i]]++;
+    int present = 0;
+    for (int l = 0; l < k; l++) present += count[l] > 0;
+    if (present < 2) {
+        veil_error("Siamese pairs: the set has patches of %s, so no dissimilar pair can be drawn",
+                   present ? "one class only" : "no class");
+        free(count);
         return -1;
     }
-    size_t *pos[2];
-    pos[0] = veil_malloc(count[0] * sizeof(size_t));
-    pos[1] = veil_malloc(count[1] * sizeof(size_t));
-    size_t fill[2] = {0, 0};
+    /* each label's positions, in label order: pos[start[l] .. start[l] + count[l]) */
+    size_t *start = veil_calloc((size_t)k + 1, sizeof *start), *fill = veil_calloc((size_t)k, sizeof *fill);
+    for (int l = 0; l < k; l++) start[l + 1] = start[l] + count[l];
+    size_t *pos = veil_malloc((n ? n : 1) * sizeof *pos);
     /* does a label have patches of two or more speakers? */
-    int first_speaker[2] = {-1, -1}, several[2] = {0, 0};
+    int *first_speaker = veil_malloc((size_t)k * sizeof(int)), *several = veil_calloc((size_t)k, sizeof(int));
+    for (int l = 0; l < k; l++) first_speaker[l] = -1;
     for (size_t i = 0; i < n; i++) {
         int l = set->label[i];
-        pos[l][fill[l]++] = i;
+        pos[start[l] + fill[l]++] = i;
         if (first_speaker[l] < 0) first_speaker[l] = speaker[i];
         else if (speaker[i] != first_speaker[l]) several[l] = 1;
     }
     for (size_t i = 0; i < n; i++) {
         int l = set->label[i];
+        const size_t *same = pos + start[l];
         if (veil_rng_uniform(rng) < similar_fraction) {
             size_t j;
             if (several[l]) {
                 /* rejection: another speaker of the same label exists, so this ends */
-                do j = pos[l][veil_rng_below(rng, count[l])];
+                do j = same[veil_rng_below(rng, count[l])];
                 while (speaker[j] == speaker[i]);
             } else if (count[l] > 1) {
-                do j = pos[l][veil_rng_below(rng, count[l])];
+                do j = same[veil_rng_below(rng, count[l])];
                 while (j == i);
             } else {
                 j = i;
@@ -138,12 +146,13 @@ int veil_pairs_draw(const veil_labelled *set, const int *speaker, double similar
             partner[i] = j;
             y[i] = 0;
         } else {
-            partner[i] = pos[1 - l][veil_rng_below(rng, count[1 - l])];
+            /* uniform over the patches of every other label (with two labels: the other one's) */
+            size_t r = veil_rng_below(rng, n - count[l]);
+            partner[i] = pos[r < start[l] ? r : r + count[l]];
             y[i] = 1;
         }
     }
-    free(pos[0]);
-    free(pos[1]);
+    free(count), free(start), free(fill), free(pos), free(first_speaker), free(several);
     return 0;
 }
 
@@ -404,7 +413,7 @@ static int siamese_train(const veil_train_context *ctx, veil_trained *out)
 const veil_train_method veil_method_siamese = {
     .name = "siamese",
     .id = VEIL_METHOD_SIAMESE,
-    .about = "f alone by the contrastive loss on same/other-gender pairs; g on the frozen f",
+    .about = "f alone by the contrastive loss on same/other-class (gender) pairs; g on the frozen f",
     VEIL_METHOD_SETTINGS(settings, veil_siamese_settings),
     .epochs_setting = "siamese_epochs",
     .groups = VEIL_GROUPS_LIST,

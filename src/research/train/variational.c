@@ -154,7 +154,7 @@ static int variational_train(const veil_train_context *ctx, veil_trained *out)
     const veil_train_config *tc = ctx->tc;
     const veil_variational_settings *vs = ctx->settings;
     int dim = veil_extractor_config_dim(ctx->arch);
-    veil_head_config hc = {dim, tc->head_hidden, 2, tc->dropout};
+    veil_head_config hc = {dim, tc->head_hidden, veil_train_classes(ctx), tc->dropout};
     int head_batch = tc->gender_batch > tc->extract_batch ? tc->gender_batch : tc->extract_batch;
     out->f = veil_train_new_extractor(ctx, tc->gender_batch, veil_seed_mix(ctx->seed, 0x696e6974, 0));
     out->g = veil_head_new(&hc, head_batch, ctx->precision, veil_seed_mix(ctx->seed, 0x67656e64, 0));
