@@ -59,6 +59,11 @@ grep -q '\*\*Task: region\*\* (3 classes)' "$tmp/out/report.md" || fail "report:
 grep -q '| region eval | region test |' "$tmp/out/report.md" || fail "report: no region columns"
 grep -q 'knows the region' "$tmp/out/report.md" || fail "report: no chance knowing the region"
 grep -q 'task: region, 3 classes' "$tmp/out/report.md" || fail "report: the configuration names no task"
+# the attackers' cost (issues 15, 21): each of the quick battery per group at G = 1 and 5,
+# and the battery against the paper's MLP alone
+grep -q '^| attacker | G = 1 | G = 5 | share |$' "$tmp/out/report.md" || fail "report: no attacker cost table"
+grep -qE '^\| logreg \| [0-9.]+ \| [0-9.]+ \| [0-9]+ % \|$' "$tmp/out/report.md" || fail "report: no logreg cost"
+grep -qE 'The whole battery took [0-9.]+ times the paper.s MLP alone' "$tmp/out/report.md" || fail "report: no battery ratio"
 # the same OUT with another task is another configuration
 if "$veil" experiment "${grid[@]}" --task gender > "$tmp/log2" 2>&1; then fail "changed task accepted"; fi
 grep -q 'task (was "region", now "gender")' "$tmp/log2" || { cat "$tmp/log2"; fail "the refusal names no task"; }

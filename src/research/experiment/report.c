@@ -435,6 +435,65 @@ static void stage_table(veil_strbuf *b, const veil_job_result *r, size_t n)
     free(sorted);
 }
 
+/* What each attacker costs: seconds per attacker group, mean over the jobs at each G (the
+ * features' width sets the cost), and the battery against the paper's MLP alone. */
+static void attacker_cost_table(veil_strbuf *b, const veil_job_result *r, size_t n)
+{
+    const char *names[VEIL_MAX_PROBES + 8];
+    int nn = 0, has_g[VEIL_MAX_GROUPS + 1] = {0};
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < r[i].n_attackers; k++) {
+            int q = 0;
+            while (q < nn && strcmp(names[q], r[i].attackers[k].name)) q++;
+            if (q == nn && nn < (int)(sizeof names / sizeof names[0])) names[nn++] = r[i].attackers[k].name;
+            if (r[i].n_attack_groups > 0 && r[i].groups >= 0 && r[i].groups <= VEIL_MAX_GROUPS) has_g[r[i].groups] = 1;
+        }
+    if (nn < 2) return; /* the paper's MLP alone: the stage table says it */
+    veil_strbuf_printf(b, "### What each attacker costs\n\nSeconds per attacker group (training and scoring on "
+                          "one group's tables), mean over the jobs at each G (G sets the features' width: 16384 at "
+                          "G = 1, 1024 at G = 5). The last column is the attacker's share of the battery's time "
+                          "over every job (the attacker-validation group's runs not counted).\n\n| attacker |");
+    for (int g = 0; g <= VEIL_MAX_GROUPS; g++)
+        if (has_g[g]) veil_strbuf_printf(b, " G = %d |", g);
+    veil_strbuf_printf(b, " share |\n|---|");
+    for (int g = 0; g <= VEIL_MAX_GROUPS; g++)
+        if (has_g[g]) veil_strbuf_printf(b, "---:|");
+    veil_strbuf_printf(b, "---:|\n");
+    double total = 0, paper = 0, *own = veil_calloc((size_t)nn, sizeof *own);
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < r[i].n_attackers; k++) {
+            double sec = isfinite(r[i].attackers[k].seconds) ? r[i].attackers[k].seconds : 0;
+            for (int q = 0; q < nn; q++)
+                if (!strcmp(names[q], r[i].attackers[k].name)) own[q] += sec;
+            total += sec;
+            if (!strcmp(r[i].attackers[k].name, "paper-mlp")) paper += sec;
+        }
+    for (int q = 0; q < nn; q++) {
+        veil_strbuf_printf(b, "| %s |", names[q]);
+        for (int g = 0; g <= VEIL_MAX_GROUPS; g++) {
+            if (!has_g[g]) continue;
+            double sum = 0;
+            int jobs = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (r[i].groups != g || r[i].n_attack_groups < 1) continue;
+                for (int k = 0; k < r[i].n_attackers; k++)
+                    if (!strcmp(r[i].attackers[k].name, names[q]) && isfinite(r[i].attackers[k].seconds)) {
+                        sum += r[i].attackers[k].seconds / r[i].n_attack_groups;
+                        jobs++;
+                    }
+            }
+            if (jobs) veil_strbuf_printf(b, " %.1f |", sum / jobs);
+            else veil_strbuf_printf(b, " – |");
+        }
+        veil_strbuf_printf(b, " %.0f %% |\n", total > 0 ? 100 * own[q] / total : 0.0);
+    }
+    if (paper > 0)
+        veil_strbuf_printf(b, "\nThe whole battery took %.1f times the paper's MLP alone (%.0f s against %.0f s over "
+                              "the jobs).\n\n", total / paper, total, paper);
+    else veil_strbuf_printf(b, "\n");
+    free(own);
+}
+
 /* "12.3 ± 1.0", "–" for NaN */
 static const char *cell(veil_stat v, int runs, char *buf, size_t n)
 {
@@ -765,6 +824,7 @@ int veil_report_write_md(const char *path, const veil_report_info *info, const v
     free(sorted);
     veil_strbuf_printf(&b, "\n");
     stage_table(&b, r, n);
+    attacker_cost_table(&b, r, n);
     veil_strbuf_printf(&b, "## Collapsed runs\n\n");
     if (!total_collapsed) veil_strbuf_printf(&b, "None.\n");
     for (size_t i = 0; i < n; i++)
