@@ -230,7 +230,8 @@ int bench_head(const cli_bench_args *a)
         double rss = ru.ru_maxrss / 1024.0, step_ms = 1e3 * best / steps;
         double flop = 2.0 * BATCH * (double)d * HIDDEN, bytes = vd_head_adam_bytes(h);
         double bound_ms = 1e3 * (gemm_fwd + gemm_wgt + stream);
-        /* the fused Adam handles the layouts oneDNN picks on AVX-512 only (nn_head.c) */
+        /* the fused Adam handles the layouts oneDNN 2.6 picks on AVX-512 (blocked) and on AVX2
+         * in fp32 (transposed), nn_head.c */
         const char *adam_kind = plain ? "plain" : vd_head_fused(h) ? "fused" : "fused-not-taken";
         if (json) {
             printf("{\"impl\":\"veil\",\"adam\":\"%s\",\"in_dim\":%ld,\"precision\":\"%s\",\"threads\":%ld,\"epoch_s\":%.4f,"

@@ -379,11 +379,12 @@ static void test_determinism(void)
 static int head_fused_adam_at(veil_precision prec, int in_dim, int hidden, int classes, int across_threads)
 {
     veil_head_config c = {in_dim, hidden, classes, 0.5f};
-    enum { N = 12, STEPS = 7 };
-    size_t nl = (size_t)N * (size_t)classes;
-    float *x = rnd((size_t)N * c.in_dim, 1.0);
+    enum { N = 12, STEPS = 9, DX_STEP = 7 };
+    size_t nl = (size_t)N * (size_t)classes, nx = (size_t)N * (size_t)in_dim;
+    float *x = rnd(nx, 1.0);
     float *logits = veil_malloc(nl * sizeof(float)), *dl = veil_malloc(nl * sizeof(float));
     float *lp = veil_malloc(nl * sizeof(float));
+    float *dxa = veil_malloc(nx * sizeof(float)), *dxb = veil_malloc(nx * sizeof(float));
     int y[N];
     for (int i = 0; i < N; i++) y[i] = i % classes;
     float *ref[4] = {0};
@@ -400,13 +401,16 @@ static int head_fused_adam_at(veil_precision prec, int in_dim, int hidden, int c
             int n = s == 3 ? N - 5 : N; /* a second training net in between */
             CHECK(veil_head_forward(a, x, n, 1, logits) == 0);
             veil_softmax_xent(logits, y, n, classes, dl);
-            CHECK(veil_head_backward(a, dl, NULL) == 0);
+            /* one backward asks for the input gradient: a fused head whose input gradient
+             * does not read the forward's weights leaves the fused state for it */
+            CHECK(veil_head_backward(a, dl, s == DX_STEP ? dxa : NULL) == 0);
             veil_param *pa = veil_head_params(a, &count);
             veil_adam_step(&aa, pa, count);
             CHECK(veil_head_forward(b, x, n, 1, lp) == 0);
             CHECK(memcmp(logits, lp, (size_t)n * (size_t)classes * sizeof(float)) == 0);
             veil_softmax_xent(lp, y, n, classes, dl);
-            CHECK(veil_head_backward(b, dl, NULL) == 0);
+            CHECK(veil_head_backward(b, dl, s == DX_STEP ? dxb : NULL) == 0);
+            if (s == DX_STEP) CHECK(memcmp(dxa, dxb, nx * sizeof(float)) == 0);
             CHECK(veil_head_adam_step(b, &ab) == 0);
             engaged |= vd_head_fused(b);
             if (s == 5) { /* an evaluation forward leaves the fused state */
@@ -435,8 +439,48 @@ static int head_fused_adam_at(veil_precision prec, int in_dim, int hidden, int c
         veil_head_free(b);
     }
     veil_set_threads(1);
-    free(x), free(logits), free(dl), free(lp);
+    free(x), free(logits), free(dl), free(lp), free(dxa), free(dxb);
     return engaged;
+}
+
+/* veil_head_backward without dx skips the input gradient and the weight copies only it
+ * reads: the parameter gradients are the same bits as with dx, on two heads of the same
+ * seed (the same dropout masks), for several steps with Adam in between, the fused step
+ * too; a head that asked for dx once, and one that never does, then stay in step. Draws
+ * its inputs from a copy of the test's generator. */
+static void test_head_dx_optional(veil_precision prec, int in_dim, int hidden)
+{
+    veil_rng saved = rng;
+    veil_head_config c = {in_dim, hidden, 4, 0.5f};
+    enum { N = 6, STEPS = 4 };
+    size_t nx = (size_t)N * (size_t)in_dim, nl = (size_t)N * 4;
+    float *x = rnd(nx, 1.0), *dx = veil_malloc(nx * sizeof(float));
+    float *la = veil_malloc(nl * sizeof(float)), *lb = veil_malloc(nl * sizeof(float));
+    float *dl = veil_malloc(nl * sizeof(float));
+    int y[N];
+    for (int i = 0; i < N; i++) y[i] = i % 4;
+    veil_head *a = veil_head_new(&c, N, prec, 21), *b = veil_head_new(&c, N, prec, 21);
+    CHECK(a && b);
+    veil_adam aa, ab;
+    veil_adam_init(&aa, 1e-3f);
+    veil_adam_init(&ab, 1e-3f);
+    int count, same = 1;
+    for (int s = 0; s < STEPS; s++) {
+        CHECK(veil_head_forward(a, x, N, 1, la) == 0 && veil_head_forward(b, x, N, 1, lb) == 0);
+        same &= !memcmp(la, lb, nl * sizeof(float));
+        veil_softmax_xent(la, y, N, 4, dl);
+        CHECK(veil_head_backward(a, dl, dx) == 0);  /* a: with the input gradient */
+        CHECK(veil_head_backward(b, dl, NULL) == 0); /* b: without */
+        veil_param *pa = veil_head_params(a, &count), *pb = veil_head_params(b, &count);
+        for (int i = 0; i < count; i++) same &= !memcmp(pa[i].grad, pb[i].grad, pa[i].size * sizeof(float));
+        CHECK(veil_head_adam_step(a, &aa) == 0 && veil_head_adam_step(b, &ab) == 0);
+    }
+    veil_param *pa = veil_head_params(a, &count), *pb = veil_head_params(b, &count);
+    for (int i = 0; i < count; i++) same &= !memcmp(pa[i].data, pb[i].data, pa[i].size * sizeof(float));
+    CHECK_MSG(same, "head %d -> %d: gradients or weights differ with and without dx", in_dim, hidden);
+    veil_head_free(a), veil_head_free(b);
+    free(x), free(dx), free(la), free(lb), free(dl);
+    rng = saved;
 }
 
 /* The small shape first; where the fused path did not run there, the paper's head shape,
@@ -714,6 +758,50 @@ static void test_adam_stream(void)
     for (int k = 0; k < 4; k++) free(a[k]), free(orig[k]);
 }
 
+/* vd_adam_arrays_transposed (the fused head step on AVX2: p, m, v [cols][rows], g
+ * [rows][cols]) gives the bits of vd_adam_arrays on the same values in one layout, at
+ * shapes that are no multiple of the tiles or of 4, on 1 and 2 threads, over two steps. */
+static void test_adam_transposed(void)
+{
+    static const size_t shapes[][2] = {{1024, 130}, {37, 1027}, {1030, 67}, {3, 5}};
+    veil_rng saved = rng;
+    for (int k = 0; k < 4; k++) {
+        size_t rows = shapes[k][0], cols = shapes[k][1], n = rows * cols;
+        float *g = rnd(n, 1.0), *p = rnd(n, 1.0), *pt = veil_malloc(n * sizeof(float));
+        for (int threads = 1; threads <= 2; threads++) {
+            veil_set_threads(threads);
+            float *q = veil_malloc(n * sizeof(float)), *mt = veil_calloc(n, sizeof(float)),
+                  *vt = veil_calloc(n, sizeof(float));
+            float *mp = veil_calloc(n, sizeof(float)), *vp = veil_calloc(n, sizeof(float));
+            memcpy(q, p, n * sizeof(float));
+            for (size_t a = 0; a < rows; a++)
+                for (size_t b = 0; b < cols; b++) pt[b * rows + a] = p[a * cols + b];
+            veil_adam ad, at;
+            veil_adam_init(&ad, 1e-3f);
+            veil_adam_init(&at, 1e-3f);
+            for (int step = 0; step < 2; step++) {
+                float ss, inv;
+                for (size_t i = 0; i < n; i++) g[i] = (float)(step + 1) * g[i] - 0.25f;
+                vd_adam_begin(&ad, &ss, &inv);
+                vd_adam_arrays(q, g, mp, vp, n, &ad, ss, inv, NULL, NULL);
+                vd_adam_begin(&at, &ss, &inv);
+                vd_adam_arrays_transposed(pt, g, mt, vt, rows, cols, &at, ss, inv);
+            }
+            size_t bad = 0;
+            for (size_t a = 0; a < rows; a++)
+                for (size_t b = 0; b < cols; b++) {
+                    size_t i = a * cols + b, j = b * rows + a;
+                    bad += bits(q[i]) != bits(pt[j]) || bits(mp[i]) != bits(mt[j]) || bits(vp[i]) != bits(vt[j]);
+                }
+            CHECK_MSG(bad == 0, "transposed Adam %zu x %zu, %d threads: %zu values differ", rows, cols, threads, bad);
+            free(q), free(mt), free(vt), free(mp), free(vp);
+        }
+        free(g), free(p), free(pt);
+    }
+    veil_set_threads(1);
+    rng = saved;
+}
+
 /* The bound's Adam bytes are 28 per parameter value of the head, and vd_head_adam_arrays
  * hands out the very arrays veil_head_adam_step updates for fc1.weight (the fused blocked
  * ones or the plain ones; either is checked through the plain parameters): one stream
@@ -782,12 +870,15 @@ int main(void)
     test_extractor_grad();
     test_head(VEIL_PREC_FP32, 1e-4);
     test_head_fused_adam(VEIL_PREC_FP32);
+    test_head_dx_optional(VEIL_PREC_FP32, 40, 24);
+    test_head_dx_optional(VEIL_PREC_FP32, 256, 128);
     test_determinism();
     if (veil_cpu_has_bf16()) {
         test_layers(VEIL_PREC_BF16, 2e-2);
         test_extractor(VEIL_PREC_BF16, 2, 2, 5e-2);
         test_head(VEIL_PREC_BF16, 2e-2);
         test_head_fused_adam(VEIL_PREC_BF16);
+        test_head_dx_optional(VEIL_PREC_BF16, 256, 128);
     } else {
         printf("bf16 tests skipped: no native bf16 on this CPU\n");
     }
@@ -804,6 +895,7 @@ int main(void)
     test_kl_reparam_float();
     test_vib_engine_grad();
     test_adam_stream();
+    test_adam_transposed();
     test_head_adam_arrays(VEIL_PREC_FP32, 256, 128);
     if (veil_cpu_has_bf16()) test_head_adam_arrays(VEIL_PREC_BF16, 256, 128);
     return test_finish("nn_dnnl");

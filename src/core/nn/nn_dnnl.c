@@ -68,7 +68,7 @@ void vd_net_init(vd_net *net, int n, int train, dnnl_data_type_t act)
     net->n = n;
     net->train = train;
     net->act = act;
-    net->wver = (unsigned long)-1;
+    net->wver = net->dxver = (unsigned long)-1;
 }
 
 void vd_net_free(vd_net *net)
@@ -307,13 +307,14 @@ void vd_net_bind(vd_net *net, void *base)
         dnnl_memory_set_data_handle(net->binds[i].mem, (char *)base + net->binds[i].off);
 }
 
-int vd_net_run(vd_net *net, int list, int with_dx)
+/* with_dx: 0 skips the dx-only steps, 1 runs every step, 2 runs only the dx-only ones. */
+static int run_steps(vd_net *net, int list, int with_dx)
 {
     dnnl_stream_t st = vd_stream();
     if (!st) return -1;
     for (int i = 0; i < net->nsteps[list]; i++) {
         vd_step *s = &net->steps[list][i];
-        if ((s->dx_only && !with_dx) || (s->tag & net->skip)) continue;
+        if ((s->dx_only && !with_dx) || (!s->dx_only && with_dx == 2) || (s->tag & net->skip)) continue;
         if (s->fn) {
             if (vd_check(dnnl_stream_wait(st), "waiting for the stream")) return -1;
             s->fn(s->ctx, list);
@@ -322,6 +323,19 @@ int vd_net_run(vd_net *net, int list, int with_dx)
         }
     }
     return vd_check(dnnl_stream_wait(st), "waiting for the stream");
+}
+
+int vd_net_run(vd_net *net, int list, int with_dx)
+{
+    return run_steps(net, list, with_dx ? 1 : 0);
+}
+
+int vd_net_dx_sync(vd_net *net)
+{
+    if (net->dxver == net->wver) return 0;
+    if (run_steps(net, VD_WSYNC, 2)) return -1;
+    net->dxver = net->wver;
+    return 0;
 }
 
 /* ---------------- the nets of one model ---------------- */
@@ -389,8 +403,10 @@ vd_net *vd_nets_ready(vd_nets *s, const char *who, int max_batch, int n, int tra
     }
     /* training forwards always re-read the master weights (Adam changed them) */
     if (train) s->version++;
+    /* the weight copies that only the input gradient reads wait for a backward asking for
+     * it (vd_net_dx_sync) */
     if (net->wver != s->version) {
-        if (vd_net_run(net, VD_WSYNC, 1)) return NULL;
+        if (vd_net_run(net, VD_WSYNC, 0)) return NULL;
         net->wver = s->version;
     }
     return net;
@@ -484,13 +500,19 @@ dnnl_primitive_t vd_prim_relu(vd_net *net, dnnl_primitive_desc_t *pd, const void
     return prim;
 }
 
-/* *out = have if its layout is `want`, else a copy of the master weights in layout `want`
- * (outside the arena), refreshed by a weight-sync step. */
+/* *out = have if its layout is `want`, else the master itself if its layout is `want`, else
+ * a copy of the master weights in layout `want` (outside the arena), refreshed by a
+ * weight-sync step (one added while net->dx_only is set runs only before a backward that
+ * asks for the input gradient: vd_net_dx_sync). */
 static int vd_weights_as(vd_net *net, dnnl_memory_t master, dnnl_memory_t have,
                          const dnnl_memory_desc_t *want, dnnl_memory_t *out)
 {
     if (dnnl_memory_desc_equal(vd_mem_md(have), want)) {
         *out = have;
+        return 0;
+    }
+    if (dnnl_memory_desc_equal(vd_mem_md(master), want)) {
+        *out = master;
         return 0;
     }
     *out = vd_owned_mem(net, want);

@@ -64,7 +64,8 @@ typedef struct vd_net {
     void **owned; /* pds, prims, memories, contexts: freed with the net */
     int *owned_kind, nowned, capowned;
     size_t slot_size[VD_SLOTS], slot_off[VD_SLOTS], bytes;
-    unsigned long wver; /* weights version last synced */
+    unsigned long wver;  /* weights version last synced */
+    unsigned long dxver; /* weights version of the dx-only weight copies (vd_net_dx_sync) */
 } vd_net;
 
 void vd_net_init(vd_net *net, int n, int train, dnnl_data_type_t act);
@@ -99,6 +100,10 @@ int vd_net_output(vd_net *net, const dnnl_memory_desc_t *md, const vd_tensor *t,
                   dnnl_memory_t *dout);
 void vd_net_bind(vd_net *net, void *base);
 int vd_net_run(vd_net *net, int list, int with_dx);
+/* Before a backward that asks for the input gradient: the weight-sync steps added with
+ * dx_only (copies only the input gradient reads), if not yet run for the weights version
+ * the last forward synced (vd_nets_ready runs the others). 0, or -1. */
+int vd_net_dx_sync(vd_net *net);
 
 /* The arena and the per-shape nets of one model. */
 typedef struct vd_arena {
@@ -182,6 +187,10 @@ void vd_adam_param(veil_param *p, const veil_adam *a, float step_size, float inv
 void vd_adam_arrays(float *p, const float *g, float *m, float *v, size_t n, const veil_adam *a,
                     float step_size, float inv_sqrt_bc2, void (*done)(void *ctx, size_t start, size_t count),
                     void *ctx);
+
+/* The same update with p, m and v [cols][rows] and g [rows][cols] (its transpose). */
+void vd_adam_arrays_transposed(float *p, const float *g, float *m, float *v, size_t rows, size_t cols,
+                               const veil_adam *a, float step_size, float inv_sqrt_bc2);
 
 /* The Adam pattern over p, g, m, v in vd_adam_arrays' chunks and threads, with XORs for
  * arithmetic (m ^= g, v ^= g, p ^= m ^ v): 28 bytes a value; a second pass undoes it. */
