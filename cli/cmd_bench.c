@@ -38,7 +38,10 @@ static const cli_option head_rows[] = {
     CLI_FLAG_ROW("--plain-adam", cli_bench_args, plain_adam,
                  "veil_adam_step on the plain parameters (the layout copies at every\n"
                  "step) instead of veil_head_adam_step (what training uses)"),
-    CLI_FLAG_ROW("--bound", cli_bench_args, bound, "also measure the GEMM GFLOP/s and Adam-pattern GB/s of this machine"),
+    CLI_FLAG_ROW("--bound", cli_bench_args, bound,
+                 "also a lower bound for one step on this machine: the step's GEMMs at\n"
+                 "oneDNN's best, Adam's bytes at the speed of its access pattern on the\n"
+                 "step's own arrays (docs/network.md)"),
 };
 static const cli_option mfcc_rows[] = {
     CLI_CALL_ROW("--seconds", "S", take_seconds, "length of the synthetic signal (1..36000, default 60)"),

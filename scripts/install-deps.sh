@@ -8,7 +8,8 @@ pkgs=(build-essential binutils cmake pkg-config
       libopenmpi-dev openmpi-bin
       python3)   # the tests compare JSON lines with it (tests/shell_train_rerun.sh)
 if [ "${1:-}" = "--bench" ]; then
-  pkgs+=(python3-numpy python3-torch python3-torchaudio)
+  # an optimised BLAS: Debian's torch (BLAS_INFO=generic) otherwise runs on the reference one
+  pkgs+=(python3-numpy python3-torch python3-torchaudio libopenblas0-pthread)
 fi
 # make fuzz only: clang with libFuzzer and its sanitizer runtimes, and clang's OpenMP
 if [ "${1:-}" = "--fuzz" ]; then

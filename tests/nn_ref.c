@@ -9,44 +9,21 @@
 
 #include "veil/common.h"
 
-/* ---------------- convolution, stride 1, 'same' padding ---------------- */
-void ref_conv2d_forward(const double *x, int n, int cin, int h, int w, const double *wt,
-                        const double *bias, int cout, int k, double *y)
+/* ---------------- convolution, stride 1, 'same' padding ----------------
+ * One walk over every product the convolution sums, x[b][c][ii][jj] * wt[o][c][ki][kj]
+ * into y[b][o][i][j] (ii = i + ki - pad, jj = j + kj - pad inside the map), for the
+ * forward (y given: y = bias + the sum) and the backward (dy given: each product's dy
+ * goes to dwt and dx, which start at 0). */
+static void conv2d_walk(const double *x, int n, int cin, int h, int w, const double *wt, const double *bias,
+                        int cout, int k, double *y, const double *dy, double *dx, double *dwt)
 {
     int pad = (k - 1) / 2; /* top/left; bottom/right get the rest */
     for (int b = 0; b < n; b++)
         for (int o = 0; o < cout; o++)
             for (int i = 0; i < h; i++)
                 for (int j = 0; j < w; j++) {
-                    double s = bias ? bias[o] : 0.0;
-                    for (int c = 0; c < cin; c++)
-                        for (int ki = 0; ki < k; ki++) {
-                            int ii = i + ki - pad;
-                            if (ii < 0 || ii >= h) continue;
-                            for (int kj = 0; kj < k; kj++) {
-                                int jj = j + kj - pad;
-                                if (jj < 0 || jj >= w) continue;
-                                s += wt[(((size_t)o * cin + c) * k + ki) * k + kj] *
-                                     x[(((size_t)b * cin + c) * h + ii) * w + jj];
-                            }
-                        }
-                    y[(((size_t)b * cout + o) * h + i) * w + j] = s;
-                }
-}
-
-void ref_conv2d_backward(const double *x, int n, int cin, int h, int w, const double *wt, int cout,
-                         int k, const double *dy, double *dx, double *dwt, double *dbias)
-{
-    int pad = (k - 1) / 2;
-    if (dx) memset(dx, 0, sizeof(double) * (size_t)n * cin * h * w);
-    if (dwt) memset(dwt, 0, sizeof(double) * (size_t)cout * cin * k * k);
-    if (dbias) memset(dbias, 0, sizeof(double) * (size_t)cout);
-    for (int b = 0; b < n; b++)
-        for (int o = 0; o < cout; o++)
-            for (int i = 0; i < h; i++)
-                for (int j = 0; j < w; j++) {
-                    double g = dy[(((size_t)b * cout + o) * h + i) * w + j];
-                    if (dbias) dbias[o] += g;
+                    size_t yi = (((size_t)b * cout + o) * h + i) * w + j;
+                    double s = bias ? bias[o] : 0.0, g = dy ? dy[yi] : 0.0;
                     for (int c = 0; c < cin; c++)
                         for (int ki = 0; ki < k; ki++) {
                             int ii = i + ki - pad;
@@ -56,11 +33,33 @@ void ref_conv2d_backward(const double *x, int n, int cin, int h, int w, const do
                                 if (jj < 0 || jj >= w) continue;
                                 size_t xi = (((size_t)b * cin + c) * h + ii) * w + jj;
                                 size_t wi = (((size_t)o * cin + c) * k + ki) * k + kj;
+                                s += wt[wi] * x[xi];
                                 if (dwt) dwt[wi] += g * x[xi];
                                 if (dx) dx[xi] += g * wt[wi];
                             }
                         }
+                    if (y) y[yi] = s;
                 }
+}
+
+void ref_conv2d_forward(const double *x, int n, int cin, int h, int w, const double *wt,
+                        const double *bias, int cout, int k, double *y)
+{
+    conv2d_walk(x, n, cin, h, w, wt, bias, cout, k, y, NULL, NULL, NULL);
+}
+
+void ref_conv2d_backward(const double *x, int n, int cin, int h, int w, const double *wt, int cout,
+                         int k, const double *dy, double *dx, double *dwt, double *dbias)
+{
+    if (dx) memset(dx, 0, sizeof(double) * (size_t)n * cin * h * w);
+    if (dwt) memset(dwt, 0, sizeof(double) * (size_t)cout * cin * k * k);
+    conv2d_walk(x, n, cin, h, w, wt, NULL, cout, k, NULL, dy, dx, dwt);
+    if (dbias) /* the sum of dy over each output map */
+        for (int o = 0; o < cout; o++) {
+            dbias[o] = 0;
+            for (int b = 0; b < n; b++)
+                for (size_t p = 0; p < (size_t)h * w; p++) dbias[o] += dy[((size_t)b * cout + o) * h * w + p];
+        }
 }
 
 /* ---------------- ReLU ---------------- */
@@ -182,40 +181,56 @@ void ref_batchnorm_forward_eval(const double *x, int n, int c, int hw, const dou
 #undef BN_AT
 
 /* ---------------- linear ---------------- */
-void ref_linear_forward(const double *x, int n, int in, const double *wt, const double *bias,
-                        int out, double *y)
+void ref_pointwise_forward(const double *x, int n, int in, int hw, const double *wt, const double *bias,
+                           int out, double *y)
 {
     for (int b = 0; b < n; b++)
-        for (int o = 0; o < out; o++) {
-            double s = bias ? bias[o] : 0.0;
-            for (int i = 0; i < in; i++) s += x[(size_t)b * in + i] * wt[(size_t)o * in + i];
-            y[(size_t)b * out + o] = s;
-        }
+        for (int o = 0; o < out; o++)
+            for (int p = 0; p < hw; p++) {
+                double s = bias ? bias[o] : 0.0;
+                for (int i = 0; i < in; i++) s += wt[(size_t)o * in + i] * x[((size_t)b * in + i) * hw + p];
+                y[((size_t)b * out + o) * hw + p] = s;
+            }
 }
 
-void ref_linear_backward(const double *x, int n, int in, const double *wt, int out,
-                         const double *dy, double *dx, double *dwt, double *dbias)
+void ref_pointwise_backward(const double *x, int n, int in, int hw, const double *wt, int out,
+                            const double *dy, double *dx, double *dwt, double *dbias)
 {
     if (dx)
         for (int b = 0; b < n; b++)
-            for (int i = 0; i < in; i++) {
-                double s = 0;
-                for (int o = 0; o < out; o++) s += dy[(size_t)b * out + o] * wt[(size_t)o * in + i];
-                dx[(size_t)b * in + i] = s;
-            }
+            for (int i = 0; i < in; i++)
+                for (int p = 0; p < hw; p++) {
+                    double s = 0;
+                    for (int o = 0; o < out; o++) s += wt[(size_t)o * in + i] * dy[((size_t)b * out + o) * hw + p];
+                    dx[((size_t)b * in + i) * hw + p] = s;
+                }
     if (dwt)
         for (int o = 0; o < out; o++)
             for (int i = 0; i < in; i++) {
                 double s = 0;
-                for (int b = 0; b < n; b++) s += dy[(size_t)b * out + o] * x[(size_t)b * in + i];
+                for (int b = 0; b < n; b++)
+                    for (int p = 0; p < hw; p++)
+                        s += dy[((size_t)b * out + o) * hw + p] * x[((size_t)b * in + i) * hw + p];
                 dwt[(size_t)o * in + i] = s;
             }
     if (dbias)
         for (int o = 0; o < out; o++) {
             double s = 0;
-            for (int b = 0; b < n; b++) s += dy[(size_t)b * out + o];
+            for (int b = 0; b < n; b++)
+                for (int p = 0; p < hw; p++) s += dy[((size_t)b * out + o) * hw + p];
             dbias[o] = s;
         }
+}
+
+void ref_linear_forward(const double *x, int n, int in, const double *wt, const double *bias, int out, double *y)
+{
+    ref_pointwise_forward(x, n, in, 1, wt, bias, out, y);
+}
+
+void ref_linear_backward(const double *x, int n, int in, const double *wt, int out, const double *dy, double *dx,
+                         double *dwt, double *dbias)
+{
+    ref_pointwise_backward(x, n, in, 1, wt, out, dy, dx, dwt, dbias);
 }
 
 /* ---------------- dropout (inverted scaling, explicit mask) ---------------- */
@@ -288,42 +303,13 @@ double ref_contrastive(const double *z1, const double *z2, const int *y, int n, 
 void ref_logvar_forward(const double *mu, int n, int c, int hw, const double *wt, const double *bias,
                         double *y)
 {
-    for (int b = 0; b < n; b++)
-        for (int o = 0; o < c; o++)
-            for (int p = 0; p < hw; p++) {
-                double s = bias[o];
-                for (int i = 0; i < c; i++) s += wt[(size_t)o * c + i] * mu[((size_t)b * c + i) * hw + p];
-                y[((size_t)b * c + o) * hw + p] = s;
-            }
+    ref_pointwise_forward(mu, n, c, hw, wt, bias, c, y);
 }
 
 void ref_logvar_backward(const double *mu, int n, int c, int hw, const double *wt, const double *dy,
                          double *dmu, double *dwt, double *dbias)
 {
-    if (dmu)
-        for (int b = 0; b < n; b++)
-            for (int i = 0; i < c; i++)
-                for (int p = 0; p < hw; p++) {
-                    double s = 0;
-                    for (int o = 0; o < c; o++) s += wt[(size_t)o * c + i] * dy[((size_t)b * c + o) * hw + p];
-                    dmu[((size_t)b * c + i) * hw + p] = s;
-                }
-    if (dwt)
-        for (int o = 0; o < c; o++)
-            for (int i = 0; i < c; i++) {
-                double s = 0;
-                for (int b = 0; b < n; b++)
-                    for (int p = 0; p < hw; p++)
-                        s += dy[((size_t)b * c + o) * hw + p] * mu[((size_t)b * c + i) * hw + p];
-                dwt[(size_t)o * c + i] = s;
-            }
-    if (dbias)
-        for (int o = 0; o < c; o++) {
-            double s = 0;
-            for (int b = 0; b < n; b++)
-                for (int p = 0; p < hw; p++) s += dy[((size_t)b * c + o) * hw + p];
-            dbias[o] = s;
-        }
+    ref_pointwise_backward(mu, n, c, hw, wt, c, dy, dmu, dwt, dbias);
 }
 
 void ref_reparam_forward(const double *mu, const double *logvar, const double *eps, size_t count,

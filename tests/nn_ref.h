@@ -34,7 +34,14 @@ void ref_batchnorm_forward_eval(const double *x, int n, int c, int hw, const dou
                                 const double *beta, const double *mean, const double *var,
                                 double eps, double *y);
 
-/* Linear: y = x W^T + b, W is [out][in]. */
+/* A linear map at each of hw positions (a 1x1 convolution) of an [n][in][hw] input:
+ * y[b][o][p] = bias[o] + sum_i wt[o][i] x[b][i][p], wt [out][in], bias optional. */
+void ref_pointwise_forward(const double *x, int n, int in, int hw, const double *wt, const double *bias,
+                           int out, double *y);
+void ref_pointwise_backward(const double *x, int n, int in, int hw, const double *wt, int out,
+                            const double *dy, double *dx, double *dwt, double *dbias);
+
+/* Linear: y = x W^T + b, W is [out][in] (the pointwise map at one position). */
 void ref_linear_forward(const double *x, int n, int in, const double *wt, const double *bias,
                         int out, double *y);
 void ref_linear_backward(const double *x, int n, int in, const double *wt, int out,
@@ -53,7 +60,7 @@ double ref_contrastive(const double *z1, const double *z2, const int *y, int n, 
                        double margin, double *dz1, double *dz2);
 
 /* Variational information: the log-variance layer, a per-position linear map of the
- * C x hw map mu (a 1x1 convolution): y[b][o][p] = bias[o] + sum_c wt[o][c] mu[b][c][p];
+ * C x hw map mu (the pointwise map with in = out = C): y[b][o][p] = bias[o] + sum_c wt[o][c] mu[b][c][p];
  * the reparameterisation z = mu + exp(logvar/2) eps (dmu = dz, dlogvar = dz eps
  * exp(logvar/2) / 2); the KL term mean_b 1/2 sum (mu^2 + exp(logvar) - logvar - 1). */
 void ref_logvar_forward(const double *mu, int n, int c, int hw, const double *wt, const double *bias,

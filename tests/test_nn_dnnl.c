@@ -2,6 +2,7 @@
  * reference (tests/nn_ref.c), the whole extractor and head, determinism, precision.
  * Tolerances: error / max|reference| <= 1e-4 in fp32, 2e-2 in bf16. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -676,6 +677,96 @@ static void test_vib_engine_grad(void)
     veil_extractor_free(e.f), veil_logvar_free(e.v), veil_head_free(e.g);
 }
 
+/* ---- what veil bench head --bound streams ---- */
+static uint32_t bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+/* vd_adam_stream reads all four arrays and writes three (m ^= g, v ^= g, p ^= m ^ v, on the
+ * bit patterns), over several chunks and a tail that fits no vector, on 1 and 2 threads;
+ * a second pass gives the arrays back. */
+static void test_adam_stream(void)
+{
+    size_t n = 2 * 65536 + 7;
+    float *a[4], *orig[4]; /* p, g, m, v */
+    for (int k = 0; k < 4; k++) {
+        a[k] = rnd(n, 1.0);
+        orig[k] = veil_malloc(n * sizeof(float));
+        memcpy(orig[k], a[k], n * sizeof(float));
+    }
+    for (int threads = 1; threads <= 2; threads++) {
+        veil_set_threads(threads);
+        vd_adam_stream(a[0], a[1], a[2], a[3], n);
+        size_t bad = 0;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t g = bits(orig[1][i]), m = bits(orig[2][i]) ^ g, v = bits(orig[3][i]) ^ g;
+            bad += bits(a[1][i]) != g || bits(a[2][i]) != m || bits(a[3][i]) != v ||
+                   bits(a[0][i]) != (bits(orig[0][i]) ^ m ^ v);
+        }
+        CHECK_MSG(bad == 0, "%zu of %zu values off the Adam pattern (%d threads)", bad, n, threads);
+        vd_adam_stream(a[0], a[1], a[2], a[3], n);
+        for (int k = 0; k < 4; k++) CHECK(memcmp(a[k], orig[k], n * sizeof(float)) == 0);
+    }
+    veil_set_threads(1);
+    for (int k = 0; k < 4; k++) free(a[k]), free(orig[k]);
+}
+
+/* The bound's Adam bytes are 28 per parameter value of the head, and vd_head_adam_arrays
+ * hands out the very arrays veil_head_adam_step updates for fc1.weight (the fused blocked
+ * ones or the plain ones; either is checked through the plain parameters): one stream
+ * pass on head b gives a's weights and moments XOR-ed as the pattern says, two leave b
+ * stepping on exactly as a. */
+static void test_head_adam_arrays(veil_precision prec, int in_dim, int hidden)
+{
+    veil_head_config c = {in_dim, hidden, 5, 0.5f};
+    enum { N = 12 };
+    float *x = rnd((size_t)N * in_dim, 1.0), logits[N * 5], dl[N * 5];
+    int y[N];
+    for (int i = 0; i < N; i++) y[i] = i % 5;
+    veil_head *h[2] = {veil_head_new(&c, N, prec, 3), veil_head_new(&c, N, prec, 3)};
+    CHECK(h[0] && h[1]);
+    float *p, *g, *m, *v;
+    size_t n;
+    CHECK_FAILS_WITH(vd_head_adam_arrays(h[1], &p, &g, &m, &v, &n), "no Adam step");
+    veil_adam adam[2];
+    for (int step = 0; step < 3; step++)
+        for (int k = 0; k < 2; k++) {
+            if (step == 0) veil_adam_init(&adam[k], 1e-3f);
+            CHECK(veil_head_forward(h[k], x, N, 1, logits) == 0);
+            veil_softmax_xent(logits, y, N, 5, dl);
+            CHECK(veil_head_backward(h[k], dl, NULL) == 0);
+            CHECK(veil_head_adam_step(h[k], &adam[k]) == 0);
+            if (k == 1 && step < 2) { /* a pass and its undoing, then stepping on */
+                CHECK(vd_head_adam_arrays(h[1], &p, &g, &m, &v, &n) == 0 && n == (size_t)in_dim * hidden);
+                vd_adam_stream(p, g, m, v, n);
+                vd_adam_stream(p, g, m, v, n);
+            }
+        }
+    CHECK(vd_head_adam_arrays(h[1], &p, &g, &m, &v, &n) == 0);
+    vd_adam_stream(p, g, m, v, n);
+    int count;
+    veil_param *pa = veil_head_params(h[0], &count), *pb = veil_head_params(h[1], &count);
+    double values = 0;
+    for (int i = 0; i < count; i++) values += (double)pa[i].size;
+    CHECK(count == 4 && values == (double)in_dim * hidden + hidden + 5.0 * hidden + 5);
+    CHECK(vd_head_adam_bytes(h[0]) == 28 * values && vd_head_adam_bytes(h[1]) == 28 * values);
+    size_t bad = 0;
+    for (size_t i = 0; i < pa[0].size; i++) {
+        uint32_t gi = bits(pa[0].grad[i]), mi = bits(pa[0].adam_m[i]) ^ gi, vi = bits(pa[0].adam_v[i]) ^ gi;
+        bad += bits(pb[0].grad[i]) != gi || bits(pb[0].adam_m[i]) != mi || bits(pb[0].adam_v[i]) != vi ||
+               bits(pb[0].data[i]) != (bits(pa[0].data[i]) ^ mi ^ vi);
+    }
+    CHECK_MSG(bad == 0, "%zu of %zu fc1.weight values are not the stream's result", bad, pa[0].size);
+    for (int i = 1; i < count; i++)
+        CHECK(memcmp(pa[i].data, pb[i].data, pa[i].size * sizeof(float)) == 0 &&
+              memcmp(pa[i].adam_m, pb[i].adam_m, pa[i].size * sizeof(float)) == 0);
+    veil_head_free(h[0]), veil_head_free(h[1]);
+    free(x);
+}
+
 int main(void)
 {
     veil_rng_seed(&rng, 2019);
@@ -712,5 +803,8 @@ int main(void)
     if (veil_cpu_has_bf16()) test_logvar_layer(VEIL_PREC_BF16, &small, 3, 2e-2);
     test_kl_reparam_float();
     test_vib_engine_grad();
+    test_adam_stream();
+    test_head_adam_arrays(VEIL_PREC_FP32, 256, 128);
+    if (veil_cpu_has_bf16()) test_head_adam_arrays(VEIL_PREC_BF16, 256, 128);
     return test_finish("nn_dnnl");
 }

@@ -207,26 +207,27 @@ static void test_dropout(void)
     free(c.mask), free(c.x), free(c.r), free(c.y), free(dx);
 }
 
+/* J = <r, y> for the pointwise map: the linear layer (hw = 1) and the log-variance layer */
 typedef struct {
-    int n, in, out;
+    int n, in, out, hw;
     double *x, *wt, *b, *r, *y;
-} lin_ctx;
+} pw_ctx;
 
-static double lin_loss(void *p)
+static double pw_loss(void *p)
 {
-    lin_ctx *c = p;
-    ref_linear_forward(c->x, c->n, c->in, c->wt, c->b, c->out, c->y);
-    return dot(c->y, c->r, (size_t)c->n * c->out);
+    pw_ctx *c = p;
+    ref_pointwise_forward(c->x, c->n, c->in, c->hw, c->wt, c->b, c->out, c->y);
+    return dot(c->y, c->r, (size_t)c->n * c->out * c->hw);
 }
 
 static void test_linear(void)
 {
-    lin_ctx c = {3, 4, 5, randv(12, 1), randv(20, 1), randv(5, 1), randv(15, 1), randv(15, 0)};
+    pw_ctx c = {3, 4, 5, 1, randv(12, 1), randv(20, 1), randv(5, 1), randv(15, 1), randv(15, 0)};
     double *dx = randv(12, 9), *dw = randv(20, 9), *db = randv(5, 9);
     ref_linear_backward(c.x, c.n, c.in, c.wt, c.out, c.r, dx, dw, db);
-    CHECK_GRAD("linear dx", c.x, 12, dx, lin_loss, &c);
-    CHECK_GRAD("linear dW", c.wt, 20, dw, lin_loss, &c);
-    CHECK_GRAD("linear db", c.b, 5, db, lin_loss, &c);
+    CHECK_GRAD("linear dx", c.x, 12, dx, pw_loss, &c);
+    CHECK_GRAD("linear dW", c.wt, 20, dw, pw_loss, &c);
+    CHECK_GRAD("linear db", c.b, 5, db, pw_loss, &c);
     double x[2] = {1, 2}, w[4] = {1, 2, 3, 4}, b[2] = {10, 20}, y[2];
     ref_linear_forward(x, 1, 2, w, b, 2, y);
     CHECK(y[0] == 15 && y[1] == 31);
@@ -361,39 +362,27 @@ static void test_losses(void)
 }
 
 /* ---------------- variational information ---------------- */
-typedef struct {
-    int n, c, hw;
-    double *mu, *wt, *b, *r, *y;
-} lv_ctx;
-
-static double logvar_loss(void *p)
-{
-    lv_ctx *c = p;
-    ref_logvar_forward(c->mu, c->n, c->c, c->hw, c->wt, c->b, c->y);
-    return dot(c->y, c->r, (size_t)c->n * c->c * c->hw);
-}
-
 static void test_logvar(void)
 {
-    lv_ctx c = {3, 4, 5, NULL, NULL, NULL, NULL, NULL};
+    pw_ctx c = {3, 4, 4, 5, NULL, NULL, NULL, NULL, NULL};
     size_t nm = 60, nw = 16;
-    c.mu = randv(nm, 1), c.wt = randv(nw, 0.5), c.b = randv(4, 1), c.r = randv(nm, 1), c.y = randv(nm, 0);
+    c.x = randv(nm, 1), c.wt = randv(nw, 0.5), c.b = randv(4, 1), c.r = randv(nm, 1), c.y = randv(nm, 0);
     double *dmu = randv(nm, 9), *dw = randv(nw, 9), *db = randv(4, 9);
-    ref_logvar_backward(c.mu, c.n, c.c, c.hw, c.wt, c.r, dmu, dw, db);
-    CHECK_GRAD("logvar dmu", c.mu, nm, dmu, logvar_loss, &c);
-    CHECK_GRAD("logvar dW", c.wt, nw, dw, logvar_loss, &c);
-    CHECK_GRAD("logvar db", c.b, 4, db, logvar_loss, &c);
+    ref_logvar_backward(c.x, c.n, c.in, c.hw, c.wt, c.r, dmu, dw, db);
+    CHECK_GRAD("logvar dmu", c.x, nm, dmu, pw_loss, &c);
+    CHECK_GRAD("logvar dW", c.wt, nw, dw, pw_loss, &c);
+    CHECK_GRAD("logvar db", c.b, 4, db, pw_loss, &c);
     /* it is a 1x1 convolution: the same values as the reference conv with k = 1 */
     double *yc = randv(nm, 0);
-    logvar_loss(&c);
-    ref_conv2d_forward(c.mu, c.n, c.c, 1, c.hw, c.wt, c.b, c.c, 1, yc);
+    ref_logvar_forward(c.x, c.n, c.in, c.hw, c.wt, c.b, c.y);
+    ref_conv2d_forward(c.x, c.n, c.in, 1, c.hw, c.wt, c.b, c.out, 1, yc);
     double worst = 0;
     for (size_t i = 0; i < nm; i++) worst = fmax(worst, fabs(yc[i] - c.y[i]));
     CHECK_MSG(worst < 1e-12, "logvar vs 1x1 conv: %.3g", worst);
     /* the checker notices a wrong gradient */
     dw[5] *= 1.001;
-    CHECK(fd_worst(c.wt, nw, dw, logvar_loss, &c) > FD_TOL);
-    free(c.mu), free(c.wt), free(c.b), free(c.r), free(c.y), free(dmu), free(dw), free(db), free(yc);
+    CHECK(fd_worst(c.wt, nw, dw, pw_loss, &c) > FD_TOL);
+    free(c.x), free(c.wt), free(c.b), free(c.r), free(c.y), free(dmu), free(dw), free(db), free(yc);
 }
 
 /* J(mu, logvar) = <r, z(mu, logvar; eps)> + beta KL(mu, logvar), the noise eps fixed */

@@ -148,6 +148,17 @@ static int finish_stream(const char *path, FILE *f, int rc, int do_sync)
     return rc;
 }
 
+/* fn's output into f, flushed (and synced), and f closed: 0, or -1 with the message. */
+static int write_and_close(const char *path, FILE *f, veil_write_fn fn, void *ctx, int do_sync)
+{
+    int rc = finish_stream(path, f, fn(f, ctx), do_sync);
+    if (fclose(f) != 0 && rc == 0) {
+        veil_error("%s: close failed: %s", path, strerror(errno));
+        rc = -1;
+    }
+    return rc;
+}
+
 /* One output written as far as it can be before the rename: to its temporary name (*tmp,
  * *real set; renamed by commit), or, for "-", a device or a FIFO, through (nothing to
  * rename: *tmp NULL). */
@@ -161,7 +172,6 @@ static int stage(const char *path, veil_write_fn fn, void *ctx, char **tmp, char
     if (!strcmp(path, "-")) return finish_stream("standard output", stdout, fn(stdout, ctx), 0);
     char *real = resolve_links(path);
     struct stat st;
-    int rc = 0;
     if (stat(real, &st) == 0 && !S_ISREG(st.st_mode)) {
         if (S_ISDIR(st.st_mode)) {
             veil_error("%s: is a directory; give a file name", path);
@@ -177,11 +187,7 @@ static int stage(const char *path, veil_write_fn fn, void *ctx, char **tmp, char
             free(real);
             return -1;
         }
-        rc = finish_stream(path, f, fn(f, ctx), 0);
-        if (fclose(f) != 0 && rc == 0) {
-            veil_error("%s: close failed: %s", path, strerror(errno));
-            rc = -1;
-        }
+        int rc = write_and_close(path, f, fn, ctx, 0);
         free(real);
         return rc;
     }
@@ -195,12 +201,7 @@ static int stage(const char *path, veil_write_fn fn, void *ctx, char **tmp, char
         free(real);
         return -1;
     }
-    rc = finish_stream(path, f, fn(f, ctx), 1);
-    if (fclose(f) != 0 && rc == 0) {
-        veil_error("%s: close failed: %s", path, strerror(errno));
-        rc = -1;
-    }
-    if (rc != 0) {
+    if (write_and_close(path, f, fn, ctx, 1) != 0) {
         unlink(t);
         free(t);
         free(real);

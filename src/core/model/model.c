@@ -274,6 +274,16 @@ static int write_model(FILE *f, void *p)
     return 0;
 }
 
+/* A list of names as the one-line JSON array stored in the metadata (a missing name: ""). */
+static char *names_json(char *const *names, int n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateString(names[i] ? names[i] : ""));
+    char *text = veil_json_print(a);
+    cJSON_Delete(a);
+    return text;
+}
+
 int veil_model_save(const char *path, const veil_model *m)
 {
     if (!m || !m->f) {
@@ -307,11 +317,7 @@ int veil_model_save(const char *path, const veil_model *m)
     cJSON *root = cJSON_CreateObject(), *meta = cJSON_AddObjectToObject(root, "__metadata__");
     char *arch = arch_to_json(veil_extractor_config_of(m->f), hc);
     char *mfcc = veil_mfcc_config_to_json(&m->mfcc);
-    cJSON *names = cJSON_CreateArray();
-    for (int i = 0; i < m->n_classes; i++)
-        cJSON_AddItemToArray(names, cJSON_CreateString(m->class_names[i] ? m->class_names[i] : ""));
-    char *classes = veil_json_print(names);
-    cJSON_Delete(names);
+    char *classes = names_json(m->class_names, m->n_classes);
     cJSON_AddStringToObject(meta, "format", MODEL_FORMAT);
     cJSON_AddStringToObject(meta, "veil_version", VEIL_VERSION);
     cJSON_AddStringToObject(meta, "architecture", arch);
@@ -321,11 +327,7 @@ int veil_model_save(const char *path, const veil_model *m)
     cJSON_AddStringToObject(meta, "method", m->method);
     cJSON_AddStringToObject(meta, "precision", veil_precision_name(m->trained_precision));
     if (m->n_train_speakers > 0) {
-        cJSON *ts = cJSON_CreateArray();
-        for (int i = 0; i < m->n_train_speakers; i++)
-            cJSON_AddItemToArray(ts, cJSON_CreateString(m->train_speakers[i] ? m->train_speakers[i] : ""));
-        char *text = veil_json_print(ts);
-        cJSON_Delete(ts);
+        char *text = names_json(m->train_speakers, m->n_train_speakers);
         cJSON_AddStringToObject(meta, "train_speakers", text);
         free(text);
     }

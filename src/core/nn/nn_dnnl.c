@@ -4,6 +4,7 @@
  * re-creating a net for a shape seen before is cheap; we also keep the nets. */
 #include "nn_dnnl.h"
 
+#include <math.h>
 #include <oneapi/dnnl/dnnl_debug.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -287,6 +288,19 @@ void vd_net_finalize(vd_net *net)
                  net->slot_size[3] / 1048576.0, net->slot_size[4] / 1048576.0, net->slot_size[5] / 1048576.0);
 }
 
+int vd_net_output(vd_net *net, const dnnl_memory_desc_t *md, const vd_tensor *t, dnnl_memory_t *out,
+                  dnnl_memory_t *dout)
+{
+    *out = vd_user(net, md, NULL);
+    if (!*out || vd_reorder_add(net, VD_FWD, t->mem, *out)) return -1;
+    if (net->train) {
+        *dout = vd_user(net, md, NULL);
+        if (!*dout || vd_reorder_add(net, VD_BWD, *dout, t->dmem)) return -1;
+    }
+    vd_net_finalize(net);
+    return 0;
+}
+
 void vd_net_bind(vd_net *net, void *base)
 {
     for (int i = 0; i < net->nbinds; i++)
@@ -437,6 +451,19 @@ void vd_params_free(veil_param *p, int count)
         free(p[i].adam_m);
         free(p[i].adam_v);
     }
+}
+
+const char *vd_params_largest(const veil_param *p, int count, double *big)
+{
+    const char *layer = "?";
+    *big = 0;
+    for (int k = 0; k < count; k++)
+        for (size_t j = 0; j < p[k].size; j++)
+            if (fabs((double)p[k].data[j]) > *big) {
+                *big = fabs((double)p[k].data[j]);
+                layer = p[k].name;
+            }
+    return layer;
 }
 
 /* ---------------- pieces of the weighted layers ---------------- */

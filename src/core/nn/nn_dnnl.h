@@ -92,6 +92,11 @@ void vd_md_plain(dnnl_memory_desc_t *md, int ndims, const int64_t *dims, dnnl_da
 void vd_md_any(dnnl_memory_desc_t *md, int ndims, const int64_t *dims, dnnl_data_type_t dt);
 /* Sort the backward list into reverse block order, lay out the slots. */
 void vd_net_finalize(vd_net *net);
+/* A net's end: its output *out, a memory of md on the caller's buffer that t is reordered
+ * into, in training also *dout, the caller's gradient reordered into t's; then
+ * vd_net_finalize. 0, or -1. */
+int vd_net_output(vd_net *net, const dnnl_memory_desc_t *md, const vd_tensor *t, dnnl_memory_t *out,
+                  dnnl_memory_t *dout);
 void vd_net_bind(vd_net *net, void *base);
 int vd_net_run(vd_net *net, int list, int with_dx);
 
@@ -129,6 +134,9 @@ void vd_param_init(veil_param *p, const char *name, int ndim, const int64_t *sha
 void vd_param_uniform(veil_param *p, veil_rng *rng, double bound);
 void vd_param_fill(veil_param *p, float v);
 void vd_params_free(veil_param *p, int count);
+/* The name of the tensor that holds the largest |value| of the list, *big that value (the
+ * layer most likely to overflow, for the non-finite output messages); "?" if all are 0. */
+const char *vd_params_largest(const veil_param *p, int count, double *big);
 
 /* Pieces of the weighted layers (conv, inner product). */
 /* A forward primitive from op_desc, with ReLU fused as a post-op if relu; *pd: its descriptor. */
@@ -174,6 +182,17 @@ void vd_adam_param(veil_param *p, const veil_adam *a, float step_size, float inv
 void vd_adam_arrays(float *p, const float *g, float *m, float *v, size_t n, const veil_adam *a,
                     float step_size, float inv_sqrt_bc2, void (*done)(void *ctx, size_t start, size_t count),
                     void *ctx);
+
+/* The Adam pattern over p, g, m, v in vd_adam_arrays' chunks and threads, with XORs for
+ * arithmetic (m ^= g, v ^= g, p ^= m ^ v): 28 bytes a value; a second pass undoes it. */
+void vd_adam_stream(float *p, const float *g, float *m, float *v, size_t n);
+
+/* The arrays veil_head_adam_step updated last for fc1.weight (the step's largest: the
+ * fused blocked state, or the plain parameter's), *n values each; -1 before a step. */
+int vd_head_adam_arrays(veil_head *h, float **p, float **g, float **m, float **v, size_t *n);
+/* Bytes one veil_head_adam_step must at least move: 28 per parameter value (read the
+ * value, its gradient and both moments; write the value and both moments). */
+double vd_head_adam_bytes(const veil_head *h);
 
 /* The dropout mask of the head's last training forward (n x hidden, 1 keep). */
 const unsigned char *vd_head_last_mask(const veil_head *h);

@@ -360,13 +360,7 @@ static vd_net *extractor_build(void *model, int n, int train)
     }
     net->block++;
     vd_md_plain(&zmd, 4, t.md.dims, dnnl_f32); /* NCHW fp32 = torch.flatten order */
-    e->z = vd_user(net, &zmd, NULL);
-    if (!e->z || vd_reorder_add(net, VD_FWD, t.mem, e->z)) goto fail;
-    if (train) {
-        e->dz = vd_user(net, &zmd, NULL);
-        if (!e->dz || vd_reorder_add(net, VD_BWD, e->dz, t.dmem)) goto fail;
-    }
-    vd_net_finalize(net);
+    if (vd_net_output(net, &zmd, &t, &e->z, &e->dz)) goto fail;
     return net;
 fail:
     veil_error_prefix("extractor (G=%d, batch %d, %s)", c->groups, n, veil_precision_name(f->precision));
@@ -450,15 +444,9 @@ int veil_extractor_check_output(veil_extractor *f, const float *z, size_t n, con
         if (isfinite(z[i])) continue;
         /* the weights are finite (checked at load): name the layer most likely to overflow */
         int count;
+        double big;
         veil_param *p = veil_extractor_params(f, &count);
-        double big = 0;
-        const char *layer = "?";
-        for (int k = 0; k < count; k++)
-            for (size_t j = 0; j < p[k].size; j++)
-                if (fabs((double)p[k].data[j]) > big) {
-                    big = fabs((double)p[k].data[j]);
-                    layer = p[k].name;
-                }
+        const char *layer = vd_params_largest(p, count, &big);
         veil_error("%s: feature %zu of patch %zu is %s after the extractor; its largest weight, %.3g, is in "
                    "layer '%s' (weights this large overflow float32)", what, i % dim, i / dim,
                    isnan(z[i]) ? "NaN" : "infinite", big, layer);

@@ -210,13 +210,7 @@ static vd_net *head_build(void *model, int n, int train)
     net->block++;
     if (vd_linear_build(net, &u, &h->params[2], &h->params[3], 0, dnnl_f32, &v)) goto fail;
     net->block++;
-    e->logits = vd_user(net, &lmd, NULL);
-    if (!e->logits || vd_reorder_add(net, VD_FWD, v.mem, e->logits)) goto fail;
-    if (train) {
-        e->dlogits = vd_user(net, &lmd, NULL);
-        if (!e->dlogits || vd_reorder_add(net, VD_BWD, e->dlogits, v.dmem)) goto fail;
-    }
-    vd_net_finalize(net);
+    if (vd_net_output(net, &lmd, &v, &e->logits, &e->dlogits)) goto fail;
     return net;
 fail:
     veil_error_prefix("head (%d -> %d -> %d, batch %d)", c->in_dim, c->hidden, c->classes, n);
@@ -413,6 +407,32 @@ int veil_head_adam_step(veil_head *h, veil_adam *a)
     return 0;
 }
 
+int vd_head_adam_arrays(veil_head *h, float **p, float **g, float **m, float **v, size_t *n)
+{
+    veil_param *w = &h->params[0];
+    *n = w->size;
+    if (h->fused) {
+        head_net *e = (head_net *)vd_nets_last_train(&h->nets, "head");
+        if (!e) return -1;
+        dnnl_memory_get_data_handle(e->fc1.dwp, (void **)g);
+        *p = h->w1, *m = h->m1, *v = h->v1;
+        return 0;
+    }
+    if (!w->grad || !w->adam_m || !w->adam_v) {
+        veil_error("head: no Adam step yet");
+        return -1;
+    }
+    *p = w->data, *g = w->grad, *m = w->adam_m, *v = w->adam_v;
+    return 0;
+}
+
+double vd_head_adam_bytes(const veil_head *h)
+{
+    double values = 0;
+    for (int i = 0; i < 4; i++) values += (double)h->params[i].size;
+    return 28 * values;
+}
+
 int veil_head_forward(veil_head *h, const float *x, int n, int train, float *logits)
 {
     if (h->fused) {
@@ -446,15 +466,9 @@ int veil_head_check_output(veil_head *h, const float *logits, size_t n, const ch
         if (isfinite(logits[i])) continue;
         /* the weights are finite (checked at load): name the layer most likely to overflow */
         int count;
+        double big;
         veil_param *p = veil_head_params(h, &count);
-        double big = 0;
-        const char *layer = "?";
-        for (int c = 0; c < count; c++)
-            for (size_t j = 0; j < p[c].size; j++)
-                if (fabs((double)p[c].data[j]) > big) {
-                    big = fabs((double)p[c].data[j]);
-                    layer = p[c].name;
-                }
+        const char *layer = vd_params_largest(p, count, &big);
         veil_error("%s: the posterior of class %zu of patch %zu is undefined (its logit is %s); the "
                    "head's largest weight, %.3g, is in layer '%s' (weights this large overflow float32)",
                    what, i % k, i / k, isnan(logits[i]) ? "NaN" : "infinite", big, layer);
