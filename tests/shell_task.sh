@@ -72,6 +72,14 @@ grep -q 'task (was "region", now "gender")' "$tmp/log2" || { cat "$tmp/log2"; fa
 grep -q '"task":"gender","classes":2' "$tmp/gout/results.jsonl" || fail "gender lines record no task"
 grep -q 'Task:' "$tmp/gout/report.md" && fail "a gender report speaks of a task"
 
+# the two grids side by side (scripts/compare-tasks.py): the Siamese G = 1 extractor under
+# both tasks, each against its own chance
+python3 "$(dirname "$0")/../scripts/compare-tasks.py" "$tmp/gout" "$tmp/out" > "$tmp/cmp.md" || fail "compare-tasks"
+grep -qE '^\| siamese G=1 \| gender \| 1 \| [0-9.]+ \| [0-9.]+ \|' "$tmp/cmp.md" || { cat "$tmp/cmp.md"; fail "compare: no gender row"; }
+grep -qE '^\| siamese G=1 \| region \| 1 \| [0-9.]+ \| [0-9.]+ \| [-+][0-9.]+ \|' "$tmp/cmp.md" || fail "compare: no region row"
+if python3 "$(dirname "$0")/../scripts/compare-tasks.py" "$tmp/nothing" 2>"$tmp/err"; then fail "compare: a missing grid accepted"; fi
+grep -q "nothing/config.json" "$tmp/err" || fail "compare: the missing file is not named"
+
 # one model for the task: g has 3 classes, classify prints them, --task checks it
 "$veil" train --corpus "$tmp/k3.csv" --cache "$tmp/cache" --method siamese --groups 5 --st 3 --epochs 1 \
     --seed 5 --threads 1 --precision fp32 -q --task region -o "$tmp/m.safetensors" >/dev/null || fail "train --task"

@@ -34,7 +34,8 @@ typedef struct veil_setting {
 /* ---- what a method gets ---- */
 typedef struct veil_train_context {
     const veil_patch_set *patches;
-    const veil_labelled *train, *eval; /* gender-training / gender-evaluation, label = gender */
+    const veil_labelled *train, *eval; /* gender-training / gender-evaluation; label: the task's
+                                        * class (gender: 0 F, 1 M) */
     const int *train_speaker;          /* per train entry: 0..n_speakers-1 (the St speakers) */
     const int *eval_speaker;           /* per eval entry, likewise */
     int n_speakers;                    /* St */
@@ -178,8 +179,8 @@ typedef struct veil_fg_method {
     uint64_t shuffle_seed;   /* the batches' order */
     uint64_t bn_seed;        /* BatchNorm recalibration: epoch e draws from (bn_seed, e) */
     int n_sums;              /* the step's running sums (at most 4), e.g. its losses x rows */
-    /* One batch of k patches x with their gender labels and their speakers (0..St-1 among
-     * the St training speakers); adds to sums[0..n_sums). */
+    /* One batch of k patches x with their task labels (gender: 0 F, 1 M) and their speakers
+     * (0..St-1 among the St training speakers); adds to sums[0..n_sums). */
     int (*step)(void *m, const float *x, int k, const int *gender, const int *speaker, int epoch, size_t batch,
                 double *sums);
     void (*epoch_begin)(void *m, int epoch);  /* may be NULL */
