@@ -70,10 +70,7 @@ int cmd_attack(int argc, char **argv)
     /* the task whose chance an attacker knowing it has: --task, else the model's */
     const char *task = at.task ? at.task : m->task[0] ? m->task : "gender";
     if (veil_split_set_task(&split, c, task)) goto done; /* the message names the corpus */
-    double label_chance = 0;
-    for (int g = 0; g < split.n_groups; g++)
-        label_chance += veil_split_label_chance(&split, split.group_speakers + (size_t)g * split.st, split.st) /
-                        split.n_groups;
+    double label_chance = veil_split_mean_label_chance(&split);
     veil_attack_config ac = {NULL, 0, NULL, 0, 0, NULL, 0, 0};
     veil_attack_result ar;
     if (veil_attack_run(m->f, p, &split, &tc, (uint64_t)at.seed, "attack", &ac, &ar)) goto done;

@@ -96,16 +96,9 @@ int audit_experiment_job(const char *model_path, const char *from, const char *j
     if (split.speaker_class && strcmp(split.task, "gender")) {
         snprintf(res.task, sizeof res.task, "%s", split.task);
         res.chance_label = veil_malloc((size_t)(G ? G : 1) * sizeof *res.chance_label);
-        for (int g = 0; g < G; g++) {
-            const int *gs = split.group_speakers + (size_t)g * st;
-            double cl = 0;
-            for (size_t i = 0; i < split.n_aeval[g]; i++) {
-                int x = split.speaker_class[gs[split.aeval_label[g][i]]], same = 0;
-                for (int k = 0; k < st; k++) same += split.speaker_class[gs[k]] == x;
-                cl += 1.0 / same;
-            }
-            res.chance_label[g] = split.n_aeval[g] ? cl / (double)split.n_aeval[g] : NAN;
-        }
+        for (int g = 0; g < G; g++)
+            res.chance_label[g] = veil_label_chance_rows(split.speaker_class, split.group_speakers + (size_t)g * st, st,
+                                                         split.aeval_label[g], split.n_aeval[g]);
     }
     res.r = veil_malloc((size_t)(P * G > 0 ? P * G : 1) * sizeof *res.r);
     memcpy(res.r, ar.r, (size_t)P * G * sizeof *res.r);

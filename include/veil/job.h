@@ -60,6 +60,12 @@ int veil_task_quota(int st, int k, const int *avail, const char *const *names, c
  * speakers (speaker indices): (classes among them) / st, the mean of 1 / (speakers of
  * the group sharing the speaker's class). */
 double veil_split_label_chance(const veil_split *s, const int *group, int st);
+/* Its mean over the split's attacker groups (NaN: no groups or no classes). */
+double veil_split_mean_label_chance(const veil_split *s);
+/* The same chance weighted by test rows: for rows of speakers row_speaker[0..n) (places in
+ * group, 0..st-1), the mean of 1 / (speakers of the group sharing the row speaker's class);
+ * class_of per speaker index. NaN for no rows. (veil audit's chance_label.) */
+double veil_label_chance_rows(const int *class_of, const int *group, int st, const int *row_speaker, size_t n);
 /* Set the task of a split drawn without one (veil_split_make_attack: gender) for chance
  * levels: its classes from the corpus. -1 (message) when the corpus has no such task. */
 int veil_split_set_task(veil_split *s, const veil_corpus *c, const char *task);

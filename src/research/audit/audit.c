@@ -363,32 +363,19 @@ int veil_audit_from_corpus(const veil_corpus *c, const veil_patch_set *p, veil_e
 /* values[s]: speaker s's class name (non-empty); classes in id order, as veil_corpus_task. */
 static int audit_task_take(veil_audit_data *d, const char *task, const char *const *values, const char *where)
 {
-    int k = 0;
-    char **names = veil_calloc((size_t)d->n_speakers + 1, sizeof *names);
-    for (int s = 0; s < d->n_speakers; s++) {
-        int j = 0;
-        while (j < k && strcmp(names[j], values[s])) j++;
-        if (j == k) names[k++] = veil_strdup(values[s]);
-    }
-    for (int i = 1; i < k; i++)
-        for (int j = i; j > 0 && corpus_id_cmp(names[j - 1], names[j]) > 0; j--) {
-            char *t = names[j];
-            names[j] = names[j - 1];
-            names[j - 1] = t;
-        }
+    int k;
+    char **names;
+    int *class_of = veil_malloc((size_t)(d->n_speakers ? d->n_speakers : 1) * sizeof(int));
+    corpus_classes_of(values, d->n_speakers, &names, &k, class_of);
     if (k < 2) {
         veil_error("%s: --task %s needs at least 2 classes among the audited speakers, but every one is %s", where,
                    task, k ? names[0] : "(none)");
         for (int i = 0; i < k; i++) free(names[i]);
         free(names);
+        free(class_of);
         return -1;
     }
-    d->speaker_class = veil_malloc((size_t)d->n_speakers * sizeof(int));
-    for (int s = 0; s < d->n_speakers; s++) {
-        int j = 0;
-        while (strcmp(names[j], values[s])) j++;
-        d->speaker_class[s] = j;
-    }
+    d->speaker_class = class_of;
     snprintf(d->task, sizeof d->task, "%s", task);
     d->n_classes = k;
     d->class_names = names;
@@ -655,17 +642,9 @@ int veil_audit_run(const veil_audit_data *d, const veil_audit_config *c, veil_au
                       ? 1.0 / nm
                       : 1.0 / nf;
         out->chance_gender[g] = sp.n_aeval[g] ? ch / (double)sp.n_aeval[g] : NAN;
-        if (d->speaker_class) {
-            /* a test row of class x: one of the group's speakers of that class at random */
-            const int *gs = sp.group_speakers + (size_t)g * sp.st;
-            double cl = 0;
-            for (size_t i = 0; i < sp.n_aeval[g]; i++) {
-                int x = d->speaker_class[gs[sp.aeval_label[g][i]]], same = 0;
-                for (int k = 0; k < sp.st; k++) same += d->speaker_class[gs[k]] == x;
-                cl += 1.0 / same;
-            }
-            out->chance_label[g] = sp.n_aeval[g] ? cl / (double)sp.n_aeval[g] : NAN;
-        }
+        if (d->speaker_class) /* a test row of class x: one of the group's speakers of that class at random */
+            out->chance_label[g] = veil_label_chance_rows(d->speaker_class, sp.group_speakers + (size_t)g * sp.st, sp.st,
+                                                          sp.aeval_label[g], sp.n_aeval[g]);
         double t0 = veil_now();
         /* others, for probes that need speakers outside the group: the next group's
          * attacker-training rows (as veil_attack_run) */

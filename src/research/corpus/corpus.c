@@ -328,6 +328,30 @@ static int label_index(const veil_corpus *c, const char *name)
     return -1;
 }
 
+void corpus_classes_of(const char *const *values, int n, char ***names, int *k, int *class_of)
+{
+    char **nm = veil_calloc((size_t)n + 1, sizeof *nm);
+    int nk = 0;
+    for (int i = 0; i < n; i++) {
+        int j = 0;
+        while (j < nk && strcmp(nm[j], values[i])) j++;
+        if (j == nk) nm[nk++] = veil_strdup(values[i]);
+    }
+    for (int i = 1; i < nk; i++)
+        for (int j = i; j > 0 && corpus_id_cmp(nm[j - 1], nm[j]) > 0; j--) {
+            char *t = nm[j];
+            nm[j] = nm[j - 1];
+            nm[j - 1] = t;
+        }
+    for (int i = 0; i < n; i++) {
+        int j = 0;
+        while (strcmp(nm[j], values[i])) j++;
+        class_of[i] = j;
+    }
+    *names = nm;
+    *k = nk;
+}
+
 int veil_corpus_has_task(const veil_corpus *c, const char *name)
 {
     return !strcasecmp(name, "gender") || label_index(c, name) >= 0;
@@ -375,31 +399,17 @@ int veil_corpus_task(const veil_corpus *c, const char *task, veil_task_classes *
     }
     /* the classes: gender F then M (as the labels 0 and 1 always were); a label's values in
      * id order, so that the classes and their numbers do not depend on the speakers' order */
-    out->names = veil_calloc((size_t)(ns ? ns : 1) + 2, sizeof(char *));
     if (label < 0) {
+        out->names = veil_calloc(3, sizeof(char *));
         out->names[0] = veil_strdup("F");
         out->names[1] = veil_strdup("M");
         out->k = 2;
+        for (int s = 0; s < ns; s++) out->class_of[s] = value[s][0] == 'M';
     } else {
-        for (int s = 0; s < ns; s++) {
-            int j = 0;
-            while (j < out->k && strcmp(out->names[j], value[s])) j++;
-            if (j == out->k) out->names[out->k++] = veil_strdup(value[s]);
-        }
-        for (int i = 1; i < out->k; i++)
-            for (int j = i; j > 0 && corpus_id_cmp(out->names[j - 1], out->names[j]) > 0; j--) {
-                char *t = out->names[j];
-                out->names[j] = out->names[j - 1];
-                out->names[j - 1] = t;
-            }
+        corpus_classes_of(value, ns, &out->names, &out->k, out->class_of);
     }
     out->speakers = veil_calloc((size_t)out->k, sizeof(int));
-    for (int s = 0; s < ns; s++) {
-        int j = 0;
-        while (j < out->k && strcmp(out->names[j], value[s])) j++;
-        out->class_of[s] = j;
-        out->speakers[j]++;
-    }
+    for (int s = 0; s < ns; s++) out->speakers[out->class_of[s]]++;
     free(value);
     int present = 0;
     for (int j = 0; j < out->k; j++) present += out->speakers[j] > 0;

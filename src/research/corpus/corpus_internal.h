@@ -33,6 +33,10 @@ int corpus_build(corpus_builder *b, veil_layout layout, const char *root, veil_c
 char corpus_parse_gender(const char *s);
 /* Speaker ids: numeric ids in numeric order, others by strcmp. */
 int corpus_id_cmp(const char *a, const char *b);
+/* The classes of n values (each non-empty): *names (malloc'd, *k of them) the distinct
+ * values in id order, class_of[i] each value's class. Shared by --task on a corpus and on
+ * an audit's labels. */
+void corpus_classes_of(const char *const *values, int n, char ***names, int *k, int *class_of);
 /* a + "/" + b, malloc'd */
 char *corpus_path_join(const char *a, const char *b);
 int corpus_has_suffix_ci(const char *s, const char *suffix);

@@ -216,12 +216,7 @@ int veil_job_run(veil_method method, int groups, int iteration, const veil_split
         out->gender_test_majority = (double)major / (double)split->n_gtest;
         free(count);
     }
-    if (split->n_groups && split->speaker_class) {
-        double sum = 0;
-        for (int i = 0; i < split->n_groups; i++)
-            sum += veil_split_label_chance(split, split->group_speakers + (size_t)i * (size_t)split->st, split->st);
-        out->label_chance = sum / split->n_groups;
-    }
+    out->label_chance = veil_split_mean_label_chance(split);
     /* the attacker-validation group (choosing a knob): the paper's attacker on a group of
      * its own, outside every test group */
     if (split->has_validation) {

@@ -168,6 +168,26 @@ double veil_split_label_chance(const veil_split *s, const int *group, int st)
     return (double)present / (double)st;
 }
 
+double veil_split_mean_label_chance(const veil_split *s)
+{
+    if (!s->n_groups || !s->speaker_class) return NAN;
+    double sum = 0;
+    for (int g = 0; g < s->n_groups; g++)
+        sum += veil_split_label_chance(s, s->group_speakers + (size_t)g * (size_t)s->st, s->st);
+    return sum / s->n_groups;
+}
+
+double veil_label_chance_rows(const int *class_of, const int *group, int st, const int *row_speaker, size_t n)
+{
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        int x = class_of[group[row_speaker[i]]], same = 0;
+        for (int k = 0; k < st; k++) same += class_of[group[k]] == x;
+        sum += 1.0 / same;
+    }
+    return n ? sum / (double)n : NAN;
+}
+
 int veil_split_set_task(veil_split *s, const veil_corpus *c, const char *task)
 {
     veil_task_classes t;
