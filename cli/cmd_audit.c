@@ -166,7 +166,7 @@ int cmd_audit(int argc, char **argv)
         goto done;
     }
     veil_audit_info info = {source.s, warning.s, exclude, n_exclude, (uint64_t)seed, cfg.fraction,
-                            veil_precision_name(prec)};
+                            veil_precision_name(prec), NULL};
     if (veil_audit_write(out_dir, &info, &res)) goto done;
     if (veil_verbosity >= 1) fprintf(stderr, "veil audit: wrote %s/audit.json, audit.md, audit.png\n", out_dir);
     rc = 0;

@@ -105,8 +105,9 @@ int audit_experiment_job(const char *model_path, const char *from, const char *j
     veil_strbuf_printf(&source, "model %s (%s) on corpus %s, the attacker groups of job %ld of %s (%s G=%d iteration %d)",
                        model_path, m->method, corpus_dir, job, from, veil_method_name(id.method), id.groups,
                        id.iteration);
+    veil_audit_job aj = {(int)job, veil_method_name(id.method), id.groups, id.iteration, id.knob, m->method};
     veil_audit_info info = {source.s, NULL, m->train_speakers, m->n_train_speakers, seed,
-                            ec.protocol.attack_fraction, veil_precision_name(ec.precision)};
+                            ec.protocol.attack_fraction, veil_precision_name(ec.precision), &aj};
     if (veil_audit_write(out_dir, &info, &res)) goto done;
     if (veil_verbosity >= 1) fprintf(stderr, "veil audit: wrote %s/audit.json, audit.md, audit.png\n", out_dir);
     rc = 0;

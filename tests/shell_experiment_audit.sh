@@ -48,4 +48,47 @@ audit = json.load(open(sys.argv[2]))
 train = set(job["split"]["train_speakers"])
 assert train and not train & {s for g in audit["group_speakers"] for s in g}, audit["group_speakers"]
 PY
+# Attackers added after the run (docs/experiment.md): the same run without logreg and
+# verify-cosine, and the audit of its job inside OUT. The report merges them and shows
+# the rows the run itself gave; a plain audit inside OUT is left alone; an audit that is
+# not of this run's job fails the report, naming the file, and leaves report.md as it was.
+mkdir "$tmp/out2"
+cp "$tmp/out/config.json" "$tmp/out2/"
+python3 - "$tmp/out/results.jsonl" "$tmp/out2/results.jsonl" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+for j in lines:
+    for name in ("logreg", "verify-cosine"):
+        del j["attackers"][name]
+        del j["attacker_seconds"][name]
+open(sys.argv[2], "w").write("".join(json.dumps(j) + "\n" for j in lines))
+PY
+cp -r "$tmp/audit" "$tmp/out2/later"
+cp -r "$tmp/audit2" "$tmp/out2/plain"
+"$veil" experiment --out "$tmp/out2" --report-only >"$tmp/rlog" 2>&1 || { cat "$tmp/rlog"; fail "report-only with an audit"; }
+python3 - "$tmp/out/report.md" "$tmp/out2/report.md" <<'PY' || fail "the merged attackers' rows differ from the run's"
+import sys
+run, merged = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+rows = lambda text, name: [l for l in text.splitlines() if l.startswith("| siamese | 2 |") and f"| {name} |" in l]
+for name in ("logreg", "verify-cosine", "paper-mlp", "semi-informed"):
+    assert rows(run, name) and rows(run, name) == rows(merged, name), (name, rows(run, name), rows(merged, name))
+assert "`later/`: logreg, verify-cosine on siamese G = 2, iteration 0" in merged, merged
+assert "the run's own numbers kept" in merged and "plain/" not in merged
+PY
+cp "$tmp/out2/report.md" "$tmp/report-before"
+bad() { # $1: what the tampered audit says, $2: the expected message, $3: the Python edit of a
+  rm -rf "$tmp/out2/zbad"
+  cp -r "$tmp/audit" "$tmp/out2/zbad"
+  python3 -c "import json,sys; a=json.load(open(sys.argv[1])); $3; json.dump(a, open(sys.argv[1],'w'))" \
+    "$tmp/out2/zbad/audit.json"
+  if "$veil" experiment --out "$tmp/out2" --report-only >"$tmp/blog" 2>&1; then fail "report-only took $1"; fi
+  grep -q "zbad/audit.json: .*$2" "$tmp/blog" || { cat "$tmp/blog"; fail "no clear message for $1"; }
+  cmp -s "$tmp/report-before" "$tmp/out2/report.md" || fail "report.md changed after $1"
+}
+bad "another group" "attacker groups are not" 'a["group_speakers"][1][0] = "NOBODY"'
+bad "another model" "trained with reference" 'a["experiment_job"]["model_method"] = "reference"'
+bad "another job" "no line" 'a["experiment_job"]["iteration"] = 4'
+bad "another model's speakers" "training speakers" 'a["left_out_speakers"][0] = "NOBODY"'
+bad "a rate over 1" "rates in 0..1" 'a["probes"]["logreg"]["acc"][0] = 3'
+rm -rf "$tmp/out2/zbad"
 echo "shell_experiment_audit: ok"

@@ -88,6 +88,17 @@ void veil_audit_result_free(veil_audit_result *r);
  * the other probes' results are kept. */
 int veil_audit_run(const veil_audit_data *d, const veil_audit_config *c, veil_audit_result *out);
 
+/* An audit of one job of an experiment (veil audit --experiment OUT --job N), recorded in
+ * audit.json as "experiment_job" so that the experiment's report can merge the audit's
+ * attackers into that job's (docs/experiment.md, "Attackers added after the run"). */
+typedef struct veil_audit_job {
+    int index;                /* N in the grid the audit read */
+    const char *method;       /* the job's method, G, iteration and knob (NaN: none, or */
+    int groups, iteration;    /* chosen on iteration 0 after the grid was listed) */
+    double knob;
+    const char *model_method; /* the method the audited model was trained with */
+} veil_audit_job;
+
 typedef struct veil_audit_info {
     const char *source;     /* "features X.npy (labels L.csv)", "model M on corpus C", ... */
     const char *warning;    /* shown in the report (e.g. no training speakers recorded), or NULL */
@@ -96,6 +107,7 @@ typedef struct veil_audit_info {
     uint64_t seed;
     double fraction;
     const char *precision;  /* the resolved precision of the extractor and MLP attackers */
+    const veil_audit_job *job; /* NULL: not an audit of an experiment's job */
 } veil_audit_info;
 /* audit.json, audit.md, audit.png and audit.svg in dir (created), each written to a
  * temporary name and renamed. */

@@ -115,6 +115,7 @@ typedef struct veil_report_info {
     const char *task;              /* the service's task ("gender" when NULL): the report's words */
     int n_classes;                 /* its classes */
     double label_chance;           /* chance (0..1) of an attacker knowing a test speaker's class */
+    const char *audits;            /* Markdown list of the audits merged into the jobs' results, or NULL */
 } veil_report_info;
 
 /* The point Figure 4 shows per method (every method but those run at G = 1 only): a method

@@ -808,6 +808,15 @@ static char *audit_json(const veil_audit_info *info, const veil_audit_result *r)
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)info->seed);
     cJSON_AddRawToObject(o, "seed", seed);
     cJSON_AddNumberToObject(o, "fraction", info->fraction);
+    if (info->job) {
+        cJSON *j = cJSON_AddObjectToObject(o, "experiment_job");
+        cJSON_AddNumberToObject(j, "index", info->job->index);
+        cJSON_AddStringToObject(j, "method", info->job->method);
+        cJSON_AddNumberToObject(j, "groups", info->job->groups);
+        cJSON_AddNumberToObject(j, "iteration", info->job->iteration);
+        add_num(j, "knob", info->job->knob);
+        cJSON_AddStringToObject(j, "model_method", info->job->model_method);
+    }
     /* the arithmetic of the extractor and the MLP attackers: their numbers depend on it */
     cJSON_AddStringToObject(o, "precision", info->precision ? info->precision : "fp32");
     cJSON_AddNumberToObject(o, "st", r->st);

@@ -22,6 +22,7 @@
 #include "veil/features.h"
 #include "veil/model.h"
 #include "veil/report.h"
+#include "audits.h"
 #include "experiment_mpi.h"
 #include "research/train/method.h"
 
@@ -618,8 +619,11 @@ static int report_from(const char *out, const cJSON *config, const veil_results_
     veil_job_result *r;
     size_t n;
     if (veil_results_load(path, rules, &r, &n, NULL, NULL) != 0) return -1;
+    /* attackers scored after the run on its saved models (veil audit --experiment) */
+    char *audits = NULL;
     veil_summary s;
-    if (veil_summary_make(r, n, &s) != 0) {
+    if (veil_results_merge_audits(out, r, n, &audits) != 0 || veil_summary_make(r, n, &s) != 0) {
+        free(audits);
         veil_results_free(r, n);
         return -1;
     }
@@ -684,18 +688,19 @@ static int report_from(const char *out, const cJSON *config, const veil_results_
     veil_report_info info = {md, st, "figure3.png", "figure4.png", "tradeoff.png", "extractors.png", sweep_groups,
                              battery ? "figure4-strongest.png" : NULL, battery ? "tradeoff-strongest.png" : NULL,
                              battery ? "attackers.png" : NULL, battery ? "frontier.png" : NULL,
-                             task, n_classes, label_chance};
+                             task, n_classes, label_chance, audits};
 #else /* a build without cairo (VEIL_WITH_PLOTS=OFF): the report without figures */
     (void)png;
     (void)svg;
     int sweep_groups = json_int(config, "sweep_groups", VEIL_MAX_GROUPS);
     char *md = config_markdown(config);
     veil_report_info info = {md, st, NULL, NULL, NULL, NULL, sweep_groups, NULL, NULL, NULL, NULL,
-                             task, n_classes, label_chance};
+                             task, n_classes, label_chance, audits};
 #endif
     snprintf(path, sizeof path, "%s/report.md", out);
     if (rc == 0 && veil_report_write_md(path, &info, &s, r, n) != 0) rc = -1;
     free(md);
+    free(audits);
     if (rc == 0 && print_table) {
         char *t = veil_summary_table(&s);
         printf("\n%s", t);

@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "audits.h"
 #include "core/base/json.h"
 
 #include "research/train/method.h"
@@ -493,18 +494,13 @@ static int strings_from_json(const cJSON *a, int n, char **out)
     return 0;
 }
 
-static int attackers_from_json(const cJSON *o, veil_job_result *out)
+int veil_job_attacker_from_json(const cJSON *p, int ng, veil_job_attacker *a)
 {
-    const cJSON *all = cJSON_GetObjectItemCaseSensitive(o, "attackers"), *p;
-    if (!all) return 0; /* a line from before the probes */
-    if (!cJSON_IsObject(all)) return -1;
-    int n = cJSON_GetArraySize(all), ng = out->n_attack_groups;
-    out->attackers = veil_calloc((size_t)(n ? n : 1), sizeof *out->attackers);
-    cJSON_ArrayForEach(p, all) {
-        veil_job_attacker *a = &out->attackers[out->n_attackers++];
-        snprintf(a->name, sizeof a->name, "%s", p->string);
-        a->group = veil_malloc((size_t)(ng ? ng : 1) * sizeof *a->group);
-        for (int i = 0; i < ng; i++) veil_probe_result_clear(&a->group[i]);
+    snprintf(a->name, sizeof a->name, "%s", p->string ? p->string : "");
+    a->group = veil_malloc((size_t)(ng ? ng : 1) * sizeof *a->group);
+    for (int i = 0; i < ng; i++) veil_probe_result_clear(&a->group[i]);
+    veil_probe_result_clear(&a->validation);
+    if (!cJSON_IsObject(p)) return -1;
 #define GET_FIELD(f)                                                               \
     {                                                                              \
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(p, #f);                  \
@@ -514,15 +510,27 @@ static int attackers_from_json(const cJSON *o, veil_job_result *out)
             a->group[i].f = cJSON_IsNumber(x) ? x->valuedouble : NAN;              \
         }                                                                          \
     }
-        PROBE_FIELDS_ALL(GET_FIELD)
+    PROBE_FIELDS_ALL(GET_FIELD)
 #undef GET_FIELD
-        veil_probe_result_clear(&a->validation);
-        const cJSON *val = cJSON_GetObjectItemCaseSensitive(p, "validation");
-        if (val && !cJSON_IsObject(val)) return -1;
+    const cJSON *val = cJSON_GetObjectItemCaseSensitive(p, "validation");
+    if (val && !cJSON_IsObject(val)) return -1;
 #define GET_VAL(f) a->validation.f = get_num(val, #f);
-        if (val) PROBE_FIELDS_ALL(GET_VAL)
+    if (val) PROBE_FIELDS_ALL(GET_VAL)
 #undef GET_VAL
-        const cJSON *secs = cJSON_GetObjectItemCaseSensitive(o, "attacker_seconds");
+    return 0;
+}
+
+static int attackers_from_json(const cJSON *o, veil_job_result *out)
+{
+    const cJSON *all = cJSON_GetObjectItemCaseSensitive(o, "attackers"), *p;
+    if (!all) return 0; /* a line from before the probes */
+    if (!cJSON_IsObject(all)) return -1;
+    int n = cJSON_GetArraySize(all), ng = out->n_attack_groups;
+    out->attackers = veil_calloc((size_t)(n ? n : 1), sizeof *out->attackers);
+    const cJSON *secs = cJSON_GetObjectItemCaseSensitive(o, "attacker_seconds");
+    cJSON_ArrayForEach(p, all) {
+        veil_job_attacker *a = &out->attackers[out->n_attackers++];
+        if (veil_job_attacker_from_json(p, ng, a)) return -1;
         a->seconds = get_num(secs, a->name);
     }
     return 0;

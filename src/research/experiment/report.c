@@ -516,6 +516,16 @@ static double knowing_chance(const veil_report_info *info, int st)
     return task_is_gender(info) || !isfinite(info->label_chance) ? 200.0 / st : 100 * info->label_chance;
 }
 
+/* An attacker's name, with its runs when they are fewer than its extractor's (an attacker
+ * added after the run on some of the jobs). */
+static const char *attacker_label(const veil_summary_row *w, int q, char *buf, size_t n)
+{
+    const veil_row_attacker *a = &w->attackers[q];
+    if (a->runs < w->runs) snprintf(buf, n, "%s, %d of %d runs", a->name, a->runs, w->runs);
+    else snprintf(buf, n, "%s", a->name);
+    return buf;
+}
+
 static void attackers_section(veil_strbuf *b, const veil_report_info *info, const veil_summary *s, int st)
 {
     int any = 0;
@@ -530,6 +540,12 @@ static void attackers_section(veil_strbuf *b, const veil_report_info *info, cons
                           "interval, and minDCF (P_target 0.01; 1 = no better than chance). A privacy number is "
                           "only as good as the strongest attack tried: the first table names it.\n\n",
                        st, 100.0 / st, knowing_chance(info, st), task_name(info));
+    if (info->audits)
+        veil_strbuf_printf(b, "Attackers added after the run, from audits of its saved models (`veil audit --model "
+                              "OUT/models/M --experiment OUT --job N --out OUT/NAME`, the job's groups and seeds; "
+                              "their numbers are in each audit.json, not in results.jsonl). An attacker scored on "
+                              "fewer of an extractor's runs than the others says so beside its name.\n\n%s\n",
+                           info->audits);
     veil_strbuf_printf(b, "### Strongest attacker per extractor\n\n| method | G | knob | paper-mlp per patch | "
                           "strongest per patch | strongest per utterance | lowest EER, all trials | lowest EER, same gender "
                           "|\n|---|---:|---|---:|---|---|---|---|\n");
@@ -544,18 +560,18 @@ static void attackers_section(veil_strbuf *b, const veil_report_info *info, cons
             int same = !strcmp(a->name, "verify-same-gender");
             if (isfinite(a->eer.mean) && !same && (pe < 0 || a->eer.mean < w->attackers[pe].eer.mean)) pe = q;
         }
-        char k[48], c1[48], c2[48];
+        char k[48], c1[48], c2[48], l[80];
         veil_strbuf_printf(b, "| %s | %d | %s | %s | ", veil_method_name(w->method), w->groups, knob_text(w, k, sizeof k),
                            cell(w->attack, w->runs, c1, sizeof c1));
-        if (pa >= 0) veil_strbuf_printf(b, "%s (%s) | ", cell(w->attackers[pa].acc, w->attackers[pa].runs, c2, sizeof c2), w->attackers[pa].name);
+        if (pa >= 0) veil_strbuf_printf(b, "%s (%s) | ", cell(w->attackers[pa].acc, w->attackers[pa].runs, c2, sizeof c2), attacker_label(w, pa, l, sizeof l));
         else veil_strbuf_printf(b, "– | ");
-        if (pu >= 0) veil_strbuf_printf(b, "%s (%s) | ", cell(w->attackers[pu].acc_utt, w->attackers[pu].runs, c2, sizeof c2), w->attackers[pu].name);
+        if (pu >= 0) veil_strbuf_printf(b, "%s (%s) | ", cell(w->attackers[pu].acc_utt, w->attackers[pu].runs, c2, sizeof c2), attacker_label(w, pu, l, sizeof l));
         else veil_strbuf_printf(b, "– | ");
-        if (pe >= 0) veil_strbuf_printf(b, "%s (%s) | ", cell(w->attackers[pe].eer, w->attackers[pe].runs, c2, sizeof c2), w->attackers[pe].name);
+        if (pe >= 0) veil_strbuf_printf(b, "%s (%s) | ", cell(w->attackers[pe].eer, w->attackers[pe].runs, c2, sizeof c2), attacker_label(w, pe, l, sizeof l));
         else veil_strbuf_printf(b, "– | ");
         if (ps >= 0)
             veil_strbuf_printf(b, "%s (%s) |\n", cell(w->attackers[ps].eer_same_gender, w->attackers[ps].runs, c2, sizeof c2),
-                               w->attackers[ps].name);
+                               attacker_label(w, ps, l, sizeof l));
         else veil_strbuf_printf(b, "– |\n");
     }
     if (info->attackers_figure) veil_strbuf_printf(b, "\n![](%s)\n", info->attackers_figure);
@@ -602,16 +618,17 @@ static void frontier_section(veil_strbuf *b, const veil_report_info *info, const
         const veil_train_method *m = veil_train_method_by_id(w->method);
         if (w->strongest_index < 0 || (m && m->knob && w->groups != info->sweep_groups)) continue;
         int e = w->same_gender_index;
-        char k[48], c[48], d[48], f[48];
+        char k[48], c[48], d[48], f[48], l[80];
         const veil_row_attacker *su = &w->attackers[w->strongest_index];
         int met = w->gender_test.mean >= 93 && su->acc_utt.mean <= 20 && e >= 0 &&
                   w->attackers[e].eer_same_gender.mean >= 40;
         veil_strbuf_printf(b, "| %s | %d | %s | %d | %s | %s (%s) | ", veil_method_name(w->method), w->groups,
                            knob_text(w, k, sizeof k), w->runs, stat_text(w->gender_test, w->runs, 1, c, sizeof c),
-                           stat_text(su->acc_utt, su->runs, 1, d, sizeof d), su->name);
+                           stat_text(su->acc_utt, su->runs, 1, d, sizeof d),
+                           attacker_label(w, w->strongest_index, l, sizeof l));
         if (e >= 0)
             veil_strbuf_printf(b, "%s (%s) | ", stat_text(w->attackers[e].eer_same_gender, w->attackers[e].runs, 1, f, sizeof f),
-                               w->attackers[e].name);
+                               attacker_label(w, e, l, sizeof l));
         else veil_strbuf_printf(b, "– | ");
         veil_strbuf_printf(b, "%s |\n", met ? "**met**" : "no");
     }
