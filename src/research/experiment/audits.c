@@ -41,8 +41,6 @@ static int same_speakers(char *const *mine, int n, const cJSON *theirs)
     return ok;
 }
 
-static int same_knob(double a, double b) { return (isnan(a) && isnan(b)) || a == b; }
-
 /* The results line the audit's "experiment_job" names; NULL (message) when none or two. */
 static veil_job_result *find_job(const cJSON *ej, const char *path, veil_job_result *r, size_t n, char *what,
                                  size_t what_size)
@@ -65,7 +63,7 @@ static veil_job_result *find_job(const cJSON *ej, const char *path, veil_job_res
         if (strcmp(veil_method_name(r[i].method), method->valuestring) || r[i].groups != groups->valueint ||
             r[i].iteration != iteration->valueint)
             continue;
-        if (isfinite(k) && !same_knob(veil_method_knob(r[i].method, &r[i].settings), k)) continue;
+        if (isfinite(k) && veil_method_knob(r[i].method, &r[i].settings) != k) continue;
         found = &r[i];
         count++;
     }

@@ -50,7 +50,8 @@ int veil_finite_loss(double loss, const char *name, const char *what, int epoch,
 {
     if (isfinite(loss)) return 1;
     veil_error("%s: %s loss is %s at epoch %d (batch %zu); training stopped (try a lower "
-               "learning rate or --precision fp32)", name, what, isnan(loss) ? "NaN" : "infinite",
+               "learning rate, and --precision fp32 if it ran in bf16)", name, what,
+               isnan(loss) ? "NaN" : "infinite",
                epoch, batch + 1);
     return 0;
 }
