@@ -526,6 +526,20 @@ static const char *attacker_label(const veil_summary_row *w, int q, char *buf, s
     return buf;
 }
 
+/* One cell of the strongest-attacker table: attacker q's stat (an offset into
+ * veil_row_attacker) and its name, "–" when the row has none; then end. */
+static void strongest_cell(veil_strbuf *b, const veil_summary_row *w, int q, size_t stat, const char *end)
+{
+    if (q < 0) {
+        veil_strbuf_printf(b, "–%s", end);
+        return;
+    }
+    const veil_row_attacker *a = &w->attackers[q];
+    char v[48], l[80];
+    veil_strbuf_printf(b, "%s (%s)%s", cell(*(const veil_stat *)((const char *)a + stat), a->runs, v, sizeof v),
+                       attacker_label(w, q, l, sizeof l), end);
+}
+
 static void attackers_section(veil_strbuf *b, const veil_report_info *info, const veil_summary *s, int st)
 {
     int any = 0;
@@ -560,19 +574,13 @@ static void attackers_section(veil_strbuf *b, const veil_report_info *info, cons
             int same = !strcmp(a->name, "verify-same-gender");
             if (isfinite(a->eer.mean) && !same && (pe < 0 || a->eer.mean < w->attackers[pe].eer.mean)) pe = q;
         }
-        char k[48], c1[48], c2[48], l[80];
+        char k[48], c1[48];
         veil_strbuf_printf(b, "| %s | %d | %s | %s | ", veil_method_name(w->method), w->groups, knob_text(w, k, sizeof k),
                            cell(w->attack, w->runs, c1, sizeof c1));
-        if (pa >= 0) veil_strbuf_printf(b, "%s (%s) | ", cell(w->attackers[pa].acc, w->attackers[pa].runs, c2, sizeof c2), attacker_label(w, pa, l, sizeof l));
-        else veil_strbuf_printf(b, "– | ");
-        if (pu >= 0) veil_strbuf_printf(b, "%s (%s) | ", cell(w->attackers[pu].acc_utt, w->attackers[pu].runs, c2, sizeof c2), attacker_label(w, pu, l, sizeof l));
-        else veil_strbuf_printf(b, "– | ");
-        if (pe >= 0) veil_strbuf_printf(b, "%s (%s) | ", cell(w->attackers[pe].eer, w->attackers[pe].runs, c2, sizeof c2), attacker_label(w, pe, l, sizeof l));
-        else veil_strbuf_printf(b, "– | ");
-        if (ps >= 0)
-            veil_strbuf_printf(b, "%s (%s) |\n", cell(w->attackers[ps].eer_same_gender, w->attackers[ps].runs, c2, sizeof c2),
-                               attacker_label(w, ps, l, sizeof l));
-        else veil_strbuf_printf(b, "– |\n");
+        strongest_cell(b, w, pa, offsetof(veil_row_attacker, acc), " | ");
+        strongest_cell(b, w, pu, offsetof(veil_row_attacker, acc_utt), " | ");
+        strongest_cell(b, w, pe, offsetof(veil_row_attacker, eer), " | ");
+        strongest_cell(b, w, ps, offsetof(veil_row_attacker, eer_same_gender), " |\n");
     }
     if (info->attackers_figure) veil_strbuf_printf(b, "\n![](%s)\n", info->attackers_figure);
     veil_strbuf_printf(b, "\n### Every attacker\n\nMean over the groups of a job, then mean ± std over its runs.\n\n"
