@@ -286,14 +286,16 @@ int main(void)
     /* the battery's section, and Figure 4 and the trade-off under the strongest attacker */
     CHECK(md && strstr(md, "## Attackers") && strstr(md, "### Strongest attacker per extractor") &&
           strstr(md, "| strong-mlp |") && strstr(md, "![](figure4-strongest.png)") &&
+          strstr(md, "![](figure3-strongest.png)") &&
           strstr(md, "![](tradeoff-strongest.png)") && strstr(md, "![](attackers.png)"));
     /* the frontier: its figure and its table with the goal */
     CHECK(md && strstr(md, "## Frontier") && strstr(md, "![](frontier.png)") && strstr(md, "| goal |"));
     free(md);
     static const char *const figs[] = {"tradeoff.png", "figure4-strongest.png", "figure4-strongest.svg",
                                        "tradeoff-strongest.png", "attackers.png", "attackers.svg",
-                                       "frontier.png", "frontier.svg"};
-    for (int i = 0; i < 8; i++) {
+                                       "frontier.png", "frontier.svg", "figure3-strongest.png",
+                                       "figure3-strongest.svg"};
+    for (int i = 0; i < 10; i++) {
         snprintf(path, sizeof path, "%s/%s", out4, figs[i]);
         CHECK_MSG(veil_path_exists(path), "%s", figs[i]);
     }

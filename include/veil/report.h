@@ -108,7 +108,8 @@ typedef struct veil_report_info {
     const char *tradeoff;        /* the trade-off figure, likewise */
     const char *extractors;      /* the per-extractor bar chart, likewise */
     int sweep_groups;            /* the G of the methods with a knob (and of Siamese in Figure 4) */
-    const char *figure4_strongest; /* Figure 4 with the strongest attacker per utterance, NULL: none */
+    const char *figure3_strongest; /* Figure 3 with the strongest attacker per utterance, NULL: none */
+    const char *figure4_strongest; /* Figure 4, likewise */
     const char *tradeoff_strongest;/* the trade-off figure, likewise */
     const char *attackers_figure;  /* methods x attackers, likewise */
     const char *frontier;          /* the frontier (veil_plot_frontier), likewise */
@@ -144,6 +145,10 @@ void veil_plot_set_task(const char *task, double label_chance);
  * reference as dashed lines, chance 1/St and 2/St dotted. Same drawing for both files;
  * either path may be NULL. Each file is drawn to a temporary name and renamed. */
 int veil_plot_figure3(const veil_summary *s, int st, const char *png_path, const char *svg_path);
+/* The same with the attacker named in the title (NULL: the paper's), for rows that carry
+ * another attacker's accuracy (veil_summary_strongest). */
+int veil_plot_figure3_as(const veil_summary *s, int st, const char *attacker, const char *png_path,
+                         const char *svg_path);
 /* Gender test and attacker accuracy as bars per extractor (every summary row), chance lines. */
 int veil_plot_extractors(const veil_summary *s, int st, const char *png_path, const char *svg_path);
 /* The paper's Figure 4: gender test and attacker test bars (mean ± std) for the given rows

@@ -661,7 +661,7 @@ static int report_from(const char *out, const cJSON *config, const veil_results_
     snprintf(png, sizeof png, "%s/extractors.png", out);
     snprintf(svg, sizeof svg, "%s/extractors.svg", out);
     if (rc == 0 && veil_plot_extractors(&s, st, png, svg) != 0) rc = -1;
-    /* the same two figures under the strongest attacker per utterance, and the battery */
+    /* Figures 3 and 4 and the trade-off under the strongest attacker per utterance, and the battery */
     int battery = 0;
     for (int i = 0; i < s.n_rows; i++) battery |= s.rows[i].strongest_index >= 0;
     if (battery) {
@@ -669,6 +669,9 @@ static int report_from(const char *out, const cJSON *config, const veil_results_
         veil_summary_strongest(&s, &strong);
         const veil_summary_row *srows[VEIL_METHOD_SLOTS];
         for (int i = 0; i < nrows; i++) srows[i] = &strong.rows[rows[i] - s.rows];
+        snprintf(png, sizeof png, "%s/figure3-strongest.png", out);
+        snprintf(svg, sizeof svg, "%s/figure3-strongest.svg", out);
+        if (rc == 0 && veil_plot_figure3_as(&strong, st, "strongest per utterance", png, svg) != 0) rc = -1;
         snprintf(png, sizeof png, "%s/figure4-strongest.png", out);
         snprintf(svg, sizeof svg, "%s/figure4-strongest.svg", out);
         if (rc == 0 && veil_plot_figure4_as(srows, nrows, st, "strongest per utterance", png, svg) != 0) rc = -1;
@@ -686,7 +689,7 @@ static int report_from(const char *out, const cJSON *config, const veil_results_
     }
     char *md = config_markdown(config);
     veil_report_info info = {md, st, "figure3.png", "figure4.png", "tradeoff.png", "extractors.png", sweep_groups,
-                             battery ? "figure4-strongest.png" : NULL, battery ? "tradeoff-strongest.png" : NULL,
+                             battery ? "figure3-strongest.png" : NULL, battery ? "figure4-strongest.png" : NULL, battery ? "tradeoff-strongest.png" : NULL,
                              battery ? "attackers.png" : NULL, battery ? "frontier.png" : NULL,
                              task, n_classes, label_chance, audits};
 #else /* a build without cairo (VEIL_WITH_PLOTS=OFF): the report without figures */
@@ -694,7 +697,7 @@ static int report_from(const char *out, const cJSON *config, const veil_results_
     (void)svg;
     int sweep_groups = json_int(config, "sweep_groups", VEIL_MAX_GROUPS);
     char *md = config_markdown(config);
-    veil_report_info info = {md, st, NULL, NULL, NULL, NULL, sweep_groups, NULL, NULL, NULL, NULL,
+    veil_report_info info = {md, st, NULL, NULL, NULL, NULL, sweep_groups, NULL, NULL, NULL, NULL, NULL,
                              task, n_classes, label_chance, audits};
 #endif
     snprintf(path, sizeof path, "%s/report.md", out);

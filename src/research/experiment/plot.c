@@ -249,7 +249,9 @@ typedef struct legend_item {
     marker mark;
 } legend_item;
 
-static void draw(cairo_t *cr, const veil_summary *s, int st)
+/* Figure 3; attacker NULL: the paper's attacker (the rows' attack), else the name of the
+ * attacker the rows carry instead (veil_summary_strongest: each point its own strongest). */
+static void draw(cairo_t *cr, const veil_summary *s, int st, const char *attacker)
 {
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
@@ -270,7 +272,11 @@ static void draw(cairo_t *cr, const veil_summary *s, int st)
     text_at(cr, "number of CNN groups G", (PX0 + PX1) / 2, PY1 + 48, 15, 0.5, 0, 0);
     y_axis_label(cr);
     char title[160];
-    snprintf(title, sizeof title, "Figure 3: %s recognition vs. speaker identification (St = %d)", task_lower, st);
+    if (attacker)
+        snprintf(title, sizeof title, "Figure 3, %s: %s vs. speaker identification (St = %d)", attacker, task_lower,
+                 st);
+    else
+        snprintf(title, sizeof title, "Figure 3: %s recognition vs. speaker identification (St = %d)", task_lower, st);
     set_color(cr, C_AXIS);
     text_at(cr, title, FIG_W / 2, 34, 18, 0.5, 0, 1);
 
@@ -301,12 +307,14 @@ static void draw(cairo_t *cr, const veil_summary *s, int st)
     if (veil_summary_find(s, VEIL_METHOD_SIAMESE, 1) || s->n_rows > (ref ? 1 : 0)) {
         snprintf(gtest, sizeof gtest, "%s test (Siamese)", task_upper);
         items[n++] = (legend_item){gtest, C_GENDER, LINE_SOLID, MARK_CIRCLE};
-        items[n++] = (legend_item){"Attacker test (Siamese)", C_ATTACK, LINE_SOLID, MARK_SQUARE};
+        items[n++] = (legend_item){attacker ? "Strongest attacker (Siamese)" : "Attacker test (Siamese)", C_ATTACK,
+                                   LINE_SOLID, MARK_SQUARE};
     }
     if (ref) {
         snprintf(gref, sizeof gref, "%s reference", task_upper);
         items[n++] = (legend_item){gref, C_GENDER, LINE_DASHED, MARK_NONE};
-        items[n++] = (legend_item){"Attacker reference", C_ATTACK, LINE_DASHED, MARK_NONE};
+        items[n++] = (legend_item){attacker ? "Strongest attacker reference" : "Attacker reference", C_ATTACK,
+                                   LINE_DASHED, MARK_NONE};
     }
     items[n++] = (legend_item){chance1, C_CHANCE, LINE_DOTTED, MARK_NONE};
     items[n++] = (legend_item){chance2, C_CHANCE, LINE_DASHDOT, MARK_NONE};
@@ -418,11 +426,17 @@ static int plot_files(plot_ctx *p, const char *png_path, const char *svg_path)
     return 0;
 }
 
-static void draw_figure3(cairo_t *cr, const plot_ctx *p) { draw(cr, p->s, p->st); }
+static void draw_figure3(cairo_t *cr, const plot_ctx *p) { draw(cr, p->s, p->st, p->attacker); }
 
 int veil_plot_figure3(const veil_summary *s, int st, const char *png_path, const char *svg_path)
 {
-    plot_ctx p = {s, st > 0 ? st : 20, draw_figure3, NULL, 0, 0, NULL, 0, 0, 0, 0};
+    return veil_plot_figure3_as(s, st, NULL, png_path, svg_path);
+}
+
+int veil_plot_figure3_as(const veil_summary *s, int st, const char *attacker, const char *png_path,
+                         const char *svg_path)
+{
+    plot_ctx p = {s, st > 0 ? st : 20, draw_figure3, NULL, 0, 0, attacker, 0, 0, 0, 0};
     return plot_files(&p, png_path, svg_path);
 }
 

@@ -819,6 +819,11 @@ int veil_report_write_md(const char *path, const veil_report_info *info, const v
                                "G for the Siamese extractor%s, the reference (G = 1, no Siamese "
                                "training) as dashed lines, chance levels dotted.\n\n![](%s)\n\n",
                            task_upper, max_runs > 1 ? " (± std)" : "", info->figure);
+    if (info->figure && info->figure3_strongest)
+        veil_strbuf_printf(&b, "With the strongest attacker per utterance of the battery (each point its own "
+                               "strongest, whole held-out utterances), where the paper's attacker scores single "
+                               "patches:\n\n![](%s)\n\n",
+                           info->figure3_strongest);
     if (info->extractors)
         veil_strbuf_printf(&b, "## %s vs. attacker per extractor\n\nFor each extractor of the grid (every "
                                "method, G and knob value), the %s test and attacker accuracy side by "
