@@ -689,8 +689,9 @@ static int report_from(const char *out, const cJSON *config, const veil_results_
     }
     char *md = config_markdown(config);
     veil_report_info info = {md, st, "figure3.png", "figure4.png", "tradeoff.png", "extractors.png", sweep_groups,
-                             battery ? "figure3-strongest.png" : NULL, battery ? "figure4-strongest.png" : NULL, battery ? "tradeoff-strongest.png" : NULL,
-                             battery ? "attackers.png" : NULL, battery ? "frontier.png" : NULL,
+                             battery ? "figure3-strongest.png" : NULL, battery ? "figure4-strongest.png" : NULL,
+                             battery ? "tradeoff-strongest.png" : NULL, battery ? "attackers.png" : NULL,
+                             battery ? "frontier.png" : NULL,
                              task, n_classes, label_chance, audits};
 #else /* a build without cairo (VEIL_WITH_PLOTS=OFF): the report without figures */
     (void)png;
