@@ -320,7 +320,9 @@ int main(void)
 
     /* ---- report.md ---- */
     snprintf(path, sizeof path, "%s/report.md", dir);
-    veil_report_info info = {"- corpus: fake\n", 20, "figure3.png", "figure4.png", "tradeoff.png", "extractors.png", 5, NULL, NULL, NULL, NULL, NULL, NULL, 2, NAN, NULL};
+    veil_report_info info = {.config_markdown = "- corpus: fake\n", .st = 20, .figure = "figure3.png",
+                             .figure4 = "figure4.png", .tradeoff = "tradeoff.png", .extractors = "extractors.png",
+                             .sweep_groups = 5, .n_classes = 2, .label_chance = NAN};
     CHECK(veil_report_write_md(path, &info, &s, r, (size_t)n_old) == 0);
     char *md;
     CHECK(veil_read_file(path, &md, NULL) == 0);

@@ -645,22 +645,26 @@ static int report_from(const char *out, const cJSON *config, const veil_results_
     int rc = 0;
     snprintf(path, sizeof path, "%s/summary.csv", out);
     if (veil_summary_write_csv(path, &s) != 0) rc = -1;
+    char *md = config_markdown(config);
+    veil_report_info info = {.config_markdown = md, .st = st,
+                             .sweep_groups = json_int(config, "sweep_groups", VEIL_MAX_GROUPS), .task = task,
+                             .n_classes = n_classes, .label_chance = label_chance, .audits = audits};
 #ifdef VEIL_HAVE_PLOTS
-    snprintf(png, sizeof png, "%s/figure3.png", out);
-    snprintf(svg, sizeof svg, "%s/figure3.svg", out);
-    if (rc == 0 && veil_plot_figure3(&s, st, png, svg) != 0) rc = -1;
-    int sweep_groups = json_int(config, "sweep_groups", VEIL_MAX_GROUPS);
+    /* each figure's two files, and the report's link to the PNG when it was drawn */
+#define FIGURE(field, stem, call)                                                                                \
+    do {                                                                                                         \
+        snprintf(png, sizeof png, "%s/" stem ".png", out);                                                       \
+        snprintf(svg, sizeof svg, "%s/" stem ".svg", out);                                                       \
+        if (rc == 0 && (call) != 0) rc = -1;                                                                     \
+        info.field = stem ".png";                                                                                \
+    } while (0)
+    int sweep_groups = info.sweep_groups;
     const veil_summary_row *rows[VEIL_METHOD_SLOTS];
     int nrows = veil_figure4_rows(&s, r, n, sweep_groups, rows);
-    snprintf(png, sizeof png, "%s/figure4.png", out);
-    snprintf(svg, sizeof svg, "%s/figure4.svg", out);
-    if (rc == 0 && veil_plot_figure4(rows, nrows, st, png, svg) != 0) rc = -1;
-    snprintf(png, sizeof png, "%s/tradeoff.png", out);
-    snprintf(svg, sizeof svg, "%s/tradeoff.svg", out);
-    if (rc == 0 && veil_plot_tradeoff(&s, sweep_groups, st, png, svg) != 0) rc = -1;
-    snprintf(png, sizeof png, "%s/extractors.png", out);
-    snprintf(svg, sizeof svg, "%s/extractors.svg", out);
-    if (rc == 0 && veil_plot_extractors(&s, st, png, svg) != 0) rc = -1;
+    FIGURE(figure, "figure3", veil_plot_figure3(&s, st, png, svg));
+    FIGURE(figure4, "figure4", veil_plot_figure4(rows, nrows, st, png, svg));
+    FIGURE(tradeoff, "tradeoff", veil_plot_tradeoff(&s, sweep_groups, st, png, svg));
+    FIGURE(extractors, "extractors", veil_plot_extractors(&s, st, png, svg));
     /* Figures 3 and 4 and the trade-off under the strongest attacker per utterance, and the battery */
     int battery = 0;
     for (int i = 0; i < s.n_rows; i++) battery |= s.rows[i].strongest_index >= 0;
@@ -669,37 +673,19 @@ static int report_from(const char *out, const cJSON *config, const veil_results_
         veil_summary_strongest(&s, &strong);
         const veil_summary_row *srows[VEIL_METHOD_SLOTS];
         for (int i = 0; i < nrows; i++) srows[i] = &strong.rows[rows[i] - s.rows];
-        snprintf(png, sizeof png, "%s/figure3-strongest.png", out);
-        snprintf(svg, sizeof svg, "%s/figure3-strongest.svg", out);
-        if (rc == 0 && veil_plot_figure3_as(&strong, st, "strongest per utterance", png, svg) != 0) rc = -1;
-        snprintf(png, sizeof png, "%s/figure4-strongest.png", out);
-        snprintf(svg, sizeof svg, "%s/figure4-strongest.svg", out);
-        if (rc == 0 && veil_plot_figure4_as(srows, nrows, st, "strongest per utterance", png, svg) != 0) rc = -1;
-        snprintf(png, sizeof png, "%s/tradeoff-strongest.png", out);
-        snprintf(svg, sizeof svg, "%s/tradeoff-strongest.svg", out);
-        if (rc == 0 && veil_plot_tradeoff_as(&strong, sweep_groups, st, "strongest per utterance", png, svg) != 0)
-            rc = -1;
-        snprintf(png, sizeof png, "%s/frontier.png", out);
-        snprintf(svg, sizeof svg, "%s/frontier.svg", out);
-        if (rc == 0 && veil_plot_frontier(&strong, sweep_groups, st, png, svg) != 0) rc = -1;
+        const char *as = "strongest per utterance";
+        FIGURE(figure3_strongest, "figure3-strongest", veil_plot_figure3_as(&strong, st, as, png, svg));
+        FIGURE(figure4_strongest, "figure4-strongest", veil_plot_figure4_as(srows, nrows, st, as, png, svg));
+        FIGURE(tradeoff_strongest, "tradeoff-strongest",
+               veil_plot_tradeoff_as(&strong, sweep_groups, st, as, png, svg));
+        FIGURE(frontier, "frontier", veil_plot_frontier(&strong, sweep_groups, st, png, svg));
         veil_summary_free(&strong);
-        snprintf(png, sizeof png, "%s/attackers.png", out);
-        snprintf(svg, sizeof svg, "%s/attackers.svg", out);
-        if (rc == 0 && veil_plot_attackers(&s, st, png, svg) != 0) rc = -1;
+        FIGURE(attackers_figure, "attackers", veil_plot_attackers(&s, st, png, svg));
     }
-    char *md = config_markdown(config);
-    veil_report_info info = {md, st, "figure3.png", "figure4.png", "tradeoff.png", "extractors.png", sweep_groups,
-                             battery ? "figure3-strongest.png" : NULL, battery ? "figure4-strongest.png" : NULL,
-                             battery ? "tradeoff-strongest.png" : NULL, battery ? "attackers.png" : NULL,
-                             battery ? "frontier.png" : NULL,
-                             task, n_classes, label_chance, audits};
+#undef FIGURE
 #else /* a build without cairo (VEIL_WITH_PLOTS=OFF): the report without figures */
     (void)png;
     (void)svg;
-    int sweep_groups = json_int(config, "sweep_groups", VEIL_MAX_GROUPS);
-    char *md = config_markdown(config);
-    veil_report_info info = {md, st, NULL, NULL, NULL, NULL, sweep_groups, NULL, NULL, NULL, NULL, NULL,
-                             task, n_classes, label_chance, audits};
 #endif
     snprintf(path, sizeof path, "%s/report.md", out);
     if (rc == 0 && veil_report_write_md(path, &info, &s, r, n) != 0) rc = -1;
