@@ -217,6 +217,16 @@ int main(void)
     again = slurp(out, "results.jsonl");
     CHECK(all && again && !strcmp(all, again));
     free(again);
+    /* a method without results may change its settings (as a method new to the grid does);
+     * one with results may not, even when this run leaves it out */
+    CHECK(veil_train_config_set(&c.train, "adv_epochs", "9") == 0);
+    CHECK_MSG(veil_experiment_run(&c) == 0, "%s", veil_last_error());
+    CHECK(veil_train_config_set(&c.train, "siamese_epochs", "3") == 0);
+    CHECK_FAILS_WITH(veil_experiment_run(&c), "method_settings.siamese.siamese_epochs (was 2, now 3)");
+    CHECK(veil_train_config_set(&c.train, "siamese_epochs", "2") == 0);
+    again = slurp(out, "results.jsonl");
+    CHECK(all && again && !strcmp(all, again));
+    free(again);
     CHECK(veil_experiment_report(out, 0) == 0);
 
     /* results whose configuration is unknown are not resumed */

@@ -345,7 +345,8 @@ static const char *const result_fields[] = {"corpus", "mfcc", "protocol", "task"
                                             "attackers", "select_attacker"};
 /* Each method's own settings (method_settings.<name>) and its sweep (sweeps.<name>: the
  * values of iteration 0 choose what later iterations run) are compared too, for the
- * methods both configurations have (a method new to the grid has no results yet). */
+ * methods that have results (config.json records every method's settings, also those of
+ * a method the grid never ran, and a method new to the grid has no results yet). */
 
 static cJSON *get_path(const cJSON *o, const char *path)
 {
@@ -393,7 +394,9 @@ static void diff_json(diffbuf *d, const char *name, const cJSON *was, const cJSO
     if (!was || !now || !cJSON_Compare(was, now, 1)) diff_add(d, name, was, now);
 }
 
-static int diff_results_fields(const cJSON *was, const cJSON *now, diffbuf *d)
+/* with_results: the names of the methods with a line in results.jsonl, each between
+ * spaces (" siamese reference "); NULL compares every method both configurations have. */
+static int diff_results_fields(const cJSON *was, const cJSON *now, const char *with_results, diffbuf *d)
 {
     d->len = 0;
     d->count = 0;
@@ -422,6 +425,8 @@ static int diff_results_fields(const cJSON *was, const cJSON *now, diffbuf *d)
         cJSON_ArrayForEach(x, mw) {
             const cJSON *y = cJSON_GetObjectItemCaseSensitive(mn, x->string);
             char name[160];
+            snprintf(name, sizeof name, " %s ", x->string);
+            if (with_results && !strstr(with_results, name)) continue;
             snprintf(name, sizeof name, "%s.%s", per_method[k], x->string);
             if (y) diff_json(d, name, x, y);
         }
@@ -434,7 +439,7 @@ static int diff_results_fields(const cJSON *was, const cJSON *now, diffbuf *d)
 static int differing_fields(const cJSON *was, const cJSON *now, const char *what)
 {
     diffbuf d;
-    if (!diff_results_fields(was, now, &d)) return 0;
+    if (!diff_results_fields(was, now, NULL, &d)) return 0;
     veil_error("this rank's inputs differ from %s in %d field%s: %s. Every machine needs the same "
                "corpus and cache, and --precision fp32 or bf16 when CPUs differ",
                what, d.count, d.count == 1 ? "" : "s", d.text);
@@ -442,9 +447,33 @@ static int differing_fields(const cJSON *was, const cJSON *now, const char *what
 }
 #endif
 
+/* The methods with a line in RESULTS (" name name "; a missing file has none). Lines that
+ * do not parse are skipped here: loading the results reports them. */
+static char *methods_with_results(const char *results)
+{
+    veil_strbuf b = {0};
+    veil_strbuf_printf(&b, " ");
+    char *text;
+    if (!veil_path_exists(results) || veil_read_file(results, &text, NULL) != 0) return b.s;
+    for (char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = 0;
+        cJSON *o = cJSON_Parse(line);
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "method");
+        char word[96];
+        if (cJSON_IsString(m) && !strchr(m->valuestring, ' ')) {
+            snprintf(word, sizeof word, " %s ", m->valuestring);
+            if (!strstr(b.s, word)) veil_strbuf_printf(&b, "%s ", m->valuestring);
+        }
+        cJSON_Delete(o);
+    }
+    free(text);
+    return b.s;
+}
+
 /* 0: no config.json yet (*old_cv 0) or the same results-relevant fields (*old_cv: its cv);
  * -1: refused or unreadable. */
-static int check_existing_config(const char *path, const cJSON *now, int *old_cv)
+static int check_existing_config(const char *path, const char *results, const cJSON *now, int *old_cv)
 {
     *old_cv = 0;
     if (!veil_path_exists(path)) return 0;
@@ -468,7 +497,9 @@ static int check_existing_config(const char *path, const cJSON *now, int *old_cv
     /* one from before tasks: gender */
     if (was && !cJSON_GetObjectItemCaseSensitive(was, "task")) cJSON_AddStringToObject(was, "task", "gender");
     diffbuf d;
-    diff_results_fields(was, now, &d);
+    char *with_results = methods_with_results(results);
+    diff_results_fields(was, now, with_results, &d);
+    free(with_results);
     cJSON_Delete(was);
     if (d.count) {
         veil_error("%s: this output directory holds results of another configuration; %d field%s "
@@ -925,7 +956,7 @@ static int open_out(run_state *s)
         return -1;
     }
     int old_cv;
-    if (check_existing_config(path, s->config, &old_cv) != 0) return -1;
+    if (check_existing_config(path, s->results, s->config, &old_cv) != 0) return -1;
     /* a narrower grid keeps the larger cv: results.jsonl still holds those iterations */
     if (old_cv > c->cv) cJSON_ReplaceItemInObjectCaseSensitive(s->config, "cv", cJSON_CreateNumber(old_cv));
     if (veil_write_atomic(path, write_json, s->config) != 0) return -1;
