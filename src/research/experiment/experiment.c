@@ -394,9 +394,9 @@ static void diff_json(diffbuf *d, const char *name, const cJSON *was, const cJSO
     if (!was || !now || !cJSON_Compare(was, now, 1)) diff_add(d, name, was, now);
 }
 
-/* with_results: the names of the methods with a line in results.jsonl, each between
- * spaces (" siamese reference "); NULL compares every method both configurations have. */
-static int diff_results_fields(const cJSON *was, const cJSON *now, const char *with_results, diffbuf *d)
+/* has_results: 1 per method id with a line in results.jsonl; NULL compares every method
+ * both configurations have. */
+static int diff_results_fields(const cJSON *was, const cJSON *now, const int *has_results, diffbuf *d)
 {
     d->len = 0;
     d->count = 0;
@@ -424,9 +424,9 @@ static int diff_results_fields(const cJSON *was, const cJSON *now, const char *w
         const cJSON *x;
         cJSON_ArrayForEach(x, mw) {
             const cJSON *y = cJSON_GetObjectItemCaseSensitive(mn, x->string);
+            const veil_train_method *m = veil_train_method_by_name(x->string);
+            if (has_results && (!m || !has_results[m->id])) continue;
             char name[160];
-            snprintf(name, sizeof name, " %s ", x->string);
-            if (with_results && !strstr(with_results, name)) continue;
             snprintf(name, sizeof name, "%s.%s", per_method[k], x->string);
             if (y) diff_json(d, name, x, y);
         }
@@ -447,28 +447,23 @@ static int differing_fields(const cJSON *was, const cJSON *now, const char *what
 }
 #endif
 
-/* The methods with a line in RESULTS (" name name "; a missing file has none). Lines that
- * do not parse are skipped here: loading the results reports them. */
-static char *methods_with_results(const char *results)
+/* has_results[id] = 1 for each method with a line in RESULTS (a missing file has none).
+ * Lines that do not parse are skipped here: loading the results reports them. */
+static void methods_with_results(const char *results, int has_results[VEIL_METHOD_SLOTS])
 {
-    veil_strbuf b = {0};
-    veil_strbuf_printf(&b, " ");
+    memset(has_results, 0, VEIL_METHOD_SLOTS * sizeof has_results[0]);
     char *text;
-    if (!veil_path_exists(results) || veil_read_file(results, &text, NULL) != 0) return b.s;
+    if (!veil_path_exists(results) || veil_read_file(results, &text, NULL) != 0) return;
     for (char *line = text, *next; line && *line; line = next) {
         next = strchr(line, '\n');
         if (next) *next++ = 0;
         cJSON *o = cJSON_Parse(line);
-        const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "method");
-        char word[96];
-        if (cJSON_IsString(m) && !strchr(m->valuestring, ' ')) {
-            snprintf(word, sizeof word, " %s ", m->valuestring);
-            if (!strstr(b.s, word)) veil_strbuf_printf(&b, "%s ", m->valuestring);
-        }
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "method");
+        const veil_train_method *m = cJSON_IsString(name) ? veil_train_method_by_name(name->valuestring) : NULL;
+        if (m) has_results[m->id] = 1;
         cJSON_Delete(o);
     }
     free(text);
-    return b.s;
 }
 
 /* 0: no config.json yet (*old_cv 0) or the same results-relevant fields (*old_cv: its cv);
@@ -497,9 +492,9 @@ static int check_existing_config(const char *path, const char *results, const cJ
     /* one from before tasks: gender */
     if (was && !cJSON_GetObjectItemCaseSensitive(was, "task")) cJSON_AddStringToObject(was, "task", "gender");
     diffbuf d;
-    char *with_results = methods_with_results(results);
-    diff_results_fields(was, now, with_results, &d);
-    free(with_results);
+    int has_results[VEIL_METHOD_SLOTS];
+    methods_with_results(results, has_results);
+    diff_results_fields(was, now, has_results, &d);
     cJSON_Delete(was);
     if (d.count) {
         veil_error("%s: this output directory holds results of another configuration; %d field%s "
