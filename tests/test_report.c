@@ -441,6 +441,14 @@ int main(void)
     CHECK(strstr(md, "| **1** | 95.0 | 20.0 | 75.0 |"));
     CHECK(strstr(md, "| adversarial | 5 | adv_lambda=1 | 2 | 93.0 ± 1.4 | 23.0 ± 2.8 |"));
     free(md);
+    /* the same results under a sweep of 4 values: the best so far, not a selection */
+    info.swept[2] = 4; /* the adversarial method (id 2, as fake_adv) */
+    CHECK(veil_report_write_md(path, &info, &sa, r, (size_t)n) == 0);
+    CHECK(veil_read_file(path, &md, NULL) == 0);
+    CHECK_MSG(strstr(md, "best so far adv_lambda = 1 (3 of the 4 swept values run;"), "%s", md);
+    CHECK(!strstr(md, "selected adv_lambda"));
+    free(md);
+    info.swept[2] = 0;
     char *csv2 = NULL;
     snprintf(path, sizeof path, "%s/summary-sweep.csv", dir);
     CHECK(veil_summary_write_csv(path, &sa) == 0 && veil_read_file(path, &csv2, NULL) == 0);

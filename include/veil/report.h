@@ -117,6 +117,7 @@ typedef struct veil_report_info {
     int n_classes;                 /* its classes */
     double label_chance;           /* chance (0..1) of an attacker knowing a test speaker's class */
     const char *audits;            /* Markdown list of the audits merged into the jobs' results, or NULL */
+    int swept[VEIL_METHOD_SLOTS];  /* per method id: the values its sweep lists (config.json), 0: unknown */
 } veil_report_info;
 
 /* The point Figure 4 shows per method (every method but those run at G = 1 only): a method

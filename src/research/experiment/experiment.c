@@ -675,6 +675,12 @@ static int report_from(const char *out, const cJSON *config, const veil_results_
     veil_report_info info = {.config_markdown = md, .st = st,
                              .sweep_groups = json_int(config, "sweep_groups", VEIL_MAX_GROUPS), .task = task,
                              .n_classes = n_classes, .label_chance = label_chance, .audits = audits};
+    /* how many values each method's sweep lists: {"bottleneck": {"bn_dim": [1, 2, 8]}} */
+    const cJSON *sweep;
+    cJSON_ArrayForEach(sweep, cJSON_GetObjectItemCaseSensitive(config, "sweeps")) {
+        const veil_train_method *m = veil_train_method_by_name(sweep->string);
+        if (m && cJSON_IsArray(sweep->child)) info.swept[m->id] = cJSON_GetArraySize(sweep->child);
+    }
 #ifdef VEIL_HAVE_PLOTS
     /* each figure's two files, and the report's link to the PNG when it was drawn */
 #define FIGURE(field, stem, call)                                                                                \

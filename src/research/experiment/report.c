@@ -750,8 +750,13 @@ int veil_report_write_md(const char *path, const veil_report_info *info, const v
         any_knob = 1;
         int ok = veil_select_knob(r, n, m->id, info->sweep_groups, v, nv, &chosen, scores) == 0;
         veil_strbuf_printf(&b, "**%s** (%s): ", m->name, m->knob);
-        if (ok) veil_strbuf_printf(&b, "selected %s = %g%s\n\n", m->knob, chosen,
-                                   nv == 1 ? " (the only value run)" : "");
+        /* a sweep still running has a best value so far, not a selection: the later
+         * iterations wait for the rest */
+        if (ok && info->swept[m->id] > nv)
+            veil_strbuf_printf(&b, "best so far %s = %g (%d of the %d swept values run; the selection waits for "
+                                   "the rest)\n\n", m->knob, chosen, nv, info->swept[m->id]);
+        else if (ok) veil_strbuf_printf(&b, "selected %s = %g%s\n\n", m->knob, chosen,
+                                        nv == 1 ? " (the only value run)" : "");
         else veil_strbuf_printf(&b, "no selection yet (a value's iteration-0 result is missing)\n\n");
         veil_strbuf_printf(&b, "| %s | %s eval (it. 0) | attacker validation (it. 0) | trade-off | %s test "
                                "| attacker test | runs |\n|---:|---:|---:|---:|---:|---:|---:|\n", m->knob,
