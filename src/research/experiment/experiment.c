@@ -638,6 +638,13 @@ static char *config_markdown(const cJSON *c)
     return b.s;
 }
 
+/* config.json's list of the values method m's knob swept (sweeps.<method>.<knob>), or NULL */
+static const cJSON *swept_values(const cJSON *config, const veil_train_method *m)
+{
+    const cJSON *mo = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(config, "sweeps"), m->name);
+    return m->knob ? cJSON_GetObjectItemCaseSensitive(mo, m->knob) : NULL;
+}
+
 static int report_from(const char *out, const cJSON *config, const veil_results_rules *rules, int print_table)
 {
     char path[4096], png[4096], svg[4096];
@@ -675,11 +682,11 @@ static int report_from(const char *out, const cJSON *config, const veil_results_
     veil_report_info info = {.config_markdown = md, .st = st,
                              .sweep_groups = json_int(config, "sweep_groups", VEIL_MAX_GROUPS), .task = task,
                              .n_classes = n_classes, .label_chance = label_chance, .audits = audits};
-    /* how many values each method's sweep lists: {"bottleneck": {"bn_dim": [1, 2, 8]}} */
-    const cJSON *sweep;
-    cJSON_ArrayForEach(sweep, cJSON_GetObjectItemCaseSensitive(config, "sweeps")) {
-        const veil_train_method *m = veil_train_method_by_name(sweep->string);
-        if (m && cJSON_IsArray(sweep->child)) info.swept[m->id] = cJSON_GetArraySize(sweep->child);
+    int count;
+    const veil_train_method *const *ms = veil_train_methods(&count);
+    for (int k = 0; k < count; k++) {
+        const cJSON *list = swept_values(config, ms[k]);
+        if (cJSON_IsArray(list)) info.swept[ms[k]->id] = cJSON_GetArraySize(list);
     }
 #ifdef VEIL_HAVE_PLOTS
     /* each figure's two files, and the report's link to the PNG when it was drawn */
@@ -1382,11 +1389,8 @@ int veil_experiment_config_read(const char *out_dir, veil_experiment_config *c, 
         veil_error("%s: \"sweep_groups\" is %d, not 1..5", path, c->sweep_groups);
         goto done;
     }
-    const cJSON *sweeps = cJSON_GetObjectItemCaseSensitive(o, "sweeps");
     for (int k = 0; k < count; k++) {
-        if (!all[k]->knob) continue;
-        const cJSON *mo = sweeps ? cJSON_GetObjectItemCaseSensitive(sweeps, all[k]->name) : NULL;
-        const cJSON *list = mo ? cJSON_GetObjectItemCaseSensitive(mo, all[k]->knob) : NULL;
+        const cJSON *list = swept_values(o, all[k]);
         if (!list) continue;
         int nv = cJSON_GetArraySize(list);
         if (!cJSON_IsArray(list) || nv < 1 || nv > VEIL_MAX_KNOB_VALUES) {
