@@ -217,6 +217,9 @@ int main(void)
     again = slurp(out, "results.jsonl");
     CHECK(all && again && !strcmp(all, again));
     free(again);
+    again = slurp(out, "config.json"); /* still the whole run's grid */
+    CHECK(again && strstr(again, "\"methods\":\t[\"reference\", \"siamese\"]") && strstr(again, "\"groups\":\t[1, 2]"));
+    free(again);
     /* a method without results may change its settings (as a method new to the grid does);
      * one with results may not, even when this run leaves it out */
     CHECK(veil_train_config_set(&c.train, "adv_epochs", "9") == 0);
@@ -325,6 +328,52 @@ int main(void)
     CHECK_FAILS_WITH(veil_experiment_run(&c), "method_settings.adversarial.adv_epochs (was 2, now 3)");
     CHECK(veil_train_config_set(&c.train, "adv_epochs", "2") == 0);
     CHECK_MSG(veil_experiment_run(&c) == 0, "%s", veil_last_error()); /* the same: nothing to do */
+
+    /* ---- a resume that runs a part of the grid ---- */
+    /* a method without a knob joins the run on its split (the validation group kept, not
+     * refused as a changed protocol), and config.json goes on describing the whole run */
+    CHECK(veil_experiment_parse_methods("reference", &c) == 0);
+    c.cv = 1;
+    CHECK_MSG(veil_experiment_run(&c) == 0, "%s", veil_last_error());
+    snprintf(path, sizeof path, "%s/results.jsonl", out4);
+    CHECK(veil_results_load(path, NULL, &r, &n, NULL, NULL) == 0 && n == 4);
+    const veil_job_result *ref = NULL, *adv = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (r[i].iteration != 0) continue;
+        if (r[i].method == VEIL_METHOD_REFERENCE) ref = &r[i];
+        else adv = &r[i];
+    }
+    CHECK(ref && adv);
+    if (ref && adv) {
+        CHECK(ref->n_attack_groups == adv->n_attack_groups && ref->st == adv->st &&
+              ref->n_train_speakers == adv->n_train_speakers);
+        for (int i = 0; i < ref->n_attack_groups * ref->st && ref->st == adv->st; i++)
+            CHECK_MSG(!strcmp(ref->group_speakers[i], adv->group_speakers[i]), "attacker speaker %d", i);
+        for (int i = 0; i < ref->n_train_speakers && ref->n_train_speakers == adv->n_train_speakers; i++)
+            CHECK(!strcmp(ref->train_speakers[i], adv->train_speakers[i]));
+    }
+    veil_results_free(r, n);
+    char *cfg = slurp(out4, "config.json");
+    cJSON *co = cfg ? cJSON_Parse(cfg) : NULL;
+    free(cfg);
+    char *grid = co ? cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(co, "methods")) : NULL;
+    char *swept = co ? cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(co, "sweeps")) : NULL;
+    CHECK_MSG(grid && !strcmp(grid, "[\"reference\",\"adversarial\"]"), "%s", grid ? grid : "?");
+    CHECK_MSG(swept && !strcmp(swept, "{\"adversarial\":{\"adv_lambda\":[0,3]}}"), "%s", swept ? swept : "?");
+    CHECK(co && cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(co, "cv")) == 2);
+    free(grid);
+    free(swept);
+    cJSON_Delete(co);
+    /* the job numbers of `train --from` and `audit --job` are the whole run's */
+    veil_experiment_config back;
+    char *back_corpus = NULL;
+    memset(&back, 0, sizeof back);
+    CHECK_MSG(veil_experiment_config_read(out4, &back, &back_corpus) == 0, "%s", veil_last_error());
+    free(back_corpus);
+    veil_job_id *bj = veil_experiment_jobs(&back, &nsw);
+    CHECK(nsw == 5 && bj[0].method == VEIL_METHOD_REFERENCE && bj[1].method == veil_train_method_by_name("adversarial")->id &&
+          bj[2].knob == 3 && bj[3].method == VEIL_METHOD_REFERENCE && bj[3].iteration == 1 && bj[4].select);
+    free(bj);
 
     free(first);
     free(all);

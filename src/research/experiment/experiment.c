@@ -280,8 +280,8 @@ static void attackers_json(cJSON *o, const veil_train_config *t)
     cJSON_AddStringToObject(o, "select_attacker", t->select_attacker);
 }
 
-static cJSON *config_json(const veil_experiment_config *c, const veil_corpus *corpus,
-                          const veil_patch_set *patches, veil_precision resolved)
+static cJSON *config_json(const veil_experiment_config *c, const veil_protocol_config *protocol,
+                          const veil_corpus *corpus, const veil_patch_set *patches, veil_precision resolved)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "veil_version", VEIL_VERSION);
@@ -303,7 +303,7 @@ static cJSON *config_json(const veil_experiment_config *c, const veil_corpus *co
     cJSON_AddNumberToObject(pj, "train_fraction", c->protocol.train_fraction);
     cJSON_AddNumberToObject(pj, "attack_fraction", c->protocol.attack_fraction);
     cJSON_AddNumberToObject(pj, "attack_groups", c->protocol.attack_groups);
-    cJSON_AddNumberToObject(pj, "validation_group", grid_sweeps(c));
+    cJSON_AddNumberToObject(pj, "validation_group", protocol->validation_group);
     /* the task the service recognises; its classes as this corpus has them (for reports) */
     cJSON_AddStringToObject(o, "task", c->protocol.task[0] ? c->protocol.task : "gender");
     veil_task_classes tk;
@@ -466,11 +466,11 @@ static void methods_with_results(const char *results, int has_results[VEIL_METHO
     free(text);
 }
 
-/* 0: no config.json yet (*old_cv 0) or the same results-relevant fields (*old_cv: its cv);
- * -1: refused or unreadable. */
-static int check_existing_config(const char *path, const char *results, const cJSON *now, int *old_cv)
+/* 0: no config.json yet (*was NULL) or the same results-relevant fields (*was: the recorded
+ * configuration, the caller's to free); -1: refused or unreadable. */
+static int check_existing_config(const char *path, const char *results, const cJSON *now, cJSON **was_out)
 {
-    *old_cv = 0;
+    *was_out = NULL;
     if (!veil_path_exists(path)) return 0;
     char *text;
     if (veil_read_file(path, &text, NULL) != 0) return -1;
@@ -479,7 +479,6 @@ static int check_existing_config(const char *path, const char *results, const cJ
         free(text);
         return -1;
     }
-    *old_cv = was_rules.cv;
     veil_results_rules_free(&was_rules);
     cJSON *was = cJSON_Parse(text);
     free(text);
@@ -495,14 +494,80 @@ static int check_existing_config(const char *path, const char *results, const cJ
     int has_results[VEIL_METHOD_SLOTS];
     methods_with_results(results, has_results);
     diff_results_fields(was, now, has_results, &d);
-    cJSON_Delete(was);
     if (d.count) {
+        cJSON_Delete(was);
         veil_error("%s: this output directory holds results of another configuration; %d field%s "
                    "differ%s: %s. Use another --out, or the same options as before",
                    path, d.count, d.count == 1 ? "" : "s", d.count == 1 ? "s" : "", d.text);
         return -1;
     }
+    *was_out = was;
     return 0;
+}
+
+static int json_has_string(const cJSON *array, const char *s)
+{
+    const cJSON *x;
+    cJSON_ArrayForEach(x, array)
+        if (cJSON_IsString(x) && !strcmp(x->valuestring, s)) return 1;
+    return 0;
+}
+
+/* A resume may run a part of the grid (--methods bottleneck on a run of seven methods);
+ * config.json goes on describing the whole run, so that the report, `train --from DIR
+ * --job N` and `audit --experiment DIR --job N` see every method and the same job numbers
+ * after it: the methods and Siamese G of both grids, each method's sweep (this run's for
+ * its methods, the recorded one for the others) and the larger cv. */
+static void merge_recorded_grid(cJSON *now, const cJSON *was)
+{
+    int count;
+    const veil_train_method *const *all = veil_train_methods(&count);
+    const cJSON *wm = cJSON_GetObjectItemCaseSensitive(was, "methods"), *nm = cJSON_GetObjectItemCaseSensitive(now, "methods");
+    cJSON *methods = cJSON_CreateArray();
+    for (int k = 0; k < count; k++)
+        if (json_has_string(nm, all[k]->name) || json_has_string(wm, all[k]->name))
+            cJSON_AddItemToArray(methods, cJSON_CreateString(all[k]->name));
+    cJSON_ReplaceItemInObjectCaseSensitive(now, "methods", methods);
+
+    int in[VEIL_MAX_GROUPS + 1] = {0}; /* G in 1..VEIL_MAX_GROUPS */
+    const cJSON *x;
+    for (int w = 0; w < 2; w++)
+        cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(w ? was : now, "groups"))
+            if (cJSON_IsNumber(x) && x->valueint >= 1 && x->valueint <= VEIL_MAX_GROUPS) in[x->valueint] = 1;
+    int groups[VEIL_MAX_GROUPS], n = 0;
+    for (int g = 1; g <= VEIL_MAX_GROUPS; g++)
+        if (in[g]) groups[n++] = g;
+    cJSON_ReplaceItemInObjectCaseSensitive(now, "groups", cJSON_CreateIntArray(groups, n));
+
+    const cJSON *ws = cJSON_GetObjectItemCaseSensitive(was, "sweeps"), *ns = cJSON_GetObjectItemCaseSensitive(now, "sweeps");
+    cJSON *sweeps = cJSON_CreateObject();
+    for (int k = 0; k < count; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(ns, all[k]->name);
+        if (!v) v = cJSON_GetObjectItemCaseSensitive(ws, all[k]->name);
+        if (v) cJSON_AddItemToObject(sweeps, all[k]->name, cJSON_Duplicate(v, 1));
+    }
+    cJSON_ReplaceItemInObjectCaseSensitive(now, "sweeps", sweeps);
+
+    /* a narrower grid keeps the larger cv: results.jsonl still holds those iterations */
+    const cJSON *wcv = cJSON_GetObjectItemCaseSensitive(was, "cv"), *ncv = cJSON_GetObjectItemCaseSensitive(now, "cv");
+    if (cJSON_IsNumber(wcv) && cJSON_IsNumber(ncv) && wcv->valuedouble > ncv->valuedouble)
+        cJSON_ReplaceItemInObjectCaseSensitive(now, "cv", cJSON_CreateNumber(wcv->valuedouble));
+}
+
+/* The attacker-validation group of the run in OUT (0 when OUT has no config.json or it
+ * records none). A resume keeps it: a method added without a sweep (raw beside swept
+ * methods) runs on the split of the rest, not on one without the validation group. */
+static int recorded_validation_group(const char *out)
+{
+    char path[4096], *text;
+    snprintf(path, sizeof path, "%s/config.json", out);
+    if (!veil_path_exists(path) || veil_read_file(path, &text, NULL) != 0) return 0;
+    cJSON *o = cJSON_Parse(text);
+    free(text);
+    const cJSON *v = get_path(o, "protocol.validation_group");
+    int g = cJSON_IsNumber(v) && v->valueint ? 1 : 0;
+    cJSON_Delete(o);
+    return g;
 }
 
 static int write_json(FILE *f, void *ctx)
@@ -872,7 +937,9 @@ static void progress_line(size_t k, size_t total, const veil_job_result *r, int 
  * OUT: its lock, config.json and results.jsonl. */
 typedef struct run_state {
     const veil_experiment_config *c;
-    veil_protocol_config protocol; /* c's, with the validation group when the grid sweeps */
+    veil_protocol_config protocol; /* c's, with the validation group when the grid sweeps
+                                    * or the run it resumes has one */
+    int keep_validation_group;     /* 1: the run in OUT has one (rank 0's, for a worker) */
     veil_precision resolved;
     veil_corpus *corpus;
     veil_patch_set *patches;
@@ -919,7 +986,7 @@ static int load_inputs(run_state *s)
     if (veil_precision_resolve(c->precision, &s->resolved) != 0) return -1;
     double t0 = veil_now();
     s->protocol = c->protocol;
-    s->protocol.validation_group = grid_sweeps(c);
+    s->protocol.validation_group = grid_sweeps(c) || s->keep_validation_group;
     if (veil_corpus_load(c->corpus, &s->corpus) != 0) return -1;
     if (veil_features_load(s->corpus, &c->mfcc, c->cache, c->threads, &s->patches) != 0) return -1;
     s->load_seconds = veil_now() - t0;
@@ -930,7 +997,7 @@ static int load_inputs(run_state *s)
     }
     s->have_split = 1;
     s->split_iter = 0;
-    s->config = config_json(c, s->corpus, s->patches, s->resolved);
+    s->config = config_json(c, &s->protocol, s->corpus, s->patches, s->resolved);
     s->jobs = veil_experiment_jobs(c, &s->n_jobs);
     s->handed = veil_calloc(s->n_jobs ? s->n_jobs : 1, 1);
     return 0;
@@ -963,15 +1030,15 @@ static int open_out(run_state *s)
                    "them. Use another --out", s->results);
         return -1;
     }
-    int old_cv;
-    if (check_existing_config(path, s->results, s->config, &old_cv) != 0) return -1;
-    /* a narrower grid keeps the larger cv: results.jsonl still holds those iterations */
-    if (old_cv > c->cv) cJSON_ReplaceItemInObjectCaseSensitive(s->config, "cv", cJSON_CreateNumber(old_cv));
+    cJSON *was;
+    if (check_existing_config(path, s->results, s->config, &was) != 0) return -1;
+    if (was) merge_recorded_grid(s->config, was);
+    cJSON_Delete(was);
     if (veil_write_atomic(path, write_json, s->config) != 0) return -1;
 
     /* resume: what is done already. A complete line that is invalid stops the run (nothing
      * is deleted); only a torn last line (no newline) is cut so the next line starts clean. */
-    s->rules.cv = old_cv > c->cv ? old_cv : c->cv;
+    s->rules.cv = json_int(s->config, "cv", c->cv); /* the larger of the two grids' */
     s->rules.have_seed = 1;
     s->rules.seed = c->seed;
     s->rules.have_precision = 1;
@@ -1187,6 +1254,7 @@ static int run_mpi(run_state *s)
     if (vx_mpi_init(&m) != 0) return -1;
     int ok = 1;
     if (m.rank == 0) {
+        s->keep_validation_group = recorded_validation_group(s->c->out);
         ok = load_inputs(s) == 0 && open_out_or_clean(s) == 0;
         if (ok && veil_verbosity >= 1)
             fprintf(stderr, "experiment: %d worker rank(s) under MPI; rank 0 (%s) coordinates\n", m.size - 1, m.host);
@@ -1202,8 +1270,10 @@ static int run_mpi(run_state *s)
             int per = veil_threads() / (m.node_workers > 0 ? m.node_workers : 1);
             veil_set_threads(per > 0 ? per : 1);
         }
+        cJSON *want = cJSON_Parse(reference);
+        const cJSON *vg = get_path(want, "protocol.validation_group");
+        s->keep_validation_group = cJSON_IsNumber(vg) && vg->valueint;
         ok = load_inputs(s) == 0;
-        cJSON *want = ok ? cJSON_Parse(reference) : NULL;
         if (ok && (!want || differing_fields(want, s->config, "rank 0's configuration") != 0)) {
             veil_error_prefix("rank %d (%s)", m.rank, m.host);
             ok = 0;
@@ -1246,7 +1316,10 @@ int veil_experiment_run(const veil_experiment_config *c)
     if (vx_mpi_launched()) rc = run_mpi(&s);
     else
 #endif
+    {
+        s.keep_validation_group = recorded_validation_group(c->out);
         rc = load_inputs(&s) == 0 && open_out_or_clean(&s) == 0 ? run_serial(&s) : -1;
+    }
     run_state_free(&s);
     return rc;
 }
