@@ -94,7 +94,8 @@ static char *synopsis(void)
     veil_strbuf_printf(&b, "%s", usage_head);
     int count;
     const veil_train_method *const *ms = veil_train_methods(&count);
-    for (int k = 0; k < count; k++) veil_strbuf_printf(&b, "  %-12s %s\n", ms[k]->name, ms[k]->about);
+    for (int k = 0; k < count; k++)
+        veil_strbuf_printf(&b, "  %-*s %s\n", veil_method_name_width(), ms[k]->name, ms[k]->about);
     veil_strbuf_printf(&b, "\n");
     return b.s;
 }
@@ -140,7 +141,8 @@ static int selected_knob_of(const char *from, const veil_experiment_config *ec, 
  * value iteration 0 selects: the selected one, once the sweep is in results.jsonl) */
 static void print_job_list(const char *from, const veil_experiment_config *ec, const veil_job_id *jobs, size_t n)
 {
-    printf("%-4s %-12s %2s %9s  %s\n", "job", "method", "G", "iteration", "knob (value)");
+    int mw = veil_method_name_width();
+    printf("%-4s %-*s %2s %9s  %s\n", "job", mw, "method", "G", "iteration", "knob (value)");
     for (size_t i = 0; i < n; i++) {
         const veil_train_method *m = veil_train_method_by_id(jobs[i].method);
         char knob[128] = "";
@@ -151,7 +153,7 @@ static void print_job_list(const char *from, const veil_experiment_config *ec, c
             snprintf(knob, sizeof knob, "%s selected on iteration 0 (sweep not finished)", m->knob);
         else if (!isnan(jobs[i].knob) && m && m->knob)
             snprintf(knob, sizeof knob, "%s=%g", m->knob, jobs[i].knob);
-        printf("%-4zu %-12s %2d %9d%s%s\n", i, m ? m->name : "?", jobs[i].groups, jobs[i].iteration,
+        printf("%-4zu %-*s %2d %9d%s%s\n", i, mw, m ? m->name : "?", jobs[i].groups, jobs[i].iteration,
                knob[0] ? "  " : "", knob);
     }
     veil_error_clear();

@@ -43,6 +43,24 @@ lines = [json.loads(l) for l in open(sys.argv[2])]
 sel = [l["settings"]["adv_lambda"] for l in lines if l["method"] == "adversarial" and l["iteration"] == 1]
 assert adv[2][3] == "1" and adv[2][4] == "adv_lambda=%g" % sel[0] and "selected" in " ".join(adv[2]), adv[2]
 EOF
+# the columns stay under their header with every method of the table in the grid (the
+# longest name, best-response, is wider than the others)
+mkdir -p "$tmp/wide"
+python3 - "$tmp/a/config.json" "$tmp/wide/config.json" <<'EOF'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["methods"] = c["methods"] + ["best-response", "bottleneck", "raw"]
+json.dump(c, open(sys.argv[2], "w"))
+EOF
+"$veil" train --from "$tmp/wide" --job list > "$tmp/wide.txt"
+python3 - "$tmp/wide.txt" <<'EOF' || fail "--job list columns: $(cat "$tmp/wide.txt")"
+import sys
+lines = open(sys.argv[1]).read().splitlines()
+g_end = lines[0].index(" G ") + 2       # G is right-aligned under its header
+assert any(" best-response " in l for l in lines), lines
+for l in lines[1:]:
+    assert l[g_end - 1].isdigit() and l[g_end] == " " and l[g_end - 2] == " ", l
+EOF
 
 # timings apart, the rerun's line is the grid's line for the same job (found by method,
 # G, iteration and settings, so a wrong knob value finds no line)

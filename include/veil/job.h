@@ -86,6 +86,7 @@ typedef int veil_method;
 enum { VEIL_METHOD_REFERENCE = 0, VEIL_METHOD_SIAMESE = 1 };
 int veil_method_parse(const char *s, veil_method *out);
 const char *veil_method_name(veil_method m);
+int veil_method_name_width(void); /* the longest method name (or "method"): a table's first column */
 
 /* Storage for one method's own settings (its struct, src/research/train/<method>.c), by id. */
 #define VEIL_METHOD_SLOTS 8

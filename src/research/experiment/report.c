@@ -303,12 +303,13 @@ static const char *knob_text(const veil_summary_row *r, char *buf, size_t n)
 char *veil_summary_table(const veil_summary *s)
 {
     veil_strbuf b = {0};
-    veil_strbuf_printf(&b, "%-12s %2s %-16s %4s  %-14s %-14s %-14s %-12s %-14s %s\n", "method", "G", "knob", "runs",
+    int mw = veil_method_name_width();
+    veil_strbuf_printf(&b, "%-*s %2s %-16s %4s  %-14s %-14s %-14s %-12s %-14s %s\n", mw, "method", "G", "knob", "runs",
                        "gender eval%", "gender test%", "attacker%", "epochs", "seconds", "collapsed");
     for (int i = 0; i < s->n_rows; i++) {
         const veil_summary_row *r = &s->rows[i];
         char t[48], kt[48];
-        veil_strbuf_printf(&b, "%-12s %2d %-16s %4d  ", veil_method_name(r->method), r->groups,
+        veil_strbuf_printf(&b, "%-*s %2d %-16s %4d  ", mw, veil_method_name(r->method), r->groups,
                            knob_text(r, kt, sizeof kt), r->runs);
         sb_cell(&b, stat_text(r->gender_eval, r->runs, 1, t, sizeof t), 15);
         sb_cell(&b, stat_text(r->gender_test, r->runs, 1, t, sizeof t), 15);

@@ -59,6 +59,14 @@ const char *veil_method_name(veil_method id)
     return m ? m->name : "unknown";
 }
 
+int veil_method_name_width(void)
+{
+    int w = (int)strlen("method");
+    for (int i = 0; i < N_METHODS; i++)
+        if ((int)strlen(methods[i]->name) > w) w = (int)strlen(methods[i]->name);
+    return w;
+}
+
 /* ---------------- settings over a struct ---------------- */
 static double get_field(const veil_setting *s, const void *base)
 {
