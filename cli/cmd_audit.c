@@ -136,11 +136,16 @@ int cmd_audit(int argc, char **argv)
     int n_exclude = 0;
     int rc = 1;
     if (features) {
-        if (veil_audit_load_features(features, labels, &d) || veil_audit_task_from_labels(d, labels, task)) goto done;
         veil_strbuf_printf(&source, "features %s (labels %s)", features, labels);
+        if (veil_audit_out_check(out_dir, source.s)) goto done;
+        if (veil_audit_load_features(features, labels, &d) || veil_audit_task_from_labels(d, labels, task)) goto done;
     } else {
         int max_batch = (int)batch > cfg.batch ? (int)batch : cfg.batch;
         if (model_path && cli_model_load(model_path, prec, max_batch, &m)) goto done;
+        if (m) veil_strbuf_printf(&source, "model %s (%s) on corpus %s", model_path, m->method, corpus_dir);
+        else veil_strbuf_printf(&source, "raw MFCC patches of corpus %s", corpus_dir);
+        /* before the extraction: never over the audit of another model or corpus */
+        if (veil_audit_out_check(out_dir, source.s)) goto done;
         veil_mfcc_config mc;
         veil_mfcc_config_default(&mc);
         if (veil_corpus_load(corpus_dir, &c) || veil_features_load(c, m ? &m->mfcc : &mc, cache, (int)threads, &p))
@@ -157,8 +162,6 @@ int cmd_audit(int argc, char **argv)
         if (veil_audit_from_corpus(c, p, m ? m->f : NULL, (int)batch, exclude, n_exclude, &d) ||
             veil_audit_task_from_corpus(d, c, task ? task : m ? m->task : NULL))
             goto done;
-        if (m) veil_strbuf_printf(&source, "model %s (%s) on corpus %s", model_path, m->method, corpus_dir);
-        else veil_strbuf_printf(&source, "raw MFCC patches of corpus %s", corpus_dir);
     }
     if (veil_audit_run(d, &cfg, &res)) {
         /* the speakers come from the labels file or the corpus: name it */

@@ -55,6 +55,11 @@ int audit_experiment_job(const char *model_path, const char *from, const char *j
     /* the job's precision, so that the features are the job's */
     if (cli_model_load(model_path, ec.precision, max_batch, &m)) goto done;
     if (!corpus_dir) corpus_dir = config_corpus;
+    veil_strbuf_printf(&source, "model %s (%s) on corpus %s, the attacker groups of job %ld of %s (%s G=%d iteration %d)",
+                       model_path, m->method, corpus_dir, job, from, veil_method_name(id.method), id.groups,
+                       id.iteration);
+    /* before minutes of work: never over the audit of another model or job */
+    if (veil_audit_out_check(out_dir, source.s)) goto done;
     if (veil_corpus_load(corpus_dir, &c) || veil_features_load(c, &m->mfcc, cache, threads, &p)) goto done;
     if (veil_split_make(c, p, &ec.protocol, veil_experiment_split_seed(ec.seed, id.iteration), &split)) {
         veil_error_prefix("%s", corpus_dir);
@@ -102,9 +107,6 @@ int audit_experiment_job(const char *model_path, const char *from, const char *j
     }
     res.r = veil_malloc((size_t)(P * G > 0 ? P * G : 1) * sizeof *res.r);
     memcpy(res.r, ar.r, (size_t)P * G * sizeof *res.r);
-    veil_strbuf_printf(&source, "model %s (%s) on corpus %s, the attacker groups of job %ld of %s (%s G=%d iteration %d)",
-                       model_path, m->method, corpus_dir, job, from, veil_method_name(id.method), id.groups,
-                       id.iteration);
     veil_audit_job aj = {(int)job, veil_method_name(id.method), id.groups, id.iteration, id.knob, m->method};
     veil_audit_info info = {source.s, NULL, m->train_speakers, m->n_train_speakers, seed,
                             ec.protocol.attack_fraction, veil_precision_name(ec.precision), &aj};

@@ -48,6 +48,22 @@ audit = json.load(open(sys.argv[2]))
 train = set(job["split"]["train_speakers"])
 assert train and not train & {s for g in audit["group_speakers"] for s in g}, audit["group_speakers"]
 PY
+# an audit never replaces one of another model or job (a resume that renumbered the grid
+# once overwrote audits this way): refused by name before any work, the old one left as
+# it was; the same job again replaces its own
+cp "$tmp/audit2/audit.json" "$tmp/plain.json"
+if "$veil" audit --model "$model" --experiment "$tmp/out" --job 0 --out "$tmp/audit2" -q --threads 1 \
+    2>"$tmp/aerr"; then fail "audit of job 0 over a plain audit"; fi
+grep -q "audit2/audit.json holds the audit of model .*; this audit is of model .*job 0 of" "$tmp/aerr" ||
+    fail "refusal: $(cat "$tmp/aerr")"
+cmp -s "$tmp/audit2/audit.json" "$tmp/plain.json" || fail "a refused audit changed audit.json"
+if "$veil" audit --model "$model" --corpus "$tmp/corpus" --cache "$tmp/cache" --out "$tmp/audit" --st 4 \
+    --attackers logreg --threads 1 -q 2>"$tmp/aerr"; then fail "a plain audit over the audit of job 0"; fi
+grep -q "holds the audit of .*job 0 of" "$tmp/aerr" || fail "refusal: $(cat "$tmp/aerr")"
+before=$(stat -c %i "$tmp/audit/audit.json")   # written to a temporary and renamed: a new inode
+"$veil" audit --model "$model" --experiment "$tmp/out" --job 0 --out "$tmp/audit" -q --threads 1 \
+  >"$tmp/alog" 2>&1 || { cat "$tmp/alog"; fail "the same job's audit again"; }
+[ "$(stat -c %i "$tmp/audit/audit.json")" != "$before" ] || fail "the rerun did not replace the audit"
 # Attackers added after the run (docs/experiment.md): the same run without logreg and
 # verify-cosine, and the audit of its job inside OUT. The report merges them and shows
 # the rows the run itself gave; a plain audit inside OUT is left alone; an audit that is

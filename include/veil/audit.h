@@ -112,6 +112,11 @@ typedef struct veil_audit_info {
 /* audit.json, audit.md, audit.png and audit.svg in dir (created), each written to a
  * temporary name and renamed. */
 int veil_audit_write(const char *dir, const veil_audit_info *info, const veil_audit_result *r);
+/* Before an audit runs: -1 (message) when dir already holds the audit of another source
+ * (its audit.json's "source" differs from source, or cannot be read), so that an audit
+ * never replaces one of another model or job; 0 when dir has none or one of the same
+ * source (a rerun, perhaps with other attackers, replaces it). */
+int veil_audit_out_check(const char *dir, const char *source);
 /* The figure alone (src/research/audit/audit_plot.c): per probe, mean over groups of the identification
  * accuracy per patch and per utterance against chance, and the EER against 50 %. */
 int veil_audit_plot(const veil_audit_result *r, const char *png_path, const char *svg_path);

@@ -1026,6 +1026,31 @@ static int write_text(FILE *f, void *ctx)
     return fputs(s, f) < 0 ? -1 : 0;
 }
 
+int veil_audit_out_check(const char *dir, const char *source)
+{
+    veil_strbuf path = {0};
+    veil_strbuf_printf(&path, "%s/audit.json", dir);
+    int rc = 0;
+    char *text = NULL;
+    if (veil_path_exists(path.s)) {
+        cJSON *o = veil_read_file(path.s, &text, NULL) == 0 ? cJSON_Parse(text) : NULL;
+        const cJSON *was = cJSON_GetObjectItemCaseSensitive(o, "source");
+        if (!cJSON_IsString(was)) {
+            veil_error("%s: not an audit veil can read (no \"source\"); use another --out, or remove it to "
+                       "write this audit there", path.s);
+            rc = -1;
+        } else if (strcmp(was->valuestring, source)) {
+            veil_error("%s holds the audit of %s; this audit is of %s. Use another --out, or remove that "
+                       "audit.json to replace it", path.s, was->valuestring, source);
+            rc = -1;
+        }
+        cJSON_Delete(o);
+    }
+    free(text);
+    free(path.s);
+    return rc;
+}
+
 int veil_audit_write(const char *dir, const veil_audit_info *info, const veil_audit_result *r)
 {
     if (veil_mkdirs(dir)) return -1;
